@@ -1,0 +1,31 @@
+# The two commands: `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKS := $(wildcard plugins/*/pyproject.toml)
+STAMP := $(VENV)/.installed
+OUT ?= examples/out
+
+.PHONY: setup run test bench clean
+
+$(STAMP): pyproject.toml $(PACKS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]" $(foreach p,$(PACKS),-e $(dir $(p)))
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/romanasn plugins
+	$(BIN)/romanasn generate examples/pool.ecsv -o $(OUT) --overwrite
+	@echo "associations written to $(OUT)/ (run report: $(OUT)/romanasn-run.json)"
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/bench_generate.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,7 @@
+"""``python -m romanasn``: the command line."""
+
+import sys
+
+from romanasn.cli import main
+
+sys.exit(main())

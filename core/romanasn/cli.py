@@ -1,0 +1,368 @@
+"""The ``romanasn`` command line.
+
+Exit status: 0 on success, 1 on bad input or a failing plugin, 2 on usage
+errors. ``-p no:NAME`` (before or after the subcommand) blocks the pack whose
+distribution is NAME before it is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import attrs
+
+from romanasn import asnfile, columns, engine, output, pool
+from romanasn._version import __version__
+from romanasn.errors import RomanasnError, UsageError
+from romanasn.plugins.manager import PluginManager, get_plugin_manager
+from romanasn.plugins.types import RunConfig
+from romanasn.records import Association, Member, Product, degraded_status
+
+log = logging.getLogger("romanasn")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so main() picks the status."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def split_plugin_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Take ``-p no:NAME`` / ``-pno:NAME`` out of ``argv``; return (rest, blocked names)."""
+    rest, blocked = [], []
+    args = iter(argv)
+    for arg in args:
+        if arg == "-p":
+            value = next(args, None)
+            if value is None:
+                raise UsageError("-p needs a value: -p no:NAME")
+        elif arg.startswith("-p") and not arg.startswith("--"):
+            value = arg[2:]
+        else:
+            rest.append(arg)
+            continue
+        if not value.startswith("no:") or len(value) == 3:
+            raise UsageError(f"-p takes no:NAME (block the plugin NAME), got {value!r}")
+        blocked.append(value[3:])
+    return rest, blocked
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv, blocked = split_plugin_args(argv)
+        pm = get_plugin_manager(block=blocked)
+        parser = build_parser(pm)
+        args = parser.parse_args(argv)
+        _configure_logging(args)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return int(args.run(args, pm) or 0)
+    except RomanasnError as exc:
+        print(f"romanasn: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("romanasn: interrupted", file=sys.stderr)
+        return 130
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if args.log:
+        handlers.append(logging.FileHandler(args.log))
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", handlers=handlers, force=True)
+
+
+def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
+    """The parser, with the subcommands and options the plugins add."""
+    parser = _Parser(prog="romanasn", description="Association generator for the Roman Space Telescope.")
+    parser.add_argument("--version", action="version", version=f"romanasn {__version__}")
+    parser.add_argument("-p", dest="_blocked", metavar="no:NAME", action="append",
+                        help="block the plugin distribution NAME (before it is imported)")
+    _common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_generate(sub, pm)
+    _add_plugins(sub)
+    _add_rules(sub)
+    _add_columns(sub)
+    _add_validate(sub)
+    _add_from_list(sub)
+    for found in pm.commands():
+        command = found.item
+        if command.name in sub.choices:
+            raise RomanasnError(f"plugin {found.plugin.label} adds command {command.name!r}, which exists")
+        cmd = sub.add_parser(command.name, help=command.help, description=command.help)
+        _common(cmd)
+        command.configure(cmd)
+        cmd.set_defaults(run=lambda args, pm, _c=command: _c.run(args))
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    default = argparse.SUPPRESS if parser.prog != "romanasn" else None
+    parser.add_argument("-v", "--verbose", action="store_true", default=default or False,
+                        help="say more (debug messages)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default or False,
+                        help="say only warnings and errors")
+    parser.add_argument("--log", metavar="FILE", default=default, help="also write messages to FILE")
+
+
+# -- generate -----------------------------------------------------------------
+
+
+def _add_generate(sub: Any, pm: PluginManager) -> None:
+    p = sub.add_parser("generate", help="make associations from pools",
+                       description="Run every installed rule over the pools and write the associations.")
+    _common(p)
+    p.add_argument("pools", nargs="+", metavar="POOL", help="pool files (ECSV, CSV or romancal's |-separated)")
+    p.add_argument("-o", "--output-dir", metavar="DIR", help="folder for the association files")
+    p.add_argument("--dry-run", action="store_true", help="make the associations but write nothing")
+    p.add_argument("--format", choices=sorted(asnfile.EXTENSIONS), default="json")
+    p.add_argument("--program", type=int, action="append", metavar="N", help="only rows of program N (repeatable)")
+    p.add_argument("--rules", action="append", metavar="NAMES", help="only these rules (comma-separated)")
+    p.add_argument("--skip-rules", action="append", metavar="NAMES", help="not these rules (comma-separated)")
+    p.add_argument("--version-id", default=None, help="the version_id of every association")
+    p.add_argument("--data-release-id", default="p", help="data release id in product names (default: p)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing association files")
+    p.add_argument("--member-dir", metavar="DIR",
+                   help="write members as paths from the association to DIR")
+    group = p.add_argument_group("options added by plugins")
+    for found in pm.generate_options():
+        option = found.item
+        kwargs: dict[str, Any] = {"help": f"{option.help} [{found.plugin.name}]", "dest": option.dest}
+        if option.flag:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(metavar=option.metavar, default=None)
+        group.add_argument(option.name, **kwargs)
+    p.set_defaults(run=_generate, _pack_options=[f.item for f in pm.generate_options()])
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def _pack_options(args: argparse.Namespace) -> dict[str, Any]:
+    values = {}
+    for option in args._pack_options:
+        value = getattr(args, option.dest)
+        if value in (None, False):
+            value = next((os.environ[e] for e in option.env if os.environ.get(e)), option.default)
+        values[option.dest] = value
+    return values
+
+
+def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
+    if not args.dry_run and not args.output_dir:
+        raise UsageError("generate needs -o DIR (or --dry-run)")
+    pm.check()
+    extra = [f.item for f in pm.pool_columns()]
+    table = pool.read_pools(args.pools, columns=extra)
+    if args.program:
+        table = table[_isin(table["program"], args.program)]
+    config = RunConfig(
+        data_release_id=args.data_release_id,
+        version_id=args.version_id,
+        pool_name=Path(args.pools[0]).stem,
+        options=_pack_options(args),
+    )
+    result = engine.generate(table, config=config, rules=_names(args.rules),
+                             skip_rules=_names(args.skip_rules) or (), plugin_manager=pm)
+    written = []
+    if not args.dry_run:
+        written = output.write_result(result, args.output_dir, plugin_manager=pm, config=config,
+                                      format=args.format, overwrite=args.overwrite,
+                                      member_dir=args.member_dir, inputs=args.pools)
+    _print_summary(result, args, written)
+    return 0
+
+
+def _isin(column: Any, values: list[int]) -> Any:
+    import numpy as np
+
+    return np.isin(np.asarray(column), values)
+
+
+def _print_summary(result: engine.Result, args: argparse.Namespace, written: list[Path]) -> None:
+    if args.quiet:
+        return
+    width = max([len(n) for n in result.counts] + [4])
+    print(f"{result.pool_rows} pool rows, {len(result.associations)} associations")
+    for name, count in sorted(result.counts.items()):
+        print(f"  {name:<{width}}  {count}")
+    for skipped in result.skipped:
+        print(f"  {skipped.rule:<{width}}  skipped ({skipped.reason})")
+    if result.vetoes:
+        print(f"{len(result.vetoes)} memberships vetoed (see {output.RUN_REPORT})")
+    print(f"{len(result.orphans)} rows in no association")
+    if written:
+        print(f"wrote {len(written)} association files to {args.output_dir}")
+    elif args.dry_run:
+        print("dry run: nothing written")
+
+
+# -- plugins, rules, columns ----------------------------------------------------
+
+
+def _add_plugins(sub: Any) -> None:
+    p = sub.add_parser("plugins", help="list the installed rule packs")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_plugins)
+
+
+def plugin_table(pm: PluginManager) -> list[dict[str, Any]]:
+    """Every plugin: name, version, status, hooks, rules (and error when failed)."""
+    rules_by_plugin: dict[str, list[str]] = {}
+    if not any(i.status == "failed" for i in pm.plugin_infos()):
+        for entry in pm.rules():
+            rules_by_plugin.setdefault(entry.plugin.name, []).append(entry.name)
+    rows = []
+    for info in pm.plugin_infos():
+        row = {"name": info.name, "version": info.version, "status": info.status,
+               "hooks": pm.hooks_of(info.name), "rules": rules_by_plugin.get(info.name, [])}
+        if info.error:
+            row["error"] = info.error
+        rows.append(row)
+    return rows
+
+
+def _plugins(args: argparse.Namespace, pm: PluginManager) -> int:
+    rows = plugin_table(pm)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['name']} {row['version']}  {row['status']}  rules: {', '.join(row['rules']) or '-'}")
+            if "error" in row:
+                print(f"    {row['error']}")
+    return 1 if any(r["status"] == "failed" for r in rows) else 0
+
+
+def _add_rules(sub: Any) -> None:
+    p = sub.add_parser("rules", help="list the installed rules")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_rules)
+
+
+def _rules(args: argparse.Namespace, pm: PluginManager) -> int:
+    pm.check()
+    rows = [{"name": e.name, "plugin": e.plugin.name, "asn_type": e.rule.asn_type,
+             "level": e.rule.level, "summary": e.rule.summary} for e in pm.rules()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['name']:<22} {row['asn_type']:<8} L{row['level']}  {row['plugin']}  {row['summary']}")
+    return 0
+
+
+def _add_columns(sub: Any) -> None:
+    p = sub.add_parser("columns", help="list the pool columns (canonical and those packs add)")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_columns)
+
+
+def _columns(args: argparse.Namespace, pm: PluginManager) -> int:
+    pm.check()
+    found = pm.pool_columns()
+    source = {f.item.name: f.plugin.name for f in found}
+    rows = [{"name": c.name, "dtype": c.dtype, "required": c.required, "meta": c.meta,
+             "plugin": source.get(c.name, "romanasn"), "description": c.description}
+            for c in columns.merge_columns(f.item for f in found)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            need = "required" if row["required"] else "optional"
+            print(f"{row['name']:<22} {row['dtype']:<6} {need:<9} {row['plugin']:<20} {row['description']}")
+    return 0
+
+
+# -- validate, from-list ---------------------------------------------------------
+
+
+def _add_validate(sub: Any) -> None:
+    p = sub.add_parser("validate", help="check association files against the schema")
+    _common(p)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(run=_validate)
+
+
+def _validate(args: argparse.Namespace, pm: PluginManager) -> int:
+    bad = 0
+    for name in args.files:
+        try:
+            asnfile.load_asn(name)
+        except RomanasnError as exc:
+            bad += 1
+            print(f"{name}: invalid: {exc}", file=sys.stderr)
+        else:
+            if not args.quiet:
+                print(f"{name}: valid")
+    return 1 if bad else 0
+
+
+def _add_from_list(sub: Any) -> None:
+    p = sub.add_parser("from-list", help="one association from an explicit list of files",
+                       description="Make one association from the files given (like romancal's asn_from_list).")
+    _common(p)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="ASN", help="the association file to write")
+    p.add_argument("--product-name", required=True, help="the product name")
+    p.add_argument("--target", default=None)
+    p.add_argument("--data-release-id", default="p")
+    p.add_argument("--psf-match-reference-filter", default=None)
+    p.add_argument("--tweakreg-catalogs", "--_tweakreg-catalogs", dest="tweakreg_catalogs", nargs="+",
+                   metavar="CATALOG", help="one catalog per file, set as each member's tweakreg_catalog")
+    p.add_argument("--exptype", default="science", help="exptype of every member (default: science)")
+    p.add_argument("--rule", default="DMS_ELPP_Base", help="asn_rule to record")
+    p.add_argument("--asn-type", default="None", help="asn_type to record")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=_from_list)
+
+
+def from_list(files: Sequence[str], product_name: str, *, exptype: str = "science",
+              tweakreg_catalogs: Sequence[str] | None = None, **top: Any) -> Association:
+    """One association of ``files``, named ``product_name``; ``top`` sets top-level keys."""
+    if tweakreg_catalogs is not None and len(tweakreg_catalogs) != len(files):
+        raise UsageError(f"{len(tweakreg_catalogs)} tweakreg catalogs for {len(files)} files")
+    catalogs = tweakreg_catalogs or [None] * len(files)
+    members = tuple(Member(f, exptype, extra={"tweakreg_catalog": c} if c else {})
+                    for f, c in zip(files, catalogs))
+    known = {field.name for field in attrs.fields(Association)}
+    given = {k: v for k, v in top.items() if v is not None}
+    extra = {k: v for k, v in given.items() if k not in known}
+    return Association(products=(Product(product_name, members),), code_version=__version__,
+                       degraded_status=degraded_status(members), extra=extra,
+                       **{k: v for k, v in given.items() if k in known})
+
+
+def _from_list(args: argparse.Namespace, pm: PluginManager) -> int:
+    association = from_list(
+        args.files, args.product_name, exptype=args.exptype, tweakreg_catalogs=args.tweakreg_catalogs,
+        target=args.target, data_release_id=args.data_release_id, asn_rule=args.rule,
+        asn_type=args.asn_type, psf_match_reference_filter=args.psf_match_reference_filter,
+    )
+    path = asnfile.write_asn(association, args.output, overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""The kernel's own hook implementations, called last: the defaults packs may override."""
+
+from __future__ import annotations
+
+from romanasn import products
+from romanasn.plugins import hookimpl
+
+
+@hookimpl(trylast=True)
+def romanasn_product_names(rule, groups, config):
+    """Ask each rule's namer for its groups' product names."""
+    return [rule.product_name(group, config) for group in groups]
+
+
+@hookimpl(trylast=True)
+def romanasn_file_stem(association):
+    """``<product name>_asn``."""
+    return f"{association.product_name}_asn"
+
+
+@hookimpl(trylast=True)
+def romanasn_build_associations(rule, groups, names, config):
+    """Build members from ``rule.member`` and ``rule.companions``."""
+    return products.build_associations(rule, groups, names, config)

@@ -1,0 +1,365 @@
+"""The plugin manager: discovery, control, and typed calls into hooks.
+
+Kernel code never calls ``pm.hook.<name>(...)`` itself: it calls the typed
+methods of :class:`PluginManager`, which call one implementation at a time,
+check what comes back, and name the plugin (distribution and version) in
+every error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib.metadata import entry_points
+from typing import Any, Callable, Iterable, Sequence
+
+import pluggy
+from attrs import field, frozen
+
+from romanasn._version import __version__
+from romanasn.errors import PluginError, RuleError
+from romanasn.plugins import NAME, hookspec
+from romanasn.plugins.types import Command, Constraint, Option, PoolColumn, Rule
+from romanasn.records import Association
+
+KERNEL = NAME
+ENV_ALLOW = "ROMANASN_PLUGINS"
+ENV_NO_AUTOLOAD = "ROMANASN_DISABLE_PLUGIN_AUTOLOAD"
+
+
+def canonical_name(name: str) -> str:
+    """A distribution name as packaging normalises it (``Foo_Bar`` -> ``foo-bar``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@frozen
+class PluginInfo:
+    """One plugin as the manager sees it.
+
+    ``status`` is ``active``, ``blocked`` (by ``-p no:NAME``, the allow list or
+    autoload being off) or ``failed`` (``error`` says why).
+    """
+
+    name: str
+    version: str
+    status: str
+    error: str | None = None
+    entry_point: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``name version``, as errors print it."""
+        return f"{self.name} {self.version}"
+
+
+@frozen
+class RuleEntry:
+    """A rule and the plugin that contributed it."""
+
+    rule: Rule
+    plugin: PluginInfo
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+
+@frozen
+class Contributed:
+    """A record (option, command, constraint) and the plugin it came from."""
+
+    item: Any
+    plugin: PluginInfo
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager plus romanasn's plugin table and typed hook calls."""
+
+    def __init__(self) -> None:
+        super().__init__(NAME)
+        self.add_hookspecs(hookspec)
+        self._infos: dict[str, PluginInfo] = {}
+        self._rules: tuple[RuleEntry, ...] | None = None
+
+    # -- the plugin table ---------------------------------------------------
+
+    def add_plugin(self, plugin: object, info: PluginInfo) -> None:
+        """Register ``plugin`` under ``info.name``; a bad hook marks it failed."""
+        try:
+            self.register(plugin, name=info.name)
+        except pluggy.PluginValidationError as exc:
+            info = _failed(info, f"invalid hook implementation: {exc}")
+        self._infos[info.name] = info
+        self._rules = None
+
+    def note_plugin(self, info: PluginInfo) -> None:
+        """Record a plugin that was not registered (blocked or failed)."""
+        self._infos[info.name] = info
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        """Every plugin known, the kernel first, then by name."""
+        return sorted(self._infos.values(), key=lambda i: (i.name != KERNEL, i.name))
+
+    def knows(self, name: str) -> bool:
+        """Whether a plugin of this name was registered or noted."""
+        return name in self._infos
+
+    def hooks_of(self, name: str) -> list[str]:
+        """The hooks a registered plugin implements."""
+        plugin = self.get_plugin(name)
+        if plugin is None:
+            return []
+        return sorted(caller.name for caller in self.get_hookcallers(plugin) or ())
+
+    def check(self) -> None:
+        """Fail when a plugin failed to load or implements an unknown hook."""
+        failed = [i for i in self._infos.values() if i.status == "failed"]
+        if failed:
+            lines = [f"plugin {i.label} failed to load: {i.error}" for i in failed]
+            raise PluginError("\n".join(lines))
+        try:
+            self.check_pending()
+        except pluggy.PluginValidationError as exc:
+            info = self._infos.get(self.get_name(exc.plugin) or "")
+            who = info.label if info else repr(exc.plugin)
+            raise PluginError(f"plugin {who}: {exc}") from exc
+
+    # -- calling hooks ------------------------------------------------------
+
+    def _implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
+        """A hook's implementations in call order (pluggy's LIFO order)."""
+        return list(reversed(getattr(self.hook, hook_name).get_hookimpls()))
+
+    def _call(self, impl: pluggy.HookImpl, hook_name: str, **kwargs: Any) -> Any:
+        """Call one implementation with the arguments it asks for."""
+        spec = getattr(self.hook, hook_name).spec
+        kwargs = {**spec.kwargdefaults, **kwargs}
+        args = [kwargs[name] for name in impl.argnames]
+        extra = {name: kwargs[name] for name in impl.kwargnames if name in kwargs}
+        if impl.plugin_name == KERNEL:  # the engine names the rule's plugin for these
+            return impl.function(*args, **extra)
+        try:
+            return impl.function(*args, **extra)
+        except Exception as exc:
+            label = self._label(impl)
+            exc.add_note(f"raised in hook {hook_name} of plugin {label}")
+            raise PluginError(
+                f"plugin {label} failed in {hook_name}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _label(self, impl: pluggy.HookImpl) -> str:
+        info = self._infos.get(impl.plugin_name)
+        return info.label if info else impl.plugin_name
+
+    def _each(self, hook_name: str, **kwargs: Any) -> Iterable[tuple[Any, PluginInfo]]:
+        """Yield (result, plugin) for every implementation that returns something."""
+        for impl in self._implementations(hook_name):
+            result = self._call(impl, hook_name, **kwargs)
+            if result is not None:
+                yield result, self._infos[impl.plugin_name]
+
+    def _first(self, hook_name: str, **kwargs: Any) -> tuple[Any, PluginInfo]:
+        """The first non-None result of a firstresult hook, and its plugin."""
+        for result, info in self._each(hook_name, **kwargs):
+            return result, info
+        raise PluginError(f"no plugin answered {hook_name}")
+
+    def _records(self, hook_name: str, kind: type, **kwargs: Any) -> list[Contributed]:
+        """Collect the records of a registration hook, checking their type."""
+        found = []
+        for result, info in self._each(hook_name, **kwargs):
+            items = _sequence(result, hook_name, info)
+            for item in items:
+                if not isinstance(item, kind):
+                    raise PluginError(
+                        f"plugin {info.label}: {hook_name} returned {type(item).__name__}, "
+                        f"expected {kind.__name__}"
+                    )
+                found.append(Contributed(item, info))
+        return found
+
+    # -- typed hooks ----------------------------------------------------------
+
+    def rules(self) -> tuple[RuleEntry, ...]:
+        """Every rule of every active plugin, by name; duplicates are an error."""
+        if self._rules is None:
+            entries: dict[str, RuleEntry] = {}
+            for found in self._records("romanasn_rules", Rule):
+                rule, info = found.item, found.plugin
+                if rule.name in entries:
+                    other = entries[rule.name].plugin
+                    raise RuleError(
+                        f"rule {rule.name!r} is defined by both plugin {other.label} "
+                        f"and plugin {info.label}"
+                    )
+                entries[rule.name] = RuleEntry(rule, info)
+            self._rules = tuple(entries[name] for name in sorted(entries))
+        return self._rules
+
+    def match_constraints(self, rule: Rule, config: Any) -> list[Contributed]:
+        """Constraints that plugins add to ``rule``, each with its plugin."""
+        return self._records("romanasn_match_constraints", Constraint, rule=rule, config=config)
+
+    def product_names(self, rule: Rule, groups: Sequence[Any], config: Any) -> list[str]:
+        """One product name per group, from the first plugin that answers."""
+        names, info = self._first("romanasn_product_names", rule=rule, groups=groups, config=config)
+        names = _sequence(names, "romanasn_product_names", info)
+        if len(names) != len(groups) or not all(isinstance(n, str) and n for n in names):
+            raise PluginError(
+                f"plugin {info.label}: romanasn_product_names must return one non-empty "
+                f"string per group for rule {rule.name!r} ({len(groups)} groups, got {len(names)})"
+            )
+        return list(names)
+
+    def file_stem(self, association: Association, config: Any) -> str:
+        """The file stem of an association, checked to be a bare file name."""
+        stem, info = self._first("romanasn_file_stem", association=association, config=config)
+        if not isinstance(stem, str) or not _SAFE_STEM.match(stem) or ".." in stem:
+            raise PluginError(
+                f"plugin {info.label}: romanasn_file_stem returned {stem!r} for "
+                f"{association.product_name!r}, which is not a safe file name"
+            )
+        return stem
+
+    def build_associations(
+        self, rule: Rule, groups: Sequence[Any], names: Sequence[str], config: Any
+    ) -> list[Association]:
+        """One association per group, from the first plugin that answers."""
+        built, info = self._first(
+            "romanasn_build_associations", rule=rule, groups=groups, names=names, config=config
+        )
+        built = _sequence(built, "romanasn_build_associations", info)
+        if len(built) != len(groups) or not all(isinstance(a, Association) for a in built):
+            raise PluginError(
+                f"plugin {info.label}: romanasn_build_associations must return one "
+                f"Association per group for rule {rule.name!r}"
+            )
+        return list(built)
+
+    def finalize(self, associations: list[Association], config: Any) -> list[Association]:
+        """Pass the associations through every plugin's finalize hook in turn."""
+        for impl in self._implementations("romanasn_finalize"):
+            result = self._call(impl, "romanasn_finalize", associations=associations, config=config)
+            if result is None:
+                continue
+            info = self._infos[impl.plugin_name]
+            result = _sequence(result, "romanasn_finalize", info)
+            if not all(isinstance(a, Association) for a in result):
+                raise PluginError(f"plugin {info.label}: romanasn_finalize must return Associations")
+            associations = list(result)
+        return associations
+
+    def wants_written(self) -> bool:
+        """Whether any plugin observes written associations."""
+        return bool(self.hook.romanasn_association_written.get_hookimpls())
+
+    def association_written(self, association: Association, path: Any, config: Any) -> None:
+        """Tell every observing plugin that ``association`` was written to ``path``."""
+        for _ in self._each("romanasn_association_written", association=association, path=path, config=config):
+            pass
+
+    def pool_columns(self) -> list[Contributed]:
+        """Pool columns the plugins declare."""
+        return self._records("romanasn_pool_columns", PoolColumn)
+
+    def generate_options(self) -> list[Contributed]:
+        """Options plugins add to ``generate``; a name taken twice is an error."""
+        return _unique(self._records("romanasn_generate_options", Option), lambda o: o.name, "option")
+
+    def commands(self) -> list[Contributed]:
+        """Subcommands plugins add; a name taken twice is an error."""
+        return _unique(self._records("romanasn_commands", Command), lambda c: c.name, "command")
+
+
+_SAFE_STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def _sequence(result: Any, hook_name: str, info: PluginInfo) -> Sequence[Any]:
+    if isinstance(result, (str, bytes)) or not isinstance(result, (list, tuple)):
+        raise PluginError(
+            f"plugin {info.label}: {hook_name} returned {type(result).__name__}, expected a list"
+        )
+    return result
+
+
+def _unique(found: list[Contributed], key: Callable[[Any], str], what: str) -> list[Contributed]:
+    seen: dict[str, Contributed] = {}
+    for entry in found:
+        name = key(entry.item)
+        if name in seen:
+            raise PluginError(
+                f"{what} {name!r} is added by both plugin {seen[name].plugin.label} "
+                f"and plugin {entry.plugin.label}"
+            )
+        seen[name] = entry
+    return found
+
+
+def _failed(info: PluginInfo, error: str) -> PluginInfo:
+    return PluginInfo(info.name, info.version, "failed", error, info.entry_point)
+
+
+def _env_list(name: str) -> list[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return [canonical_name(v) for v in value.split(",") if v.strip()]
+
+
+def get_plugin_manager(
+    *,
+    autoload: bool | None = None,
+    allow: Iterable[str] | None = None,
+    block: Iterable[str] = (),
+    plugins: Iterable[tuple[object, str]] = (),
+) -> PluginManager:
+    """Build a plugin manager with the kernel's defaults and the installed packs.
+
+    :param autoload: load the packs of the entry-point group ``romanasn``;
+        None means yes unless ``ROMANASN_DISABLE_PLUGIN_AUTOLOAD`` is set.
+    :param allow: distribution names to load (all others are blocked); None
+        means every pack, or the list in ``ROMANASN_PLUGINS``.
+    :param block: distribution names never to import (``-p no:NAME``).
+    :param plugins: extra ``(module_or_object, name)`` pairs to register,
+        for tests and embedding.
+
+    Failures to load are recorded, not raised: call :meth:`PluginManager.check`
+    before relying on the rules.
+    """
+    from romanasn.plugins import defaults
+
+    pm = PluginManager()
+    pm.add_plugin(defaults, PluginInfo(KERNEL, __version__, "active"))
+    if autoload is None:
+        autoload = not os.environ.get(ENV_NO_AUTOLOAD)
+    allowed = [canonical_name(a) for a in allow] if allow is not None else _env_list(ENV_ALLOW)
+    blocked = {canonical_name(b) for b in block}
+    if autoload:
+        _load_entry_points(pm, allowed, blocked)
+    for plugin, name in plugins:
+        pm.add_plugin(plugin, PluginInfo(name, _plugin_version(plugin), "active"))
+    return pm
+
+
+def _load_entry_points(pm: PluginManager, allowed: list[str] | None, blocked: set[str]) -> None:
+    found = sorted(entry_points(group=NAME), key=lambda ep: canonical_name(ep.name))
+    for ep in found:
+        name = canonical_name(ep.dist.name if ep.dist else ep.name)
+        version = ep.dist.version if ep.dist else "unknown"
+        info = PluginInfo(name, version, "active", entry_point=ep.value)
+        if name in blocked or (allowed is not None and name not in allowed):
+            pm.note_plugin(PluginInfo(name, version, "blocked", entry_point=ep.value))
+            continue
+        if pm.knows(name):
+            pm.note_plugin(_failed(info, f"a second entry point named {name!r}"))
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # any import failure is reported, with the plugin named
+            pm.note_plugin(_failed(info, f"cannot import {ep.value}: {type(exc).__name__}: {exc}"))
+            continue
+        pm.add_plugin(plugin, info)
+
+
+def _plugin_version(plugin: object) -> str:
+    return str(getattr(plugin, "__version__", "unknown"))

@@ -1,0 +1,118 @@
+"""Product generation: building an association from a group of pool rows.
+
+This is the kernel's default for the ``romanasn_build_associations`` hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from romanasn._version import __version__
+from romanasn.naming import member_filename, program_id
+from romanasn.plugins.types import Group, MemberSpec, RunConfig
+from romanasn.records import Association, Member, Product
+
+_OK = {"", "NULL", "NONE", "OK"}
+_FALSE = {"", "FALSE", "NULL", "NONE", "0", "NO"}
+
+
+def degraded_reasons(table: Any) -> list[str | None]:
+    """Per pool row, why the exposure is degraded, or None when it is not.
+
+    A row is degraded when ``exposerr`` is not empty/``NULL``/``NONE``/``OK``,
+    ``data_problem`` is true or a non-empty text, or ``engineering_quality``
+    is not ``OK``.
+    """
+    reasons: list[list[str]] = [[] for _ in range(len(table))]
+    checks = (
+        ("exposerr", _OK, "exposerr: {}"),
+        ("data_problem", _FALSE, "data_problem: {}"),
+        ("engineering_quality", _OK, "engineering_quality: {}"),
+    )
+    for column, fine, template in checks:
+        if column not in table.colnames:
+            continue
+        values = _texts(table[column])
+        for i in np.flatnonzero(~np.isin(np.char.upper(values), list(fine))):
+            reasons[i].append(template.format(values[i]))
+    return ["; ".join(r) if r else None for r in reasons]
+
+
+def _texts(column: Any) -> np.ndarray:
+    """A column as stripped text, masked values as empty strings."""
+    data = column.filled("") if hasattr(column, "filled") else column
+    return np.char.strip(np.asarray(data).astype(str))
+
+
+def build_associations(
+    rule: Any, groups: Sequence[Group], names: Sequence[str], config: RunConfig
+) -> list[Association]:
+    """One association per group: its product, members, and top-level keys."""
+    return [build_association(group, name, config) for group, name in zip(groups, names)]
+
+
+def build_association(group: Group, name: str, config: RunConfig) -> Association:
+    """The association of one group, named ``name``."""
+    rule = group.rule
+    members = _members(group, group.rows, rule.member)
+    for companion, rows in zip(rule.companions, group.companions):
+        members += _members(group, rows, companion.member, exclude=members)
+    extras = dict(rule.extras(group, config)) if rule.extras else {}
+    top = {key: extras.pop(key) for key in ("target", "skycell_wcs_info", "program") if key in extras}
+    return Association(
+        products=(Product(name, members),),
+        asn_type=rule.asn_type,
+        asn_rule=rule.name,
+        asn_pool=config.pool_name,
+        program=top.get("program", _program(group)),
+        target=top.get("target", _shared(group, "target")),
+        version_id=config.version_id,
+        code_version=__version__,
+        constraints=describe(rule),
+        data_release_id=config.data_release_id,
+        skycell_wcs_info=top.get("skycell_wcs_info", "none"),
+        extra=extras,
+    )
+
+
+def _members(
+    group: Group, rows: Sequence[int], spec: MemberSpec, exclude: Sequence[Member] = ()
+) -> tuple[Member, ...]:
+    """Members for ``rows``, sorted by file name, none repeated."""
+    view = group.view
+    filenames = view.column("filename")
+    degraded = view.derived("degraded", degraded_reasons)
+    candidates = view.column("asn_candidate") if "asn_candidate" in view.table.colnames else None
+    taken = {m.expname for m in exclude}
+    members = {}
+    for i in rows:
+        expname = member_filename(filenames[i], spec.suffix)
+        if expname in taken or expname in members:
+            continue
+        extra = {"asn_candidate": candidates[i]} if candidates and candidates[i] else {}
+        members[expname] = Member(expname, spec.exptype, degraded[i], extra)
+    return tuple(members[name] for name in sorted(members))
+
+
+def _program(group: Group) -> str:
+    if "program" in group.key:
+        return program_id(group.key["program"])
+    programs = set(group.values("program"))
+    return program_id(programs.pop()) if len(programs) == 1 else "noprogram"
+
+
+def _shared(group: Group, column: str) -> str | None:
+    """The one non-empty value the group's rows share in ``column``, or None."""
+    if column not in group.view.table.colnames:
+        return None
+    values = {v for v in group.values(column) if v}
+    return values.pop() if len(values) == 1 else None
+
+
+def describe(rule: Any) -> str:
+    """A readable summary of a rule's constraints, for the ``constraints`` key."""
+    parts = [c.name for c in rule.select + rule.constraints]
+    parts.append("grouped by " + ", ".join(rule.group_by))
+    return "; ".join(parts)
