@@ -204,13 +204,18 @@ def _constrain(
 
 
 def _group(rule: Rule, view: PoolView, rows: np.ndarray, config: RunConfig) -> list[Group]:
-    """Hash the selected rows by their keys; one group per distinct key."""
+    """Hash the selected rows by their keys; one group per distinct key.
+
+    A group's rows are sorted by file name, so nothing depends on row order.
+    """
     by_key: dict[tuple, list[int]] = defaultdict(list)
     for i, key in _keys(rule, view, rows, config):
         by_key[key].append(i)
     lookups = [_companion_index(c, view) for c in rule.companions]
+    filenames = view.column("filename")
     groups = []
     for key, members in by_key.items():
+        members.sort(key=filenames.__getitem__)
         companions = tuple(_joined(c, lookup, view, members) for c, lookup in zip(rule.companions, lookups))
         groups.append(Group(rule, dict(zip(rule.group_by, key)), tuple(members), view, companions))
     return groups

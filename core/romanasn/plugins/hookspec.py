@@ -158,6 +158,7 @@ def romanasn_association_written(association: Association, path: Path, config: R
     :param association: the association, as written.
     :param path: the file it was written to.
     :param config: the run's configuration.
+    :return: nothing; any result is ignored.
 
     Called for every plugin after each file is written; not called on a dry run.
 
