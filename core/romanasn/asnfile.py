@@ -1,0 +1,446 @@
+"""Association files: records to romancal's mapping and back, validation, reading and writing.
+
+JSON is what romancal reads; YAML and ASDF hold the same mapping. ``schemas/asn.schema.json``
+is the single source of truth for a valid association: :func:`validate` runs a checker
+compiled from that schema (fast) and asks jsonschema only to explain a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import json
+import numbers
+import os
+import re
+import secrets
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any, Callable, Mapping
+
+import asdf
+import attrs
+import jsonschema
+import yaml
+
+from romanasn.errors import AsnError
+from romanasn.records import Association, Member, Product, Provenance
+
+#: File name endings of association files, by format.
+EXTENSIONS = {"json": "_asn.json", "yaml": "_asn.yaml", "asdf": "_asn.asdf"}
+
+#: Top-level keys in the order romancal writes them; extra keys, ``romanasn`` and
+#: ``products`` follow.
+TOP_KEYS = (
+    "asn_type",
+    "asn_rule",
+    "version_id",
+    "code_version",
+    "degraded_status",
+    "program",
+    "constraints",
+    "asn_id",
+    "target",
+    "asn_pool",
+    "data_release_id",
+    "skycell_wcs_info",
+)
+_RESERVED = frozenset(TOP_KEYS) | {"romanasn", "products"}
+_MEMBER_KEYS = frozenset({"expname", "exptype", "exposerr"})
+_ASDF_KEYS = ("asdf_library", "history")  # added by asdf itself, not part of the association
+_SUFFIXES = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".asdf": "asdf"}
+_MAX_ERRORS = 3
+
+
+# --- records <-> mapping -------------------------------------------------------------------
+
+
+def to_dict(asn: Association) -> dict:
+    """The association as the plain mapping romancal reads, keys in romancal's order."""
+    _no_clash(asn.extra, _RESERVED, "$")
+    d: dict[str, Any] = {key: getattr(asn, key) for key in TOP_KEYS}
+    d["skycell_wcs_info"] = _plain(asn.skycell_wcs_info, "$.skycell_wcs_info")
+    for key in sorted(asn.extra):
+        d[key] = _plain(asn.extra[key], f"$.{key}")
+    if asn.provenance is not None:
+        d["romanasn"] = attrs.asdict(asn.provenance)
+    d["products"] = [
+        {"name": p.name, "members": [_member_dict(m) for m in p.members]} for p in asn.products
+    ]
+    return d
+
+
+def _member_dict(member: Member) -> dict:
+    d = {"expname": member.expname, "exptype": member.exptype}
+    if member.exposerr is not None:
+        d["exposerr"] = member.exposerr
+    if member.extra:
+        _no_clash(member.extra, _MEMBER_KEYS, f"member {member.expname}")
+        for key in sorted(member.extra):
+            d[key] = _plain(member.extra[key], f"member {member.expname}: {key}")
+    return d
+
+
+def _no_clash(extra: Mapping, reserved: frozenset, where: str) -> None:
+    clash = reserved.intersection(extra)
+    if clash:
+        raise AsnError(f"{where}: extra keys {sorted(clash)} clash with the record's own fields")
+
+
+def from_dict(d: Mapping) -> Association:
+    """The records of an association mapping (one that passes :func:`validate`).
+
+    Missing top-level keys take the record defaults, unknown ones go to ``extra`` and the
+    ``romanasn`` object to ``provenance``. Unknown product keys are not kept.
+    """
+    provenance = d.get("romanasn")
+    return Association(
+        products=[
+            Product(p["name"], [_member(m) for m in p["members"]]) for p in d["products"]
+        ],
+        extra={k: v for k, v in d.items() if k not in _RESERVED},
+        provenance=None if provenance is None else Provenance(**provenance),
+        **{key: d[key] for key in TOP_KEYS if key in d},
+    )
+
+
+def _member(m: Mapping) -> Member:
+    return Member(
+        m["expname"],
+        m["exptype"],
+        m.get("exposerr"),
+        {k: v for k, v in m.items() if k not in _MEMBER_KEYS},
+    )
+
+
+def _plain(value: Any, path: str) -> Any:
+    """``value`` as plain JSON data (dict, list, str, int, float, bool, None)."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise AsnError(f"{path}: key {key!r} is not a string")
+        return {k: _plain(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise AsnError(f"{path}: a {type(value).__name__} is not allowed in an association")
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+@functools.cache
+def schema() -> dict:
+    """The association JSON Schema (``schemas/asn.schema.json``); do not modify it."""
+    text = resources.files("romanasn").joinpath("schemas/asn.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    jsonschema.Draft202012Validator.check_schema(schema())
+    return jsonschema.Draft202012Validator(schema())
+
+
+@functools.cache
+def _fast_check() -> Callable[[Any], bool]:
+    return _compile(schema(), schema())
+
+
+def validate(data: Mapping, source: str = "<association>") -> None:
+    """Raise :class:`AsnError` naming ``source`` and the JSON paths of the first problems."""
+    if _fast_check()(data):
+        return
+    errors = itertools.islice(_validator().iter_errors(data), _MAX_ERRORS)
+    problems = [_describe(jsonschema.exceptions.best_match([e])) for e in errors]
+    if problems:
+        raise AsnError(f"{source}: invalid association: " + "; ".join(problems))
+
+
+_validate = validate  # for functions whose ``validate`` argument hides it
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+    return f"at {error.json_path}: {message}"
+
+
+# A checker compiled from the schema: each keyword becomes a predicate with the same meaning
+# as in jsonschema (draft 2020-12). Keywords not listed here are refused when compiling, so
+# the schema cannot grow a rule the fast check would silently skip.
+
+_ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description"})
+_CLASSES = {"string": str, "object": dict, "array": list, "null": type(None), "boolean": bool}
+
+
+def _compile(node: Mapping, root: Mapping) -> Callable[[Any], bool]:
+    checks = []
+    for keyword, arg in node.items():
+        if keyword in _ANNOTATIONS:
+            continue
+        if keyword not in _KEYWORDS:
+            raise AsnError(f"asn.schema.json: the fast check does not support {keyword!r}")
+        checks.append(_KEYWORDS[keyword](arg, node, root))
+    return _all_of(checks)
+
+
+def _all_of(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(v):
+        for c in checks:
+            if not c(v):
+                return False
+        return True
+
+    return check
+
+
+def _is_number(v: Any) -> bool:
+    return type(v) in (int, float) or (isinstance(v, numbers.Number) and not isinstance(v, bool))
+
+
+def _type(names, node, root):
+    names = [names] if isinstance(names, str) else names
+    classes = tuple(_CLASSES[n] for n in names if n != "number")
+    if "number" not in names:
+        return lambda v: isinstance(v, classes)
+    if not classes:
+        return _is_number
+    return lambda v: isinstance(v, classes) or _is_number(v)
+
+
+def _required(names, node, root):
+    names = frozenset(names)
+    return lambda v: not isinstance(v, dict) or v.keys() >= names
+
+
+def _properties(props, node, root):
+    checks = [(name, _compile(sub, root)) for name, sub in props.items()]
+
+    def check(v):
+        if isinstance(v, dict):
+            for name, c in checks:
+                if name in v and not c(v[name]):
+                    return False
+        return True
+
+    return check
+
+
+def _additional_properties(allowed, node, root):
+    if allowed is True:
+        return lambda v: True
+    if allowed is not False:
+        raise AsnError("asn.schema.json: the fast check supports only boolean additionalProperties")
+    names = frozenset(node.get("properties", ()))
+    return lambda v: not isinstance(v, dict) or v.keys() <= names
+
+
+def _items(sub, node, root):
+    c = _compile(sub, root)
+    return lambda v: not isinstance(v, list) or all(map(c, v))
+
+
+def _min_items(n, node, root):
+    return lambda v: not isinstance(v, list) or len(v) >= n
+
+
+def _min_length(n, node, root):
+    return lambda v: not isinstance(v, str) or len(v) >= n
+
+
+def _pattern(regex, node, root):
+    search = re.compile(regex).search
+    return lambda v: not isinstance(v, str) or search(v) is not None
+
+
+def _enum(values, node, root):
+    if not all(isinstance(x, str) for x in values):
+        raise AsnError("asn.schema.json: the fast check supports only enums of strings")
+    values = frozenset(values)
+    return lambda v: isinstance(v, str) and v in values
+
+
+def _one_of(subs, node, root):
+    checks = [_compile(sub, root) for sub in subs]
+    return lambda v: sum(1 for c in checks if c(v)) == 1
+
+
+def _any_of(subs, node, root):
+    checks = [_compile(sub, root) for sub in subs]
+    return lambda v: any(c(v) for c in checks)
+
+
+def _ref(ref, node, root):
+    if not ref.startswith("#/"):
+        raise AsnError(f"asn.schema.json: the fast check supports only local $ref, not {ref!r}")
+    target = root
+    for part in ref[2:].split("/"):
+        target = target[part.replace("~1", "/").replace("~0", "~")]
+    return _compile(target, root)
+
+
+_KEYWORDS = {
+    "type": _type,
+    "required": _required,
+    "properties": _properties,
+    "additionalProperties": _additional_properties,
+    "items": _items,
+    "minItems": _min_items,
+    "minLength": _min_length,
+    "pattern": _pattern,
+    "enum": _enum,
+    "oneOf": _one_of,
+    "anyOf": _any_of,
+    "$ref": _ref,
+}
+
+
+# --- formats -------------------------------------------------------------------------------
+
+
+def _write_json(d: dict, stream: IO[bytes]) -> None:
+    stream.write((json.dumps(d, indent=4) + "\n").encode("utf-8"))
+
+
+def _write_yaml(d: dict, stream: IO[bytes]) -> None:
+    yaml.safe_dump(
+        d, stream, sort_keys=False, default_flow_style=False, allow_unicode=True, encoding="utf-8"
+    )
+
+
+def _write_asdf(d: dict, stream: IO[bytes]) -> None:
+    # Without history entries the header holds only the asdf version: no dates, so the bytes
+    # depend on the association (and the asdf version) alone.
+    asdf.AsdfFile(dict(d)).write_to(stream)
+
+
+def _read_asdf(data: bytes) -> Any:
+    with asdf.open(io.BytesIO(data), lazy_load=False) as af:
+        return _plain({k: v for k, v in af.tree.items() if k not in _ASDF_KEYS}, "$")
+
+
+_ENCODERS = {"json": _write_json, "yaml": _write_yaml, "asdf": _write_asdf}
+_DECODERS = {
+    "json": json.loads,
+    "yaml": lambda data: _plain(yaml.safe_load(data), "$"),
+    "asdf": _read_asdf,
+}
+
+
+def _encoder(format: str) -> Callable[[dict, IO[bytes]], None]:
+    if format not in _ENCODERS:
+        raise AsnError(f"unknown association format {format!r}; use one of {', '.join(_ENCODERS)}")
+    return _ENCODERS[format]
+
+
+def dumps(asn: Association, format: str) -> bytes:
+    """The association file's bytes in ``format`` ("json", "yaml" or "asdf"); deterministic."""
+    stream = io.BytesIO()
+    _encoder(format)(to_dict(asn), stream)
+    return stream.getvalue()
+
+
+def _format_from_name(name: str | os.PathLike) -> str | None:
+    return _SUFFIXES.get(Path(name).suffix.lower())
+
+
+def _sniff(head: bytes) -> str:
+    if head.startswith(b"#ASDF"):
+        return "asdf"
+    return "json" if head.lstrip()[:1] == b"{" else "yaml"
+
+
+def format_of(path: str | os.PathLike) -> str:
+    """The format of an association file: by its extension, else by its first bytes."""
+    found = _format_from_name(path)
+    if found:
+        return found
+    try:
+        with open(path, "rb") as f:
+            return _sniff(f.read(1024))
+    except OSError as e:
+        raise AsnError(f"{path}: cannot read association: {e.strerror}") from e
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def write_asn(
+    asn: Association,
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    overwrite: bool = False,
+    validate: bool = True,
+) -> Path:
+    """Validate and write the association atomically; the format defaults from the extension
+    (JSON when it names none). Refuses to replace an existing file unless ``overwrite``."""
+    path = Path(path)
+    encode = _encoder(format or _format_from_name(path) or "json")
+    if not overwrite and path.exists():
+        raise AsnError(f"{path}: association file exists; not overwriting it")
+    try:
+        d = to_dict(asn)
+    except AsnError as e:
+        raise AsnError(f"{path}: {e}") from e
+    if validate:
+        _validate(d, str(path))
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "xb") as stream:
+            encode(d, stream)
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise AsnError(f"{path}: cannot write association: {e.strerror or e}") from e
+        raise
+    return path
+
+
+def load_asn_dict(path: str | os.PathLike | IO, validate: bool = True) -> dict:
+    """The raw mapping in an association file (path or binary file object), validated."""
+    return _load(path, validate)[1]
+
+
+def load_asn(path_or_fileobj: str | os.PathLike | IO, *, validate: bool = True) -> Association:
+    """The association in a JSON, YAML or ASDF file (path or binary file object)."""
+    source, d = _load(path_or_fileobj, validate)
+    try:
+        return from_dict(d)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise AsnError(f"{source}: not an association: {e!r}") from e
+
+
+def _load(path_or_fileobj: str | os.PathLike | IO, validate: bool) -> tuple[str, Any]:
+    source, data = _read(path_or_fileobj)
+    format = _format_from_name(source) or _sniff(data[:1024])
+    try:
+        d = _DECODERS[format](data)
+    except Exception as e:  # any parser failure means the content is not an association
+        raise AsnError(f"{source}: cannot read {format} association: {e}") from e
+    if validate:
+        _validate(d, source)
+    return source, d
+
+
+def _read(path_or_fileobj: str | os.PathLike | IO) -> tuple[str, bytes]:
+    if hasattr(path_or_fileobj, "read"):
+        data = path_or_fileobj.read()
+        source = str(getattr(path_or_fileobj, "name", "<stream>"))
+        return source, data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        return str(path_or_fileobj), Path(path_or_fileobj).read_bytes()
+    except OSError as e:
+        raise AsnError(f"{path_or_fileobj}: cannot read association: {e.strerror}") from e
