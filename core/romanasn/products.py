@@ -50,10 +50,11 @@ def build_associations(
     rule: Any, groups: Sequence[Group], names: Sequence[str], config: RunConfig
 ) -> list[Association]:
     """One association per group: its product, members, and top-level keys."""
-    return [build_association(group, name, config) for group, name in zip(groups, names)]
+    constraints = describe(rule)
+    return [build_association(group, name, config, constraints) for group, name in zip(groups, names)]
 
 
-def build_association(group: Group, name: str, config: RunConfig) -> Association:
+def build_association(group: Group, name: str, config: RunConfig, constraints: str | None = None) -> Association:
     """The association of one group, named ``name``."""
     rule = group.rule
     members = _members(group, group.rows, rule.member)
@@ -70,7 +71,7 @@ def build_association(group: Group, name: str, config: RunConfig) -> Association
         target=top.get("target", _shared(group, "target")),
         version_id=config.version_id,
         code_version=__version__,
-        constraints=describe(rule),
+        constraints=constraints or describe(rule),
         data_release_id=config.data_release_id,
         skycell_wcs_info=top.get("skycell_wcs_info", "none"),
         extra=extras,

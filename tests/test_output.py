@@ -1,0 +1,91 @@
+"""Writing a run: flat, validated, all or nothing, with a run report."""
+
+import json
+import types
+
+import pytest
+from astropy.table import Table
+
+from romanasn import AsnError, Rule, RunConfig, generate, hookimpl, isin, load_asn, strip_level, write_result
+from romanasn.plugins.manager import get_plugin_manager
+
+
+@pytest.fixture
+def pool():
+    names = [f"r0000101001001001001_{e:04d}_wfi{d:02d}_f158_cal.asdf" for e in (1, 2) for d in (1, 2)]
+    return Table({"filename": names, "program": [1] * 4, "exposure_type": ["WFI_IMAGE"] * 4,
+                  "exposerr": [""] * 4})
+
+
+def _pack(**hooks):
+    module = types.ModuleType("pack")
+    rule = Rule(name="each", asn_type="image2", level=2, select=[isin("exposure_type", "WFI_IMAGE")],
+                group_by=("filename",), product_name=lambda g, c: strip_level(g.key["filename"]))
+    module.romanasn_rules = hookimpl(lambda: [rule])
+    for name, function in hooks.items():
+        setattr(module, name, hookimpl(function))
+    return get_plugin_manager(autoload=False, plugins=[(module, "pack")])
+
+
+def _write(pool, out, pm, **kwargs):
+    config = RunConfig(pool_name="pool")
+    result = generate(pool, plugin_manager=pm, config=config)
+    return write_result(result, out, plugin_manager=pm, config=config, **kwargs)
+
+
+def test_files_are_flat_validated_and_reported(pool, tmp_path):
+    out = tmp_path / "out"
+    written = _write(pool, out, _pack(), inputs=["pool.ecsv"])
+    assert [p.parent for p in written] == [out] * 4
+    assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in written] + ["romanasn-run.json"])
+    report = json.loads((out / "romanasn-run.json").read_text())
+    assert report["inputs"] == ["pool.ecsv"] and report["counts"] == {"each": 4}
+    assert report["files"] == [p.name for p in written]
+    assert [r["name"] for r in report["plugins"]] == ["romanasn", "pack"]
+
+
+def test_a_failure_while_writing_leaves_the_folder_as_it_was(pool, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    calls = []
+
+    def failing_dumps(association, format):
+        calls.append(association)
+        if len(calls) == 3:
+            raise OSError("No space left on device")
+        return b"{}"
+
+    monkeypatch.setattr("romanasn.asnfile.dumps", failing_dumps)
+    with pytest.raises(OSError, match="No space left"):
+        _write(pool, out, _pack())
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_a_new_folder_is_removed_when_the_run_fails(pool, tmp_path, monkeypatch):
+    monkeypatch.setattr("romanasn.asnfile.dumps", lambda a, f: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        _write(pool, tmp_path / "new", _pack())
+    assert not (tmp_path / "new").exists()
+
+
+def test_existing_files_are_refused_without_overwrite(pool, tmp_path):
+    out = tmp_path / "out"
+    _write(pool, out, _pack())
+    with pytest.raises(AsnError, match="exists and 3 more; use --overwrite"):
+        _write(pool, out, _pack())
+    assert len(_write(pool, out, _pack(), overwrite=True)) == 4
+
+
+def test_the_written_observer_hook_sees_every_file(pool, tmp_path):
+    seen = []
+    pm = _pack(romanasn_association_written=lambda association, path: seen.append(path.name))
+    written = _write(pool, tmp_path / "out", pm)
+    assert seen == [p.name for p in written]
+
+
+def test_yaml_and_asdf_are_written_and_load_back(pool, tmp_path):
+    for fmt in ("yaml", "asdf"):
+        written = _write(pool, tmp_path / fmt, _pack(), format=fmt)
+        assert written[0].name.endswith(f"_asn.{fmt}")
+        assert load_asn(written[0]).asn_id == "a3001"
