@@ -173,7 +173,7 @@ def test_pack_options_and_commands_join_the_parser(fake_ok, capsys):
 
 
 def test_validate_accepts_romancal_files_and_rejects_broken_ones(fake_ok, tmp_path, capsys):
-    good = sorted((DATA / "romancal").glob("*.json"))
+    good = sorted(p for p in (DATA / "romancal").glob("*.json") if "schema" not in p.name)
     assert main(["validate", *map(str, good)]) == 0
     broken = tmp_path / "broken_asn.json"
     broken.write_text('{"products": [{"name": "x", "members": [{"expname": "a"}]}]}')
