@@ -220,3 +220,42 @@ def test_config_values_reach_the_associations(pool):
     config = RunConfig(data_release_id="dr01", version_id="v7", pool_name="mypool")
     first = _run(pool, _pack(_fov()), config=config).associations[0]
     assert (first.data_release_id, first.version_id, first.asn_pool) == ("dr01", "v7", "mypool")
+
+
+def test_constraints_other_packs_add_also_filter_companions(pool):
+    pool["exposerr"] = pool["exposerr"].astype("U20")
+    pool["exposerr"][0] = "GUIDING_LOST"  # exposure 1, detector 1: a direct image
+    rule = Rule(
+        name="spec", asn_type="spec2", level=2, select=[isin("exposure_type", "WFI_SPECTRAL")],
+        group_by=("filename",),
+        companions=[Companion(select=[isin("exposure_type", "WFI_IMAGE")], on=("visit_id", "detector"),
+                              member=MemberSpec("direct_image", "cal"))],
+        product_name=lambda g, c: strip_level(g.key["filename"]),
+    )
+    veto = Constraint("clean", lambda t: np.asarray(t["exposerr"]) == "", reason="degraded")
+    vetoer = types.ModuleType("vetoer")
+    vetoer.romanasn_match_constraints = hookimpl(lambda rule: [veto])
+    first = _run(pool, _pack(rule), vetoer).associations[0]
+    assert [m.expname for m in first.members if m.exptype == "direct_image"] == [
+        f"r{VISIT}_0002_wfi01_f158_cal.asdf"]
+
+
+def test_a_rule_grouping_by_a_missing_column_is_named(pool):
+    rule = Rule(name="needs_ma", asn_type="dark", level=1, group_by=("ma_table_name",),
+                product_name=lambda g, c: "x")
+    with pytest.raises(RuleError, match="rule 'needs_ma' of plugin pack-0 unknown needs the pool column.*ma_table_name"):
+        _run(pool, _pack(rule))
+
+
+def test_a_constraint_is_evaluated_once_per_run(pool):
+    calls = []
+
+    def counted(table):
+        calls.append(1)
+        return np.ones(len(table), dtype=bool)
+
+    shared = Constraint("counted", counted)
+    vetoer = types.ModuleType("vetoer")
+    vetoer.romanasn_match_constraints = hookimpl(lambda rule: [shared])
+    _run(pool, _pack(_fov(), _exposure()), vetoer)
+    assert len(calls) == 1

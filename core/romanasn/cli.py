@@ -97,6 +97,7 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     _add_columns(sub)
     _add_validate(sub)
     _add_from_list(sub)
+    _add_make_pool(sub)
     for found in pm.commands():
         command = found.item
         if command.name in sub.choices:
@@ -362,6 +363,20 @@ def _from_list(args: argparse.Namespace, pm: PluginManager) -> int:
     if not args.quiet:
         print(f"wrote {path}")
     return 0
+
+
+# -- make-pool -----------------------------------------------------------------------
+
+
+def _add_make_pool(sub: Any) -> None:
+    from romanasn import makepool
+
+    p = sub.add_parser("make-pool", help="make a pool from exposure files (reads only their YAML headers)",
+                       description="Read roman.meta from the YAML header of each ASDF exposure file and"
+                                   " write the pool that generate reads.")
+    _common(p)
+    makepool.configure(p)
+    p.set_defaults(run=makepool.run)
 
 
 if __name__ == "__main__":  # pragma: no cover

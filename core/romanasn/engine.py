@@ -152,9 +152,11 @@ def _run_rule(
     """Select, constrain, group, name and build one rule's associations."""
     rule, plugin = entry.rule, entry.plugin
     try:
-        rows = _select(rule.select, view.table)
-        rows, vetoes = _constrain(pm, entry, view, rows, config)
-        groups = _group(rule, view, rows, config)
+        _check_columns(entry, view.table)
+        matching = [(found.item, found.plugin) for found in pm.match_constraints(rule, config)]
+        own = [(constraint, plugin) for constraint in rule.constraints]
+        rows, vetoes = _constrain(entry, view, _select(rule.select, view), own + matching)
+        groups = _group(rule, view, rows, config, [constraint for constraint, _ in matching])
         names = pm.product_names(rule, groups, config)
         built = pm.build_associations(rule, groups, names, config)
     except RomanasnError:
@@ -166,74 +168,110 @@ def _run_rule(
         ) from exc
     provenance = Provenance(rule.name, plugin.name, plugin.version, __version__)
     associations = [_stamp(a, provenance, plugin.label) for a in built]
-    used = np.unique(np.fromiter((i for g in groups for i in g.rows), dtype=np.int64))
+    used = np.fromiter((i for g in groups for i in g.rows), dtype=np.int64)
     return associations, used, vetoes
 
 
-def _select(constraints: Sequence[Any], table: Any) -> np.ndarray:
+def _select(constraints: Sequence[Any], view: PoolView) -> np.ndarray:
     """Indices of the rows passing every constraint."""
-    mask = np.ones(len(table), dtype=bool)
+    mask = np.ones(len(view), dtype=bool)
     for constraint in constraints:
-        mask &= _test(constraint, table)
+        mask &= _test(constraint, view)
     return np.flatnonzero(mask)
 
 
-def _test(constraint: Any, table: Any) -> np.ndarray:
-    result = np.asarray(constraint.test(table), dtype=bool)
-    if result.shape != (len(table),):
+def _test(constraint: Any, view: PoolView) -> np.ndarray:
+    """A constraint's verdict on every row, computed once per run for the same constraint."""
+    result = view.derived(("constraint", constraint), lambda table: np.asarray(constraint.test(table), dtype=bool))
+    if result.shape != (len(view),):
         raise RuleError(f"constraint {constraint.name!r} must give one boolean per pool row")
     return result
 
 
+def _check_columns(entry: RuleEntry, table: Any) -> None:
+    """Refuse a rule that groups or joins on a column the pool lacks."""
+    rule = entry.rule
+    wanted = [] if rule.keys else list(rule.group_by)
+    wanted += [name for companion in rule.companions for name in companion.on]
+    missing = sorted(set(wanted) - set(table.colnames))
+    if missing:
+        raise RuleError(f"rule {rule.name!r} of plugin {entry.plugin.label} needs the pool "
+                        f"column(s) {', '.join(missing)}, which the pool lacks")
+
+
 def _constrain(
-    pm: PluginManager, entry: RuleEntry, view: PoolView, rows: np.ndarray, config: RunConfig
+    entry: RuleEntry, view: PoolView, rows: np.ndarray, added: list[tuple[Any, Any]]
 ) -> tuple[np.ndarray, list[Veto]]:
     """Apply the rule's own constraints and those other plugins add; record vetoes."""
-    added = [(c, entry.plugin) for c in entry.rule.constraints]
-    added += [(found.item, found.plugin) for found in pm.match_constraints(entry.rule, config)]
     filenames = view.column("filename")
     vetoes = []
     for constraint, plugin in added:
         if not len(rows):
             break
-        passed = _test(constraint, view.table)[rows]
+        passed = _test(constraint, view)[rows]
         reason = constraint.reason or constraint.name
         vetoes += [Veto(entry.name, filenames[i], reason, plugin.label) for i in rows[~passed]]
         rows = rows[passed]
     return rows, vetoes
 
 
-def _group(rule: Rule, view: PoolView, rows: np.ndarray, config: RunConfig) -> list[Group]:
+def _group(
+    rule: Rule, view: PoolView, rows: np.ndarray, config: RunConfig, matching: Sequence[Any] = ()
+) -> list[Group]:
     """Hash the selected rows by their keys; one group per distinct key.
 
     A group's rows are sorted by file name, so nothing depends on row order.
+    Companion rows must pass the ``matching`` constraints other plugins add.
     """
-    by_key: dict[tuple, list[int]] = defaultdict(list)
-    for i, key in _keys(rule, view, rows, config):
-        by_key[key].append(i)
-    lookups = [_companion_index(c, view) for c in rule.companions]
-    filenames = view.column("filename")
+    if rule.keys is not None:
+        rows, codes, keys = _custom_keys(rule, view, rows, config)
+    else:
+        codes, keys = _column_keys(rule.group_by, view, rows)
+    if not len(rows):
+        return []
+    order = np.lexsort((view.derived("filename_rank", _filename_rank)[rows], codes))
+    rows, codes = rows[order], codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    lookups = [_companion_index(c, view, matching) for c in rule.companions]
     groups = []
-    for key, members in by_key.items():
-        members.sort(key=filenames.__getitem__)
+    for start, members in zip(starts.tolist(), np.split(rows, starts[1:])):
+        members = tuple(members.tolist())
         companions = tuple(_joined(c, lookup, view, members) for c, lookup in zip(rule.companions, lookups))
-        groups.append(Group(rule, dict(zip(rule.group_by, key)), tuple(members), view, companions))
+        groups.append(Group(rule, dict(zip(rule.group_by, keys[codes[start]])), members, view, companions))
     return groups
 
 
-def _keys(rule: Rule, view: PoolView, rows: np.ndarray, config: RunConfig) -> Iterable[tuple[int, tuple]]:
-    if rule.keys is not None:
-        return rule.keys(view.table, rows, config)
-    indices = rows.tolist()
-    columns = [view.column(name) for name in rule.group_by]
-    return ((i, tuple(column[i] for column in columns)) for i in indices)
+def _filename_rank(table: Any) -> np.ndarray:
+    """Each row's position in file-name order."""
+    rank = np.empty(len(table), dtype=np.int64)
+    rank[np.argsort(np.asarray(table["filename"]), kind="stable")] = np.arange(len(table))
+    return rank
 
 
-def _companion_index(companion: Companion, view: PoolView) -> dict[tuple, list[int]]:
+def _column_keys(names: Sequence[str], view: PoolView, rows: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+    """A code per selected row (equal codes, equal keys) and each code's key."""
+    picked = rows.tolist()
+    subsets = [[column[i] for i in picked] for column in map(view.column, names)]
+    index: dict[tuple, int] = {}
+    codes = [index.setdefault(key, len(index)) for key in zip(*subsets)]
+    return np.asarray(codes, dtype=np.int64), list(index)
+
+
+def _custom_keys(rule: Rule, view: PoolView, rows: np.ndarray, config: RunConfig):
+    """Rows, codes and keys from a rule's key function (a row may yield several keys)."""
+    index: dict[tuple, int] = {}
+    taken, codes = [], []
+    for i, key in rule.keys(view.table, rows, config):
+        taken.append(i)
+        codes.append(index.setdefault(tuple(key), len(index)))
+    return np.asarray(taken, dtype=np.int64), np.asarray(codes, dtype=np.int64), list(index)
+
+
+def _companion_index(companion: Companion, view: PoolView, matching: Sequence[Any]) -> dict[tuple, list[int]]:
     """Companion rows by their values in the ``on`` columns."""
     index: dict[tuple, list[int]] = defaultdict(list)
     columns = [view.column(name) for name in companion.on]
-    for i in _select(companion.select, view.table).tolist():
+    for i in _select(tuple(companion.select) + tuple(matching), view).tolist():
         index[tuple(column[i] for column in columns)].append(i)
     return index
 

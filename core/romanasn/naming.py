@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Mapping
 
 from romanasn.errors import RuleError
 
@@ -53,3 +54,106 @@ def check_name(name: str, what: str, rule: str, plugin: str) -> str:
     if reason:
         raise RuleError(f"rule {rule!r} of plugin {plugin} made the {what} {name!r}: {reason}")
     return name
+
+
+# -- Roman product names ----------------------------------------------------------
+#
+# Generic pieces of Roman product names, shared by rule packs. Level 3 names are
+# ``r<PPPPP>_<drid>_<grouping>[_<qualifier>...]``, the grouping being one of
+# :func:`visit_code`, :func:`pass_code`, :func:`daily_code`, ``full`` or ``user``.
+
+_VISIT_ID = re.compile(r"^[0-9]{19}$")
+_DETECTOR = re.compile(r"_wfi([0-9]{2})?(?=_|$)", re.IGNORECASE)
+_NOT_TOKEN = re.compile(r"[^a-z0-9_-]+")
+
+
+def visit_code(visit_id: str) -> str:
+    """The visit grouping of a product name: ``v`` and the 14 digits after the program.
+
+    ``visit_code("0000101001001001002")`` gives ``"v01001001001002"``
+    (execution plan, pass, segment, observation, visit).
+    """
+    text = str(visit_id).strip()
+    if not _VISIT_ID.match(text):
+        raise ValueError(f"a visit id has 19 digits, got {visit_id!r}")
+    return "v" + text[5:]
+
+
+def pass_code(execution_plan: int | str, pass_: int | str) -> str:
+    """The pass grouping of a product name: ``p`` and 5 digits, ``pass_code(1, 2)`` -> ``"p01002"``."""
+    return f"p{int(execution_plan):02d}{int(pass_):03d}"
+
+
+def daily_code(execution_plan: int | str, pass_: int | str, segment: int | str) -> str:
+    """The daily grouping of a product name: ``d`` and 8 digits, ``daily_code(1, 2, 3)`` -> ``"d01002003"``."""
+    return f"d{int(execution_plan):02d}{int(pass_):03d}{int(segment):03d}"
+
+
+def name_token(value: object) -> str:
+    """A pool value as a lower-case piece of a name: ``"F158"`` -> ``"f158"``, ``"IMG 16"`` -> ``"img-16"``.
+
+    Anything but letters, digits, ``_`` and ``-`` becomes ``-``, so a token
+    never adds a folder, a dot or a space to a file name.
+    """
+    token = _NOT_TOKEN.sub("-", str(value).strip().lower()).strip("-")
+    if not token:
+        raise ValueError(f"{value!r} gives an empty name token")
+    return token
+
+
+def level3_name(
+    program: int | str, drid: str, grouping: str, element: object = None, *qualifiers: object
+) -> str:
+    """A Level 3 product name: ``r<PPPPP>_<drid>_<grouping>[_<element>][_<qualifier>...]``.
+
+    The element and further qualifiers (detector, MA table, ...) go through
+    :func:`name_token`; None ones are left out.
+    ``level3_name(1, "p", "full", "F158")`` gives ``"r00001_p_full_f158"``;
+    ``level3_name(2, "p", "im_dark", "WFI01", "IMG_16")`` gives
+    ``"r00002_p_im_dark_wfi01_img_16"``.
+    """
+    parts = [f"r{program_id(program)}", name_token(drid), grouping]
+    parts += [name_token(q) for q in (element, *qualifiers) if q is not None]
+    return "_".join(parts)
+
+
+def focal_plane_name(filename: str, token: str = "wfi") -> str:
+    """The name of a whole exposure from one detector's file name.
+
+    The level suffix and extension go (:func:`strip_level`) and the detector
+    (``_wfi01``, or a legacy ``_WFI``) becomes ``_<token>``:
+    ``"r0000101001001001001_0001_wfi07_f158_cal.asdf"`` gives
+    ``"r0000101001001001001_0001_wfi_f158"``. A name with no detector in it
+    gets ``_<token>`` appended.
+    """
+    stem = strip_level(filename)
+    named, found = _DETECTOR.subn(f"_{token}", stem, count=1)
+    return named if found else f"{stem}_{token}"
+
+
+#: The pool columns the rows of one Level 3 grouping share (no grouping spans programs).
+GROUPING_COLUMNS: dict[str, tuple[str, ...]] = {
+    "visit": ("program", "visit_id"),
+    "pass": ("program", "execution_plan", "pass"),
+    "daily": ("program", "execution_plan", "pass", "segment"),
+    "full": ("program",),
+}
+
+
+def grouping_code(grouping: str, values: Mapping[str, Any]) -> str:
+    """The grouping part of a Level 3 name, from the grouping's column values.
+
+    ``values`` maps the columns of ``GROUPING_COLUMNS[grouping]`` to their
+    values (a group's ``key`` does): ``grouping_code("pass", {"program": 1,
+    "execution_plan": 1, "pass": 2})`` gives ``"p01002"``; ``"full"`` gives
+    ``"full"``.
+    """
+    if grouping == "visit":
+        return visit_code(values["visit_id"])
+    if grouping == "pass":
+        return pass_code(values["execution_plan"], values["pass"])
+    if grouping == "daily":
+        return daily_code(values["execution_plan"], values["pass"], values["segment"])
+    if grouping == "full":
+        return "full"
+    raise ValueError(f"unknown grouping {grouping!r}; known: {', '.join(GROUPING_COLUMNS)}")

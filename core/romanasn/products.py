@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-
 from romanasn._version import __version__
 from romanasn.naming import member_filename, program_id
 from romanasn.plugins.types import Group, MemberSpec, RunConfig
@@ -25,25 +23,17 @@ def degraded_reasons(table: Any) -> list[str | None]:
     ``data_problem`` is true or a non-empty text, or ``engineering_quality``
     is not ``OK``.
     """
-    reasons: list[list[str]] = [[] for _ in range(len(table))]
-    checks = (
-        ("exposerr", _OK, "exposerr: {}"),
-        ("data_problem", _FALSE, "data_problem: {}"),
-        ("engineering_quality", _OK, "engineering_quality: {}"),
-    )
-    for column, fine, template in checks:
+    reasons: list[str | None] = [None] * len(table)
+    checks = (("exposerr", _OK), ("data_problem", _FALSE), ("engineering_quality", _OK))
+    for column, fine in checks:
         if column not in table.colnames:
             continue
-        values = _texts(table[column])
-        for i in np.flatnonzero(~np.isin(np.char.upper(values), list(fine))):
-            reasons[i].append(template.format(values[i]))
-    return ["; ".join(r) if r else None for r in reasons]
-
-
-def _texts(column: Any) -> np.ndarray:
-    """A column as stripped text, masked values as empty strings."""
-    data = column.filled("") if hasattr(column, "filled") else column
-    return np.char.strip(np.asarray(data).astype(str))
+        for i, value in enumerate(table[column].tolist()):
+            text = "" if value is None else str(value).strip()
+            if text.upper() not in fine:
+                reason = f"{column}: {text}"
+                reasons[i] = reason if reasons[i] is None else f"{reasons[i]}; {reason}"
+    return reasons
 
 
 def build_associations(
@@ -82,19 +72,30 @@ def _members(
     group: Group, rows: Sequence[int], spec: MemberSpec, exclude: Sequence[Member] = ()
 ) -> tuple[Member, ...]:
     """Members for ``rows``, sorted by file name, none repeated."""
-    view = group.view
-    filenames = view.column("filename")
-    degraded = view.derived("degraded", degraded_reasons)
-    candidates = view.column("asn_candidate") if "asn_candidate" in view.table.colnames else None
+    made = group.view.derived(("members", spec), _member_maker(spec))
     taken = {m.expname for m in exclude}
     members = {}
     for i in rows:
-        expname = member_filename(filenames[i], spec.suffix)
-        if expname in taken or expname in members:
-            continue
-        extra = {"asn_candidate": candidates[i]} if candidates and candidates[i] else {}
-        members[expname] = Member(expname, spec.exptype, degraded[i], extra)
+        member = made[i]
+        if member.expname not in taken:
+            members[member.expname] = member
     return tuple(members[name] for name in sorted(members))
+
+
+def _member_maker(spec: MemberSpec):
+    """A function making, for a whole pool, each row's member under ``spec`` (made once, shared)."""
+
+    def make(table: Any) -> list[Member]:
+        filenames = table["filename"].tolist()
+        degraded = degraded_reasons(table)
+        candidates = table["asn_candidate"].tolist() if "asn_candidate" in table.colnames else [None] * len(table)
+        return [
+            Member(member_filename(name, spec.suffix), spec.exptype, reason,
+                   {"asn_candidate": candidate} if candidate else None)
+            for name, reason, candidate in zip(filenames, degraded, candidates)
+        ]
+
+    return make
 
 
 def _program(group: Group) -> str:

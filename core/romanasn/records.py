@@ -8,6 +8,7 @@ with :func:`attrs.evolve`.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any, Mapping
 
 import attrs
@@ -19,8 +20,12 @@ SOME_DEGRADED = (
 )
 
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 def _mapping(value: Mapping | None) -> Mapping:
-    return dict(value or {})
+    """A private copy of ``value``; every empty mapping is one shared read-only instance."""
+    return dict(value) if value else _EMPTY
 
 
 @frozen

@@ -7,7 +7,7 @@ never lets a pack set provenance itself.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 from attrs import field, frozen, validators
@@ -104,6 +104,7 @@ class PoolView:
     def __init__(self, table: Any) -> None:
         self.table = table
         self._lists: dict[str, list] = {}
+        self._derived: dict[Hashable, Any] = {}
 
     def __len__(self) -> int:
         return len(self.table)
@@ -114,12 +115,11 @@ class PoolView:
             self._lists[name] = self.table[name].tolist()
         return self._lists[name]
 
-    def derived(self, name: str, make: Callable[[Any], list]) -> list:
-        """A list computed once from the table by ``make`` and cached as ``name``."""
-        key = f"derived:{name}"
-        if key not in self._lists:
-            self._lists[key] = make(self.table)
-        return self._lists[key]
+    def derived(self, key: Hashable, make: Callable[[Any], Any]) -> Any:
+        """A value computed once from the table by ``make`` and cached under ``key``."""
+        if key not in self._derived:
+            self._derived[key] = make(self.table)
+        return self._derived[key]
 
 
 @frozen

@@ -1,0 +1,782 @@
+"""``romanasn make-pool``: a pool made from the YAML headers of exposure files.
+
+Steps: find the files (files, folders searched recursively, globs), read
+the values of the pool's columns from each file's ``roman.meta`` (only the
+YAML header, see :mod:`romanasn.asdfheader`; with ``jobs`` > 1 in that many
+processes), check each row, settle repeats (one row per exposure and
+detector, the highest level), and write the pool: typed ECSV through
+:func:`romanasn.pool.write_pool`, or romancal's ``|``-separated legacy
+form. The written file is read back with :func:`romanasn.pool.read_pool`
+before it replaces anything, so what ``make-pool`` writes is what
+``generate`` reads.
+
+Files left out (bad ones with ``skip_bad``, lower levels of an exposure and
+detector, repeated names) are listed in ``<pool>.skipped.txt``, tab-separated
+``path``, ``reason``.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import logging
+import multiprocessing
+import os
+import sys
+import time
+import uuid
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence, TextIO
+
+import numpy as np
+from attrs import define, field, frozen
+
+from romanasn import asdfheader
+from romanasn.columns import enums, merge_columns, patterns, ranges
+from romanasn.errors import PoolError, RomanasnError, UsageError
+from romanasn.plugins.types import PoolColumn
+
+log = logging.getLogger("romanasn.makepool")
+
+__all__ = ["FORMATS", "LEVELS", "MakePoolResult", "Skipped", "find_files", "make_pool", "read_row"]
+
+FORMATS = ("ecsv", "legacy")
+#: The level of each exposure model type.
+LEVELS = {"ScienceRawModel": 1, "ImageModel": 2, "MosaicModel": 3}
+#: The same from the tag of the ``roman`` node, for files without ``model_type``.
+_TAG_LEVELS = {"wfi_science_raw": 1, "wfi_image": 2, "wfi_mosaic": 3}
+#: Upper-case names of romancal's legacy pools (the others are upper-cased).
+LEGACY_NAMES = {
+    "filename": "FILENAME", "observation_id": "OBS_ID", "program": "PROGRAM", "observation": "OBS_NUM",
+    "execution_plan": "EX_PLAN", "pass": "PASS", "segment": "SEQUENCE", "visit": "VISIT",
+    "visit_id": "VISIT_ID", "visit_file_group": "VISIT_GRP", "visit_file_sequence": "SEQ_ID",
+    "visit_file_activity": "ACT_ID", "exposure": "EXPCOUNT", "exposure_type": "EXP_TYPE",
+    "instrument": "INSTRUME", "detector": "DETECTOR", "optical_element": "OPT_ELEM", "target": "TARGNAME",
+    "exposerr": "EXPOSERR", "asn_candidate": "ASN_CANDIDATE", "program_category": "CAT",
+    "program_subcategory": "SUBCAT",
+}
+LEGACY_NULL = "NULL"
+SKIPPED_SUFFIX = ".skipped.txt"
+_GLOB_CHARS = set("*?[")
+_VISIT_PARTS = (("program", 5), ("execution_plan", 2), ("pass", 3), ("segment", 3), ("observation", 3), ("visit", 3))
+_EXPOSURE_PARTS = (("visit_file_group", 2), ("visit_file_sequence", 1), ("visit_file_activity", 2), ("exposure", 4))
+
+
+@frozen
+class Skipped:
+    """A file left out of the pool and why."""
+
+    path: str
+    reason: str
+
+
+@define
+class MakePoolResult:
+    """What :func:`make_pool` did."""
+
+    output: Path
+    format: str
+    rows: int = 0
+    read: int = 0
+    kept: int = 0
+    new_rows: int = 0
+    seconds: float = 0.0
+    bad: list[Skipped] = field(factory=list)
+    left_out: list[Skipped] = field(factory=list)
+    notes: list[str] = field(factory=list)
+    report: Path | None = None
+    summary: str | None = None
+
+    @property
+    def rate(self) -> float:
+        """Files read per second."""
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+
+# -- finding files ------------------------------------------------------------------
+
+
+def find_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[str]]:
+    """The files named by ``inputs`` (files, folders searched for ``*.asdf``, globs).
+
+    Returns the files, each once, in the order found (folders and globs
+    sorted), and notes about files listed more than once. A path that does
+    not exist or a glob that matches nothing is a
+    :class:`~romanasn.errors.RomanasnError`.
+    """
+    found: dict[str, Path] = {}
+    notes, missing = [], []
+    for given in inputs:
+        text = os.fspath(given)
+        if _GLOB_CHARS & set(text) and not os.path.exists(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                missing.append(f"{text}: the pattern matches nothing")
+            paths = [p for m in matches for p in _expand(Path(m))]
+        else:
+            path = Path(text)
+            if not path.exists():
+                missing.append(f"{text}: no such file or folder")
+                continue
+            paths = list(_expand(path))
+        for path in paths:
+            key = os.path.realpath(path)
+            if key in found:
+                notes.append(f"{path}: listed more than once (read once)")
+            else:
+                found[key] = path
+    if missing:
+        raise RomanasnError("\n".join(missing))
+    return list(found.values()), notes
+
+
+def _expand(path: Path) -> Iterator[Path]:
+    if path.is_dir():
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                if name.lower().endswith(".asdf"):
+                    yield Path(root, name)
+    else:
+        yield path
+
+
+# -- reading one file -------------------------------------------------------------------
+
+
+@frozen
+class _Field:
+    name: str
+    dtype: str
+    required: bool
+    meta: str | None
+
+
+def _fields(columns: Sequence[PoolColumn]) -> tuple[_Field, ...]:
+    return tuple(_Field(c.name, c.dtype, c.required, c.meta) for c in columns)
+
+
+class BadFile(Exception):
+    """A file that cannot give a pool row; the message says why."""
+
+
+def read_row(path: str | os.PathLike, columns: Sequence[PoolColumn]) -> dict[str, Any]:
+    """The pool row of one exposure file: one value (or None) per column, checked.
+
+    ``filename`` is the file's own name; ``level`` comes from
+    ``model_type``; times are ISO UTC. Raises :class:`BadFile` naming every
+    problem of the file.
+    """
+    return _row(Path(path), _fields(columns))
+
+
+def _row(path: Path, fields: tuple[_Field, ...]) -> dict[str, Any]:
+    paths = [f.meta for f in fields if f.meta] + ["filename", "model_type"]
+    try:
+        meta = asdfheader.read_meta(path, paths)
+    except asdfheader.HeaderError as exc:
+        raise BadFile(str(exc)) from None
+    values = meta.values
+    row: dict[str, Any] = {}
+    problems: list[str] = []
+    for f in fields:
+        if f.name == "filename":
+            row[f.name] = path.name
+        elif f.name == "level":
+            row[f.name] = _level(values.get("model_type"), meta.roman_tag, problems)
+        elif f.meta is None or f.meta not in values:
+            if f.required:
+                problems.append(f"required field roman.meta.{f.meta} is missing" if f.meta
+                                else f"required column {f.name!r} has no place in roman.meta")
+            row[f.name] = None
+        else:
+            row[f.name] = _convert(values[f.meta], f, problems)
+    if "level" not in row:
+        row["level"] = _level(values.get("model_type"), meta.roman_tag, problems)
+    _check(row, fields, problems)
+    if problems:
+        raise BadFile("; ".join(problems))
+    return row
+
+
+def _level(model_type: Any, roman_tag: str | None, problems: list[str]) -> int | None:
+    if model_type in LEVELS:
+        return LEVELS[model_type]
+    if model_type is None and roman_tag:
+        kind = roman_tag.rsplit("/", 1)[-1].rsplit("-", 1)[0]
+        if kind in _TAG_LEVELS:
+            return _TAG_LEVELS[kind]
+    shown = "missing" if model_type is None else repr(model_type)
+    problems.append(f"roman.meta.model_type is {shown}, not an exposure model ({', '.join(LEVELS)})")
+    return None
+
+
+def _convert(value: Any, f: _Field, problems: list[str]) -> Any:
+    where = f"roman.meta.{f.meta}"
+    if value is None:
+        if f.required:
+            problems.append(f"required field {where} is null")
+        return None
+    try:
+        if f.dtype == "str":
+            if isinstance(value, asdfheader.AsdfTime):
+                return value.iso_utc()
+            if isinstance(value, datetime):
+                return value.isoformat(timespec="milliseconds")
+            if isinstance(value, date):
+                return value.isoformat()
+            if isinstance(value, str):
+                return value
+        elif f.dtype == "int":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        elif f.dtype == "float":
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+        elif f.dtype == "bool":
+            if isinstance(value, bool):
+                return value
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    problems.append(f"{where} is {_describe(value)}, expected {_NOUNS[f.dtype]}")
+    return None
+
+
+_NOUNS = {"str": "text", "int": "an integer", "float": "a number", "bool": "true or false"}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _check(row: dict[str, Any], fields: tuple[_Field, ...], problems: list[str]) -> None:
+    """Enumerations, ranges, id formats and ids against their parts, as read_pool checks them."""
+    meta = {f.name: f.meta for f in fields}
+
+    def where(name: str) -> str:
+        return f"roman.meta.{meta.get(name) or name}"
+
+    allowed_values, bounds, widths = _rules()
+    for name, allowed in allowed_values:
+        value = row.get(name)
+        if value is not None and value not in allowed:
+            problems.append(f"{where(name)} is {value!r}, not one of {', '.join(allowed)}")
+    for name, low, high in bounds:
+        value = row.get(name)
+        if isinstance(value, int) and not low <= value <= high:
+            problems.append(f"{where(name)} is {value}, out of range {low}..{high}")
+    for name, width in widths:
+        value = row.get(name)
+        if value is not None and not (len(value) == width and value.isdigit() and value.isascii()):
+            problems.append(f"{where(name)} is {value!r}, not {width} digits")
+    if problems:
+        return
+    for name, parts in (("visit_id", _VISIT_PARTS), ("observation_id", _VISIT_PARTS + _EXPOSURE_PARTS)):
+        value = row.get(name)
+        if value is None or any(row.get(part) is None for part, _ in parts):
+            continue
+        expected = "".join(f"{int(row[part]):0{width}d}" for part, width in parts)
+        if value != expected:
+            problems.append(f"{where(name)} is {value!r}, but its parts make {expected!r}")
+
+
+_RULES: tuple | None = None
+
+
+def _rules() -> tuple:
+    """The schema's enumerations, ranges and digit widths, as tuples (made once)."""
+    global _RULES
+    if _RULES is None:
+        _RULES = (
+            tuple((name, allowed) for name, allowed in enums().items()),
+            tuple((name, low, high) for name, (low, high) in ranges().items()),
+            tuple((name, _width(pattern)) for name, pattern in patterns().items()),
+        )
+    return _RULES
+
+
+def _width(pattern: str) -> int:
+    """N for a pattern ``^[0-9]{N}$``, the only kind the pool schema uses."""
+    if not (pattern.startswith("^[0-9]{") and pattern.endswith("}$")):
+        raise ValueError(f"unsupported pool schema pattern {pattern!r}")
+    return int(pattern[len("^[0-9]{"):-2])
+
+
+# worker processes: the fields, set once per process
+_WORKER_FIELDS: tuple[_Field, ...] = ()
+
+
+def _init_worker(fields: tuple[_Field, ...]) -> None:
+    global _WORKER_FIELDS
+    _WORKER_FIELDS = fields
+
+
+def _read_one(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(row, None) or (None, reason): nothing a bad file does escapes as an exception."""
+    try:
+        return _row(path, _WORKER_FIELDS), None
+    except BadFile as exc:
+        return None, str(exc)
+    except Exception as exc:  # a header this reader does not expect: report the file, go on
+        return None, f"cannot read the header: {type(exc).__name__}: {exc}"
+
+
+def _read_all(paths: list[Path], fields: tuple[_Field, ...], jobs: int, progress: "Progress") -> Iterator:
+    """(path, row, reason) for every path, in order."""
+    if jobs <= 1 or len(paths) < 2 * jobs:
+        _init_worker(fields)
+        for path in paths:
+            row, reason = _read_one(path)
+            progress.update()
+            yield path, row, reason
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    chunk = max(1, min(256, len(paths) // (jobs * 8)))
+    with context.Pool(jobs, initializer=_init_worker, initargs=(fields,)) as pool:
+        for path, (row, reason) in zip(paths, pool.imap(_read_one, paths, chunksize=chunk)):
+            progress.update()
+            yield path, row, reason
+
+
+# -- progress ----------------------------------------------------------------------------------
+
+
+class Progress:
+    """A progress bar on a terminal (files done, rate, time left); silent otherwise.
+
+    :meth:`summary` is the one line to print at the end when there was no bar.
+    """
+
+    def __init__(self, total: int, stream: TextIO | None = None, *, enabled: bool | None = None,
+                 label: str = "reading headers") -> None:
+        self.total, self.done, self.label = total, 0, label
+        self.stream = stream if stream is not None else sys.stderr
+        if enabled is None:
+            enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = enabled and total > 0
+        self.start = self._last = time.perf_counter()
+        self._width = 0
+
+    def update(self, count: int = 1) -> None:
+        self.done += count
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self._last >= 0.1 or self.done >= self.total:
+            self._last = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else 0.0
+        filled = int(24 * self.done / self.total)
+        line = (f"{self.label} [{'#' * filled}{'.' * (24 - filled)}] {self.done}/{self.total} files"
+                f"  {rate:,.0f}/s  {_clock(left)} left")
+        pad = " " * max(self._width - len(line), 0)
+        self._width = len(line)
+        self.stream.write(f"\r{line}{pad}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def summary(self) -> str:
+        seconds = self.seconds
+        rate = self.done / seconds if seconds > 0 else 0.0
+        return f"{self.label}: {self.done} files in {seconds:.1f} s ({rate:,.0f} files/s)"
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def make_pool(
+    inputs: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    columns: Iterable[PoolColumn] = (),
+    format: str | None = None,
+    skip_bad: bool = False,
+    update: bool = False,
+    overwrite: bool = False,
+    jobs: int = 1,
+    progress: bool | None = None,
+    stream: TextIO | None = None,
+) -> MakePoolResult:
+    """Make the pool ``output`` from the exposure files named by ``inputs``.
+
+    :param columns: the columns packs declare (``pm.pool_columns()``), read
+        from ``roman.meta`` at their ``meta`` path like the canonical ones.
+    :param format: "ecsv" (default) or "legacy"; with ``update`` the
+        default is the existing pool's format.
+    :param skip_bad: write the pool of the good files and list the bad ones
+        in ``<output>.skipped.txt``; otherwise any bad file stops the run
+        with a :class:`~romanasn.errors.PoolError` naming each bad file, and
+        nothing is written.
+    :param update: add the files not yet in the pool at ``output``, without
+        reading the others; rows already there are kept byte for byte.
+    :param overwrite: replace an existing ``output`` (without ``update``).
+    :param jobs: processes reading headers.
+    :param progress: draw a progress bar on ``stream`` (default: when
+        ``stream``, stderr by default, is a terminal).
+    """
+    output = Path(output)
+    if format is not None and format not in FORMATS:
+        raise UsageError(f"unknown pool format {format!r}: use one of {', '.join(FORMATS)}")
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if output.exists() and not update and not overwrite:
+        raise UsageError(f"{output} exists: give --update to add files to it or --overwrite to replace it")
+    known = merge_columns(columns)
+    fields = _fields(known)
+    extra = list(columns)
+
+    existing = _Existing.load(output, extra) if update and output.exists() else None
+    if update and existing is None:
+        log.info("%s does not exist yet: making it", output)
+    fmt = format or (existing.format if existing else "ecsv")
+    result = MakePoolResult(output=output, format=fmt)
+
+    paths, notes = find_files(inputs)
+    result.notes.extend(notes)
+    if existing is not None:
+        held = [p for p in paths if p.name in existing.names]
+        result.kept = len(held)
+        paths = [p for p in paths if p.name not in existing.names]
+    if not paths and existing is None:
+        raise RomanasnError("no exposure files found in " + ", ".join(map(os.fspath, inputs)))
+
+    bar = Progress(len(paths), stream, enabled=progress)
+    rows: list[tuple[Path, dict[str, Any]]] = []
+    try:
+        for path, row, reason in _read_all(paths, fields, jobs, bar):
+            if row is None:
+                result.bad.append(Skipped(str(path), reason or "unreadable"))
+            else:
+                rows.append((path, row))
+    finally:
+        bar.close()
+    result.read, result.seconds = bar.done, bar.seconds
+    if not bar.enabled:
+        result.summary = bar.summary()
+
+    rows, left_out, conflicts = _settle(rows)
+    result.bad.extend(conflicts)
+    result.left_out.extend(left_out)
+    if result.bad and not skip_bad:
+        lines = [f"{s.path}: {s.reason}" for s in result.bad]
+        raise PoolError(f"{len(result.bad)} bad file{'s' if len(result.bad) > 1 else ''}"
+                        " (nothing written; --skip-bad writes the pool of the others):\n" + "\n".join(lines))
+
+    replaced: set[int] = set()
+    if existing is not None:
+        rows, replaced, more = existing.settle(rows)
+        result.left_out.extend(more)
+    rows.sort(key=lambda item: item[1]["filename"])
+    result.new_rows = len(rows)
+    if not rows and existing is None:
+        raise PoolError("no good exposure files: nothing written\n"
+                        + "\n".join(f"{s.path}: {s.reason}" for s in result.bad))
+
+    new_table = _table([row for _, row in rows], known)
+    result.rows = _write(output, fmt, new_table, existing, replaced, extra, result)
+    skipped = result.bad + result.left_out
+    if skipped or skip_bad:
+        result.report = write_report(Path(f"{output}{SKIPPED_SUFFIX}"), skipped)
+    return result
+
+
+def _settle(rows: list[tuple[Path, dict[str, Any]]]):
+    """One row per file name and per exposure and detector.
+
+    Returns the rows kept, the files left out for a good reason (a copy of
+    a file already read, a lower level of an exposure and detector) and
+    the conflicting ones (bad).
+    """
+    by_name: dict[str, tuple[Path, dict[str, Any]]] = {}
+    left_out, conflicts = [], []
+    for path, row in rows:
+        first = by_name.get(row["filename"])
+        if first is None:
+            by_name[row["filename"]] = (path, row)
+        elif first[1] == row:
+            left_out.append(Skipped(str(path), f"a copy of {first[0]} (same file name and metadata)"))
+        else:
+            differ = ", ".join(name for name in row if row[name] != first[1].get(name))
+            conflicts.append(Skipped(str(path), f"same file name as {first[0]}, but other metadata ({differ})"))
+    by_exposure: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}
+    for path, row in by_name.values():
+        key = (row["observation_id"], row["detector"])
+        first = by_exposure.get(key)
+        if first is None:
+            by_exposure[key] = (path, row)
+            continue
+        low, high = sorted([first, (path, row)], key=lambda item: item[1]["level"])
+        if low[1]["level"] == high[1]["level"]:
+            conflicts.append(Skipped(str(path), f"same exposure {key[0]} and detector {key[1]} at level"
+                                     f" {row['level']} as {first[0]}"))
+            continue
+        by_exposure[key] = high
+        left_out.append(_superseded(low, high))
+    return list(by_exposure.values()), left_out, conflicts
+
+
+def _superseded(low: tuple[Any, dict[str, Any]], high: tuple[Any, dict[str, Any]]) -> Skipped:
+    row = low[1]
+    return Skipped(str(low[0]), f"level {row['level']}; the pool keeps level {high[1]['level']}"
+                   f" {high[1]['filename']} for exposure {row['observation_id']} detector {row['detector']}")
+
+
+def _table(rows: list[dict[str, Any]], known: tuple[PoolColumn, ...]) -> Any:
+    """The rows as a table typed like read_pool's: strings "" when empty, others masked."""
+    from astropy.table import Column, MaskedColumn, Table
+
+    dtypes = {"int": np.int64, "float": np.float64, "bool": bool}
+    columns = []
+    for column in known:
+        values = [row.get(column.name) for row in rows]
+        if column.dtype == "str":
+            columns.append(Column(np.array(["" if v is None else v for v in values], dtype=str)
+                                  if values else np.array([], dtype="U1"), name=column.name))
+            continue
+        dtype = dtypes[column.dtype]
+        mask = np.array([v is None for v in values], dtype=bool)
+        data = np.array([dtype(0) if v is None else v for v in values], dtype=dtype)
+        if column.required:
+            columns.append(Column(data, name=column.name))
+        else:
+            columns.append(MaskedColumn(data, name=column.name, mask=mask))
+    return Table(columns)
+
+
+# -- the existing pool (--update) -------------------------------------------------------------
+
+
+@define
+class _Existing:
+    """The pool being updated: its table, text (header and data lines) and format."""
+
+    path: Path
+    table: Any
+    format: str
+    header: list[str]
+    lines: list[str] | None  # one per table row, or None when they cannot be matched up
+
+    @property
+    def names(self) -> set[str]:
+        return set(np.asarray(self.table["filename"]).tolist())
+
+    @classmethod
+    def load(cls, path: Path, columns: list[PoolColumn]) -> "_Existing":
+        from romanasn.pool import read_pool
+
+        table = read_pool(path, columns=columns)
+        meta = table.meta.get("romanasn", {})
+        fmt = meta.get("format", "ecsv")
+        header, lines = _split_text(path.read_text("utf-8"))
+        if meta.get("repairs") or len(lines) != len(table):
+            lines = None  # rows repaired, merged or split: their lines cannot be kept as they are
+        return cls(path, table, "legacy" if fmt == "legacy" else "ecsv", header, lines)
+
+    def settle(self, rows: list[tuple[Path, dict[str, Any]]]):
+        """New rows against the old: a higher level replaces an old row, a lower one is left out."""
+        index = {}
+        ids, detectors = np.asarray(self.table["observation_id"]), np.asarray(self.table["detector"])
+        levels = self.table["level"] if "level" in self.table.colnames else None
+        files = np.asarray(self.table["filename"])
+        for i, key in enumerate(zip(ids.tolist(), detectors.tolist())):
+            index[key] = i
+        kept, replaced, left_out = [], set(), []
+        for path, row in rows:
+            i = index.get((row["observation_id"], row["detector"]))
+            if i is None:
+                kept.append((path, row))
+                continue
+            old_level = None if levels is None or np.ma.is_masked(levels[i]) else int(levels[i])
+            old = (files[i], {**row, "level": old_level, "filename": str(files[i])})
+            if old_level is not None and row["level"] > old_level:
+                replaced.add(i)
+                kept.append((path, row))
+                left_out.append(_superseded(old, (path, row)))
+            elif old_level is not None and row["level"] < old_level:
+                left_out.append(_superseded((path, row), old))
+            else:
+                left_out.append(Skipped(str(path), f"same exposure {row['observation_id']} and detector"
+                                        f" {row['detector']} as {files[i]}, already in the pool"))
+        return kept, replaced, left_out
+
+
+def _split_text(text: str) -> tuple[list[str], list[str]]:
+    """A pool's header lines (comments and the names line) and its non-blank data lines."""
+    lines = text.splitlines(keepends=True)
+    at = 0
+    while at < len(lines) and lines[at].startswith("#"):
+        at += 1
+    header = lines[: at + 1]
+    data = [line for line in lines[at + 1:] if line.strip()]
+    return header, data
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def _render(table: Any, fmt: str, near: Path) -> str:
+    """The text of a pool file of ``table`` in ``fmt`` (ECSV is made by write_pool beside ``near``)."""
+    if fmt == "legacy":
+        return _legacy_text(table)
+    from romanasn.pool import write_pool
+
+    temporary = near.with_name(f".{near.name}.{uuid.uuid4().hex}.rows.tmp")
+    try:
+        write_pool(table, temporary)
+        return temporary.read_text("utf-8")
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _legacy_text(table: Any) -> str:
+    """romancal's ``|``-separated pool: upper-case names, NULL for empty values."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="|", lineterminator="\n")
+    writer.writerow([LEGACY_NAMES.get(name, name.upper()) for name in table.colnames])
+    cells = []
+    for name in table.colnames:
+        column = table[name]
+        mask = np.asarray(getattr(column, "mask", np.zeros(len(column), bool)))
+        values = np.asarray(column).tolist()
+        cells.append([LEGACY_NULL if (m or v == "") else _legacy_value(v) for v, m in zip(values, mask)])
+    writer.writerows(zip(*cells))
+    return out.getvalue()
+
+
+def _legacy_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if not isinstance(value, float) else repr(value)
+
+
+def _write(output: Path, fmt: str, new: Any, existing: _Existing | None, replaced: set[int],
+           columns: list[PoolColumn], result: MakePoolResult) -> int:
+    """Write the pool (new rows after the kept old ones); check it reads back; return its rows."""
+    from romanasn.pool import read_pool
+
+    text = _render(new, fmt, output)
+    if existing is not None:
+        header, lines = _split_text(text)
+        same_form = existing.lines is not None and header == existing.header and fmt == existing.format
+        if same_form:
+            kept = [line for i, line in enumerate(existing.lines) if i not in replaced]
+            text = "".join(existing.header + kept + lines)
+        else:
+            from astropy.table import vstack
+
+            old = existing.table.copy(copy_data=True)
+            old.meta = {}
+            if replaced:
+                old.remove_rows(sorted(replaced))
+            merged = vstack([old, new], join_type="outer", metadata_conflicts="silent")
+            text = _render(_fill(merged), fmt, output)
+            result.notes.append(f"{output}: the pool's columns or format changed: every row was rewritten")
+    temporary = output.with_name(f".{output.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        temporary.write_text(text, "utf-8")
+        try:
+            table = read_pool(temporary, columns=columns)
+        except PoolError as exc:
+            raise PoolError(f"the pool made does not read back (a bug, please report it):\n{exc}") from exc
+        os.replace(temporary, output)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return len(table)
+
+
+def _fill(table: Any) -> Any:
+    """Masked text cells (from columns only one side had) as empty strings."""
+    for name in table.colnames:
+        column = table[name]
+        if column.dtype.kind == "U" and getattr(column, "mask", None) is not None:
+            from astropy.table import Column
+
+            table[name] = Column(np.asarray(column.filled("")), name=name)
+    return table
+
+
+def write_report(path: Path, skipped: list[Skipped]) -> Path:
+    """The files left out, one a line: ``path<TAB>reason`` after a comment line."""
+    lines = ["# files left out of the pool: path<TAB>reason\n"]
+    lines += [f"{s.path}\t{s.reason}\n" for s in skipped]
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        temporary.write_text("".join(lines), "utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def configure(parser: Any) -> None:
+    """Add make-pool's arguments to ``parser``."""
+    parser.add_argument("inputs", nargs="+", metavar="PATH",
+                        help="ASDF exposure files, folders (searched recursively for *.asdf) or globs")
+    parser.add_argument("-o", "--output", required=True, metavar="POOL", help="the pool file to write")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="ecsv (default; typed, what generate reads) or legacy (romancal's |-separated"
+                             " form); with --update, the existing pool's format by default")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help=f"write the pool of the good files and list the others in POOL{SKIPPED_SUFFIX}"
+                             " (default: any bad file stops the run and nothing is written)")
+    parser.add_argument("--update", action="store_true",
+                        help="add the files not yet in POOL without re-reading the others")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing POOL")
+    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="read headers in N processes")
+
+
+def run(args: Any, pm: Any) -> int:
+    """``romanasn make-pool``: make the pool, print a summary."""
+    pm.check()
+    extra = [found.item for found in pm.pool_columns()]
+    result = make_pool(args.inputs, args.output, columns=extra, format=args.format, skip_bad=args.skip_bad,
+                       update=args.update, overwrite=args.overwrite, jobs=args.jobs)
+    if result.summary and not args.quiet:
+        print(result.summary, file=sys.stderr)
+    for note in result.notes:
+        log.warning("%s", note)
+    superseded = [s for s in result.left_out if s.reason.startswith("level ")]
+    for s in result.left_out:
+        log.debug("left out %s: %s", s.path, s.reason)
+    if superseded:
+        log.info("%d files left out for a higher level of the same exposure and detector (e.g. %s: %s)",
+                 len(superseded), superseded[0].path, superseded[0].reason)
+    for s in result.bad:
+        log.warning("skipped %s: %s", s.path, s.reason)
+    if not args.quiet:
+        added = f", {result.new_rows} new" if args.update else ""
+        print(f"wrote {result.output} ({result.format}): {result.rows} rows{added}")
+        if args.update and result.kept:
+            print(f"  {result.kept} files already in the pool (not read)")
+        left = len(result.bad) + len(result.left_out)
+        if left:
+            print(f"  {left} files left out ({len(result.bad)} bad): see {result.report}")
+    return 0

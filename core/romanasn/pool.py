@@ -1,0 +1,880 @@
+"""Pools: tables of exposure files, one row per file, that associations are made from.
+
+:func:`read_pool` tells three formats apart by their content:
+
+- ECSV (first line ``# %ECSV``) and CSV, with the canonical lower-case
+  column names: read strictly. Every problem found is listed in one
+  :class:`~romanasn.errors.PoolError`, each line naming the file, the data
+  row (1-based, blank lines not counted) and the column.
+- The ``|``-separated legacy pools of romancal and JWST (upper-case names):
+  read leniently. Each kind of repair is logged once as a warning on the
+  ``romanasn.pool`` logger and listed in ``table.meta["romanasn"]["repairs"]``;
+  what cannot be repaired is an error as above.
+
+The table has every canonical column (and those packs declare), typed by
+``schemas/pool.schema.json``: integer columns are int64, optional numeric
+and boolean columns are masked where empty, string columns hold the text as
+written ("" when empty). Columns nobody declares follow, as text (or as
+typed by an ECSV header).
+
+Text is read in blocks of whole lines and split into fields with numpy, so
+no Python object is made per cell and a file is never held twice in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, NamedTuple
+
+import numpy as np
+import yaml
+from astropy.table import Column, MaskedColumn, Table, vstack
+from astropy.table.meta import get_header_from_yaml
+from numpy.lib.stride_tricks import sliding_window_view
+
+from romanasn.columns import enums, merge_columns, patterns, ranges
+from romanasn.errors import PoolError, UsageError
+from romanasn.plugins.types import PoolColumn
+
+log = logging.getLogger("romanasn.pool")
+
+FORMATS = ("ecsv", "csv", "legacy")
+
+_BLOCK_BYTES = 1 << 24
+_WRITE_ROWS = 50_000
+_MAX_LINES = 20
+_SHOWN_ROWS = 5
+_NEWLINE, _CR, _QUOTE = ord("\n"), ord("\r"), ord('"')
+
+_LEGACY_NAMES = {
+    "FILENAME": "filename",
+    "OBS_ID": "observation_id",
+    "PROGRAM": "program",
+    "OBS_NUM": "observation",
+    "EX_PLAN": "execution_plan",
+    "PASS": "pass",
+    "SEQUENCE": "segment",
+    "VISIT": "visit",
+    "VISIT_ID": "visit_id",
+    "VISIT_GRP": "visit_file_group",
+    "SEQ_ID": "visit_file_sequence",
+    "ACT_ID": "visit_file_activity",
+    "EXPCOUNT": "exposure",
+    "EXP_TYPE": "exposure_type",
+    "INSTRUME": "instrument",
+    "DETECTOR": "detector",
+    "OPT_ELEM": "optical_element",
+    "TARGNAME": "target",
+    "EXPOSERR": "exposerr",
+    "ASN_CANDIDATE": "asn_candidate",
+    "CAT": "program_category",
+    "SUBCAT": "program_subcategory",
+}
+_LEGACY_NULLS = ("NULL", "NONE")
+_OLD_EXPOSURE_TYPES = {  # old type: (current type, optical element it implies)
+    "WFI_GRISM": ("WFI_SPECTRAL", "GRISM"),
+    "WFI_PRISM": ("WFI_SPECTRAL", "PRISM"),
+    "WFI_DARK": ("WFI_IM_DARK", None),
+}
+_WHOLE_FOCAL_PLANE = "WFI"
+
+# The digits of the ids, in order: (column, number of digits).
+_VISIT_PARTS = (
+    ("program", 5), ("execution_plan", 2), ("pass", 3),
+    ("segment", 3), ("observation", 3), ("visit", 3),
+)
+_EXPOSURE_PARTS = (
+    ("visit_file_group", 2), ("visit_file_sequence", 1),
+    ("visit_file_activity", 2), ("exposure", 4),
+)
+_ID_PARTS = {"visit_id": _VISIT_PARTS, "observation_id": _VISIT_PARTS + _EXPOSURE_PARTS}
+
+
+# -- public API -------------------------------------------------------------------
+
+
+def read_pool(
+    path: str | os.PathLike, *, columns: Iterable[PoolColumn] = (), format: str | None = None
+) -> Table:
+    """Read and check one pool file.
+
+    ``columns`` are the columns packs declare, typed and checked like the
+    canonical ones; ``format`` ("ecsv", "csv" or "legacy") overrides the
+    detection by content. ``table.meta["romanasn"]`` holds the ``path``, the
+    ``format`` and the list of ``repairs`` made. Raises
+    :class:`~romanasn.errors.PoolError` listing every problem found.
+    """
+    path = Path(path)
+    problems = _Problems([path])
+    table, _, meta = _read(path, merge_columns(columns), format, problems)
+    problems.raise_any()
+    table.meta["romanasn"] = meta
+    return table
+
+
+def read_pools(paths: Iterable[str | os.PathLike], *, columns: Iterable[PoolColumn] = ()) -> Table:
+    """Read several pools into one table, checking duplicates across them.
+
+    ``table.meta["romanasn"]`` holds lists: ``path`` and ``format`` (one
+    per file) and every file's ``repairs``.
+    """
+    paths = [Path(path) for path in paths]
+    if not paths:
+        raise UsageError("no pool file given")
+    known = merge_columns(columns)
+    problems = _Problems(paths)
+    read = [_read(path, known, None, problems) for path in paths]
+    problems.raise_any()
+    table = _stack([table for table, _, _ in read], paths)
+    everywhere = np.ones(len(table), bool)
+    origins = [(path, rows) for path, (_, rows, _) in zip(paths, read)]
+    _check_repeats(table, everywhere, everywhere, origins, problems)
+    problems.raise_any()
+    table.meta = {"romanasn": {
+        "path": [str(path) for path in paths],
+        "format": [meta["format"] for _, _, meta in read],
+        "repairs": [repair for _, _, meta in read for repair in meta["repairs"]],
+    }}
+    return table
+
+
+def write_pool(table: Table, path: str | os.PathLike) -> None:
+    """Write ``table`` as a typed, comma-separated ECSV file, atomically.
+
+    The file is written beside ``path`` under a temporary name, then renamed.
+    Masked values and empty strings are written as empty fields; the
+    table's meta is not written.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "x", encoding="utf-8", newline="") as stream:
+            stream.write(_ecsv_header(table))
+            writer = csv.writer(stream, lineterminator="\n")
+            writer.writerow(table.colnames)
+            for start in range(0, len(table), _WRITE_ROWS):
+                block = table[start : start + _WRITE_ROWS]
+                writer.writerows(zip(*(_cells(block[name]) for name in table.colnames)))
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+# -- reading one file ---------------------------------------------------------------
+
+
+@dataclass
+class _Text:
+    """A pool's cells as text, one str array per column, and their data row numbers."""
+
+    path: Path
+    names: list[str]
+    cells: dict[str, np.ndarray]
+    rows: np.ndarray
+    declared: dict[str, str]  # dtype an ECSV header gives each column
+
+    def take(self, index: np.ndarray) -> None:
+        """Keep the rows at ``index``, in that order."""
+        self.cells = {name: values[index] for name, values in self.cells.items()}
+        self.rows = self.rows[index]
+
+
+def _read(path: Path, known: tuple[PoolColumn, ...], format: str | None, problems: _Problems):
+    """One pool file as (typed table, data row numbers, meta), its problems recorded."""
+    if format is not None and format not in FORMATS:
+        raise UsageError(f"unknown pool format {format!r}: use one of {', '.join(FORMATS)}")
+    try:
+        format = format or _detect_format(path)
+        text = _read_text(path, format, problems)
+    except OSError as error:
+        raise PoolError(f"{path}: cannot read the pool: {error.strerror or error}") from error
+    repairs = _Repairs(path)
+    if format == "legacy":
+        _repair_legacy(text, known, repairs)
+    _check_names(text, known, problems)
+    table, valid = _typed_table(text, known, problems)
+    _check_values(table, valid, text, problems)
+    return table, text.rows, {"path": str(path), "format": format, "repairs": list(repairs)}
+
+
+def _detect_format(path: Path) -> str:
+    """"ecsv", "csv" or "legacy", from the first line of the file."""
+    with open(path, "rb") as stream:
+        first = stream.readline()
+    if first.startswith(b"# %ECSV"):
+        return "ecsv"
+    return "legacy" if b"|" in first else "csv"
+
+
+def _read_text(path: Path, format: str, problems: _Problems) -> _Text:
+    with open(path, "rb") as stream:
+        if format == "ecsv":
+            delimiter, declared, line = _read_ecsv_header(stream, path)
+        else:
+            delimiter, declared, line = ("|" if format == "legacy" else ","), {}, 0
+        header = stream.readline()
+        line += 1
+        if not header.strip():
+            raise PoolError(f"{path}: no header line with the column names")
+        names = _split_names(_decode(header, path, line), delimiter)
+        if declared and list(declared) != names:
+            raise PoolError(f"{path}: line {line}: the column names differ from the ECSV header's")
+        cells, rows = _read_rows(stream, path, names, delimiter, line + 1, problems)
+    if format == "legacy":
+        cells = {name: np.strings.strip(values) for name, values in cells.items()}
+    if not len(rows):
+        problems.add(path, "no data rows")
+    return _Text(path, _unique_names(names, path, problems), cells, rows, declared)
+
+
+def _read_ecsv_header(stream: BinaryIO, path: Path) -> tuple[str, dict[str, str], int]:
+    """The delimiter, the declared dtype of each column and the number of header lines."""
+    lines = []
+    while stream.peek(1)[:1] == b"#":
+        lines.append(_decode(stream.readline(), path, len(lines) + 1).rstrip("\r\n"))
+    if not lines or not lines[0].startswith("# %ECSV"):
+        raise PoolError(f"{path}: line 1: not an ECSV file (no '# %ECSV' line)")
+    try:
+        header = get_header_from_yaml([line[2:] for line in lines])
+        declared = {spec["name"]: _declared_dtype(spec.get("datatype", "string")) for spec in header["datatype"]}
+    except Exception as error:
+        raise PoolError(f"{path}: bad ECSV header: {error!r}") from error
+    return header.get("delimiter", " "), declared, len(lines)
+
+
+def _declared_dtype(datatype: str) -> str:
+    if datatype.startswith(("int", "uint")):
+        return "int"
+    if datatype.startswith("float"):
+        return "float"
+    return "bool" if datatype == "bool" else "str"
+
+
+def _decode(line: bytes, path: Path, number: int) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _not_utf8(path, number, line[error.start]) from error
+
+
+def _not_utf8(path: Path, line: int, byte: int) -> PoolError:
+    return PoolError(f"{path}: line {line}: not valid UTF-8 (byte {byte:#04x})")
+
+
+def _split_names(line: str, delimiter: str) -> list[str]:
+    names = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter))
+    return [name.strip() for name in names]
+
+
+def _unique_names(names: list[str], path: Path, problems: _Problems) -> list[str]:
+    unique = list(dict.fromkeys(names))
+    for name in unique:
+        if names.count(name) > 1:
+            problems.add(path, f"column {name!r} appears {names.count(name)} times")
+    return unique
+
+
+# -- splitting text with numpy ----------------------------------------------------
+
+
+class _Lines(NamedTuple):
+    """The fields of a block of lines."""
+
+    starts: np.ndarray  # field start offsets, lines x columns
+    ends: np.ndarray  # field end offsets, lines x columns
+    rows: np.ndarray  # 1-based position of each of those lines among the non-blank ones
+    bad_rows: np.ndarray  # positions of the non-blank lines with another number of fields
+    bad_counts: np.ndarray  # and their number of fields
+    count: int  # non-blank lines in the block
+
+
+def _read_rows(
+    stream: BinaryIO, path: Path, names: list[str], delimiter: str, first_line: int, problems: _Problems
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The data lines of ``stream``: a str array for each column, and the data row numbers."""
+    parts: list[list[np.ndarray]] = [[] for _ in names]
+    numbers = []
+    seen, line = 0, first_line
+    for block in _blocks(stream):
+        buf = np.frombuffer(block, np.uint8)
+        if (buf >= 0x80).any():
+            _check_utf8(block, path, line)
+        lines = _split_lines(buf, ord(delimiter), len(names))
+        counts = lines.bad_counts
+        problems.add_rows(path, None, seen + lines.bad_rows, lambda k: f"{counts[k]} fields, expected {len(names)}")
+        lengths = (lines.ends - lines.starts).T.copy()  # one row per column
+        padded = np.concatenate((buf, np.zeros(lengths.max(initial=0) + 1, np.uint8)))
+        quotes = _QUOTE in block
+        for part, starts, length in zip(parts, lines.starts.T.copy(), lengths):
+            part.append(_field_bytes(padded, starts, length, quotes))
+        numbers.append(seen + lines.rows)
+        seen += lines.count
+        line += block.count(b"\n")
+    cells = {}
+    for name, part in zip(names, parts):
+        cells.setdefault(name, _to_str(np.concatenate(part) if part else np.array([], dtype="S1")))
+    return cells, np.concatenate(numbers) if numbers else np.array([], dtype=np.int64)
+
+
+def _blocks(stream: BinaryIO) -> Iterator[bytes]:
+    """Whole lines of ``stream``, about a block at a time, each block ending with a newline."""
+    rest = b""
+    while chunk := stream.read(_BLOCK_BYTES):
+        chunk = rest + chunk
+        cut = chunk.rfind(b"\n") + 1
+        rest = chunk[cut:]
+        if cut:
+            yield chunk[:cut]
+    if rest.strip():
+        yield rest + b"\n"
+
+
+def _check_utf8(block: bytes, path: Path, first_line: int) -> None:
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = first_line + block.count(b"\n", 0, error.start)
+        raise _not_utf8(path, line, block[error.start]) from error
+
+
+def _split_lines(buf: np.ndarray, delimiter: int, ncols: int) -> _Lines:
+    """Find the fields of the lines in ``buf``, which ends with a newline.
+
+    Fields may be quoted with '"' (a doubled quote stands for one): quoted
+    delimiters and newlines do not separate.
+    """
+    separator = (buf == delimiter) | (buf == _NEWLINE)
+    quote = buf == _QUOTE
+    if quote.any():
+        separator &= (np.cumsum(quote) & 1) == 0
+        separator[-1] = True
+    at = np.flatnonzero(separator)
+    newline = buf[at] == _NEWLINE
+    line = np.cumsum(newline) - newline  # the line of each separator
+    line_end = at[newline]
+    line_start = np.concatenate(([0], line_end[:-1] + 1))
+    content_end = line_end - (buf[line_end - 1] == _CR)
+    blank = content_end == line_start
+    fields = np.bincount(line, minlength=len(line_end))
+    number = np.cumsum(~blank)
+    good = ~blank & (fields == ncols)
+    bad = ~blank & (fields != ncols)
+    ends = at[good[line]].reshape(-1, ncols)
+    ends[:, -1] = content_end[good]
+    starts = np.empty_like(ends)
+    starts[:, 0] = line_start[good]
+    starts[:, 1:] = ends[:, :-1] + 1
+    count = int(number[-1]) if len(number) else 0
+    return _Lines(starts, ends, number[good], number[bad], fields[bad], count)
+
+
+def _field_bytes(buf: np.ndarray, start: np.ndarray, length: np.ndarray, quotes: bool) -> np.ndarray:
+    """The fields of ``length`` bytes at ``start`` as a bytes array, unquoted if ``quotes`` may be present.
+
+    ``buf`` is padded with zeros at least as long as the widest field.
+    """
+    if not quotes:
+        return _gather(buf, start, length)
+    quoted = (length >= 2) & (buf[start] == _QUOTE) & (buf[start + length - 1] == _QUOTE)
+    fields = _gather(buf, start + quoted, length - 2 * quoted)
+    if quoted.any():
+        fields[quoted] = np.strings.replace(fields[quoted], b'""', b'"')
+    return fields
+
+
+def _gather(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """``length`` bytes of ``buf`` from each ``start``, as a bytes array."""
+    width = max(int(length.max(initial=0)), 1)
+    chars = sliding_window_view(buf, width)[start]
+    if length.min(initial=width) < width:
+        chars *= np.tri(width + 1, width, -1, dtype=np.uint8)[length]  # row L: L ones, then zeros
+    return chars.view(f"S{width}").ravel()
+
+
+def _to_str(raw: np.ndarray) -> np.ndarray:
+    """Decode UTF-8 bytes; ASCII quickly, by widening each byte to a code point."""
+    width = raw.dtype.itemsize
+    chars = raw.view(np.uint8).reshape(len(raw), width)
+    if chars.max(initial=0) < 0x80:
+        return chars.astype(np.uint32).view(f"U{width}").ravel()
+    return np.strings.decode(raw, "utf-8")
+
+
+# -- legacy repairs ---------------------------------------------------------------
+
+
+class _Repairs(list):
+    """The repairs made to one legacy pool, each logged as a warning."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+
+    def note(self, what: str, rows: np.ndarray | None = None) -> None:
+        message = f"{self.path}: {what}"
+        if rows is not None:
+            message += f": {len(rows)} row{'s' if len(rows) > 1 else ''} ({_preview(rows)})"
+        log.warning(message)
+        self.append(message)
+
+
+def _preview(rows: np.ndarray) -> str:
+    shown = ", ".join(str(row) for row in rows[:_SHOWN_ROWS])
+    return shown + (", ..." if len(rows) > _SHOWN_ROWS else "")
+
+
+def _repair_legacy(text: _Text, known: tuple[PoolColumn, ...], repairs: _Repairs) -> None:
+    _rename_legacy(text, known, repairs)
+    _blank_nulls(text, repairs)
+    _merge_repeated_files(text, repairs)
+    _map_old_exposure_types(text, repairs)
+    _pad_ids(text, repairs)
+    _rebuild_observation_ids(text, repairs)
+    _expand_focal_plane(text, repairs)
+
+
+def _rename_legacy(text: _Text, known: tuple[PoolColumn, ...], repairs: _Repairs) -> None:
+    """Map upper-case legacy names to canonical ones; drop the columns nobody knows."""
+    names = {column.name for column in known}
+    renamed, dropped = {}, []
+    for name in text.names:
+        target = _LEGACY_NAMES.get(name) or (name.lower() if name.lower() in names else None)
+        if target is None or target in renamed.values():
+            dropped.append(name)
+        else:
+            renamed[name] = target
+    text.cells = {target: text.cells[name] for name, target in renamed.items()}
+    text.names = list(renamed.values())
+    changes = [f"{name} -> {target}" for name, target in renamed.items() if name != target]
+    if changes:
+        repairs.note(f"renamed legacy columns {', '.join(changes)}")
+    if dropped:
+        repairs.note(f"dropped unknown legacy columns {', '.join(dropped)}")
+
+
+def _blank_nulls(text: _Text, repairs: _Repairs) -> None:
+    hit = np.zeros(len(text.rows), bool)
+    for name, values in text.cells.items():
+        null = np.isin(values, _LEGACY_NULLS)
+        text.cells[name] = np.where(null, "", values)
+        hit |= null
+    if hit.any():
+        repairs.note(f"read {' and '.join(_LEGACY_NULLS)} as empty", text.rows[hit])
+
+
+def _merge_repeated_files(text: _Text, repairs: _Repairs) -> None:
+    if "filename" not in text.cells:
+        return
+    later, _ = _repeats(text.cells["filename"])
+    if len(later):
+        repairs.note("merged rows repeating a file name (first kept)", text.rows[later])
+        text.take(np.setdiff1d(np.arange(len(text.rows)), later))
+
+
+def _map_old_exposure_types(text: _Text, repairs: _Repairs) -> None:
+    if "exposure_type" not in text.cells:
+        return
+    types = text.cells["exposure_type"]
+    hit = np.isin(types, list(_OLD_EXPOSURE_TYPES))
+    if not hit.any():
+        return
+    for old, (new, element) in _OLD_EXPOSURE_TYPES.items():
+        rows = types == old
+        text.cells["exposure_type"] = np.where(rows, new, text.cells["exposure_type"])
+        if element and "optical_element" in text.cells:
+            text.cells["optical_element"] = np.where(rows, element, text.cells["optical_element"])
+    mapping = ", ".join(
+        f"{old} -> {new}" + (f" with {element}" if element else "")
+        for old, (new, element) in _OLD_EXPOSURE_TYPES.items()
+    )
+    repairs.note(f"mapped old exposure types ({mapping})", text.rows[hit])
+
+
+def _pad_ids(text: _Text, repairs: _Repairs) -> None:
+    for name in ("visit_file_activity", "visit_id"):
+        if name not in text.cells:
+            continue
+        values, width = text.cells[name], _digit_width(patterns()[name])
+        short = np.strings.isdigit(values) & (np.strings.str_len(values) < width)
+        if short.any():
+            text.cells[name] = np.where(short, np.strings.zfill(values, width), values)
+            repairs.note(f"zero-padded {name} to {width} digits", text.rows[short])
+
+
+def _rebuild_observation_ids(text: _Text, repairs: _Repairs) -> None:
+    """Rebuild the observation ids that are not 28 digits from visit_id and the exposure parts."""
+    if not all(name in text.cells for name in ["visit_id", *(name for name, _ in _EXPOSURE_PARTS)]):
+        return
+    ids = text.cells.get("observation_id", np.full(len(text.rows), ""))
+    malformed = ~_is_digits(ids, _digit_width(patterns()["observation_id"]))
+    if not malformed.any():
+        return
+    built = text.cells["visit_id"]
+    for name, width in _EXPOSURE_PARTS:
+        built = np.strings.add(built, np.strings.zfill(text.cells[name], width))
+    text.cells["observation_id"] = np.where(malformed, built, ids)
+    if "observation_id" not in text.names:
+        text.names.append("observation_id")
+    repairs.note("rebuilt malformed observation_id from its parts", text.rows[malformed])
+
+
+def _expand_focal_plane(text: _Text, repairs: _Repairs) -> None:
+    """Make each row for detector WFI (the whole focal plane) one row per detector."""
+    if "detector" not in text.cells:
+        return
+    whole = text.cells["detector"] == _WHOLE_FOCAL_PLANE
+    if not whole.any():
+        return
+    detectors = np.array(enums()["detector"])
+    repairs.note(f"expanded rows for detector {_WHOLE_FOCAL_PLANE} to its {len(detectors)} detectors",
+                 text.rows[whole])
+    copies = np.where(whole, len(detectors), 1)
+    index = np.repeat(np.arange(len(whole)), copies)
+    number = np.arange(len(index)) - np.repeat(np.cumsum(copies) - copies, copies)  # 0.. within a row
+    expanded = whole[index]
+    text.take(index)
+    detector = detectors[number]
+    text.cells["detector"] = np.where(expanded, detector, text.cells["detector"])
+    if "filename" in text.cells:
+        files = text.cells["filename"]
+        infix = np.strings.add(np.strings.add("_", np.strings.lower(detector)), "_")
+        text.cells["filename"] = np.where(expanded, np.strings.replace(files, "_WFI_", infix), files)
+
+
+# -- typing and checking ----------------------------------------------------------
+
+
+class _Problems:
+    """Problems found in pools, raised together as one PoolError (by file, then row)."""
+
+    def __init__(self, paths: list[Path]):
+        self.lines: list[tuple[tuple[int, int], str]] = []
+        self.count = 0
+        self._rank = {path: rank for rank, path in enumerate(paths)}
+
+    def add(self, path: Path, message: str) -> None:
+        """A problem with a whole file."""
+        self._record(path, 0, message)
+
+    def add_rows(
+        self, path: Path, column: str | None, rows: np.ndarray, describe: Callable[[int], str]
+    ) -> None:
+        """One problem for each of ``rows`` (ascending data row numbers), ``describe(k)`` the k-th."""
+        where = f", column {column!r}" if column else ""
+        for k in range(min(len(rows), _MAX_LINES)):
+            self._record(path, int(rows[k]), f"row {rows[k]}{where}: {describe(k)}")
+        self.count += max(len(rows) - _MAX_LINES, 0)
+
+    def _record(self, path: Path, row: int, message: str) -> None:
+        self.lines.append(((self._rank[path], row), f"{path}: {message}"))
+        self.count += 1
+
+    def raise_any(self) -> None:
+        if not self.count:
+            return
+        lines = [line for _, line in sorted(self.lines, key=lambda item: item[0])[:_MAX_LINES]]
+        if self.count > len(lines):
+            lines.append(f"and {self.count - len(lines)} more")
+        raise PoolError("\n".join(lines))
+
+
+def _shown(value: Any) -> str:
+    """A cell value as quoted in a message."""
+    return repr(str(value))
+
+
+def _check_names(text: _Text, known: tuple[PoolColumn, ...], problems: _Problems) -> None:
+    """Missing required columns, and unknown ones spelt like a known one."""
+    known_names = [column.name for column in known]
+    unknown = [name for name in text.names if name not in known_names]
+    suggested = set()
+    for column in known:
+        if column.required and column.name not in text.cells:
+            found = _closest(column.name, unknown, 0.6)
+            hint = f" (found {found!r}; did you mean it?)" if found else ""
+            problems.add(text.path, f"missing required column {column.name!r}{hint}")
+            suggested.add(found)
+    for name in unknown:
+        close = _closest(name, known_names, 0.85)
+        if close and name not in suggested:
+            problems.add(text.path, f"unknown column {name!r} (did you mean {close!r}?)")
+
+
+def _closest(word: str, candidates: list[str], cutoff: float) -> str | None:
+    """The candidate spelt most like ``word`` (ignoring case), if close enough."""
+    lowered = {candidate.lower(): candidate for candidate in candidates}
+    found = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=cutoff)
+    return lowered[found[0]] if found else None
+
+
+def _typed_table(text: _Text, known: tuple[PoolColumn, ...], problems: _Problems):
+    """The table of typed columns, and for each column which cells hold a valid value."""
+    specs = [(column.name, column.dtype, column.required) for column in known]
+    names = {column.name for column in known}
+    specs += [(name, text.declared.get(name, "str"), False) for name in text.names if name not in names]
+    columns, valid = [], {}
+    for name, dtype, required in specs:
+        present = name in text.cells
+        cells = text.cells[name] if present else np.full(len(text.rows), "")
+        column, valid[name] = _convert(cells, name, dtype, required and present, text, problems)
+        columns.append(column)
+    return Table(columns, copy=False), valid
+
+
+def _convert(cells, name, dtype, required, text, problems):
+    """The column of ``dtype`` made from ``cells``, and which cells hold a valid value."""
+    empty = cells == ""
+    if required:
+        problems.add_rows(text.path, name, text.rows[empty], lambda k: "empty value in a required column")
+    if dtype == "str":
+        return Column(cells, name=name), ~empty
+    values, parsed = _PARSERS[dtype](np.where(empty, "0", cells) if empty.any() else cells)
+    bad = np.flatnonzero(~parsed & ~empty)
+    problems.add_rows(
+        text.path, name, text.rows[bad], lambda k: f"{_shown(cells[bad[k]])} is not {_NOUNS[dtype]}"
+    )
+    valid = parsed & ~empty
+    if required:
+        return Column(values, name=name), valid
+    return MaskedColumn(values, name=name, mask=empty), valid
+
+
+def _codes(cells: np.ndarray) -> np.ndarray:
+    """The code points of a str array: one row per string, padded with zeros."""
+    return np.ascontiguousarray(cells).view(np.uint32).reshape(len(cells), cells.dtype.itemsize // 4)
+
+
+def _parse_ints(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The int64 value of each cell, and which cells are integers.
+
+    Plain digit strings are read with array arithmetic; the others (signs,
+    spaces, bad text) one distinct value at a time.
+    """
+    codes = _codes(cells)
+    if codes.shape[1] > 18:  # int64 holds every 18-digit number
+        return _parse_each(cells, np.int64)
+    digits = codes.astype(np.int64) - ord("0")
+    is_digit = (digits >= 0) & (digits <= 9)
+    plain = is_digit[:, 0] & np.all(is_digit | (codes == 0), axis=1)
+    values = np.zeros(len(cells), np.int64)
+    for position in range(codes.shape[1]):
+        values = np.where(is_digit[:, position], values * 10 + digits[:, position], values)
+    others = np.flatnonzero(~plain)
+    values[others], plain[others] = _parse_each(cells[others], np.int64)
+    return values, plain
+
+
+def _parse_floats(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The float64 value of each cell, and which cells are numbers."""
+    codes = _codes(cells)
+    if codes.max(initial=0) < 0x80:  # numpy reads ASCII bytes faster than str
+        cells = codes.astype(np.uint8).view(f"S{codes.shape[1]}").ravel()
+    try:
+        return cells.astype(np.float64), np.ones(len(cells), bool)
+    except (ValueError, OverflowError):
+        return _parse_each(cells, np.float64)
+
+
+def _parse_each(cells: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Parse each distinct value of ``cells`` in turn (0 where it is not a ``dtype``)."""
+    unique, inverse = np.unique(cells, return_inverse=True)
+    values, parsed = np.zeros(len(unique), dtype), np.zeros(len(unique), bool)
+    for k, value in enumerate(unique):
+        try:
+            values[k] = np.array([value]).astype(dtype)[0]
+            parsed[k] = True
+        except (ValueError, OverflowError):
+            pass
+    return values[inverse], parsed[inverse]
+
+
+def _parse_bools(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True for "true"/"1", False for "false"/"0" (any case), and which cells are one of them."""
+    lowered = np.strings.lower(cells)
+    true = np.isin(lowered, ("true", "1"))
+    return true, true | np.isin(lowered, ("false", "0"))
+
+
+_PARSERS = {"int": _parse_ints, "float": _parse_floats, "bool": _parse_bools}
+_NOUNS = {"int": "an integer", "float": "a number", "bool": "true or false"}
+
+
+def _check_values(table: Table, valid: dict[str, np.ndarray], text: _Text, problems: _Problems) -> None:
+    """Ranges, enumerations, id formats, ids against their parts, and repeated rows.
+
+    A cell found bad is no longer ``valid``, so that later checks skip it.
+    """
+    path, rows = text.path, text.rows
+
+    def check(name: str, bad_cells: np.ndarray, describe: Callable[[Any], str]) -> None:
+        bad = np.flatnonzero(valid[name] & bad_cells)
+        values = np.asarray(table[name])
+        problems.add_rows(path, name, rows[bad], lambda k: describe(values[bad[k]]))
+        valid[name][bad] = False
+
+    for name, (low, high) in ranges().items():
+        values = np.asarray(table[name])
+        check(name, (values < low) | (values > high), lambda value: f"{value} is out of range {low}..{high}")
+    for name, allowed in enums().items():
+        check(name, ~np.isin(np.asarray(table[name]), allowed),
+              lambda value: f"{_shown(value)} is not one of {', '.join(allowed)}")
+    for name, pattern in patterns().items():
+        width = _digit_width(pattern)
+        check(name, ~_is_digits(np.asarray(table[name]), width),
+              lambda value: f"{_shown(value)} is not {width} digits")
+    for name, parts in _ID_PARTS.items():
+        _check_id(table, valid, name, parts, text, problems)
+    exposures_ok = valid["observation_id"] & valid["detector"]
+    _check_repeats(table, valid["filename"], exposures_ok, [(path, rows)], problems)
+
+
+def _digit_width(pattern: str) -> int:
+    """N for a pattern ``^[0-9]{N}$``, the only kind the pool schema uses."""
+    match = re.fullmatch(r"\^\[0-9\]\{(\d+)\}\$", pattern)
+    if not match:
+        raise ValueError(f"unsupported pool schema pattern {pattern!r}")
+    return int(match.group(1))
+
+
+def _is_digits(values: np.ndarray, width: int) -> np.ndarray:
+    return (np.strings.str_len(values) == width) & np.strings.isdigit(values)
+
+
+def _check_id(table, valid, name, parts, text, problems) -> None:
+    """Check that the ids in column ``name`` are their parts' digits, side by side."""
+    checked = valid[name].copy()
+    for part, _ in parts:
+        checked &= valid[part]
+    index = np.flatnonzero(checked)
+    ids = np.asarray(table[name])[index]
+    agree, position = np.ones(len(index), bool), 0
+    for part, width in parts:
+        agree &= _number(ids, position, width) == _part_number(table[part], index, width)
+        position += width
+    bad, bad_ids = index[~agree], ids[~agree]
+    problems.add_rows(
+        text.path, name, text.rows[bad],
+        lambda k: f"{_shown(bad_ids[k])} disagrees with its parts (expected {_compose(table, parts, bad[k])!r})",
+    )
+
+
+def _number(ids: np.ndarray, start: int, width: int) -> np.ndarray:
+    """The numbers written by characters ``start:start + width`` of digit strings."""
+    if not len(ids):
+        return np.zeros(0, np.int64)
+    digits = _codes(ids)[:, start : start + width].astype(np.int64) - ord("0")
+    return digits @ 10 ** np.arange(width - 1, -1, -1)
+
+
+def _part_number(column: Column, index: np.ndarray, width: int) -> np.ndarray:
+    values = np.asarray(column)[index]
+    return _number(values, 0, width) if values.dtype.kind == "U" else values
+
+
+def _compose(table: Table, parts, row: int) -> str:
+    """The id that the parts of table row ``row`` make."""
+    return "".join(f"{int(table[part][row]):0{width}d}" for part, width in parts)
+
+
+def _check_repeats(table, files_ok, exposures_ok, origins, problems) -> None:
+    """Repeated file names, and two rows for one exposure and detector.
+
+    Only rows where ``files_ok`` (``exposures_ok``) are compared; ``origins``
+    lists the (path, data row numbers) of the files the rows come from, in order.
+    """
+    paths = [path for path, _ in origins]
+    source = np.repeat(np.arange(len(origins)), [len(rows) for _, rows in origins])
+    rows = np.concatenate([rows for _, rows in origins])
+    files, ids, detectors = (np.asarray(table[name]) for name in ("filename", "observation_id", "detector"))
+
+    def row(i: int, j: int) -> str:
+        """Row ``j`` as named in a problem of row ``i``."""
+        return f"row {rows[j]}" + ("" if source[i] == source[j] else f" of {paths[source[j]]}")
+
+    index = np.flatnonzero(files_ok)
+    same_file = [index[found] for found in _repeats(files[index])]
+    exposures_ok = exposures_ok.copy()
+    exposures_ok[same_file[0]] = False
+    index = np.flatnonzero(exposures_ok)
+    same_exposure = [index[found] for found in _repeats(*_exposure_keys(ids[index], detectors[index]))]
+    checks = [
+        ("filename", same_file, lambda i, j: f"duplicate file name {_shown(files[i])} (also {row(i, j)})"),
+        ("observation_id", same_exposure,
+         lambda i, j: f"same exposure {_shown(ids[i])} and detector {_shown(detectors[i])} as {row(i, j)}"),
+    ]
+    for column, (later, first), describe in checks:
+        for number, path in enumerate(paths):
+            mine = source[later] == number
+            here, there = later[mine], first[mine]
+            problems.add_rows(path, column, rows[here], lambda k: describe(here[k], there[k]))
+
+
+def _exposure_keys(ids: np.ndarray, detectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two int64 keys, equal for rows of one exposure (28-digit id) and detector (a known one)."""
+    known = np.sort(enums()["detector"])
+    half = _digit_width(patterns()["observation_id"]) // 2
+    detector = np.searchsorted(known, detectors)
+    return _number(ids, 0, half), _number(ids, half, half) * len(known) + detector
+
+
+def _repeats(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose keys equal an earlier row's, ascending, and that earlier row for each."""
+    count = len(keys[0])
+    if count < 2:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    order = np.lexsort(keys[::-1])  # stable: equal keys keep their row order
+    same = np.ones(count - 1, bool)
+    for key in keys:
+        ordered = key[order]
+        same &= ordered[1:] == ordered[:-1]
+    starts = np.concatenate(([True], ~same))
+    group_first = order[np.maximum.accumulate(np.where(starts, np.arange(count), 0))]
+    repeated = np.flatnonzero(~starts)
+    later, first = order[repeated], group_first[repeated]
+    ascending = np.argsort(later)
+    return later[ascending], first[ascending]
+
+
+def _stack(tables: list[Table], paths: list[Path]) -> Table:
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return vstack(tables, join_type="outer", metadata_conflicts="silent")
+    except ValueError as error:  # extra columns of different types
+        raise PoolError(f"{', '.join(map(str, paths))}: cannot be read together: {error}") from error
+
+
+# -- writing ----------------------------------------------------------------------
+
+
+def _ecsv_header(table: Table) -> str:
+    datatype = [{"name": name, "datatype": _ecsv_datatype(table[name])} for name in table.colnames]
+    body = yaml.safe_dump(
+        {"datatype": datatype, "delimiter": ",", "schema": "astropy-2.0"},
+        sort_keys=False, default_flow_style=None, width=1000,
+    )
+    return "".join(f"# {line}\n" for line in ["%ECSV 1.0", "---", *body.splitlines()])
+
+
+def _ecsv_datatype(column: Column) -> str:
+    kind = column.dtype.kind
+    if kind in "USO":
+        return "string"
+    return "bool" if kind == "b" else column.dtype.name
+
+
+def _cells(column: Column) -> list:
+    """The values of ``column`` as written: masked ones as empty fields."""
+    mask = getattr(column, "mask", None)
+    if mask is None or not np.any(mask):
+        return np.asarray(column).tolist()
+    values = np.asarray(column).astype(object)
+    values[np.asarray(mask)] = ""
+    return values.tolist()

@@ -1,0 +1,201 @@
+"""Helpers for testing rule packs, following the three tiers of plugin tests.
+
+1. Logic: :func:`manager_with` builds a plugin manager that loads nothing
+   from the environment and registers only the modules given, so a pack's
+   rules run beside the kernel alone::
+
+       from romanasn import generate
+       from romanasn.testing import manager_with
+       from romanasn_wfi_imaging import plugin
+
+       result = generate(pool, plugin_manager=manager_with(plugin))
+
+2. Discovery: put a fake distribution (a ``*.dist-info`` folder and a
+   module) on ``sys.path`` with ``monkeypatch.syspath_prepend``.
+
+Pools for such tests: :func:`exposure_rows` makes the rows of one exposure
+(one per detector, every required column filled in consistently) and
+:func:`pool_table` turns rows into a table that :func:`romanasn.generate`
+takes, or that :func:`romanasn.write_pool` writes for :func:`romanasn.read_pool`.
+
+3. Packaging: :func:`build_wheel` once per test session, :func:`install_target`
+   into a temporary folder, then :func:`run_romanasn` with that folder on
+   ``PYTHONPATH`` to see the pack as an installed distribution. A
+   distribution found earlier on the path hides one of the same name
+   installed later (for example an editable install of the same pack), so
+   the wheel's own entry points are the ones tested. These steps run pip and
+   a build backend: mark such tests ``@pytest.mark.slow``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterable, Mapping
+
+from romanasn.plugins.manager import PluginManager, get_plugin_manager
+
+__all__ = ["build_wheel", "exposure_rows", "install_target", "manager_with", "pool_table", "run_romanasn"]
+
+
+def manager_with(*plugins: ModuleType | object | tuple[object, str]) -> PluginManager:
+    """A plugin manager with autoload off and only ``plugins`` registered.
+
+    Each plugin is a module (or any object with hook implementations),
+    registered under its ``__name__``, or a ``(plugin, name)`` pair to choose
+    the name, e.g. ``(plugin, "romanasn-wfi-imaging")`` to match the name an
+    installed pack gets. The kernel's defaults are always registered first.
+    """
+    pairs = []
+    for plugin in plugins:
+        if isinstance(plugin, tuple):
+            pairs.append(plugin)
+        else:
+            pairs.append((plugin, getattr(plugin, "__name__", None) or type(plugin).__name__))
+    return get_plugin_manager(autoload=False, plugins=pairs)
+
+
+def exposure_rows(
+    visit_id: str,
+    exposure: int,
+    exposure_type: str = "WFI_IMAGE",
+    optical_element: str = "F158",
+    *,
+    detectors: Iterable[int] = range(1, 19),
+    suffix: str = "uncal",
+    visit_file_group: int = 1,
+    visit_file_sequence: int = 1,
+    visit_file_activity: str = "01",
+    **columns: Any,
+) -> list[dict[str, Any]]:
+    """The pool rows of one exposure, one per detector, as dicts.
+
+    Program, execution plan, pass, segment, observation and visit are read
+    from the 19-digit ``visit_id``; the observation id and the file name
+    (``r<visit_id>_<eeee>_wfiNN_<element>_<suffix>.asdf``) are made from the
+    arguments. ``columns`` are further columns, the same in every row
+    (``ma_table_name="IMG_16"``, ``engineering_quality="SUSPECT"``, ...).
+    """
+    if len(visit_id) != 19 or not visit_id.isdigit():
+        raise ValueError(f"a visit id has 19 digits, got {visit_id!r}")
+    parts = {"program": visit_id[0:5], "execution_plan": visit_id[5:7], "pass": visit_id[7:10],
+             "segment": visit_id[10:13], "observation": visit_id[13:16], "visit": visit_id[16:19]}
+    observation_id = (f"{visit_id}{visit_file_group:02d}{visit_file_sequence:d}"
+                      f"{visit_file_activity}{exposure:04d}")
+    rows = []
+    for number in detectors:
+        detector = f"WFI{number:02d}"
+        rows.append({
+            "filename": f"r{visit_id}_{exposure:04d}_{detector.lower()}_{optical_element.lower()}_{suffix}.asdf",
+            **{name: int(value) for name, value in parts.items()},
+            "visit_file_group": visit_file_group,
+            "visit_file_sequence": visit_file_sequence,
+            "visit_file_activity": visit_file_activity,
+            "exposure": exposure,
+            "visit_id": visit_id,
+            "observation_id": observation_id,
+            "exposure_type": exposure_type,
+            "detector": detector,
+            "optical_element": optical_element,
+            **columns,
+        })
+    return rows
+
+
+def pool_table(rows: Iterable[Mapping[str, Any]]) -> Any:
+    """An astropy table of ``rows`` (dicts), columns in order of first appearance.
+
+    A value missing from a row, or None, is ``""`` in a text column and
+    masked in a numeric or boolean one, as :func:`romanasn.read_pool` gives
+    them.
+    """
+    from astropy.table import Column, MaskedColumn, Table
+
+    rows = list(rows)
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    columns = []
+    for name in names:
+        values = [row.get(name) for row in rows]
+        present = [value for value in values if value is not None]
+        if all(isinstance(value, str) for value in present):
+            columns.append(Column(["" if value is None else value for value in values], name=name, dtype=str))
+        elif len(present) == len(values):
+            columns.append(Column(values, name=name))
+        else:
+            fill = type(present[0])()
+            columns.append(MaskedColumn([fill if value is None else value for value in values],
+                                        name=name, mask=[value is None for value in values]))
+    return Table(columns)
+
+
+def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{what} failed (exit status {done.returncode}): {' '.join(command)}\n"
+            f"{done.stdout}\n{done.stderr}"
+        )
+    return done
+
+
+def build_wheel(project_dir: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+    """Build the wheel of the project in ``project_dir`` into ``out_dir``; return its path.
+
+    Uses ``python -m build --wheel --no-isolation`` when ``build`` is
+    installed, else ``pip wheel --no-deps --no-build-isolation``; either way
+    the build backend (hatchling for romanasn's packs) must be installed in
+    the running environment, and nothing is downloaded.
+    """
+    project, out = Path(project_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    before = set(out.glob("*.whl"))
+    try:
+        import build  # noqa: F401
+
+        command = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(project)]
+    except ImportError:
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                   "--no-index", "--wheel-dir", str(out), str(project)]
+    _run(command, f"building the wheel of {project}")
+    made = sorted(set(out.glob("*.whl")) - before) or sorted(out.glob("*.whl"))
+    if len(made) != 1:
+        raise RuntimeError(f"expected one wheel from {project} in {out}, found {[p.name for p in made]}")
+    return made[0]
+
+
+def install_target(wheel: str | os.PathLike, target_dir: str | os.PathLike) -> Path:
+    """Install ``wheel`` (and none of its dependencies) into the folder ``target_dir``.
+
+    Runs ``pip install --no-deps --no-index --target``; put the folder on
+    ``PYTHONPATH`` (``run_romanasn(..., pythonpath=[target])``) to use it.
+    """
+    target = Path(target_dir)
+    _run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+          "--target", str(target), str(wheel)], f"installing {wheel}")
+    return target
+
+
+def run_romanasn(
+    *args: str,
+    pythonpath: Iterable[str | os.PathLike] = (),
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``python -m romanasn ARGS`` in a subprocess; never raises on a failing status.
+
+    :param pythonpath: folders put before the current ``PYTHONPATH``.
+    :param env: variables set on top of the current environment (for
+        example ``{"ROMANASN_PLUGINS": "romanasn-wfi-imaging"}``).
+    :return: the completed process, with text ``stdout`` and ``stderr``.
+    """
+    environment = dict(os.environ)
+    environment.update(env or {})
+    paths = [str(p) for p in pythonpath]
+    if environment.get("PYTHONPATH"):
+        paths.append(environment["PYTHONPATH"])
+    if paths:
+        environment["PYTHONPATH"] = os.pathsep.join(paths)
+    return subprocess.run([sys.executable, "-m", "romanasn", *map(str, args)],
+                          capture_output=True, text=True, env=environment)
