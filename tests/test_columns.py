@@ -121,7 +121,9 @@ def test_merge_columns_accepts_a_canonical_column_with_its_dtype():
 
 
 def test_merge_columns_rejects_another_dtype():
-    with pytest.raises(PluginError, match="'program': declared as str by a pack, but the canonical column is int"):
+    canonical = "'program': declared as str by a pack, but the canonical column is int"
+    with pytest.raises(PluginError, match=canonical):
         merge_columns([PoolColumn(name="program", dtype="str")])
-    with pytest.raises(PluginError, match="'tile': declared as float by a pack, but another pack's column is int"):
+    other = "'tile': declared as float by a pack, but another pack's column is int"
+    with pytest.raises(PluginError, match=other):
         merge_columns([PoolColumn(name="tile", dtype="int"), PoolColumn(name="tile", dtype="float")])

@@ -62,7 +62,9 @@ def test_canonical_csv_is_typed_and_complete():
     assert table["visit_file_activity"][0] == "01"
     assert table["visit_id"][0] == VISIT
     assert list(table["level"]) == [2, 2, 1, 2, 2, 1]
-    assert table.meta["romanasn"] == {"path": str(DATA / "pool_canonical.csv"), "format": "csv", "repairs": []}
+    assert table.meta["romanasn"] == {
+        "path": str(DATA / "pool_canonical.csv"), "format": "csv", "repairs": []
+    }
 
 
 def test_missing_optional_columns_are_added_empty():
@@ -132,7 +134,10 @@ def test_utf8_text(tmp_path):
 
 def test_many_blocks(tmp_path, monkeypatch):
     monkeypatch.setattr(pool, "_BLOCK_BYTES", 100)
-    rows = [_row(exposure, detector, target=f'"T, {exposure}"') for exposure in range(1, 6) for detector in range(1, 19)]
+    rows = [
+        _row(exposure, detector, target=f'"T, {exposure}"')
+        for exposure in range(1, 6) for detector in range(1, 19)
+    ]
     table = read_pool(_csv(tmp_path, rows))
     assert len(table) == 90
     assert table["target"][-1] == "T, 5"
@@ -172,7 +177,8 @@ def test_missing_required_column_suggests_a_close_name(tmp_path):
     rows = [{("exp_type" if k == "exposure_type" else k): v for k, v in _row().items()}]
     message = _error(_csv(tmp_path, rows))
     assert message == (
-        f"{tmp_path / 'pool.csv'}: missing required column 'exposure_type' (found 'exp_type'; did you mean it?)"
+        f"{tmp_path / 'pool.csv'}: missing required column 'exposure_type'"
+        " (found 'exp_type'; did you mean it?)"
     )
 
 
@@ -221,13 +227,15 @@ def test_bad_value_names_file_row_and_column(tmp_path, column, value, expected):
 
 def test_visit_id_must_match_its_parts(tmp_path):
     message = _error(_csv(tmp_path, [_row(1), _row(2, visit=2)]))
-    assert f"row 2, column 'visit_id': '{VISIT}' disagrees with its parts (expected '{VISIT[:-3]}002')" in message
+    expected = f"row 2, column 'visit_id': '{VISIT}' disagrees with its parts (expected '{VISIT[:-3]}002')"
+    assert expected in message
 
 
 def test_observation_id_must_match_its_parts(tmp_path):
     message = _error(_csv(tmp_path, [_row(1), _row(2, observation_id=f"{VISIT}011010001")]))
     assert (
-        f"row 2, column 'observation_id': '{VISIT}011010001' disagrees with its parts (expected '{VISIT}011010002')"
+        f"row 2, column 'observation_id': '{VISIT}011010001' disagrees with its parts"
+        f" (expected '{VISIT}011010002')"
     ) in message
     message = _error(_csv(tmp_path, [_row(1, visit_file_activity="02")]))
     assert f"(expected '{VISIT}011020001')" in message
@@ -360,7 +368,8 @@ def test_legacy_repairs_are_one_warning_each_with_counts_and_rows():
     assert all(repair.startswith(f"{path}: ") for repair in repairs)
     expected = {
         "renamed legacy columns FILENAME -> filename, OBS_ID -> observation_id": None,
-        "dropped unknown legacy columns VISIT_TYPE, NEXPSUR, TARGET_ID, DITHER, SUBPIX_DITHER, TILE, N_TILES": None,
+        "dropped unknown legacy columns VISIT_TYPE, NEXPSUR, TARGET_ID, DITHER, SUBPIX_DITHER, TILE,"
+        " N_TILES": None,
         "merged rows repeating a file name (first kept): 3 rows (4, 5, 6)": None,
         "zero-padded visit_file_activity to 2 digits: 3 rows (1, 2, 3)": None,
         "rebuilt malformed observation_id from its parts: 3 rows (1, 2, 3)": None,
@@ -373,11 +382,15 @@ def test_legacy_repairs_are_one_warning_each_with_counts_and_rows():
 
 
 def _legacy(tmp_path, rows, name="legacy.csv"):
-    header = "FILENAME | PROGRAM|EX_PLAN|PASS|SEQUENCE|OBS_NUM|VISIT|VISIT_ID|VISIT_GRP|SEQ_ID|ACT_ID|EXPCOUNT|EXP_TYPE|DETECTOR|OPT_ELEM|OBS_ID"
-    lines = [header] + [
-        f"r{VISIT}_{n:04d}_{detector if detector == 'WFI' else detector.lower()}_uncal.asdf|1|1|1|1|1|1| {VISIT[2:]} |1|1|1|{n}|{exp_type}|{detector}|{element}|NULL"
-        for n, (exp_type, detector, element) in enumerate(rows, 1)
-    ]
+    """A legacy pool: one row per (exposure type, detector, element), exposures 1, 2, ..."""
+    header = (
+        "FILENAME | PROGRAM|EX_PLAN|PASS|SEQUENCE|OBS_NUM|VISIT|VISIT_ID|VISIT_GRP|SEQ_ID|ACT_ID|EXPCOUNT"
+        "|EXP_TYPE|DETECTOR|OPT_ELEM|OBS_ID"
+    )
+    lines = [header]
+    for n, (exp_type, detector, element) in enumerate(rows, 1):
+        name = f"r{VISIT}_{n:04d}_{detector if detector == 'WFI' else detector.lower()}_uncal.asdf"
+        lines.append(f"{name}|1|1|1|1|1|1| {VISIT[2:]} |1|1|1|{n}|{exp_type}|{detector}|{element}|NULL")
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -413,7 +426,10 @@ def test_legacy_unrepairable_problems_are_errors(tmp_path):
 
 
 def test_pack_columns_are_typed_and_checked(tmp_path):
-    columns = [PoolColumn(name="tile", dtype="int"), PoolColumn(name="survey_pass", dtype="str", required=True)]
+    columns = [
+        PoolColumn(name="tile", dtype="int"),
+        PoolColumn(name="survey_pass", dtype="str", required=True),
+    ]
     table = read_pool(_csv(tmp_path, [_row(1, tile=7, survey_pass="007")]), columns=columns)
     assert table["tile"][0] == 7 and table["tile"].dtype == np.int64
     assert table["survey_pass"][0] == "007"
@@ -435,7 +451,9 @@ def test_read_pools_concatenates(tmp_path):
     second = _csv(tmp_path, [_row(2)], name="b.csv")
     table = read_pools([first, second])
     assert list(table["exposure"]) == [1, 2]
-    assert table.meta["romanasn"] == {"path": [str(first), str(second)], "format": ["csv", "csv"], "repairs": []}
+    assert table.meta["romanasn"] == {
+        "path": [str(first), str(second)], "format": ["csv", "csv"], "repairs": []
+    }
 
 
 def test_read_pools_finds_duplicates_across_files(tmp_path):
@@ -448,7 +466,8 @@ def test_read_pools_finds_duplicates_across_files(tmp_path):
     assert lines == [
         f"{second}: row 2, column 'observation_id': same exposure '{VISIT}011010002' and detector 'WFI01'"
         f" as row 2 of {first}",
-        f"{third}: row 1, column 'filename': duplicate file name '{_row(1)['filename']}' (also row 1 of {first})",
+        f"{third}: row 1, column 'filename': duplicate file name '{_row(1)['filename']}'"
+        f" (also row 1 of {first})",
     ]
 
 
@@ -458,7 +477,8 @@ def test_read_pools_with_clashing_extra_columns(tmp_path):
     table = Table({name: [value] for name, value in _row(2).items()})
     table["tile"] = [2]
     write_pool(table, second)
-    with pytest.raises(PoolError, match="cannot be read together: The 'tile' columns have incompatible types"):
+    clash = "cannot be read together: The 'tile' columns have incompatible types"
+    with pytest.raises(PoolError, match=clash):
         read_pools([first, second])
 
 

@@ -243,7 +243,9 @@ def _read_ecsv_header(stream: BinaryIO, path: Path) -> tuple[str, dict[str, str]
         raise PoolError(f"{path}: line 1: not an ECSV file (no '# %ECSV' line)")
     try:
         header = get_header_from_yaml([line[2:] for line in lines])
-        declared = {spec["name"]: _declared_dtype(spec.get("datatype", "string")) for spec in header["datatype"]}
+        declared = {
+            spec["name"]: _declared_dtype(spec.get("datatype", "string")) for spec in header["datatype"]
+        }
     except Exception as error:
         raise PoolError(f"{path}: bad ECSV header: {error!r}") from error
     return header.get("delimiter", " "), declared, len(lines)
@@ -307,8 +309,10 @@ def _read_rows(
         if (buf >= 0x80).any():
             _check_utf8(block, path, line)
         lines = _split_lines(buf, ord(delimiter), len(names))
-        counts = lines.bad_counts
-        problems.add_rows(path, None, seen + lines.bad_rows, lambda k: f"{counts[k]} fields, expected {len(names)}")
+        counts, expected = lines.bad_counts, len(names)
+        problems.add_rows(
+            path, None, seen + lines.bad_rows, lambda k: f"{counts[k]} fields, expected {expected}"
+        )
         lengths = (lines.ends - lines.starts).T.copy()  # one row per column
         padded = np.concatenate((buf, np.zeros(lengths.max(initial=0) + 1, np.uint8)))
         quotes = _QUOTE in block
@@ -759,10 +763,11 @@ def _check_id(table, valid, name, parts, text, problems) -> None:
         agree &= _number(ids, position, width) == _part_number(table[part], index, width)
         position += width
     bad, bad_ids = index[~agree], ids[~agree]
-    problems.add_rows(
-        text.path, name, text.rows[bad],
-        lambda k: f"{_shown(bad_ids[k])} disagrees with its parts (expected {_compose(table, parts, bad[k])!r})",
-    )
+
+    def describe(k: int) -> str:
+        return f"{_shown(bad_ids[k])} disagrees with its parts (expected {_compose(table, parts, bad[k])!r})"
+
+    problems.add_rows(text.path, name, text.rows[bad], describe)
 
 
 def _number(ids: np.ndarray, start: int, width: int) -> np.ndarray:
