@@ -20,15 +20,13 @@ a pack answers only for what it owns (say, the rules it contributed).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from romanasn.plugins import _hookspec
 
 if TYPE_CHECKING:
-    import argparse
     from pathlib import Path
 
-    from astropy.table import Table
 
     from romanasn.plugins.types import (
         Command,

@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import Any, Callable, Iterable, Sequence
 
 import pluggy
-from attrs import field, frozen
+from attrs import frozen
 
 from romanasn._version import __version__
 from romanasn.errors import PluginError, RuleError

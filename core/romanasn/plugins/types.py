@@ -7,7 +7,7 @@ never lets a pack set provenance itself.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping
 
 import numpy as np
 from attrs import field, frozen, validators
