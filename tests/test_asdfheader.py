@@ -157,3 +157,11 @@ def test_times_are_normalised_to_iso_utc():
     assert AsdfTime("2027-03-01T12:01:09.184", "isot", "tt").iso_utc() == "2027-03-01T12:00:00.000"
     with pytest.raises(ValueError, match="cannot read time"):
         AsdfTime("yesterday").iso_utc()
+
+
+def test_headers_longer_than_a_read_are_read_whole(files, monkeypatch):
+    expected = {key: read_header(path) for key, path in files.items()}
+    monkeypatch.setattr(asdfheader, "_CHUNK", 100)
+    for key, path in files.items():
+        assert read_header(path) == expected[key], key
+    assert read_meta(files["inline"], PATHS).values["filename"] == "inline_cal.asdf"

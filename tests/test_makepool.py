@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -344,6 +343,7 @@ def test_update_of_a_legacy_pool_stays_legacy(exposures, tmp_path):
     before = out.read_text()
     result = makepool.make_pool([exposures["good"]], out, update=True, progress=False)
     assert result.format == "legacy" and out.read_text().startswith(before)
+    assert not any("rewritten" in note for note in result.notes)
     assert len(read_pool(out)) == 5
 
 

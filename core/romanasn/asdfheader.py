@@ -49,8 +49,7 @@ _STREAMED = 0x1
 _DOC_END = re.compile(rb"\n\.\.\.[ \t]*(?:\r?\n|$)")
 #: The line that starts the document (``---`` with an optional tag).
 _DOC_START = re.compile(rb"\n---(?:[ \t]|\r?\n|$)")
-_SOURCE = re.compile(rb"source:[ \t]*(\d+)")  # an ndarray's block number
-_BEFORE_KEY = (b" ", b"\n", b"{", b",")
+_SOURCE = re.compile(rb"[ \n{,]source:[ \t]*(\d+)")  # an ndarray's block number
 _INDEX_ITEM = re.compile(rb"\n-[ \t]*(\d+)")
 _INDEX_END = re.compile(rb"\n\.\.\.[ \t]*(?:\r?\n)?$")
 
@@ -271,8 +270,8 @@ def _check_blocks(fd: int, data: bytes, stop: int, header: bytes) -> None:
     otherwise every block header is visited.
     """
     size = os.fstat(fd).st_size
-    sources = [int(m.group(1)) for m in _SOURCE.finditer(header) if header[m.start() - 1:m.start()] in _BEFORE_KEY]
-    used = max(sources) + 1 if sources else 0
+    sources = _SOURCE.findall(header)
+    used = max(map(int, sources)) + 1 if sources else 0
     first = _first_block(fd, data, stop, size)
     if first is None:
         if used:
@@ -311,7 +310,7 @@ def _block_end(fd: int, position: int, size: int, number: int) -> int | None:
 
 def _indexed_blocks(fd: int, first: int, size: int) -> int | None:
     """The number of blocks per a complete, consistent block index at the end; else None."""
-    length = min(size - first, 1 << 14)
+    length = min(size - first, 4096)
     tail = os.pread(fd, length, size - length)
     at = tail.rfind(BLOCK_INDEX)
     if at < 0 or not _INDEX_END.search(tail, at):
@@ -436,7 +435,7 @@ def _values(meta: MappingNode, paths: list[str]) -> dict[str, Any]:
     try:
         for path in paths:
             node: Node | None = meta
-            for part in path.split("."):
+            for part in _parts(path):
                 if not isinstance(node, MappingNode):
                     node = None
                     break
@@ -458,6 +457,16 @@ def _values(meta: MappingNode, paths: list[str]) -> dict[str, Any]:
     finally:
         loader.dispose()
     return values
+
+
+_PARTS: dict[str, tuple[str, ...]] = {}
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = _PARTS[path] = tuple(path.split("."))
+    return parts
 
 
 def _construct(loader: _Loader, node: Node) -> Any:

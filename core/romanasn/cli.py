@@ -73,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("romanasn: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file or folder the run needs cannot be read or written
+        print(f"romanasn: error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -98,6 +101,9 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     _add_validate(sub)
     _add_from_list(sub)
     _add_make_pool(sub)
+    _add_explain(sub, pm)
+    _add_diff(sub)
+    _add_new_pack(sub)
     for found in pm.commands():
         command = found.item
         if command.name in sub.choices:
@@ -135,6 +141,8 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
     p.add_argument("--version-id", default=None, help="the version_id of every association")
     p.add_argument("--data-release-id", default="p", help="data release id in product names (default: p)")
     p.add_argument("--overwrite", action="store_true", help="replace existing association files")
+    p.add_argument("--orphans", metavar="FILE",
+                   help="write the file names of the rows no rule took to FILE, one a line (- for stdout)")
     p.add_argument("--member-dir", metavar="DIR",
                    help="write members as paths from the association to DIR")
     group = p.add_argument_group("options added by plugins")
@@ -186,6 +194,10 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
         written = output.write_result(result, args.output_dir, plugin_manager=pm, config=config,
                                       format=args.format, overwrite=args.overwrite,
                                       member_dir=args.member_dir, inputs=args.pools)
+    if args.orphans:
+        from romanasn import explain
+
+        explain.write_orphans(result.orphans, args.orphans)
     _print_summary(result, args, written)
     return 0
 
@@ -377,6 +389,47 @@ def _add_make_pool(sub: Any) -> None:
     _common(p)
     makepool.configure(p)
     p.set_defaults(run=makepool.run)
+
+
+# -- new-pack ------------------------------------------------------------------------
+
+
+def _add_new_pack(sub: Any) -> None:
+    from romanasn import newpack
+
+    p = sub.add_parser("new-pack", help="write the skeleton of a rule pack, ready to install and test",
+                       description="Write a rule pack's skeleton (pyproject with the entry point, a rule,"
+                                   " a naming override, tests) into DIR/romanasn-NAME.")
+    _common(p)
+    newpack.configure(p)
+    p.set_defaults(run=newpack.run)
+
+
+# -- explain, diff ----------------------------------------------------------------------
+
+
+def _add_explain(sub: Any, pm: PluginManager) -> None:
+    from romanasn import explain
+
+    p = sub.add_parser("explain", help="say why one exposure is, or is not, in each association",
+                       description="For one exposure of the pool, each rule's verdict: not selected (by"
+                                   " which condition), vetoed (by which constraint and plugin), or the"
+                                   " keys it got and the associations it joined.")
+    _common(p)
+    explain.configure(p, pm)
+    p.set_defaults(run=explain.run)
+
+
+def _add_diff(sub: Any) -> None:
+    from romanasn import diff
+
+    p = sub.add_parser("diff", help="compare two folders of association files by content",
+                       description="Compare two sets of association files by product name: associations"
+                                   " added and removed, members gained and lost. Exit status 0 when"
+                                   " equal, 3 when they differ.")
+    _common(p)
+    diff.configure(p)
+    p.set_defaults(run=diff.run)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,6 +26,7 @@ import os
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, TextIO
@@ -121,8 +122,7 @@ def find_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[st
                 missing.append(f"{text}: no such file or folder")
                 continue
             paths = list(_expand(path))
-        for path in paths:
-            key = os.path.realpath(path)
+        for path, key in paths:
             if key in found:
                 notes.append(f"{path}: listed more than once (read once)")
             else:
@@ -132,15 +132,21 @@ def find_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[st
     return list(found.values()), notes
 
 
-def _expand(path: Path) -> Iterator[Path]:
-    if path.is_dir():
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                if name.lower().endswith(".asdf"):
-                    yield Path(root, name)
-    else:
-        yield path
+def _expand(path: Path) -> Iterator[tuple[Path, str]]:
+    """The files under ``path`` (or ``path`` itself), each with a key naming the file once.
+
+    The key is the real path of the file's folder and its name: one
+    ``realpath`` per folder, not per file.
+    """
+    if not path.is_dir():
+        yield path, os.path.realpath(path)
+        return
+    for root, dirs, files in os.walk(path, followlinks=False):
+        dirs.sort()
+        real = os.path.realpath(root)
+        for name in sorted(files):
+            if name.lower().endswith(".asdf"):
+                yield Path(root, name), os.path.join(real, name)
 
 
 # -- reading one file -------------------------------------------------------------------
@@ -193,8 +199,6 @@ def _row(path: Path, fields: tuple[_Field, ...]) -> dict[str, Any]:
             row[f.name] = None
         else:
             row[f.name] = _convert(values[f.meta], f, problems)
-    if "level" not in row:
-        row["level"] = _level(values.get("model_type"), meta.roman_tag, problems)
     _check(row, fields, problems)
     if problems:
         raise BadFile("; ".join(problems))
@@ -340,10 +344,19 @@ def _read_all(paths: list[Path], fields: tuple[_Field, ...], jobs: int, progress
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunk = max(1, min(256, len(paths) // (jobs * 8)))
+    names = tuple(f.name for f in fields)
     with context.Pool(jobs, initializer=_init_worker, initargs=(fields,)) as pool:
-        for path, (row, reason) in zip(paths, pool.imap(_read_one, paths, chunksize=chunk)):
+        for path, (values, reason) in zip(paths, pool.imap(_read_values, map(str, paths), chunksize=chunk)):
             progress.update()
-            yield path, row, reason
+            yield path, None if values is None else dict(zip(names, values)), reason
+
+
+def _read_values(path: str) -> tuple[tuple | None, str | None]:
+    """:func:`_read_one` with the row as a tuple in field order (less to send between processes)."""
+    row, reason = _read_one(Path(path))
+    if row is None:
+        return None, reason
+    return tuple(row[f.name] for f in _WORKER_FIELDS), None
 
 
 # -- progress ----------------------------------------------------------------------------------
@@ -363,6 +376,7 @@ class Progress:
             enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.enabled = enabled and total > 0
         self.start = self._last = time.perf_counter()
+        self._end: float | None = None
         self._width = 0
 
     def update(self, count: int = 1) -> None:
@@ -387,13 +401,15 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
+        self._end = time.perf_counter()
         if self.enabled and self._width:
             self.stream.write("\n")
             self.stream.flush()
 
     @property
     def seconds(self) -> float:
-        return time.perf_counter() - self.start
+        """Seconds from the start to :meth:`close` (or to now)."""
+        return (self._end or time.perf_counter()) - self.start
 
     def summary(self) -> str:
         seconds = self.seconds
@@ -444,6 +460,8 @@ def make_pool(
         raise UsageError(f"unknown pool format {format!r}: use one of {', '.join(FORMATS)}")
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if not output.parent.is_dir():
+        raise UsageError(f"cannot write {output}: no folder {output.parent}")
     if output.exists() and not update and not overwrite:
         raise UsageError(f"{output} exists: give --update to add files to it or --overwrite to replace it")
     known = merge_columns(columns)
@@ -589,12 +607,14 @@ class _Existing:
     def load(cls, path: Path, columns: list[PoolColumn]) -> "_Existing":
         from romanasn.pool import read_pool
 
-        table = read_pool(path, columns=columns)
+        with _quiet_repairs():
+            table = read_pool(path, columns=columns)
         meta = table.meta.get("romanasn", {})
         fmt = meta.get("format", "ecsv")
         header, lines = _split_text(path.read_text("utf-8"))
-        if meta.get("repairs") or len(lines) != len(table):
-            lines = None  # rows repaired, merged or split: their lines cannot be kept as they are
+        names = np.asarray(table["filename"]).tolist()
+        if len(lines) != len(names) or not all(name in line for name, line in zip(names, lines)):
+            lines = None  # rows merged or split when read: their lines cannot be kept as they are
         return cls(path, table, "legacy" if fmt == "legacy" else "ecsv", header, lines)
 
     def settle(self, rows: list[tuple[Path, dict[str, Any]]]):
@@ -700,13 +720,26 @@ def _write(output: Path, fmt: str, new: Any, existing: _Existing | None, replace
     try:
         temporary.write_text(text, "utf-8")
         try:
-            table = read_pool(temporary, columns=columns)
+            with _quiet_repairs():
+                table = read_pool(temporary, columns=columns)
         except PoolError as exc:
             raise PoolError(f"the pool made does not read back (a bug, please report it):\n{exc}") from exc
         os.replace(temporary, output)
     finally:
         temporary.unlink(missing_ok=True)
     return len(table)
+
+
+@contextmanager
+def _quiet_repairs() -> Iterator[None]:
+    """Silence read_pool's warnings about the legacy form (upper-case names, NULL) that make-pool writes."""
+    logger = logging.getLogger("romanasn.pool")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _fill(table: Any) -> Any:
@@ -767,16 +800,20 @@ def run(args: Any, pm: Any) -> int:
     for s in result.left_out:
         log.debug("left out %s: %s", s.path, s.reason)
     if superseded:
-        log.info("%d files left out for a higher level of the same exposure and detector (e.g. %s: %s)",
-                 len(superseded), superseded[0].path, superseded[0].reason)
+        log.info("%s left out for a higher level of the same exposure and detector (e.g. %s: %s)",
+                 _count(len(superseded), "file"), superseded[0].path, superseded[0].reason)
     for s in result.bad:
         log.warning("skipped %s: %s", s.path, s.reason)
     if not args.quiet:
         added = f", {result.new_rows} new" if args.update else ""
         print(f"wrote {result.output} ({result.format}): {result.rows} rows{added}")
         if args.update and result.kept:
-            print(f"  {result.kept} files already in the pool (not read)")
+            print(f"  {_count(result.kept, 'file')} already in the pool (not read)")
         left = len(result.bad) + len(result.left_out)
         if left:
-            print(f"  {left} files left out ({len(result.bad)} bad): see {result.report}")
+            print(f"  {_count(left, 'file')} left out ({len(result.bad)} bad): see {result.report}")
     return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
