@@ -1,0 +1,368 @@
+"""Why one exposure is, or is not, in each association: ``romanasn explain POOL FILE_NAME``.
+
+For one pool row and each rule, the verdict: skipped (the run lacks an
+option the rule needs), not selected (and by which of the rule's ``select``
+constraints, with the row's value), vetoed (by which constraint and plugin),
+or joined (the keys the row got and the associations it is in, as a member
+or as a companion of another row).
+
+Nothing is re-implemented: the pool is read as ``generate`` reads it, the
+engine runs every rule over the whole pool exactly as ``generate`` does, and
+the verdicts are read from its result (associations, vetoes, skipped rules)
+and from the rules' own constraints and key functions. When a rule fails,
+each rule is run alone so the others can still be explained.
+
+:func:`write_orphans` writes the rows no rule took (``generate --orphans FILE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+from attrs import field, frozen
+
+from romanasn import engine, pool
+from romanasn.errors import PoolError, RomanasnError
+from romanasn.naming import member_filename, strip_level
+from romanasn.plugins.manager import KERNEL, PluginManager, RuleEntry
+from romanasn.plugins.types import RunConfig
+
+# -- verdicts -----------------------------------------------------------------------
+
+SKIPPED = "skipped"  # the rule did not run
+FAILED = "failed"  # the rule raised
+NOT_SELECTED = "not selected"  # a select constraint left the row out
+COMPANION = "companion"  # not selected, but joined as a companion of other rows
+VETOED = "vetoed"  # selected, then left out by a constraint
+NO_KEY = "no key"  # selected, but the rule's key function gave it no key
+DROPPED = "dropped"  # selected and grouped, but no association holds it (finalize)
+JOINED = "joined"  # in one or more of the rule's associations
+
+
+@frozen
+class Joined:
+    """An association that holds the row: its product, id, file stem and the row's role."""
+
+    product_name: str
+    asn_id: str | None
+    file_stem: str | None
+    expname: str
+    exptype: str
+    companion: bool
+
+
+@frozen
+class Verdict:
+    """What one rule did with the row."""
+
+    rule: str
+    plugin: str
+    status: str
+    detail: str = ""
+    not_selected_by: tuple[tuple[str, Any], ...] = ()  # (constraint name, the row's value or None)
+    vetoed_by: tuple[tuple[str, str], ...] = ()  # (reason, plugin label)
+    keys: tuple[Mapping[str, Any], ...] = ()
+    joined: tuple[Joined, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "plugin": self.plugin,
+            "status": self.status,
+            "detail": self.detail,
+            "not_selected_by": [{"constraint": c, "value": v} for c, v in self.not_selected_by],
+            "vetoed_by": [{"reason": r, "plugin": p} for r, p in self.vetoed_by],
+            "keys": [dict(k) for k in self.keys],
+            "associations": [
+                {"product_name": j.product_name, "asn_id": j.asn_id, "file_stem": j.file_stem,
+                 "expname": j.expname, "exptype": j.exptype, "companion": j.companion}
+                for j in self.joined
+            ],
+        }
+
+
+@frozen
+class Explanation:
+    """Every verdict on one pool row."""
+
+    filename: str
+    row: int
+    orphan: bool
+    verdicts: tuple[Verdict, ...]
+    partial: bool = False  # a rule failed: the others were run alone, ids are not a full run's
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "orphan": self.orphan,
+            "partial": self.partial,
+            "notes": list(self.notes),
+            "rules": [v.to_json() for v in self.verdicts],
+        }
+
+
+# -- finding the row --------------------------------------------------------------------
+
+
+def find_row(table: Any, name: str, source: str = "the pool") -> int:
+    """The index of the row whose ``filename`` is ``name``.
+
+    A path is reduced to its file name; a name at another level (``x_cal.asdf``
+    for a pool holding ``x_uncal.asdf``) is found by its stem when only one row
+    has that stem. Otherwise a :class:`PoolError` names the pool and the
+    closest file names.
+    """
+    filenames = [str(f) for f in np.asarray(table["filename"]).tolist()]
+    for wanted in dict.fromkeys([name, Path(name).name]):
+        if wanted in filenames:
+            return filenames.index(wanted)
+    stem = strip_level(Path(name).name)
+    same_stem = [i for i, f in enumerate(filenames) if strip_level(f) == stem]
+    if len(same_stem) == 1:
+        return same_stem[0]
+    if same_stem:
+        listed = ", ".join(filenames[i] for i in same_stem)
+        raise PoolError(f"{source}: {name!r} matches several rows ({listed}); give the whole file name")
+    close = difflib.get_close_matches(Path(name).name, filenames, n=3, cutoff=0.6)
+    hint = f"; close: {', '.join(close)}" if close else ""
+    raise PoolError(f"{source}: no row has the file name {name!r}{hint}")
+
+
+# -- explaining ---------------------------------------------------------------------
+
+
+def explain(
+    table: Any,
+    filename: str,
+    *,
+    plugin_manager: PluginManager,
+    config: RunConfig | None = None,
+    rules: Iterable[str] | None = None,
+    source: str = "the pool",
+) -> Explanation:
+    """Each rule's verdict on the row of ``table`` whose file name is ``filename``.
+
+    :param rules: the rules to report (all when None); every rule still runs,
+        so ids and vetoes are those of a full ``generate``.
+    """
+    pm = plugin_manager
+    pm.check()
+    config = config or RunConfig()
+    row = find_row(table, filename, source)
+    entries = engine.select_rules(pm.rules(), rules)
+    results, failures, partial = _run(table, pm, config)
+    notes = []
+    if str(table["filename"][row]) != filename:
+        notes.append(f"{filename!r} is not in the pool; explaining {str(table['filename'][row])!r}, its row")
+    if partial:
+        notes.append("a rule failed, so each rule was run alone: asn_ids and file names are left out")
+    reshapers = [info.label for info in pm.plugin_infos() if info.status == "active" and info.name != KERNEL
+                 and {"romanasn_build_associations", "romanasn_finalize"} & set(pm.hooks_of(info.name))]
+    verdicts = []
+    for entry in entries:
+        if entry.name in failures:
+            verdicts.append(Verdict(entry.name, entry.plugin.label, FAILED, failures[entry.name]))
+            continue
+        verdicts.append(_verdict(entry, table, row, results[entry.name], config, reshapers, partial))
+    orphan = all(str(table["filename"][row]) in r.orphans for r in results.values()) and not failures
+    return Explanation(str(table["filename"][row]), row, orphan, tuple(verdicts), partial, tuple(notes))
+
+
+def _run(table: Any, pm: PluginManager, config: RunConfig):
+    """One result per rule name: the full run's, or each rule's own run when a rule fails."""
+    names = [e.name for e in pm.rules()]
+    try:
+        result = engine.generate(table, config=config, plugin_manager=pm)
+        return {name: result for name in names}, {}, False
+    except RomanasnError:
+        pass
+    results, failures = {}, {}
+    for name in names:
+        try:
+            results[name] = engine.generate(table, config=config, rules=[name], plugin_manager=pm)
+        except RomanasnError as exc:
+            failures[name] = str(exc)
+    return results, failures, True
+
+
+def _verdict(
+    entry: RuleEntry, table: Any, row: int, result: engine.Result, config: RunConfig,
+    reshapers: Sequence[str], partial: bool,
+) -> Verdict:
+    rule, label = entry.rule, entry.plugin.label
+    filename = str(table["filename"][row])
+    skipped = [s for s in result.skipped if s.rule == rule.name]
+    if skipped:
+        return Verdict(rule.name, label, SKIPPED, skipped[0].reason)
+    joined = _joined(entry, filename, result, partial)
+    failing = tuple((c.name, _value_of(c.name, table, row)) for c in rule.select
+                    if not bool(np.asarray(c.test(table), dtype=bool)[row]))
+    if failing:
+        status = COMPANION if joined else NOT_SELECTED
+        return Verdict(rule.name, label, status, "", failing, joined=joined)
+    vetoes = tuple((v.reason, v.plugin) for v in result.vetoes if v.rule == rule.name and v.filename == filename)
+    if vetoes:
+        return Verdict(rule.name, label, VETOED, "", vetoed_by=vetoes, joined=joined)
+    keys = _keys(entry, table, row, config)
+    if not keys:
+        return Verdict(rule.name, label, NO_KEY, "the rule's key function gave the row no key", keys=keys)
+    if not any(not j.companion for j in joined):
+        by = f"; plugins that build or finalize associations: {', '.join(reshapers)}" if reshapers else ""
+        detail = "selected and grouped, but none of the rule's associations holds it" + by
+        return Verdict(rule.name, label, DROPPED, detail, keys=keys, joined=joined)
+    return Verdict(rule.name, label, JOINED, "", keys=keys, joined=joined)
+
+
+def _joined(entry: RuleEntry, filename: str, result: engine.Result, partial: bool) -> tuple[Joined, ...]:
+    """The rule's associations holding the row as a member or as a companion."""
+    rule = entry.rule
+    own = member_filename(filename, rule.member.suffix)
+    companions = {member_filename(filename, c.member.suffix): c.member.exptype for c in rule.companions}
+    found = []
+    for association, stem in zip(result.associations, result.file_stems):
+        made_by = association.provenance.rule if association.provenance else association.asn_rule
+        if made_by != rule.name:
+            continue
+        for member in association.members:
+            if member.expname == own:
+                companion = False
+            elif companions.get(member.expname) == member.exptype:
+                companion = True
+            else:
+                continue
+            found.append(Joined(association.product_name, None if partial else association.asn_id,
+                                None if partial else stem, member.expname, member.exptype, companion))
+    return tuple(dict.fromkeys(found))
+
+
+def _keys(entry: RuleEntry, table: Any, row: int, config: RunConfig) -> tuple[Mapping[str, Any], ...]:
+    """The grouping keys of the row: its values in ``group_by``, or what the key function yields."""
+    rule = entry.rule
+    if rule.keys is None:
+        return ({name: _value(table, name, row) for name in rule.group_by},)
+    keys = []
+    for _, key in rule.keys(table, np.array([row], dtype=np.int64), config):
+        keys.append({name: _plain(value) for name, value in zip(rule.group_by, tuple(key))})
+    return tuple(keys)
+
+
+def _value_of(constraint_name: str, table: Any, row: int) -> Any:
+    """The row's value in the column a constraint's name starts with (``exposure_type in [...]``)."""
+    column = constraint_name.split(" ", 1)[0]
+    return _value(table, column, row) if column in table.colnames else None
+
+
+def _value(table: Any, column: str, row: int) -> Any:
+    if column not in table.colnames:
+        return None
+    cell = table[column][row]
+    if np.ma.is_masked(cell):
+        return None
+    return _plain(cell)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# -- text ---------------------------------------------------------------------------
+
+
+def render(found: Explanation) -> str:
+    """The explanation as text, a block per rule."""
+    lines = [found.filename + ("  (an orphan: no rule took it)" if found.orphan else "")]
+    lines += [f"  note: {note}" for note in found.notes]
+    for v in found.verdicts:
+        lines.append(f"{v.rule}  [{v.plugin}]: {v.status}" + (f": {v.detail}" if v.detail else ""))
+        for name, value in v.not_selected_by:
+            has = f" (the row has {name.split(' ', 1)[0]}={_shown(value)})" if value is not None else ""
+            lines.append(f"    not selected by: {name}{has}")
+        for reason, plugin in v.vetoed_by:
+            lines.append(f"    vetoed by plugin {plugin}: {reason}")
+        for key in v.keys:
+            lines.append("    key: " + ", ".join(f"{k}={_shown(x)}" for k, x in key.items()))
+        for j in v.joined:
+            where = ", ".join(x for x in (j.asn_id, f"{j.file_stem}" if j.file_stem else None) if x)
+            role = "companion" if j.companion else "member"
+            lines.append(f"    in {j.product_name}" + (f" ({where})" if where else "")
+                         + f" as {role} {j.expname} ({j.exptype})")
+    return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
+    """Add ``explain``'s arguments, and the ``generate`` options packs add, to ``parser``."""
+    parser.add_argument("pool", metavar="POOL", help="the pool file (ECSV, CSV or romancal's |-separated)")
+    parser.add_argument("filename", metavar="FILE_NAME", help="the exposure's file name, as in the pool")
+    parser.add_argument("--rule", action="append", metavar="NAME",
+                        help="only this rule's verdict (repeatable, comma-separated)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--data-release-id", default="p", help="data release id in product names (default: p)")
+    parser.add_argument("--version-id", default=None, help="the version_id generate is given")
+    group = parser.add_argument_group("options added by plugins (as for generate)")
+    options = [found.item for found in pm.generate_options()]
+    for option in options:
+        kwargs: dict[str, Any] = {"help": option.help, "dest": option.dest}
+        if option.flag:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(metavar=option.metavar, default=None)
+        group.add_argument(option.name, **kwargs)
+    parser.set_defaults(_pack_options=options)
+
+
+def run(args: argparse.Namespace, pm: PluginManager) -> int:
+    """``romanasn explain``: print each rule's verdict on one exposure."""
+    from romanasn.cli import _pack_options  # the same option values generate would use
+
+    pm.check()
+    extra = [found.item for found in pm.pool_columns()]
+    table = pool.read_pools([args.pool], columns=extra)
+    config = RunConfig(data_release_id=args.data_release_id, version_id=args.version_id,
+                       pool_name=Path(args.pool).stem, options=_pack_options(args))
+    names = None
+    if args.rule:
+        names = [n.strip() for value in args.rule for n in value.split(",") if n.strip()]
+    found = explain(table, args.filename, plugin_manager=pm, config=config, rules=names, source=args.pool)
+    if args.json:
+        print(json.dumps(found.to_json(), indent=2, default=str))
+    else:
+        print(render(found))
+    return 0
+
+
+# -- orphans --------------------------------------------------------------------------
+
+
+def write_orphans(orphans: Sequence[str], path: str | os.PathLike) -> None:
+    """Write the file names of ``orphans``, one a line, to ``path`` (``-``: standard output).
+
+    The file is written beside ``path`` under a temporary name and renamed,
+    so it is whole or absent.
+    """
+    text = "".join(f"{name}\n" for name in orphans)
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
