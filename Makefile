@@ -6,7 +6,7 @@ PACKS := $(wildcard plugins/*/pyproject.toml)
 STAMP := $(VENV)/.installed
 OUT ?= examples/out
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench docs clean
 
 $(STAMP): pyproject.toml $(PACKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_generate.py
+
+# The documentation: the gallery's pictures, then every page, warnings as errors.
+docs: setup
+	$(BIN)/python docs/gallery.py
+	$(BIN)/sphinx-build -E -W --keep-going -b html docs docs/_build/html
+	@echo "documentation written to docs/_build/html/index.html"
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

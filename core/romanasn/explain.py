@@ -160,9 +160,11 @@ def explain(
     row = find_row(table, filename, source)
     entries = engine.select_rules(pm.rules(), rules)
     results, failures, partial = _run(table, pm, config)
+    found = str(table["filename"][row])
     notes = []
-    if str(table["filename"][row]) != filename:
-        notes.append(f"{filename!r} is not in the pool; explaining {str(table['filename'][row])!r}, its row")
+    if Path(filename).name != found:
+        notes.append(f"no row has the file name {Path(filename).name!r}; explaining {found!r}, "
+                     f"the same exposure at another level")
     if partial:
         notes.append("a rule failed, so each rule was run alone: asn_ids and file names are left out")
     reshapers = [info.label for info in pm.plugin_infos() if info.status == "active" and info.name != KERNEL
@@ -173,8 +175,8 @@ def explain(
             verdicts.append(Verdict(entry.name, entry.plugin.label, FAILED, failures[entry.name]))
             continue
         verdicts.append(_verdict(entry, table, row, results[entry.name], config, reshapers, partial))
-    orphan = all(str(table["filename"][row]) in r.orphans for r in results.values()) and not failures
-    return Explanation(str(table["filename"][row]), row, orphan, tuple(verdicts), partial, tuple(notes))
+    orphan = all(found in r.orphans for r in results.values()) and not failures
+    return Explanation(found, row, orphan, tuple(verdicts), partial, tuple(notes))
 
 
 def _run(table: Any, pm: PluginManager, config: RunConfig):
