@@ -95,7 +95,6 @@ _HOOKS = ["rules", "match_constraints", "finalize", "product_names", "file_stem"
 _RULE_PARTS = ["product_name", "constraint", "keys", "extras"]
 # Faults whose error does not name the plugin at fault yet; see the report of this change.
 _MISNAMED = {
-    "product_name:wrong": "the kernel's default namer is blamed (plugin romanasn), not the rule's plugin",
     "constraint:wrong": "a constraint of the wrong shape is a RuleError naming no plugin",
 }
 

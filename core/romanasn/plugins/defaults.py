@@ -8,8 +8,16 @@ from romanasn.plugins import hookimpl
 
 @hookimpl(trylast=True)
 def romanasn_product_names(rule, groups, config):
-    """Ask each rule's namer for its groups' product names."""
-    return [rule.product_name(group, config) for group in groups]
+    """Ask each rule's namer for its groups' product names.
+
+    A namer returning something other than a non-empty string raises
+    TypeError, which the engine reports naming the rule's plugin.
+    """
+    names = [rule.product_name(group, config) for group in groups]
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"product_name returned {name!r}, not a non-empty string")
+    return names
 
 
 @hookimpl(trylast=True)

@@ -303,7 +303,7 @@ def _env_list(name: str) -> list[str] | None:
     value = os.environ.get(name)
     if value is None:
         return None
-    return [canonical_name(v) for v in value.split(",") if v.strip()]
+    return [canonical_name(v.strip()) for v in value.split(",") if v.strip()]
 
 
 def get_plugin_manager(
@@ -332,7 +332,7 @@ def get_plugin_manager(
     pm.add_plugin(defaults, PluginInfo(KERNEL, __version__, "active"))
     if autoload is None:
         autoload = not os.environ.get(ENV_NO_AUTOLOAD)
-    allowed = [canonical_name(a) for a in allow] if allow is not None else _env_list(ENV_ALLOW)
+    allowed = [canonical_name(a.strip()) for a in allow] if allow is not None else _env_list(ENV_ALLOW)
     blocked = {canonical_name(b) for b in block}
     if autoload:
         _load_entry_points(pm, allowed, blocked)
@@ -344,21 +344,29 @@ def get_plugin_manager(
 def _load_entry_points(pm: PluginManager, allowed: list[str] | None, blocked: set[str]) -> None:
     found = sorted(entry_points(group=NAME), key=lambda ep: canonical_name(ep.name))
     for ep in found:
-        name = canonical_name(ep.dist.name if ep.dist else ep.name)
-        version = ep.dist.version if ep.dist else "unknown"
-        info = PluginInfo(name, version, "active", entry_point=ep.value)
-        if name in blocked or (allowed is not None and name not in allowed):
-            pm.note_plugin(PluginInfo(name, version, "blocked", entry_point=ep.value))
-            continue
-        if pm.knows(name):
-            pm.note_plugin(_failed(info, f"a second entry point named {name!r}"))
-            continue
+        _load_entry_point(pm, ep, allowed, blocked)
+    for name in sorted(set(allowed or ()) - blocked):
+        if not pm.knows(name):
+            pm.note_plugin(PluginInfo(name, "unknown", "failed", error=(
+                f"{ENV_ALLOW} (or allow=) names it, but no such pack is installed")))
+
+
+def _load_entry_point(pm: PluginManager, ep: Any, allowed: list[str] | None, blocked: set[str]) -> None:
+    """Register one entry point's plugin, or note it as blocked or failed."""
+    name = canonical_name(ep.dist.name if ep.dist else ep.name)
+    version = ep.dist.version if ep.dist else "unknown"
+    info = PluginInfo(name, version, "active", entry_point=ep.value)
+    if name in blocked or (allowed is not None and name not in allowed):
+        pm.note_plugin(PluginInfo(name, version, "blocked", entry_point=ep.value))
+    elif pm.knows(name):
+        pm.note_plugin(_failed(info, f"a second entry point named {name!r}"))
+    else:
         try:
             plugin = ep.load()
         except Exception as exc:  # any import failure is reported, with the plugin named
             pm.note_plugin(_failed(info, f"cannot import {ep.value}: {type(exc).__name__}: {exc}"))
-            continue
-        pm.add_plugin(plugin, info)
+        else:
+            pm.add_plugin(plugin, info)
 
 
 def _plugin_version(plugin: object) -> str:
