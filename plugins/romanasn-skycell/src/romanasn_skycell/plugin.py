@@ -1,0 +1,44 @@
+"""Hook implementations of romanasn-skycell (loaded through the ``romanasn`` entry point).
+
+Light on purpose: the sky map code, asdf, lz4 and matplotlib are imported
+only when a rule runs or a command is used.
+"""
+
+from romanasn import Option, hookimpl
+
+from romanasn_skycell import (
+    __version__,  # noqa: F401  (names the version when registered by hand)
+    commands,
+)
+from romanasn_skycell.rules import MULTIBAND, RULES, build_multiband
+from romanasn_skycell.skymap import ENV_VARS
+
+
+@hookimpl
+def romanasn_rules():
+    """The skycell rules: visit, pass, daily and full-program skycell mosaics per filter, and multiband."""
+    return list(RULES)
+
+
+@hookimpl
+def romanasn_generate_options():
+    """``--skymap`` (or ROMANASN_SKYMAP / SKYMAP_PATH) and ``--psf-match-reference-filter``."""
+    return [
+        Option("--skymap", "SKYCELLS sky map (ASDF) for the skycell rules", metavar="PATH", env=ENV_VARS),
+        Option("--psf-match-reference-filter", "filter the multiband associations name for PSF matching",
+               metavar="FILTER"),
+    ]
+
+
+@hookimpl
+def romanasn_commands():
+    """``romanasn skymap``, ``romanasn plot`` and ``romanasn multiband``."""
+    return list(commands.COMMANDS)
+
+
+@hookimpl
+def romanasn_build_associations(rule, groups, names, config):
+    """Build the multiband associations (members are products, not pool rows); leave other rules alone."""
+    if rule.name != MULTIBAND or rule not in RULES:
+        return None
+    return build_multiband(rule, groups, names, config)
