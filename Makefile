@@ -18,7 +18,7 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/romanasn plugins
-	$(BIN)/romanasn generate examples/pool.ecsv -o $(OUT) --overwrite
+	$(BIN)/romanasn generate examples/pool.ecsv -o $(OUT) --overwrite --skymap examples/skymap.asdf
 	@echo "associations written to $(OUT)/ (run report: $(OUT)/romanasn-run.json)"
 
 test: setup
