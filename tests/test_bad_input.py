@@ -155,13 +155,9 @@ def test_non_utf8_bytes(tmp_path, capsys):
     _refused(tmp_path, path, capsys, f"{path}: line 3: not valid UTF-8 (byte 0xe9)")
 
 
-# Coordinates and footprints: pool.py does not check them yet (see the proposal in the
-# report of this change); these flip to passing once it does.
-_NEEDS_POOL_CHECK = pytest.mark.xfail(
-    strict=True, reason="pool.py: ra_ref/dec_ref ranges, NaN and s_region are not checked yet")
+# -- coordinates and footprints ---------------------------------------------------------------
 
 
-@_NEEDS_POOL_CHECK
 @pytest.mark.parametrize("column, value", [
     ("ra_ref", "nan"), ("ra_ref", "inf"), ("ra_ref", 400), ("ra_ref", -1), ("dec_ref", "NaN"), ("dec_ref", -95),
 ])
@@ -170,7 +166,6 @@ def test_nan_or_out_of_range_coordinates(tmp_path, capsys, column, value):
     _refused(tmp_path, path, capsys, f"{path}: row 2, column '{column}'")
 
 
-@_NEEDS_POOL_CHECK
 @pytest.mark.parametrize("s_region", [
     "POLYGON garbage",
     "POLYGON ICRS 270.1 65.4 270.2",  # fewer than three vertices
@@ -209,7 +204,6 @@ def test_a_file_name_that_would_make_an_unsafe_product_name_is_refused(tmp_path,
     assert not (tmp_path.parent / "escape_asn.json").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="pool.py: file names are not checked to be bare file names yet")
 def test_an_unsafe_file_name_is_refused_by_the_pool_reader_naming_row_and_column(tmp_path):
     path = _write(tmp_path / "pool.csv", [_row(1), _row(2, filename="../../escape_uncal.asdf")])
     with pytest.raises(PoolError, match=r"row 2, column 'filename': '\.\./\.\./escape_uncal\.asdf'"):

@@ -9,8 +9,9 @@ import pytest
 from astropy.table import MaskedColumn, Table
 
 from romanasn import pool
-from romanasn.columns import canonical_columns
+from romanasn.columns import canonical_columns, ranges
 from romanasn.errors import PoolError, UsageError
+from romanasn.naming import unsafe_reason
 from romanasn.plugins.types import PoolColumn
 from romanasn.pool import read_pool, read_pools, write_pool
 
@@ -107,14 +108,14 @@ def test_strings_stay_as_written(tmp_path):
 
 def test_quoted_csv_fields(tmp_path):
     path = tmp_path / "pool.csv"
-    names = REQUIRED + ["target", "s_region"]
+    names = REQUIRED + ["target", "note"]
     values = [str(_row()[name]) for name in REQUIRED]
     path.write_text(
         ",".join(names) + "\n" + ",".join(values) + ',"Sgr A*, field 2","say ""hi"", twice"\n'
     )
     table = read_pool(path)
     assert table["target"][0] == "Sgr A*, field 2"
-    assert table["s_region"][0] == 'say "hi", twice'
+    assert table["note"][0] == 'say "hi", twice'
 
 
 def test_crlf_blank_lines_and_no_final_newline(tmp_path):
@@ -204,7 +205,13 @@ def test_unknown_columns_far_from_known_ones_are_kept(tmp_path):
     [
         ("program", "abc", "'abc' is not an integer"),
         ("exposure", "1.5", "'1.5' is not an integer"),
-        ("ra_ref", "north", "'north' is not a number"),
+        ("ra_ref", "north", "'north' is not a finite number"),
+        ("ra_ref", "nan", "'nan' is not a finite number"),
+        ("ra_ref", "-inf", "'-inf' is not a finite number"),
+        ("ra_ref", "1e999", "'1e999' is not a finite number"),
+        ("ra_ref", 360.5, "360.5 is out of range 0..360"),
+        ("ra_ref", -1, "-1.0 is out of range 0..360"),
+        ("dec_ref", -90.5, "-90.5 is out of range -90..90"),
         ("program", 18446, "18446 is out of range 1..18445"),
         ("visit_file_sequence", 6, "6 is out of range 1..5"),
         ("pass", 0, "0 is out of range 1..999"),
@@ -221,8 +228,15 @@ def test_unknown_columns_far_from_known_ones_are_kept(tmp_path):
 )
 def test_bad_value_names_file_row_and_column(tmp_path, column, value, expected):
     rows = [_row(1), _row(2), dict(_row(3), **{column: value})]
-    message = _error(_csv(tmp_path, rows, names=list(_row(ra_ref=0, level=1))))
+    message = _error(_csv(tmp_path, rows, names=list(_row(ra_ref=0, dec_ref=0, level=1))))
     assert message.startswith(f"{tmp_path / 'pool.csv'}: row 3, column '{column}': {expected}")
+
+
+def test_coordinates_at_their_limits_are_accepted(tmp_path):
+    rows = [_row(1, ra_ref=0, dec_ref=-90), _row(2, ra_ref=360, dec_ref=90), _row(3, ra_ref="", dec_ref="")]
+    table = read_pool(_csv(tmp_path, rows))
+    assert list(table["ra_ref"].filled(-1)) == [0, 360, -1]
+    assert ranges()["ra_ref"] == (0, 360) and ranges()["dec_ref"] == (-90, 90)
 
 
 def test_visit_id_must_match_its_parts(tmp_path):
@@ -255,6 +269,91 @@ def test_same_exposure_at_two_levels_names_both_rows(tmp_path):
     assert message.endswith(
         f"row 3, column 'observation_id': same exposure '{VISIT}011010001' and detector 'WFI03' as row 1"
     )
+
+
+FOOTPRINT = "POLYGON ICRS  270.1000 65.4000 270.2000 65.4000 270.2000 65.5000 270.1000 65.5000"
+
+
+@pytest.mark.parametrize("s_region", [
+    FOOTPRINT,
+    "",
+    "POLYGON 270.1 65.4 270.2 65.4 270.2 65.5",  # no frame
+    "POLYGON FK5 270.1 65.4 270.2 65.4 270.2 65.5",
+    "polygon icrs 270 65 271 65 271 66",  # any case, integers
+    "POLYGON ICRS 2.701e2 6.54E1 270.2 +65.4 .5 65.5 270.1 65.5 2.701e2 6.54E1",  # closed, exponents
+    "POLYGON ICRS 0 -90 360 90 360.0 -90.0",  # the limits
+    "  POLYGON\tICRS\t359.99 -89.99 0.01 89.99 180.0 0.0 ",
+])
+def test_well_formed_s_regions_are_accepted(tmp_path, s_region):
+    table = read_pool(_csv(tmp_path, [_row(1, s_region=f'"{s_region}"')]))
+    assert table["s_region"][0] == s_region
+
+
+@pytest.mark.parametrize("s_region, expected", [
+    ("CIRCLE ICRS 270.1 65.4 0.1", "is not 'POLYGON [frame] ra1 dec1 ra2 dec2 ra3 dec3 ...'"),
+    ("270.1 65.4 270.2 65.4 270.2 65.5", "is not 'POLYGON"),
+    ("POLYGON garbage", "has 0 coordinates, not 3 or more (ra, dec) pairs"),
+    ("POLYGON ICRS 270.1 65.4 270.2 65.4", "has 4 coordinates, not 3 or more (ra, dec) pairs"),
+    ("POLYGON ICRS 270.1 65.4 270.2 65.4 270.2 65.5 270.1", "has 7 coordinates"),
+    ("POLYGON ICRS 270.1 65.4 270.2 nan 270.2 65.5", "holds 'nan', not a finite number"),
+    ("POLYGON ICRS 270.1 65.4 270.2 inf 270.2 65.5", "holds 'inf', not a finite number"),
+    ("POLYGON ICRS 270.1 65.4 270.2 65.4.1 270.2 65.5", "holds '65.4.1', not a finite number"),
+    ("POLYGON ICRS 270.1 65.4 270.2 6-5 270.2 65.5", "holds '6-5', not a finite number"),
+    ("POLYGON ICRS 270.1 65.4 x 270.2 65.4 270.2 65.5", "holds 'x', not a finite number"),
+    ("POLYGON ICRS 360.5 65.4 270.2 65.4 270.2 65.5", "has a right ascension 360.5 outside 0..360"),
+    ("POLYGON ICRS 270.1 65.4 -0.5 65.4 270.2 65.5", "has a right ascension -0.5 outside 0..360"),
+    ("POLYGON ICRS 270.1 90.01 270.2 65.4 270.2 65.5", "has a declination 90.01 outside -90..90"),
+    ("POLYGON ICRS 270.1 65.4 270.2 -95 270.2 65.5", "has a declination -95.0 outside -90..90"),
+])
+def test_a_malformed_s_region_names_file_row_and_column(tmp_path, s_region, expected):
+    path = _csv(tmp_path, [_row(1, s_region=FOOTPRINT), _row(2, s_region=s_region)])
+    assert _error(path).startswith(f"{path}: row 2, column 's_region': {s_region!r} {expected}")
+
+
+def _mutations(rng, count):
+    """Footprints with a few characters replaced, inserted or removed, many of them still well formed."""
+    alphabet = list("0123456789.+- \teEPOLYGNICRSx") + ["nan", "360", "90", "\x00", "\u0665"]
+    plain = [FOOTPRINT, "POLYGON ICRS 359.5 -89.9 0.0 89.5 180.25 -0.5 10.0 10.0",
+             "POLYGON 0.1 1.0 2.2 2.0 3.3 3.0"]
+    for _ in range(count):
+        text = list(plain[rng.integers(len(plain))])
+        for _ in range(rng.integers(1, 4)):
+            at = int(rng.integers(len(text) + 1))
+            change = rng.integers(3)
+            if change == 0 and at < len(text):
+                del text[at]
+            else:
+                text[at:at + int(change == 1)] = [alphabet[rng.integers(len(alphabet))]]
+        yield "".join(text)
+
+
+def test_the_fast_s_region_check_agrees_with_the_full_one(monkeypatch):
+    """The array check passes only footprints the per-value check passes; together they judge as it does."""
+    monkeypatch.setattr(pool, "_REGION_BYTES", 3000)  # many blocks
+    regions = np.array(list(_mutations(np.random.default_rng(7), 3000)) + ["", FOOTPRINT])
+    problems = [pool._region_problem(text) if text else None for text in regions.tolist()]
+    plain = pool._plain_polygons(regions)
+    assert not any(plain[k] and problems[k] for k in range(len(regions)))
+    assert plain.mean() > 0.05 and 0.1 < np.mean([problem is None for problem in problems]) < 0.9
+    malformed, reasons = pool._malformed_regions(regions)
+    assert list(malformed) == [problem is not None for problem in problems]
+    assert all(reasons[text] == problem for text, problem in zip(regions.tolist(), problems) if problem)
+
+
+@pytest.mark.parametrize("filename", [
+    "../../x_cal.asdf", "sub/dir_cal.asdf", "back\\slash_cal.asdf", "r..x_cal.asdf", "bell\x07_cal.asdf",
+    "nul\x00_cal.asdf", "del\x7f_cal.asdf", "é_cal.asdf", "a.b.c_cal.asdf", ".hidden_cal.asdf",
+    "x_cal.asdf.",
+])
+def test_unsafe_file_names_are_found_as_naming_finds_them(filename):
+    assert pool._unsafe_names(np.array([filename, "ok_cal.asdf"])).tolist() == [
+        unsafe_reason(filename) is not None, False]
+
+
+def test_a_file_name_that_is_not_bare_names_row_and_column(tmp_path):
+    path = _csv(tmp_path, [_row(1), _row(2, filename="sub/r..x_cal.asdf")])
+    assert _error(path) == (f"{path}: row 2, column 'filename': 'sub/r..x_cal.asdf' is not a bare file name:"
+                            " it holds a path separator or a control character")
 
 
 def test_wrong_number_of_fields(tmp_path):

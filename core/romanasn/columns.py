@@ -53,8 +53,8 @@ def enums() -> dict[str, tuple[str, ...]]:
 
 
 @cache
-def ranges() -> dict[str, tuple[int, int]]:
-    """The inclusive ``(minimum, maximum)`` of each bounded integer column."""
+def ranges() -> dict[str, tuple[int | float, int | float]]:
+    """The inclusive ``(minimum, maximum)`` of each bounded column, integer or number."""
     return {
         name: (spec["minimum"], spec["maximum"])
         for name, spec in _properties().items()

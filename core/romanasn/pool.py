@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import difflib
 import logging
+import math
 import os
 import re
 import uuid
@@ -41,6 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from romanasn.columns import enums, merge_columns, patterns, ranges
 from romanasn.errors import PoolError, UsageError
+from romanasn.naming import unsafe_reason
 from romanasn.plugins.types import PoolColumn
 
 log = logging.getLogger("romanasn.pool")
@@ -676,14 +678,15 @@ def _parse_ints(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _parse_floats(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The float64 value of each cell, and which cells are numbers."""
+    """The float64 value of each cell, and which cells are finite numbers (not nan or inf)."""
     codes = _codes(cells)
     if codes.max(initial=0) < 0x80:  # numpy reads ASCII bytes faster than str
         cells = codes.astype(np.uint8).view(f"S{codes.shape[1]}").ravel()
     try:
-        return cells.astype(np.float64), np.ones(len(cells), bool)
+        values, parsed = cells.astype(np.float64), np.ones(len(cells), bool)
     except (ValueError, OverflowError):
-        return _parse_each(cells, np.float64)
+        values, parsed = _parse_each(cells, np.float64)
+    return values, parsed & np.isfinite(values)
 
 
 def _parse_each(cells: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
@@ -707,11 +710,12 @@ def _parse_bools(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 _PARSERS = {"int": _parse_ints, "float": _parse_floats, "bool": _parse_bools}
-_NOUNS = {"int": "an integer", "float": "a number", "bool": "true or false"}
+_NOUNS = {"int": "an integer", "float": "a finite number", "bool": "true or false"}
 
 
 def _check_values(table: Table, valid: dict[str, np.ndarray], text: _Text, problems: _Problems) -> None:
-    """Ranges, enumerations, id formats, ids against their parts, and repeated rows.
+    """Ranges, enumerations, id formats, ids against their parts, bare file names,
+    footprints and repeated rows.
 
     A cell found bad is no longer ``valid``, so that later checks skip it.
     """
@@ -735,6 +739,10 @@ def _check_values(table: Table, valid: dict[str, np.ndarray], text: _Text, probl
               lambda value: f"{_shown(value)} is not {width} digits")
     for name, parts in _ID_PARTS.items():
         _check_id(table, valid, name, parts, text, problems)
+    check("filename", _unsafe_names(np.asarray(table["filename"])),
+          lambda value: f"{_shown(value)} is not a bare file name: {unsafe_reason(str(value))}")
+    malformed, reasons = _malformed_regions(np.asarray(table["s_region"]))
+    check("s_region", malformed, lambda value: f"{_shown(value)} {reasons[str(value)]}")
     exposures_ok = valid["observation_id"] & valid["detector"]
     _check_repeats(table, valid["filename"], exposures_ok, [(path, rows)], problems)
 
@@ -845,6 +853,143 @@ def _repeats(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     later, first = order[repeated], group_first[repeated]
     ascending = np.argsort(later)
     return later[ascending], first[ascending]
+
+
+# -- file names and footprints ------------------------------------------------------
+
+_REGION_BYTES = 1 << 23  # bytes of s_region text checked at once with array operations
+_PAD = 5  # NULs before each s_region: looking back from a dot never leaves its row
+_NOT_POLYGON = "is not 'POLYGON [frame] ra1 dec1 ra2 dec2 ra3 dec3 ...'"
+
+
+def _unsafe_names(names: np.ndarray) -> np.ndarray:
+    """Which ``names`` hold a path separator, ``..`` or a control character (see ``unsafe_reason``)."""
+    codes = _codes(names)
+    inside = np.arange(codes.shape[1]) < np.strings.str_len(names)[:, None]  # NULs after are padding
+    bad = ((codes < 0x20) & inside) | (codes == 0x7F) | (codes == ord("/")) | (codes == ord("\\"))
+    bad[:, 1:] |= (codes[:, 1:] == ord(".")) & (codes[:, :-1] == ord("."))
+    return bad.any(axis=1)
+
+
+def _malformed_regions(regions: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    """Which ``s_region`` values are malformed, and why, for each malformed value.
+
+    Plain polygons pass with array operations (:func:`_plain_polygons`); the
+    other non-empty values go to :func:`_region_problem`, each distinct value once.
+    """
+    step = max(1, _REGION_BYTES // (regions.dtype.itemsize // 4 + _PAD))
+    suspects = [np.array([], dtype=np.int64)]
+    for start in range(0, len(regions), step):
+        index = start + np.flatnonzero(regions[start : start + step] != "")
+        suspects.append(index[~_plain_polygons(regions[index])])
+    suspect = np.concatenate(suspects)
+    distinct, inverse = np.unique(regions[suspect], return_inverse=True)
+    reasons = {value: _region_problem(value) for value in distinct.tolist()}
+    malformed = np.zeros(len(regions), bool)
+    malformed[suspect] = np.array([reasons[value] is not None for value in distinct.tolist()], bool)[inverse]
+    return malformed, {value: reason for value, reason in reasons.items() if reason}
+
+
+def _region_problem(text: str) -> str | None:
+    """Why ``text`` is not ``POLYGON [frame] ra1 dec1 ra2 dec2 ra3 dec3 ...`` (degrees), or None."""
+    words = text.split()
+    if not words or words[0].upper() != "POLYGON":
+        return _NOT_POLYGON
+    if len(words) > 1 and words[1][0].isalpha() and _float(words[1]) is None:
+        del words[1]  # the frame, such as ICRS
+    numbers = []
+    for word in words[1:]:
+        number = _float(word)
+        if number is None or not math.isfinite(number):
+            return f"holds {word!r}, not a finite number"
+        numbers.append(number)
+    if len(numbers) % 2 or len(numbers) < 6:
+        return f"has {len(numbers)} coordinates, not 3 or more (ra, dec) pairs"
+    for axis, values, low, high in (("right ascension", numbers[0::2], 0, 360),
+                                    ("declination", numbers[1::2], -90, 90)):
+        outside = [value for value in values if not low <= value <= high]
+        if outside:
+            return f"has a {axis} {outside[0]!r} outside {low}..{high}"
+    return None
+
+
+def _float(word: str) -> float | None:
+    """``float(word)``, or None when ``word`` is not a number."""
+    try:
+        return float(word)
+    except ValueError:
+        return None
+
+
+def _plain_polygons(regions: np.ndarray) -> np.ndarray:
+    """Which ``regions`` are surely well formed, found with array operations.
+
+    Plain is the form Roman writes: ``POLYGON `` or ``POLYGON ICRS `` then
+    numbers apart by spaces, each an optional sign, 1 to 3 digits, a dot and
+    digits; 6 or more, in pairs, RA in [0, 360) and |Dec| < 90. What is not
+    plain may still be well formed: :func:`_region_problem` decides.
+    """
+    n = len(regions)
+    if not n:
+        return np.zeros(0, bool)
+    flat, stride, plain = _region_bytes(regions)
+    frame = np.strings.startswith(regions, "POLYGON ICRS ")
+    plain &= np.strings.startswith(regions, "POLYGON ")
+    sep = (flat == ord(" ")) | (flat == 0)
+    digit = (flat >= ord("0")) & (flat <= ord("9"))
+    sign = (flat == ord("-")) | (flat == ord("+"))
+    dot = flat == ord(".")
+    # No other bytes but the letters of the head.
+    plain &= _per_row(~(sep | digit | sign | dot), n) == len("POLYGON") + len("ICRS") * frame
+    begin = ~sep
+    begin[1:] &= sep[:-1]
+    at = np.flatnonzero(dot)
+    row = at // stride
+    dots = np.bincount(row, minlength=n)
+    plain &= (dots == _per_row(begin, n) - 1 - frame) & (dots >= 6) & (dots % 2 == 0)
+    # Each dot: a digit after it; 1 to 3 digits before, after a space or a sign after a space.
+    # Such a dot is the first of its word, so as many dots as numbers means one dot per number.
+    one, two, three = digit[at - 1], digit[at - 2], digit[at - 3]
+    digits = one.astype(np.int8) + (one & two) + (one & two & three)
+    start = at - 1 - digits
+    signed = sign[start]
+    good = one & digit[at + 1] & np.where(signed, sep[start - 1], sep[start])
+    plain &= _per_row(sign, n) == np.bincount(row[signed], minlength=n)
+    # RA (first of each pair) in [0, 360), |Dec| < 90, from the digits before the dot.
+    ra = (np.arange(len(at)) - (np.cumsum(dots) - dots)[row]) % 2 == 0
+    top, second = flat[at - digits], flat[at - digits + 1]
+    ra_ok = (flat[start] != ord("-")) & (
+        (digits < 3) | (top < ord("3")) | ((top == ord("3")) & (second < ord("6"))))
+    dec_ok = (digits < 2) | ((digits == 2) & (top < ord("9")))
+    good &= np.where(ra, ra_ok, dec_ok)
+    plain[row[~good]] = False
+    return plain
+
+
+def _region_bytes(regions: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """The bytes of ``regions`` in one array, each row after _PAD NULs, and a NUL at the end.
+
+    Returns the bytes, the length of a row, and which rows may be plain:
+    those without a NUL inside (U strings pad with NULs; those are kept).
+    Characters beyond ASCII become byte 0x80.
+    """
+    n, width = len(regions), regions.dtype.itemsize // 4
+    flat = np.zeros(n * (width + _PAD) + 1, np.uint8)
+    chars = flat[:-1].reshape(n, width + _PAD)[:, _PAD:]
+    codes = _codes(regions)
+    chars[...] = codes
+    if codes.max(initial=0) >= 0x80:
+        chars[codes >= 0x80] = 0x80
+    lengths = np.strings.str_len(regions)
+    no_inner_nul = np.ones(n, bool)
+    if np.count_nonzero(chars == 0) != n * width - lengths.sum():
+        no_inner_nul = np.count_nonzero(chars == 0, axis=1) == width - lengths
+    return flat, width + _PAD, no_inner_nul
+
+
+def _per_row(mask: np.ndarray, rows: int) -> np.ndarray:
+    """How many of each row's bytes ``mask`` holds (``mask`` over the rows and a last byte)."""
+    return np.add.reduce(mask[:-1].view(np.uint8).reshape(rows, -1), axis=1, dtype=np.int32)
 
 
 def _stack(tables: list[Table], paths: list[Path]) -> Table:
