@@ -271,8 +271,6 @@ def test_a_full_disk_keeps_the_previous_run_when_overwriting(packs, pool_file, o
     assert _snapshot(out) == before
 
 
-@pytest.mark.xfail(strict=True, reason="output.py: a failure after the files are moved in deletes the "
-                                       "previous run's files it replaced")
 def test_a_full_disk_while_writing_the_report_keeps_the_previous_run(packs, pool_file, out, capsys, monkeypatch):
     packs("ok")
     assert main(["generate", str(pool_file), "-o", str(out), "-q"]) == 0

@@ -59,12 +59,13 @@ def write_result(
         for association, target in zip(result.associations, targets):
             association = _relocate(association, out, member_dir)
             (staging / target.name).write_bytes(_dump(association, format, target))
+        kept = _keep_previous(targets + [out / RUN_REPORT], staging / ".previous")
         for target in targets:
             os.replace(staging / target.name, target)
             moved.append(target)
         _write_report(out / RUN_REPORT, result, plugin_manager, config, format, inputs, targets)
     except BaseException:
-        _undo(moved, out if created else None)
+        _undo(moved, out if created else None, locals().get("kept", {}))
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -105,9 +106,27 @@ def _dump(association: Association, format: str, target: Path) -> bytes:
     return asnfile.dumps(association, format)
 
 
-def _undo(moved: list[Path], created_dir: Path | None) -> None:
+def _keep_previous(paths: list[Path], folder: Path) -> dict[Path, Path]:
+    """Hard-link (or copy) each existing file about to be replaced, so a failure can restore it."""
+    folder.mkdir()
+    kept = {}
+    for path in paths:
+        if path.exists():
+            copy = folder / path.name
+            try:
+                os.link(path, copy)
+            except OSError:
+                shutil.copy2(path, copy)
+            kept[path] = copy
+    return kept
+
+
+def _undo(moved: list[Path], created_dir: Path | None, kept: dict[Path, Path]) -> None:
+    """Take back the files moved in, restoring those they replaced."""
     for path in moved:
         path.unlink(missing_ok=True)
+    for path, copy in kept.items():
+        os.replace(copy, path)
     if created_dir is not None:
         shutil.rmtree(created_dir, ignore_errors=True)
 
@@ -151,5 +170,8 @@ def _write_report(
     report["format"] = format
     report["files"] = [t.name for t in targets]
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
