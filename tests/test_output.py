@@ -1,12 +1,16 @@
 """Writing a run: flat, validated, all or nothing, with a run report."""
 
+import errno
 import json
 import types
 
 import pytest
 from astropy.table import Table
 
-from romanasn import AsnError, Rule, RunConfig, generate, hookimpl, isin, load_asn, strip_level, write_result
+from attrs import evolve
+
+from romanasn import (AsnError, Association, Member, Product, Provenance, Rule, RunConfig, asnfile, generate, hookimpl,
+                      isin, load_asn, output, strip_level, write_result)
 from romanasn.plugins.manager import get_plugin_manager
 
 
@@ -44,27 +48,43 @@ def test_files_are_flat_validated_and_reported(pool, tmp_path):
     assert [r["name"] for r in report["plugins"]] == ["romanasn", "pack"]
 
 
+def _disk_full_after(monkeypatch, calls):
+    """Make the writing of the ``calls``-th file fail as a full disk does."""
+    real, seen = output._write_file, []
+
+    def write(path, data):
+        seen.append(path)
+        if len(seen) >= calls:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(output, "_write_file", write)
+
+
 def test_a_failure_while_writing_leaves_the_folder_as_it_was(pool, tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    calls = []
-
-    def failing_dumps(association, format):
-        calls.append(association)
-        if len(calls) == 3:
-            raise OSError("No space left on device")
-        return b"{}"
-
-    monkeypatch.setattr("romanasn.asnfile.dumps", failing_dumps)
-    with pytest.raises(OSError, match="No space left"):
+    _disk_full_after(monkeypatch, 3)
+    with pytest.raises(AsnError, match="No space left"):
         _write(pool, out, _pack())
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
+def test_an_invalid_association_stops_the_run_and_leaves_the_folder_as_it_was(pool, tmp_path):
+    out = tmp_path / "out"
+    _write(pool, out, _pack())
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    pm = _pack(romanasn_finalize=lambda associations: [
+        evolve(a, products=(Product(a.product_name, ()),)) if i == 2 else a for i, a in enumerate(associations)])
+    with pytest.raises(AsnError, match="invalid association"):
+        _write(pool, out, pm, overwrite=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_a_new_folder_is_removed_when_the_run_fails(pool, tmp_path, monkeypatch):
-    monkeypatch.setattr("romanasn.asnfile.dumps", lambda a, f: (_ for _ in ()).throw(OSError("disk full")))
-    with pytest.raises(OSError):
+    _disk_full_after(monkeypatch, 2)
+    with pytest.raises(AsnError, match="No space left"):
         _write(pool, tmp_path / "new", _pack())
     assert not (tmp_path / "new").exists()
 
@@ -89,3 +109,71 @@ def test_yaml_and_asdf_are_written_and_load_back(pool, tmp_path):
         written = _write(pool, tmp_path / fmt, _pack(), format=fmt)
         assert written[0].name.endswith(f"_asn.{fmt}")
         assert load_asn(written[0]).asn_id == "a3001"
+
+
+def test_the_run_report_holds_the_manifest_of_the_folder(pool, tmp_path):
+    written = _write(pool, tmp_path / "out", _pack())
+    manifest = json.loads((tmp_path / "out" / "romanasn-run.json").read_text())["manifest"]
+    assert manifest["version"] == 1 and manifest["format"] == "json"
+    for number, path in enumerate(written):
+        asn_id, rule, product, size, digest = manifest["files"][path.name]
+        data = path.read_bytes()
+        assert (asn_id, rule, size, digest) == (f"a{3001 + number}", "each", len(data), output.digest(data))
+        assert product == load_asn(path).product_name
+
+
+def test_nothing_is_left_behind_but_the_files_and_the_report(pool, tmp_path):
+    out = tmp_path / "out"
+    written = _write(pool, out, _pack())
+    assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in written] + ["romanasn-run.json"])
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, 2.5, float("inf"), float("-inf"), None, True, False, {"x": [], "y": {}}], "é": "ü\n\"\t\u2028"},
+    [], {}, "text", 3, 1e100, -0.0, [[[]]], {"k": {"k": {"k": [1]}}}, {1: "int key", None: 0, False: 1, 2.5: 3},
+])
+@pytest.mark.parametrize("indent", [2, 4])
+def test_encode_json_writes_what_json_dumps_writes(value, indent):
+    assert output.encode_json(value, indent) == json.dumps(value, indent=indent)
+
+
+def test_the_encoder_writes_what_asnfile_dumps_writes(tmp_path):
+    provenance = Provenance("r", "pack", "1.0", "0.1.0")
+    members = (Member("a_cal.asdf"), Member("b_cal.asdf", "direct_image", "exposerr: LOST"),
+               Member("c_cal.asdf", extra={"asn_candidate": "[('o001', 'observation')]", "group_id": "g1"}))
+    associations = [
+        Association(products=(Product("p1", members),), asn_id="a3001", provenance=provenance, target="M 31"),
+        Association(products=(Product("p2", members[:1]), Product("p3", members[1:])), asn_id="a3002",
+                    extra={"psf_match_reference_filter": "F158", "counts": [1, 2.5]}),
+        Association(products=(Product("p4", members),), asn_id="a3003", skycell_wcs_info={
+            "name": "270p65x48y69", "pixel_scale": 1.5e-05, "ra_projection_center": 270.0,
+            "dec_projection_center": 65.0, "x0_projection": 1.0, "y0_projection": 2.0, "ra_center": 270.1,
+            "dec_center": 65.1, "nx": 5000, "ny": 5000, "orientat": 0.0, "orientat_projection_center": 0.0}),
+    ]
+    for prefix in (None, "../exposures"):
+        encoder = output.Encoder("json", prefix)
+        for association in associations * 2:  # members checked once, encoded the same again
+            expected = asnfile.dumps(encoder._relocated(association), "json")
+            assert encoder.encode(association, "x.json") == expected
+    for fmt in ("yaml", "asdf"):
+        assert output.Encoder(fmt).encode(associations[0], "x") == asnfile.dumps(associations[0], fmt)
+
+
+def test_the_encoder_names_the_file_of_an_invalid_association():
+    encoder = output.Encoder("json")
+    bad = Association(products=(Product("p", (Member(""),)),), asn_id="a3001")
+    with pytest.raises(AsnError, match="x_asn.json: invalid association.*expname"):
+        encoder.encode(bad, "x_asn.json")
+    with pytest.raises(AsnError, match="x_asn.json: invalid association"):
+        encoder.encode(Association(products=(Product("p", (Member("a"),)),), asn_id="3001"), "x_asn.json")
+
+
+def test_a_second_run_into_a_folder_being_written_is_refused(pool, tmp_path):
+    out = tmp_path / "out"
+    folder = output.Folder(out).open()
+    try:
+        with pytest.raises(AsnError, match="another romanasn run is writing"):
+            _write(pool, out, _pack())
+    finally:
+        folder.abort()
+    assert not out.exists()

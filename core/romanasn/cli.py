@@ -145,6 +145,14 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
                    help="write the file names of the rows no rule took to FILE, one a line (- for stdout)")
     p.add_argument("--member-dir", metavar="DIR",
                    help="write members as paths from the association to DIR")
+    p.add_argument("--update", action="store_true",
+                   help="rewrite only the associations that changed since the run recorded in DIR, keeping their ids")
+    p.add_argument("--prune", action="store_true",
+                   help="with --update, remove the files of associations the pool no longer makes")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="local (default), or dask: plan and encode on a Dask cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --engine dask, a running dask.distributed scheduler (default: a local cluster)")
     group = p.add_argument_group("options added by plugins")
     for found in pm.generate_options():
         option = found.item
@@ -187,13 +195,19 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
         pool_name=Path(args.pools[0]).stem,
         options=_pack_options(args),
     )
-    result = engine.generate(table, config=config, rules=_names(args.rules),
-                             skip_rules=_names(args.skip_rules) or (), plugin_manager=pm)
     written = []
-    if not args.dry_run:
-        written = output.write_result(result, args.output_dir, plugin_manager=pm, config=config,
-                                      format=args.format, overwrite=args.overwrite,
-                                      member_dir=args.member_dir, inputs=args.pools)
+    if args.dry_run:
+        result = engine.generate(table, config=config, rules=_names(args.rules),
+                                 skip_rules=_names(args.skip_rules) or (), plugin_manager=pm)
+    else:  # each association is written as it is finished
+        outcome = output.generate_to(table, args.output_dir, plugin_manager=pm, config=config,
+                                     rules=_names(args.rules), skip_rules=_names(args.skip_rules) or (),
+                                     format=args.format, overwrite=args.overwrite, update=args.update,
+                                     prune=args.prune, member_dir=args.member_dir, inputs=args.pools,
+                                     engine=args.engine, scheduler=args.scheduler)
+        result, written = outcome.result, outcome.written
+        if args.update and not args.quiet:
+            print(output.update_summary(outcome))
     if args.orphans:
         from romanasn import explain
 

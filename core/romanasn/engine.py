@@ -3,27 +3,46 @@
 Each rule costs one pass over the rows it selects: rows are grouped by
 hashing their keys, never offered one by one to open associations, so a run
 grows linearly with the pool.
+
+A run has two steps. :class:`Plan` selects, constrains, groups and names
+every rule's associations and gives each its ``asn_id`` (``a3001`` up, in
+product-name order), holding only row indices and names. Associations are
+then built from the plan, a block at a time, so a writer can write each as
+soon as it is finished (:meth:`Plan.stream`) and nothing holds every
+association of a large pool at once. :func:`generate` does both steps and
+returns every association in a :class:`Result`.
+
+When no pack implements ``romanasn_build_associations``,
+``romanasn_file_stem`` or ``romanasn_finalize``, the engine builds the
+associations itself, exactly as the kernel's default hooks would (the *fast
+lane*); otherwise it calls the hooks as before, building every association
+before numbering them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 from collections import defaultdict
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from attrs import evolve, frozen
 
+from romanasn import products
 from romanasn._version import __version__
 from romanasn.errors import PluginError, RomanasnError, RuleError
-from romanasn.naming import check_name
-from romanasn.plugins.manager import PluginManager, RuleEntry, get_plugin_manager
-from romanasn.plugins.types import Companion, Group, PoolView, Rule, RunConfig
-from romanasn.records import Association, Provenance, degraded_status
+from romanasn.naming import check_name, member_filename, program_id
+from romanasn.plugins.manager import KERNEL, PluginManager, RuleEntry, get_plugin_manager
+from romanasn.plugins.types import Companion, Group, MemberSpec, PoolView, Rule, RunConfig
+from romanasn.records import NO_DEGRADED, SOME_DEGRADED, Association, Member, Product, Provenance, degraded_status
 
 log = logging.getLogger("romanasn.engine")
 
 FIRST_ASN_ID = 3001
+#: Associations built at a time by :meth:`Plan.stream`.
+BLOCK = 2048
 
 
 @frozen
@@ -54,8 +73,8 @@ class Result:
     ``orphans`` the file names of rows no rule took.
     """
 
-    associations: tuple[Association, ...]
-    file_stems: tuple[str, ...]
+    associations: Sequence[Association]
+    file_stems: Sequence[str]
     rules: tuple[RuleEntry, ...]
     skipped: tuple[SkippedRule, ...]
     vetoes: tuple[Veto, ...]
@@ -95,37 +114,336 @@ def generate(
     :param plugin_manager: the manager to use; by default every installed pack.
     :return: a :class:`Result` with the associations in ``asn_id`` order.
     """
+    with paused_gc():
+        run = plan(pool, config=config, rules=rules, skip_rules=skip_rules, plugin_manager=plugin_manager)
+        return run.result()
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """Pause Python's cyclic garbage collector for the block.
+
+    A run allocates millions of small records that live until it ends and form
+    no reference cycles; every full collection would scan them all again (a
+    fifth of the time of a large run). Cycles made meanwhile are collected
+    when the block ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def plan(
+    pool: Any,
+    *,
+    config: RunConfig | None = None,
+    rules: Iterable[str] | None = None,
+    skip_rules: Iterable[str] = (),
+    plugin_manager: PluginManager | None = None,
+    existing_ids: Mapping[tuple[str, str], str] | None = None,
+) -> "Plan":
+    """Plan a run (see :class:`Plan`); ``existing_ids`` keeps the ids of known associations."""
     pm = plugin_manager or get_plugin_manager()
     pm.check()
     config = config or RunConfig()
-    view = PoolView(pool)
-    runnable, skipped = _runnable(select_rules(pm.rules(), rules, skip_rules), config)
-    taken = np.zeros(len(pool), dtype=bool)
-    made: list[Association] = []
-    vetoes: list[Veto] = []
-    for entry in runnable:
-        log.debug("rule %s of plugin %s", entry.name, entry.plugin.label)
-        associations, rows, rule_vetoes = _run_rule(pm, entry, view, config)
-        made.extend(associations)
-        vetoes.extend(rule_vetoes)
-        taken[rows] = True
-    made = pm.finalize(sorted(made, key=_order), config)
-    associations, stems = _number(pm, sorted(made, key=_order), config)
-    filenames = view.column("filename")
-    return Result(
-        associations=associations,
-        file_stems=stems,
-        rules=tuple(runnable),
-        skipped=tuple(skipped),
-        vetoes=tuple(vetoes),
-        orphans=tuple(filenames[i] for i in np.flatnonzero(~taken)),
-        counts=_counts(runnable, associations),
-        pool_rows=len(pool),
-    )
+    run = Plan(pool, pm, config, select_rules(pm.rules(), rules, skip_rules))
+    run.number(existing_ids)
+    return run
+
+
+# -- the plan --------------------------------------------------------------------------------------
+
+
+class Hooks:
+    """Which per-association hooks packs (not the kernel) implement."""
+
+    def __init__(self, pm: PluginManager) -> None:
+        def by_packs(name: str) -> bool:
+            return any(impl.plugin_name != KERNEL for impl in getattr(pm.hook, name).get_hookimpls())
+
+        self.build = by_packs("romanasn_build_associations")
+        self.file_stem = by_packs("romanasn_file_stem")
+        self.finalize = by_packs("romanasn_finalize")
+        self.written = pm.wants_written()
+
+    @property
+    def fast(self) -> bool:
+        """Whether the engine may build associations and name files itself."""
+        return not (self.build or self.file_stem or self.finalize)
+
+
+class RulePlan:
+    """One rule's groups, their product names, and the rows it vetoed.
+
+    ``vetoes`` holds ``(constraint index, row, Veto)``; ``ids`` the id number
+    of each group's association once the plan is numbered.
+    """
+
+    __slots__ = ("entry", "index", "groups", "names", "vetoes", "provenance", "ids", "count")
+
+    def __init__(self, entry: RuleEntry, index: int, groups: list[Group], names: list[str],
+                 vetoes: list[tuple[int, int, Veto]]) -> None:
+        self.entry, self.index, self.groups, self.names, self.vetoes = entry, index, groups, names, vetoes
+        self.count = len(groups)
+        plugin = entry.plugin
+        self.provenance = Provenance(entry.rule.name, plugin.name, plugin.version, __version__)
+        self.ids: list[int] = []
+
+    @property
+    def rule(self) -> Rule:
+        return self.entry.rule
+
+
+class Plan:
+    """A run's decisions: every rule's groups and product names, vetoes, orphans and ids.
+
+    Holds row indices and names, not associations: :meth:`stream` builds
+    the associations a block at a time, :meth:`result` all of them.
+    ``row_ids`` gives each pool row's number in a larger pool (the rows of
+    one program of a partitioned run); by default its own position.
+    """
+
+    def __init__(self, pool: Any, pm: PluginManager, config: RunConfig, entries: list[RuleEntry],
+                 row_ids: np.ndarray | None = None) -> None:
+        self.pm, self.config = pm, config
+        self.view = PoolView(pool)
+        self._members: dict[MemberSpec, _Members] = {}
+        self._builders: dict[int, _Builder] = {}
+        _share_values(self.view, entries)
+        self.pool_rows = len(pool)
+        self.row_ids = np.arange(len(pool)) if row_ids is None else np.asarray(row_ids)
+        self.hooks = Hooks(pm)
+        self.rules, self.skipped = _runnable(entries, config)
+        self.taken = np.zeros(len(pool), dtype=bool)
+        self.plans: list[RulePlan] = []
+        for index, entry in enumerate(self.rules):
+            rule_plan = _plan_rule(pm, entry, index, self.view, config)
+            used = np.fromiter((i for group in rule_plan.groups for i in group.rows), dtype=np.int64)
+            self.taken[used] = True
+            self.plans.append(rule_plan)
+        self._built: list[Association] | None = None
+        if not self.hooks.fast:
+            self._built = self._build_with_hooks()
+        self.total = len(self._built) if self._built is not None else sum(p.count for p in self.plans)
+        self.released = False
+        self.order: list[tuple[int, int]] = []  # (rule index, group index) of each association, by asn_id
+        self.id_numbers: list[int] = []  # and its id number
+        self.stems: list[str] | None = None
+
+    # -- numbering -----------------------------------------------------------------------------
+
+    def keys(self) -> list[tuple[str, str, int, int]]:
+        """``(product name, rule, rule index, group index)`` of every association, unsorted."""
+        if self._built is not None:
+            return [(a.product_name, a.asn_rule, 0, i) for i, a in enumerate(self._built)]
+        return [(name, p.entry.name, p.index, i) for p in self.plans for i, name in enumerate(p.names)]
+
+    def number(self, existing: Mapping[tuple[str, str], str] | None = None,
+               ordered: Sequence[int] | None = None, numbers: Sequence[int] | None = None) -> None:
+        """Give every association its id: ``a3001`` up in (product name, rule) order.
+
+        ``existing`` maps ``(asn_rule, product_name)`` to the id an earlier run
+        gave: those keep it, the others take the next free numbers, in order.
+        ``ordered`` and ``numbers`` (positions into :meth:`keys` and their id
+        numbers, from a partitioned run) replace the numbering.
+        """
+        keys = self.keys()
+        if ordered is None:
+            text = [f"{name}\0{rule}" for name, rule, _, _ in keys]
+            ordered = sorted(range(len(keys)), key=text.__getitem__)
+            numbers = _id_numbers([keys[k] for k in ordered], existing)
+        self.order = [(keys[k][2], keys[k][3]) for k in ordered]
+        self.id_numbers = list(numbers)
+        if self._built is not None:
+            self._built = [self._built[k] for k in ordered]
+            self._built = [evolve(a, asn_id=_asn_id(n)) for a, n in zip(self._built, self.id_numbers)]
+            self.order = [(0, i) for i in range(len(self._built))]
+            self.stems = _stems_with_hooks(self.pm, self._built, self.config)
+        else:
+            for rule_plan in self.plans:
+                rule_plan.ids = [0] * len(rule_plan.groups)
+            for (rule_index, group_index), n in zip(self.order, self.id_numbers):
+                self.plans[rule_index].ids[group_index] = n
+            self.stems = None
+            self._check_stems()
+
+    def _check_stems(self) -> None:
+        """In the fast lane a file stem is the product name and ``_asn``: no two may be equal."""
+        previous = None
+        for rule_index, group_index in self.order:
+            name = self.plans[rule_index].names[group_index]
+            if previous is not None and name == previous[0]:
+                first, second = self.plans[previous[1]], self.plans[rule_index]
+                raise RuleError(f"two associations would be written to {name + '_asn'!r}: "
+                                f"{_who_plan(first)} and {_who_plan(second)}")
+            previous = (name, rule_index)
+
+    def stem(self, rule_index: int, group_index: int) -> str:
+        """The file stem of one association (fast lane)."""
+        return self.plans[rule_index].names[group_index] + "_asn"
+
+    # -- building ------------------------------------------------------------------------------
+
+    def stream(self, block: int = BLOCK, release: bool = False) -> Iterator[tuple[int, Association, str]]:
+        """``(id number, association, file stem)`` of every association, built a block at a time.
+
+        Rule by rule, not in id order; each association is finished (numbered
+        and stamped) when it is yielded. With ``release``, each rule's groups,
+        and the members no later rule uses, are let go once built (the plan
+        then builds no more associations).
+        """
+        if self._built is not None:
+            yield from zip(self.id_numbers, self._built, self.stems)
+            return
+        last_use = {}
+        for rule_plan in self.plans:
+            for spec in _specs(rule_plan.rule):
+                last_use[spec] = rule_plan.index
+        for rule_plan in self.plans:
+            for start in range(0, rule_plan.count, block):
+                stop = min(start + block, rule_plan.count)
+                built = self._build_fast(rule_plan, range(start, stop))
+                for group_index, association in zip(range(start, stop), built):
+                    yield rule_plan.ids[group_index], association, rule_plan.names[group_index] + "_asn"
+            if release:
+                self.released = True
+                rule_plan.groups = []
+                self._builders.pop(rule_plan.index, None)
+                for spec in _specs(rule_plan.rule):
+                    if last_use[spec] == rule_plan.index:
+                        self._members.pop(spec, None)
+
+    def association(self, position: int) -> Association:
+        """The association with the ``position``-th id."""
+        if self.released:
+            raise RomanasnError("this plan let its groups go while streaming: it builds no more associations")
+        if self._built is not None:
+            return self._built[position]
+        rule_index, group_index = self.order[position]
+        return self._build_fast(self.plans[rule_index], [group_index])[0]
+
+    def file_stems(self) -> list[str]:
+        """Every file stem, in id order."""
+        if self.stems is not None:
+            return list(self.stems)
+        return [self.stem(r, g) for r, g in self.order]
+
+    def result(self) -> Result:
+        """Every association, built, in a :class:`Result`."""
+        if self._built is not None:
+            associations = tuple(self._built)
+        else:
+            made = {}
+            for number, association, _ in self.stream():
+                made[number] = association
+            associations = tuple(made[n] for n in self.id_numbers)
+        return self.summary(associations, tuple(self.file_stems()))
+
+    def summary(self, associations: Sequence[Association], stems: Sequence[str]) -> Result:
+        """A :class:`Result` with these associations and the plan's vetoes, orphans and counts."""
+        return Result(
+            associations=associations,
+            file_stems=stems,
+            rules=tuple(self.rules),
+            skipped=tuple(self.skipped),
+            vetoes=tuple(veto for _, _, _, veto in self.veto_list()),
+            orphans=tuple(self.orphans()),
+            counts=self.counts(),
+            pool_rows=self.pool_rows,
+        )
+
+    def veto_list(self) -> list[tuple[int, int, int, Veto]]:
+        """``(rule index, constraint index, row id, veto)`` of every veto, in run order."""
+        return [(p.index, c, int(self.row_ids[row]), veto) for p in self.plans for c, row, veto in p.vetoes]
+
+    def orphan_rows(self) -> np.ndarray:
+        """The row ids of the rows no rule took."""
+        return self.row_ids[np.flatnonzero(~self.taken)]
+
+    def orphans(self) -> list[str]:
+        filenames = self.view.column("filename")
+        return [filenames[i] for i in np.flatnonzero(~self.taken).tolist()]
+
+    def counts(self) -> dict[str, int]:
+        counts = {entry.name: 0 for entry in self.rules}
+        if self._built is not None:
+            for association in self._built:
+                counts[association.asn_rule] = counts.get(association.asn_rule, 0) + 1
+        else:
+            for rule_plan in self.plans:
+                counts[rule_plan.entry.name] += rule_plan.count
+        return counts
+
+    def _build_with_hooks(self) -> list[Association]:
+        """Every association through the build and finalize hooks (the general lane)."""
+        made: list[Association] = []
+        for rule_plan in self.plans:
+            entry = rule_plan.entry
+            with _blame(entry):
+                built = self.pm.build_associations(entry.rule, rule_plan.groups, rule_plan.names, self.config)
+            made.extend(_stamp(a, rule_plan.provenance, entry.plugin.label) for a in built)
+        return self.pm.finalize(sorted(made, key=_order), self.config)
+
+    def _build_fast(self, rule_plan: RulePlan, group_indices: Iterable[int]) -> list[Association]:
+        entry = rule_plan.entry
+        with _blame(entry):
+            builder = self._builders.get(rule_plan.index)
+            if builder is None:
+                builder = self._builders[rule_plan.index] = _Builder(self, rule_plan)
+            return builder.build(group_indices)
+
+    def member_table(self, spec: MemberSpec) -> "_Members":
+        """Each pool row's member under ``spec``, made when first asked for (shared by the rules)."""
+        table = self._members.get(spec)
+        if table is None:
+            table = self._members[spec] = _Members(self.view, spec)
+        return table
+
+
+def _asn_id(number: int) -> str:
+    return f"a{number}"
+
+
+def _id_numbers(keys: Sequence[tuple[str, str, int, int]], existing: Mapping[tuple[str, str], str] | None) -> list[int]:
+    """Id numbers for associations in this (sorted) order: kept ones keep theirs, new ones count on."""
+    if not existing:
+        return list(range(FIRST_ASN_ID, FIRST_ASN_ID + len(keys)))
+    kept = {key: int(value[1:]) for key, value in existing.items()}
+    following = max([FIRST_ASN_ID - 1, *kept.values()]) + 1
+    numbers = []
+    for name, rule, _, _ in keys:
+        number = kept.get((rule, name))
+        if number is None:
+            number, following = following, following + 1
+        numbers.append(number)
+    return numbers
 
 
 def _order(association: Association) -> tuple[str, str]:
     return association.product_name, association.asn_rule
+
+
+class _blame:
+    """Turn an exception escaping a pack's code into a PluginError naming the rule and plugin."""
+
+    def __init__(self, entry: RuleEntry) -> None:
+        self.entry = entry
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, traceback) -> bool:
+        if exc is None or isinstance(exc, RomanasnError) or not isinstance(exc, Exception):
+            return False
+        rule, plugin = self.entry.rule, self.entry.plugin
+        exc.add_note(f"in rule {rule.name!r} of plugin {plugin.label}")
+        raise PluginError(
+            f"rule {rule.name!r} of plugin {plugin.label} failed: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _runnable(entries: list[RuleEntry], config: RunConfig) -> tuple[list[RuleEntry], list[SkippedRule]]:
@@ -146,30 +464,19 @@ def _runnable(entries: list[RuleEntry], config: RunConfig) -> tuple[list[RuleEnt
     return runnable, skipped
 
 
-def _run_rule(
-    pm: PluginManager, entry: RuleEntry, view: PoolView, config: RunConfig
-) -> tuple[list[Association], np.ndarray, list[Veto]]:
-    """Select, constrain, group, name and build one rule's associations."""
+def _plan_rule(pm: PluginManager, entry: RuleEntry, index: int, view: PoolView, config: RunConfig) -> RulePlan:
+    """Select, constrain, group and name one rule's associations."""
     rule, plugin = entry.rule, entry.plugin
-    try:
+    with _blame(entry):
         _check_columns(entry, view.table)
         matching = [(found.item, found.plugin) for found in pm.match_constraints(rule, config)]
         own = [(constraint, plugin) for constraint in rule.constraints]
         rows, vetoes = _constrain(entry, view, _select(rule.select, view), own + matching)
         groups = _group(rule, view, rows, config, [constraint for constraint, _ in matching])
         names = pm.product_names(rule, groups, config)
-        built = pm.build_associations(rule, groups, names, config)
-    except RomanasnError:
-        raise
-    except Exception as exc:
-        exc.add_note(f"in rule {rule.name!r} of plugin {plugin.label}")
-        raise PluginError(
-            f"rule {rule.name!r} of plugin {plugin.label} failed: {type(exc).__name__}: {exc}"
-        ) from exc
-    provenance = Provenance(rule.name, plugin.name, plugin.version, __version__)
-    associations = [_stamp(a, provenance, plugin.label) for a in built]
-    used = np.fromiter((i for g in groups for i in g.rows), dtype=np.int64)
-    return associations, used, vetoes
+    for name in names:
+        check_name(name, "product name", rule.name, plugin.label)
+    return RulePlan(entry, index, groups, names, vetoes)
 
 
 def _select(constraints: Sequence[Any], view: PoolView) -> np.ndarray:
@@ -201,16 +508,16 @@ def _check_columns(entry: RuleEntry, table: Any) -> None:
 
 def _constrain(
     entry: RuleEntry, view: PoolView, rows: np.ndarray, added: list[tuple[Any, Any]]
-) -> tuple[np.ndarray, list[Veto]]:
+) -> tuple[np.ndarray, list[tuple[int, int, Veto]]]:
     """Apply the rule's own constraints and those other plugins add; record vetoes."""
     filenames = view.column("filename")
     vetoes = []
-    for constraint, plugin in added:
+    for number, (constraint, plugin) in enumerate(added):
         if not len(rows):
             break
         passed = _test(constraint, view)[rows]
         reason = constraint.reason or constraint.name
-        vetoes += [Veto(entry.name, filenames[i], reason, plugin.label) for i in rows[~passed]]
+        vetoes += [(number, i, Veto(entry.name, filenames[i], reason, plugin.label)) for i in rows[~passed].tolist()]
         rows = rows[passed]
     return rows, vetoes
 
@@ -232,12 +539,19 @@ def _group(
     order = np.lexsort((view.derived("filename_rank", _filename_rank)[rows], codes))
     rows, codes = rows[order], codes[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    bounds = starts.tolist() + [len(rows)]
+    firsts = codes[starts].tolist()
+    rows = rows.tolist()
+    names = rule.group_by
+    if not rule.companions:
+        return [Group(rule, dict(zip(names, keys[code])), tuple(rows[start:stop]), view)
+                for code, start, stop in zip(firsts, bounds, bounds[1:])]
     lookups = [_companion_index(c, view, matching) for c in rule.companions]
     groups = []
-    for start, members in zip(starts.tolist(), np.split(rows, starts[1:])):
-        members = tuple(members.tolist())
+    for code, start, stop in zip(firsts, bounds, bounds[1:]):
+        members = tuple(rows[start:stop])
         companions = tuple(_joined(c, lookup, view, members) for c, lookup in zip(rule.companions, lookups))
-        groups.append(Group(rule, dict(zip(rule.group_by, keys[codes[start]])), members, view, companions))
+        groups.append(Group(rule, dict(zip(names, keys[code])), members, view, companions))
     return groups
 
 
@@ -251,9 +565,13 @@ def _filename_rank(table: Any) -> np.ndarray:
 def _column_keys(names: Sequence[str], view: PoolView, rows: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
     """A code per selected row (equal codes, equal keys) and each code's key."""
     picked = rows.tolist()
-    subsets = [[column[i] for i in picked] for column in map(view.column, names)]
     index: dict[tuple, int] = {}
-    codes = [index.setdefault(key, len(index)) for key in zip(*subsets)]
+    if len(names) == 1:
+        column = view.column(names[0])
+        codes = [index.setdefault((column[i],), len(index)) for i in picked]
+    else:
+        subsets = [[column[i] for i in picked] for column in map(view.column, names)]
+        codes = [index.setdefault(key, len(index)) for key in zip(*subsets)]
     return np.asarray(codes, dtype=np.int64), list(index)
 
 
@@ -276,9 +594,11 @@ def _companion_index(companion: Companion, view: PoolView, matching: Sequence[An
     return index
 
 
-def _joined(companion: Companion, index: dict, view: PoolView, rows: list[int]) -> tuple[int, ...]:
+def _joined(companion: Companion, index: dict, view: PoolView, rows: Sequence[int]) -> tuple[int, ...]:
     columns = [view.column(name) for name in companion.on]
     keys = {tuple(column[i] for column in columns) for i in rows}
+    if len(keys) == 1:
+        return tuple(sorted(set(index.get(keys.pop(), ()))))
     return tuple(sorted({j for key in keys for j in index.get(key, ())}))
 
 
@@ -293,20 +613,16 @@ def _stamp(association: Association, provenance: Provenance, plugin: str) -> Ass
     )
 
 
-def _number(
-    pm: PluginManager, associations: list[Association], config: RunConfig
-) -> tuple[tuple[Association, ...], tuple[str, ...]]:
-    """Give ids ``a3001`` up in order and file stems; colliding file names are an error."""
-    numbered, stems, owners = [], [], {}
-    for n, association in enumerate(associations):
-        association = evolve(association, asn_id=f"a{FIRST_ASN_ID + n}")
+def _stems_with_hooks(pm: PluginManager, associations: list[Association], config: RunConfig) -> list[str]:
+    """The file stem of each association (numbered); colliding file names are an error."""
+    stems, owners = [], {}
+    for association in associations:
         stem = pm.file_stem(association, config)
         if stem in owners:
             raise RuleError(f"two associations would be written to {stem!r}: {_who(owners[stem])} and {_who(association)}")
         owners[stem] = association
-        numbered.append(association)
         stems.append(stem)
-    return tuple(numbered), tuple(stems)
+    return stems
 
 
 def _who(association: Association) -> str:
@@ -316,8 +632,164 @@ def _who(association: Association) -> str:
     return f"rule {p.rule!r} of plugin {p.plugin} {p.plugin_version}"
 
 
-def _counts(entries: Sequence[RuleEntry], associations: Sequence[Association]) -> dict[str, int]:
-    counts = {entry.name: 0 for entry in entries}
-    for association in associations:
-        counts[association.asn_rule] = counts.get(association.asn_rule, 0) + 1
-    return counts
+def _who_plan(rule_plan: RulePlan) -> str:
+    p = rule_plan.provenance
+    return f"rule {p.rule!r} of plugin {p.plugin} {p.plugin_version}"
+
+
+# -- the fast lane: building associations as the kernel's default hooks do ---------------------
+
+
+def degraded_reasons(table: Any) -> list[str | None]:
+    """The same as :func:`romanasn.products.degraded_reasons`, one test per distinct value."""
+    reasons: list[str | None] = [None] * len(table)
+    checks = (("exposerr", products._OK), ("data_problem", products._FALSE),
+              ("engineering_quality", products._OK))
+    for column, fine in checks:
+        if column not in table.colnames:
+            continue
+        verdicts: dict[tuple[type, Any], str | None] = {}
+        for i, value in enumerate(table[column].tolist()):
+            key = (type(value), value)
+            if key not in verdicts:
+                text = "" if value is None else str(value).strip()
+                verdicts[key] = None if text.upper() in fine else f"{column}: {text}"
+            reason = verdicts[key]
+            if reason is not None:
+                reasons[i] = reason if reasons[i] is None else f"{reasons[i]}; {reason}"
+    return reasons
+
+
+class _Members:
+    """Each pool row's member under one MemberSpec, made when first asked for (shared by rules)."""
+
+    def __init__(self, view: PoolView, spec: MemberSpec) -> None:
+        self.spec = spec
+        self.filenames = view.column("filename")
+        self.reasons = view.derived("romanasn.engine:degraded", degraded_reasons)
+        has = "asn_candidate" in view.table.colnames
+        self.candidates = view.column("asn_candidate") if has else None
+        self.made: dict[int, Member] = {}
+
+    def __getitem__(self, i: int) -> Member:
+        member = self.made.get(i)
+        if member is None:
+            candidate = self.candidates[i] if self.candidates is not None else None
+            member = Member(member_filename(self.filenames[i], self.spec.suffix), self.spec.exptype,
+                            self.reasons[i], {"asn_candidate": candidate} if candidate else None)
+            self.made[i] = member
+        return member
+
+    def pick(self, rows: Sequence[int], taken: set[str] | None = None) -> tuple[Member, ...]:
+        """Members for ``rows``, sorted by file name, none repeated, none of ``taken``."""
+        if len(rows) == 1 and not taken:
+            return (self[rows[0]],)
+        members = {}
+        for i in rows:
+            member = self[i]
+            if not taken or member.expname not in taken:
+                members[member.expname] = member
+        return tuple(members[name] for name in sorted(members))
+
+
+class _Builder:
+    """Builds one rule's associations exactly as ``products.build_associations`` and the engine's
+    stamping and numbering would, without the intermediate records."""
+
+    def __init__(self, run: Plan, rule_plan: RulePlan) -> None:
+        rule, config = rule_plan.rule, run.config
+        self.rule_plan, self.config = rule_plan, config
+        self.members = run.member_table(rule.member)
+        self.companions = [run.member_table(c.member) for c in rule.companions]
+        self.constraints = products.describe(rule)
+        self.label = rule_plan.entry.plugin.label
+        self.has_target = "target" in run.view.table.colnames
+        self.targets = run.view.column("target") if self.has_target else None
+        self.programs = run.view.column("program") if "program" in run.view.table.colnames else None
+        self.common = dict(asn_type=rule.asn_type, asn_rule=rule.name, asn_pool=config.pool_name,
+                           version_id=config.version_id, code_version=__version__,
+                           constraints=self.constraints, data_release_id=config.data_release_id,
+                           provenance=rule_plan.provenance)
+
+    def build(self, group_indices: Iterable[int]) -> list[Association]:
+        rule, config, plan = self.rule_plan.rule, self.config, self.rule_plan
+        made = []
+        for g in group_indices:
+            group, name = plan.groups[g], plan.names[g]
+            members = self.members.pick(group.rows)
+            for table, rows in zip(self.companions, group.companions):
+                members += table.pick(rows, {m.expname for m in members})
+            extras = dict(rule.extras(group, config)) if rule.extras else {}
+            top = {key: extras.pop(key) for key in ("target", "skycell_wcs_info", "program") if key in extras}
+            degraded = NO_DEGRADED
+            for member in members:
+                if member.exposerr is not None:
+                    degraded = SOME_DEGRADED
+                    break
+            made.append(Association(
+                products=(Product(name, members),),
+                asn_id=_asn_id(plan.ids[g]),
+                program=top["program"] if "program" in top else self._program(group),
+                target=top["target"] if "target" in top else self._target(group),
+                skycell_wcs_info=top.get("skycell_wcs_info", "none"),
+                degraded_status=degraded,
+                extra=extras,
+                **self.common,
+            ))
+        return made
+
+    def _program(self, group: Group) -> str:
+        if "program" in group.key:
+            return _program_id(group.key["program"])
+        if self.programs is None:
+            raise KeyError("program")
+        rows = group.rows
+        if len(rows) == 1:
+            return _program_id(self.programs[rows[0]])
+        programs = {self.programs[i] for i in rows}
+        return _program_id(programs.pop()) if len(programs) == 1 else "noprogram"
+
+    def _target(self, group: Group) -> str | None:
+        if not self.has_target:
+            return None
+        rows = group.rows
+        if len(rows) == 1:
+            value = self.targets[rows[0]]
+            return value if value else None
+        values = {v for v in (self.targets[i] for i in rows) if v}
+        return values.pop() if len(values) == 1 else None
+
+
+def _specs(rule: Rule) -> list[MemberSpec]:
+    return [rule.member] + [companion.member for companion in rule.companions]
+
+
+def _share_values(view: PoolView, entries: Sequence[RuleEntry]) -> None:
+    """Make the value lists of the columns rules group and join on hold one object per distinct
+    value (``tolist`` makes one per cell): a large pool's lists take a fraction of the memory."""
+    lists = getattr(view, "_lists", None)
+    if not isinstance(lists, dict):
+        return
+    names = {"program", "exposure_type", "target"}
+    for entry in entries:
+        names.update(entry.rule.group_by)
+        for companion in entry.rule.companions:
+            names.update(companion.on)
+    for name in sorted(names - {"filename"}):
+        if name in view.table.colnames and name not in lists:
+            shared: dict = {}
+            lists[name] = [shared.setdefault(value, value) for value in view.table[name].tolist()]
+
+
+_PROGRAM_IDS: dict[Any, str] = {}
+
+
+def _program_id(program: Any) -> str:
+    key = (type(program), program)
+    found = _PROGRAM_IDS.get(key)
+    if found is None:
+        found = program_id(program)
+        if len(_PROGRAM_IDS) < 100_000:
+            _PROGRAM_IDS[key] = found
+    return found
+

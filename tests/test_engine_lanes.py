@@ -1,0 +1,101 @@
+"""The engine's fast lane builds exactly what the kernel's default hooks build.
+
+When no pack implements the build, file-stem or finalize hooks, the engine
+builds associations itself, a block at a time; a pack implementing one of
+them (even one that always answers None) sends the run through the hooks.
+Both must give the same associations, ids, stems, vetoes, orphans and counts.
+"""
+
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from romanasn import RunConfig, engine, get_plugin_manager, hookimpl, products, read_pool
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from mission_pool import mission_pool  # noqa: E402
+
+PACKS = ["romanasn-wfi-imaging", "romanasn-wfi-spectral", "romanasn-wfi-calibration"]
+
+
+def _managers():
+    fast = get_plugin_manager(allow=PACKS)
+    passive = types.ModuleType("passive")
+    passive.romanasn_build_associations = hookimpl(lambda rule: None)
+    passive.romanasn_file_stem = hookimpl(lambda association: None)
+    hooked = get_plugin_manager(allow=PACKS, plugins=[(passive, "passive")])
+    return fast, hooked
+
+
+def _same(a: engine.Result, b: engine.Result) -> None:
+    assert tuple(a.associations) == tuple(b.associations)
+    assert tuple(a.file_stems) == tuple(b.file_stems)
+    assert a.vetoes == b.vetoes and a.orphans == b.orphans and a.counts == b.counts
+
+
+@pytest.mark.parametrize("options", [{}, {"drop_degraded": True}])
+def test_the_fast_lane_builds_what_the_hooks_build(options):
+    fast, hooked = _managers()
+    assert engine.Hooks(fast).fast and not engine.Hooks(hooked).fast
+    pools = [read_pool(ROOT / "examples" / "pool.ecsv", columns=[f.item for f in fast.pool_columns()]),
+             mission_pool(3000)]
+    for pool in pools:
+        config = RunConfig(pool_name="pool", version_id="v1", options=options)
+        _same(engine.generate(pool, plugin_manager=fast, config=config),
+              engine.generate(pool, plugin_manager=hooked, config=config))
+
+
+def test_streaming_builds_every_association_once_with_its_id_and_stem():
+    fast, _ = _managers()
+    pool = mission_pool(2000)
+    run = engine.plan(pool, plugin_manager=fast)
+    streamed = list(run.stream(block=7))
+    assert sorted(number for number, _, _ in streamed) == list(range(3001, 3001 + run.total))
+    result = run.result()
+    by_id = {a.asn_id: a for a in result.associations}
+    for number, association, stem in streamed:
+        assert by_id[f"a{number}"] == association and stem == f"{association.product_name}_asn"
+    assert run.association(5) == result.associations[5]
+
+
+def test_known_ids_are_kept_and_new_ones_follow():
+    fast, _ = _managers()
+    pool = mission_pool(500)
+    first = engine.generate(pool, plugin_manager=fast)
+    known = {(a.asn_rule, a.product_name): a.asn_id for a in first.associations[::2]}
+    run = engine.plan(pool, plugin_manager=fast, existing_ids=known)
+    again = run.result()
+    for association in again.associations:
+        key = (association.asn_rule, association.product_name)
+        if key in known:
+            assert association.asn_id == known[key]
+    new = sorted(int(a.asn_id[1:]) for a in again.associations if (a.asn_rule, a.product_name) not in known)
+    start = max(int(v[1:]) for v in known.values()) + 1
+    assert new == list(range(start, start + len(new)))
+
+
+def test_degraded_reasons_match_the_kernels():
+    table = Table({
+        "exposerr": ["", "NULL", " ok ", "GUIDING_LOST", "", "x"],
+        "data_problem": ["false", "TRUE", "0", "", "no", "1"],
+        "engineering_quality": ["OK", "SUSPECT", "", "ok", "BAD", "OK"],
+    })
+    assert engine.degraded_reasons(table) == products.degraded_reasons(table)
+    masked = Table({"data_problem": np.ma.MaskedArray([1, 0, 1], mask=[False, False, True])})
+    assert engine.degraded_reasons(masked) == products.degraded_reasons(masked)
+
+
+def test_a_plan_streamed_with_release_lets_its_groups_go():
+    fast, _ = _managers()
+    run = engine.plan(mission_pool(400), plugin_manager=fast)
+    total = run.total
+    assert sum(1 for _ in run.stream(release=True)) == total
+    assert all(not p.groups for p in run.plans) and not run._members
+    assert sum(run.counts().values()) == total and len(run.file_stems()) == total  # still summarised
+    with pytest.raises(Exception, match="let its groups go"):
+        run.association(0)
