@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from romanasn import load_asn, output
+from romanasn import folder, load_asn
 from romanasn.cli import main
 
 DISTS = Path(__file__).parent / "data" / "dists"
@@ -161,8 +161,6 @@ def test_a_misspelled_hook_is_named(packs, pool_file, out, capsys):
     assert _snapshot(out) == {"keep.txt": b"mine"}
 
 
-@pytest.mark.xfail(strict=True, reason="output.py: observers are called after the files are in place, "
-                                       "so a failing one leaves them written")
 def test_an_observer_that_raises_leaves_the_folder_as_it_was(hostile, pool_file, out, capsys):
     hostile("association_written:raise")
     before = _snapshot(out)
@@ -236,7 +234,7 @@ def test_an_output_path_that_is_a_file(packs, pool_file, tmp_path, capsys):
 def _disk_full_after(monkeypatch, calls, when=lambda path: True):
     """Make the writer's file making fail with ENOSPC from its ``calls``-th call on a path ``when``
     accepts (the process writing files is forked after the patch, so it inherits it)."""
-    real = output._write_file
+    real = folder._write_file
     seen = []
 
     def write(path, data):
@@ -246,7 +244,7 @@ def _disk_full_after(monkeypatch, calls, when=lambda path: True):
                 raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real(path, data)
 
-    monkeypatch.setattr(output, "_write_file", write)
+    monkeypatch.setattr(folder, "_write_file", write)
 
 
 def test_a_full_disk_leaves_an_existing_folder_as_it_was(packs, pool_file, out, capsys, monkeypatch):
@@ -286,12 +284,12 @@ def test_a_full_disk_while_writing_the_report_keeps_the_previous_run(packs, pool
 
 _KILLER = """
 import os, signal, sys
-from romanasn import cli, output
+from romanasn import cli, encoder
 
 point, argv = sys.argv[1], sys.argv[2:]
 calls = []
 if point == "staging":  # while the association files are being made
-    real_encode = output.Encoder.encode
+    real_encode = encoder.Encoder.encode
 
     def encode(*args):
         calls.append(1)
@@ -299,7 +297,7 @@ if point == "staging":  # while the association files are being made
             os.kill(os.getpid(), signal.SIGKILL)
         return real_encode(*args)
 
-    output.Encoder.encode = encode
+    encoder.Encoder.encode = encode
 else:  # while they are being moved into the output folder, after the commit
     real_replace = os.replace
 
@@ -357,7 +355,7 @@ def test_the_next_run_finishes_a_run_killed_after_its_commit(packs, pool_file, o
     first = json.loads((out / "romanasn-run.json").read_text())
     _killed_run(tmp_path, "moving", "generate", pool_file, "-o", out, "-q", "--format", "yaml", "--overwrite")
     assert (out / ".romanasn-journal").read_text().endswith("commit\n")
-    assert output.recover(out) == "finished"
+    assert folder.recover(out) == "finished"
     assert sorted(p.name for p in out.iterdir()) == sorted(["keep.txt", "romanasn-run.json"] + first["files"])
     assert json.loads((out / "romanasn-run.json").read_text()) == first
     for name in first["files"]:

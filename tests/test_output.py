@@ -11,6 +11,7 @@ from attrs import evolve
 
 from romanasn import (AsnError, Association, Member, Product, Provenance, Rule, RunConfig, asnfile, generate, hookimpl,
                       isin, load_asn, output, strip_level, write_result)
+from romanasn import folder as folder_module
 from romanasn.plugins.manager import get_plugin_manager
 
 
@@ -50,7 +51,7 @@ def test_files_are_flat_validated_and_reported(pool, tmp_path):
 
 def _disk_full_after(monkeypatch, calls):
     """Make the writing of the ``calls``-th file fail as a full disk does."""
-    real, seen = output._write_file, []
+    real, seen = folder_module._write_file, []
 
     def write(path, data):
         seen.append(path)
@@ -58,7 +59,7 @@ def _disk_full_after(monkeypatch, calls):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real(path, data)
 
-    monkeypatch.setattr(output, "_write_file", write)
+    monkeypatch.setattr(folder_module, "_write_file", write)
 
 
 def test_a_failure_while_writing_leaves_the_folder_as_it_was(pool, tmp_path, monkeypatch):
@@ -128,49 +129,9 @@ def test_nothing_is_left_behind_but_the_files_and_the_report(pool, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in written] + ["romanasn-run.json"])
 
 
-@pytest.mark.parametrize("value", [
-    {"a": [1, 2.5, float("inf"), float("-inf"), None, True, False, {"x": [], "y": {}}], "é": "ü\n\"\t\u2028"},
-    [], {}, "text", 3, 1e100, -0.0, [[[]]], {"k": {"k": {"k": [1]}}}, {1: "int key", None: 0, False: 1, 2.5: 3},
-])
-@pytest.mark.parametrize("indent", [2, 4])
-def test_encode_json_writes_what_json_dumps_writes(value, indent):
-    assert output.encode_json(value, indent) == json.dumps(value, indent=indent)
-
-
-def test_the_encoder_writes_what_asnfile_dumps_writes(tmp_path):
-    provenance = Provenance("r", "pack", "1.0", "0.1.0")
-    members = (Member("a_cal.asdf"), Member("b_cal.asdf", "direct_image", "exposerr: LOST"),
-               Member("c_cal.asdf", extra={"asn_candidate": "[('o001', 'observation')]", "group_id": "g1"}))
-    associations = [
-        Association(products=(Product("p1", members),), asn_id="a3001", provenance=provenance, target="M 31"),
-        Association(products=(Product("p2", members[:1]), Product("p3", members[1:])), asn_id="a3002",
-                    extra={"psf_match_reference_filter": "F158", "counts": [1, 2.5]}),
-        Association(products=(Product("p4", members),), asn_id="a3003", skycell_wcs_info={
-            "name": "270p65x48y69", "pixel_scale": 1.5e-05, "ra_projection_center": 270.0,
-            "dec_projection_center": 65.0, "x0_projection": 1.0, "y0_projection": 2.0, "ra_center": 270.1,
-            "dec_center": 65.1, "nx": 5000, "ny": 5000, "orientat": 0.0, "orientat_projection_center": 0.0}),
-    ]
-    for prefix in (None, "../exposures"):
-        encoder = output.Encoder("json", prefix)
-        for association in associations * 2:  # members checked once, encoded the same again
-            expected = asnfile.dumps(encoder._relocated(association), "json")
-            assert encoder.encode(association, "x.json") == expected
-    for fmt in ("yaml", "asdf"):
-        assert output.Encoder(fmt).encode(associations[0], "x") == asnfile.dumps(associations[0], fmt)
-
-
-def test_the_encoder_names_the_file_of_an_invalid_association():
-    encoder = output.Encoder("json")
-    bad = Association(products=(Product("p", (Member(""),)),), asn_id="a3001")
-    with pytest.raises(AsnError, match="x_asn.json: invalid association.*expname"):
-        encoder.encode(bad, "x_asn.json")
-    with pytest.raises(AsnError, match="x_asn.json: invalid association"):
-        encoder.encode(Association(products=(Product("p", (Member("a"),)),), asn_id="3001"), "x_asn.json")
-
-
 def test_a_second_run_into_a_folder_being_written_is_refused(pool, tmp_path):
     out = tmp_path / "out"
-    folder = output.Folder(out).open()
+    folder = folder_module.Folder(out).open()
     try:
         with pytest.raises(AsnError, match="another romanasn run is writing"):
             _write(pool, out, _pack())

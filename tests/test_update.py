@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from romanasn import RunConfig, get_plugin_manager, load_asn, output, write_pool
+from romanasn import RunConfig, encoder, folder, get_plugin_manager, load_asn, output, write_pool
 from romanasn.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,7 +148,7 @@ def test_an_interrupt_before_every_file_is_ready_leaves_the_folder_as_it_was(pm,
     out = tmp_path / "out"
     _run(mission_pool(600), out, pm)
     before = _snapshot(out)
-    real, calls = output.Encoder.encode, []
+    real, calls = encoder.Encoder.encode, []
 
     def interrupted(self, association, source):
         calls.append(source)
@@ -156,7 +156,7 @@ def test_an_interrupt_before_every_file_is_ready_leaves_the_folder_as_it_was(pm,
             raise KeyboardInterrupt
         return real(self, association, source)
 
-    monkeypatch.setattr(output.Encoder, "encode", interrupted)
+    monkeypatch.setattr(encoder.Encoder, "encode", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _run(mission_pool(900), out, pm, update=True)
     assert _snapshot(out) == before
@@ -167,13 +167,13 @@ def test_an_interrupt_while_files_are_moved_in_waits_until_the_folder_is_complet
     expected = _fully_updated(pm, tmp_path, small, grown)
     out = tmp_path / "out"
     _run(small, out, pm)
-    real = output._roll_forward
+    real = folder._roll_forward
 
-    def interrupted(*args):
+    def interrupted(*args, **kwargs):
         signal.raise_signal(signal.SIGINT)  # Ctrl-C in the middle of the moves
-        real(*args)
+        real(*args, **kwargs)
 
-    monkeypatch.setattr(output, "_roll_forward", interrupted)
+    monkeypatch.setattr(folder, "_roll_forward", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _run(grown, out, pm, update=True)
     assert {n: v[0] for n, v in _snapshot(out).items()} == expected
@@ -196,21 +196,21 @@ def test_a_run_killed_while_moving_files_in_is_finished_by_the_next(pm, tmp_path
             raise Killed  # the process dies here: half the changed files are in
         real_replace(source, target)
 
-    monkeypatch.setattr(output.os, "replace", replace)
+    monkeypatch.setattr(folder.os, "replace", replace)
     with pytest.raises(Killed):
         _run(grown, out, pm, update=True)
-    monkeypatch.setattr(output.os, "replace", real_replace)
-    assert (out / output.JOURNAL).exists()  # committed, not finished
-    assert output.recover(out) == "finished"
+    monkeypatch.setattr(folder.os, "replace", real_replace)
+    assert (out / folder.JOURNAL).exists()  # committed, not finished
+    assert folder.recover(out) == "finished"
     assert {n: v[0] for n, v in _snapshot(out).items()} == expected
 
 
 _KILLER = """
 import os, signal, sys
-from romanasn import output
+from romanasn import encoder, folder, output
 from romanasn.cli import main
 
-real, calls = output.Encoder.encode, []
+real, calls = encoder.Encoder.encode, []
 
 def encode(self, association, source):
     calls.append(1)
@@ -218,7 +218,7 @@ def encode(self, association, source):
         os.kill(os.getpid(), signal.SIGKILL)
     return real(self, association, source)
 
-output.Encoder.encode = encode
+encoder.Encoder.encode = encode
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -235,11 +235,11 @@ def test_a_run_killed_while_writing_is_undone_by_the_next(tmp_path):
     done = subprocess.run([sys.executable, str(script), "300", "generate", str(grown), "-o", str(out),
                            "--update", "-q"], capture_output=True, text=True)
     assert done.returncode == -signal.SIGKILL, done.stderr
-    assert (out / output.JOURNAL).exists()
+    assert (out / folder.JOURNAL).exists()
     deadline = time.monotonic() + 30
     while True:  # the process writing files stops once its parent is gone
         try:
-            assert output.recover(out) == "undone"
+            assert folder.recover(out) == "undone"
             break
         except output.AsnError:
             assert time.monotonic() < deadline

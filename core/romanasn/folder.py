@@ -1,0 +1,463 @@
+"""An output folder changed all or nothing.
+
+A new file is made in place (its name first noted in the journal
+``.romanasn-journal``, which is also the folder's lock); a file that
+replaces an existing one is made in a staging folder inside the output
+folder and moved into place only when every file is ready. A run that fails
+or is interrupted before that point removes what it made; once every file
+is ready the run writes ``commit`` to the journal, and from then on
+finishes even if interrupted (Ctrl-C waits until the folder is complete).
+A run that was killed is finished or undone, as its journal says, by the
+next run into the folder (:func:`recover`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from attrs import define
+
+from romanasn.errors import AsnError
+
+log = logging.getLogger("romanasn.folder")
+
+__all__ = ["Folder", "recover", "safe_name", "JOURNAL", "STAGING_PREFIX"]
+
+JOURNAL = ".romanasn-journal"
+STAGING_PREFIX = ".romanasn-staging-"
+_MOVES = ".moves.json"
+_PREVIOUS = ".previous"
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _write_file(path: Path | str, data: bytes | Iterable[bytes]) -> None:
+    """Make the new file ``path`` holding ``data``, bytes or pieces of bytes (every file a run
+    writes goes through here)."""
+    fd = os.open(path, _CREATE, 0o666)
+    try:
+        for piece in [data] if isinstance(data, (bytes, bytearray, memoryview)) else data:
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+class _Files:
+    """Writes files in a child process, so that the file system's work runs beside the main one's.
+
+    Each file's name goes to the journal before the file is made. The main
+    process sends ``name, data`` frames through a pipe; the child reports
+    the first error through another pipe and stops. Without ``os.fork`` the
+    files are written in this process.
+    """
+
+    def __init__(self, out: Path, staging: Path, journal: Any) -> None:
+        self.out, self.staging, self.journal = out, staging, journal
+        self.buffer: list[bytes] = []
+        self.buffered = 0
+        self.pid = 0
+        self.pipe = -1
+        self.errors = -1
+
+    def start(self) -> None:
+        self.journal.flush()
+        if not hasattr(os, "fork"):
+            return
+        data_r, data_w = os.pipe()
+        error_r, error_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: write files until the pipe closes
+            status = 0
+            try:
+                os.close(data_w)
+                os.close(error_r)
+                _files_child(data_r, error_w, self.out, self.staging, self.journal.fileno())
+            except BaseException:
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(data_r)
+        os.close(error_w)
+        self.pid, self.pipe, self.errors = pid, data_w, error_r
+
+    def put(self, name: str, data: bytes, staged: bool) -> None:
+        if not self.pid:
+            self._write_here(name, data, staged)
+            return
+        encoded = name.encode("utf-8")
+        self.buffer.append(b"%d %d %d\n" % (len(encoded), int(staged), len(data)))
+        self.buffer.append(encoded)
+        self.buffer.append(data)
+        self.buffered += len(data) + len(encoded) + 16
+        if self.buffered >= 1 << 20:
+            self._send()
+
+    def _write_here(self, name: str, data: bytes, staged: bool) -> None:
+        if not staged:
+            self.journal.write(f"+{name}\n")
+            self.journal.flush()
+        _write_file((self.staging if staged else self.out) / name, data)
+
+    def _send(self) -> None:
+        payload = b"".join(self.buffer)
+        view = memoryview(b"%d\n" % len(payload) + payload)
+        self.buffer, self.buffered = [], 0
+        try:
+            while view:
+                view = view[os.write(self.pipe, view):]
+        except BrokenPipeError:
+            self._wait()
+            raise AsnError(f"{self.out}: the process writing files stopped") from None
+
+    def finish(self) -> None:
+        """Wait until every file is written; raise the first error."""
+        if not self.pid:
+            return
+        if self.buffer:
+            self._send()
+        self._wait()
+
+    def stop(self) -> None:
+        """Stop writing (what is written stays until the journal is rolled back)."""
+        if not self.pid:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.buffer = []
+        with contextlib.suppress(BaseException):
+            self._wait()
+
+    def _wait(self) -> None:
+        if self.pipe >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.pipe)
+            self.pipe = -1
+        pid, self.pid = self.pid, 0
+        if not pid:
+            return
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(self.errors, "rb") as stream:
+            message = stream.read().decode("utf-8", "replace")
+        self.errors = -1
+        if message:
+            number, filename, text = message.split("\t", 2)
+            raise OSError(int(number), text, filename or None)
+        if status != 0:
+            raise AsnError(f"{self.out}: the process writing files failed (status {status})")
+
+
+def _files_child(data: int, errors: int, out: Path, staging: Path, journal: int) -> None:
+    """The child of :class:`_Files`: make the files of each batch sent, the batch's new names
+    noted in the journal first."""
+    with os.fdopen(data, "rb", buffering=1 << 20) as stream:
+        try:
+            while header := stream.readline():
+                payload = stream.read(int(header))
+                files, at = [], 0
+                while at < len(payload):
+                    end = payload.index(b"\n", at)
+                    length, staged, size = map(int, payload[at:end].split())
+                    name = payload[end + 1:end + 1 + length].decode("utf-8")
+                    at = end + 1 + length + size
+                    files.append((name, staged, payload[end + 1 + length:at]))
+                new = "".join(f"+{name}\n" for name, staged, _ in files if not staged)
+                if new:
+                    os.write(journal, new.encode("utf-8"))
+                for name, staged, content in files:
+                    _write_file(f"{staging if staged else out}/{name}", content)
+        except OSError as exc:
+            message = f"{exc.errno or 0}\t{exc.filename or ''}\t{exc.strerror or exc}"
+            os.write(errors, message.encode("utf-8", "replace"))
+            raise
+
+
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM (in the main thread) until the block is done, then raise."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[number] = signal.signal(number, lambda n, frame: caught.append(n))
+        except (ValueError, OSError):
+            pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if caught:
+        if caught[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.raise_signal(caught[0])
+
+
+class Folder:
+    """One run's changes to an output folder, applied all or nothing (see the module's docstring)."""
+
+    def __init__(self, out: str | os.PathLike) -> None:
+        self.out = Path(out)
+        self.created = False
+        self.journal: Any = None
+        self.staging: Path | None = None
+        self.files: _Files | None = None
+        self.existing: set[str] = set()
+        self.replaced: list[str] = []
+        self.removed: list[str] = []
+        self.committed = False
+
+    def open(self) -> "Folder":
+        if self.out.exists() and not self.out.is_dir():
+            raise AsnError(f"{self.out}: not a folder")
+        self.created = not self.out.exists()
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._lock()
+            self.existing = set(os.listdir(self.out))
+            self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out))
+            self.journal.write(f"staging {self.staging.name}\n" + ("created\n" if self.created else ""))
+            self.journal.flush()
+        except BaseException:
+            self.abort()
+            raise
+        self.files = _Files(self.out, self.staging, self.journal)
+        try:
+            self.files.start()
+        except BaseException:
+            self.abort()
+            raise
+        return self
+
+    def _lock(self) -> None:
+        """Take the journal (the folder's lock); finish or undo a killed run's journal first."""
+        path = self.out / JOURNAL
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            except FileExistsError:
+                recover(self.out)
+                continue
+            break
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.journal = os.fdopen(fd, "w", encoding="utf-8")
+
+    def add(self, name: str, data: bytes) -> None:
+        """Write the file ``name`` (new, or replacing an existing one at commit)."""
+        staged = name in self.existing
+        if staged:
+            self.replaced.append(name)
+        self.files.put(name, data, staged)
+
+    def remove(self, name: str) -> None:
+        """Remove the file ``name`` at commit."""
+        self.removed.append(name)
+
+    def commit(self, last: str, data: bytes | Iterable[bytes], then: Callable[[], None] | None = None) -> None:
+        """Make every change visible, the file ``last`` (the run report) after the others; from
+        the commit on, finish regardless.
+
+        ``then`` is called once the changes are visible; when it raises, they are taken back
+        (the files replaced or removed were kept for that) and its error raised.
+        """
+        self.files.finish()
+        _write_file(self.staging / last, data)
+        moves = {"replace": self.replaced + [last], "remove": self.removed}
+        _write_file(self.staging / _MOVES, json.dumps(moves).encode())
+        if then is not None:
+            _keep_previous(self.out, self.staging / _PREVIOUS, moves)
+        with _uninterrupted():
+            self._note("commit")
+            self.committed = True
+            _roll_forward(self.out, self.staging, moves, keep_staging=then is not None)
+            if then is None:
+                self._close()
+        if then is None:
+            return
+        try:
+            then()
+        except BaseException:
+            with _uninterrupted():
+                self._note("undo")
+                _take_back(self.out, self.out / JOURNAL)
+                self._close()
+            raise
+        with _uninterrupted():
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self._close()
+
+    def _note(self, line: str) -> None:
+        """Write ``line`` to the journal, on disk before going on."""
+        self.journal.write(line + "\n")
+        self.journal.flush()
+        os.fsync(self.journal.fileno())
+
+    def abort(self) -> None:
+        """Undo every change made so far (after the commit, leave the journal for the next run to finish)."""
+        if self.committed:
+            if self.journal is not None:
+                with contextlib.suppress(OSError):
+                    self.journal.close()
+                self.journal = None
+            return
+        with _uninterrupted():
+            if self.files is not None:
+                self.files.stop()
+            if self.journal is not None:
+                self.journal.flush()
+                _roll_back(self.out, self.out / JOURNAL)
+                self._close()
+            elif self.created:
+                shutil.rmtree(self.out, ignore_errors=True)
+
+    def _close(self) -> None:
+        if self.journal is not None:
+            with contextlib.suppress(OSError):
+                (self.out / JOURNAL).unlink()
+            self.journal.close()
+            self.journal = None
+
+
+@define(frozen=True)
+class _Journal:
+    """What a run's journal says: its staging folder, whether it made the output folder, the
+    new files it made, and how far it got (``open``, ``commit`` or ``undo``)."""
+
+    staging: str | None
+    created: bool
+    names: list[str]
+    state: str
+
+    @classmethod
+    def read(cls, path: Path) -> "_Journal":
+        staging, created, names, state = None, False, [], "open"
+        for line in path.read_text("utf-8", errors="replace").splitlines():
+            if line.startswith("staging "):
+                staging = line[len("staging "):]
+            elif line == "created":
+                created = True
+            elif line.startswith("+"):
+                names.append(line[1:])
+            elif line in ("commit", "undo"):
+                state = line
+        if staging is not None and not (safe_name(staging) and staging.startswith(STAGING_PREFIX)):
+            staging = None
+        return cls(staging, created, names, state)
+
+
+def safe_name(name: str) -> bool:
+    return bool(name) and "/" not in name and "\0" not in name and name not in (".", "..") and (
+        os.altsep is None or os.altsep not in name)
+
+
+def _roll_back(out: Path, journal: Path) -> None:
+    """Remove the new files and the staging folder of the run of ``journal`` (and the output
+    folder, when the run made it and nothing else is in it)."""
+    noted = _Journal.read(journal)
+    for name in noted.names:
+        if safe_name(name):
+            with contextlib.suppress(FileNotFoundError):
+                (out / name).unlink()
+    if noted.staging:
+        shutil.rmtree(out / noted.staging, ignore_errors=True)
+    if noted.created:
+        left = [p.name for p in out.iterdir() if p.name != JOURNAL]
+        if not left:
+            with contextlib.suppress(OSError):
+                journal.unlink()
+                out.rmdir()
+
+
+def _roll_forward(out: Path, staging: Path, moves: Mapping[str, list[str]], keep_staging: bool = False) -> None:
+    """Move the staged files into place and remove the files to be removed."""
+    for name in moves["replace"]:
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(staging / name, out / name)
+    for name in moves["remove"]:
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    if not keep_staging:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _keep_previous(out: Path, previous: Path, moves: Mapping[str, list[str]]) -> None:
+    """Hard-link (or copy) into ``previous`` each file the commit will replace or remove."""
+    previous.mkdir()
+    for name in moves["replace"] + moves["remove"]:
+        try:
+            os.link(out / name, previous / name)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            shutil.copy2(out / name, previous / name)
+
+
+def _take_back(out: Path, journal: Path) -> None:
+    """Undo a committed run whose previous files were kept: put them back, then roll back."""
+    noted = _Journal.read(journal)
+    staging = out / noted.staging if noted.staging else None
+    if staging is not None and (staging / _MOVES).exists():
+        moves = json.loads((staging / _MOVES).read_text())
+        for name in moves["replace"] + moves["remove"]:
+            if not safe_name(name):
+                continue
+            try:
+                os.replace(staging / _PREVIOUS / name, out / name)
+            except FileNotFoundError:
+                if name in moves["replace"]:
+                    with contextlib.suppress(FileNotFoundError):
+                        (out / name).unlink()
+    _roll_back(out, journal)
+
+
+def recover(out: str | os.PathLike) -> str | None:
+    """Finish or undo the run whose journal is in ``out`` (killed, or still running: an error).
+
+    Returns ``"finished"``, ``"undone"`` or None when there was nothing to do.
+    """
+    out = Path(out)
+    path = out / JOURNAL
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise AsnError(f"{out}: another romanasn run is writing this folder") from exc
+            raise
+        noted = _Journal.read(path)
+        moves_path = out / noted.staging / _MOVES if noted.staging else None
+        if noted.state == "undo":
+            _take_back(out, path)
+            outcome = "undone"
+        elif noted.state == "commit" and moves_path is not None and moves_path.exists():
+            _roll_forward(out, out / noted.staging, json.loads(moves_path.read_text()))
+            outcome = "finished"
+        else:
+            _roll_back(out, path)
+            outcome = "undone"
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        log.warning("%s: a run into this folder was interrupted; its changes were %s", out, outcome)
+        return outcome
+    finally:
+        os.close(fd)
