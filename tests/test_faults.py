@@ -93,17 +93,9 @@ def _failed(capsys, argv, *fragments):
 _HOOKS = ["rules", "match_constraints", "finalize", "product_names", "file_stem", "build_associations",
           "pool_columns", "generate_options", "commands"]
 _RULE_PARTS = ["product_name", "constraint", "keys", "extras"]
-# Faults whose error does not name the plugin at fault yet; see the report of this change.
-_MISNAMED = {
-    "constraint:wrong": "a constraint of the wrong shape is a RuleError naming no plugin",
-}
 
 
-@pytest.mark.parametrize("fault", [
-    pytest.param(f"{what}:{mode}", marks=[pytest.mark.xfail(strict=True, reason=_MISNAMED[f"{what}:{mode}"])]
-                 if f"{what}:{mode}" in _MISNAMED else [])
-    for what in _HOOKS + _RULE_PARTS for mode in ("raise", "wrong")
-])
+@pytest.mark.parametrize("fault", [f"{what}:{mode}" for what in _HOOKS + _RULE_PARTS for mode in ("raise", "wrong")])
 def test_a_hook_that_raises_or_returns_the_wrong_type_is_named_and_nothing_is_written(
         hostile, pool_file, out, capsys, fault):
     hostile(fault)
@@ -119,8 +111,6 @@ def test_the_hostile_pack_behaves_when_asked_to(hostile, pool_file, out):
     assert report["counts"] == {"fake_exposure": 4, "hostile_exposure": 4}
 
 
-@pytest.mark.xfail(strict=True, reason="engine.py: a failing constraint another plugin adds is blamed on "
-                                       "the rule's plugin")
 def test_a_constraint_that_raises_names_the_plugin_that_added_it(hostile, pool_file, out, capsys):
     hostile("match_constraints:failing")
     err = _failed(capsys, ["generate", str(pool_file), "-o", str(out), "--rules", "fake_exposure"], HOSTILE)
@@ -176,9 +166,9 @@ def test_an_observer_that_raises_is_named(hostile, pool_file, out, capsys):
 # -- --keep-going -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="engine.py/cli.py/output.py: --keep-going is not there yet")
-def test_keep_going_lets_the_other_rules_finish_and_reports_the_failed_ones(hostile, pool_file, out, capsys):
-    hostile("product_name:raise")
+@pytest.mark.parametrize("fault", ["product_name:raise", "extras:raise", "constraint:wrong"])
+def test_keep_going_lets_the_other_rules_finish_and_reports_the_failed_ones(hostile, pool_file, out, capsys, fault):
+    hostile(fault)
     status = main(["generate", str(pool_file), "-o", str(out), "--keep-going"])
     err = capsys.readouterr().err
     assert status == 1  # not silent: some associations are missing
@@ -189,7 +179,7 @@ def test_keep_going_lets_the_other_rules_finish_and_reports_the_failed_ones(host
     assert report["counts"] == {"fake_exposure": 4}
     [failed] = report["failed_rules"]
     assert (failed["name"], failed["plugin"]) == ("hostile_exposure", "romanasn-fake-hostile")
-    assert "hostile product_name" in failed["error"]
+    assert HOSTILE in failed["error"]
 
 
 def test_without_keep_going_one_failing_rule_stops_the_run(hostile, pool_file, out, capsys):

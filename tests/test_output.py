@@ -138,3 +138,74 @@ def test_a_second_run_into_a_folder_being_written_is_refused(pool, tmp_path):
     finally:
         folder.abort()
     assert not out.exists()
+
+
+# -- --keep-going -------------------------------------------------------------------------------
+
+
+def _two_rules(bad_group, fault="invalid"):
+    """Rules ``each`` and ``odd``; ``odd`` gives its ``bad_group``-th association an invalid
+    target (``fault="invalid"``) or raises there."""
+    made = []
+
+    def extras(group, config):
+        made.append(group)
+        if len(made) == bad_group and fault == "raise":
+            raise ValueError("no extras for this one")
+        return {"target": 5} if len(made) == bad_group else {}
+
+    select = [isin("exposure_type", "WFI_IMAGE")]
+    each = Rule(name="each", asn_type="image2", level=2, select=select, group_by=("filename",),
+                product_name=lambda g, c: strip_level(g.key["filename"]))
+    odd = Rule(name="odd", asn_type="image2", level=2, select=select, group_by=("filename",),
+               product_name=lambda g, c: strip_level(g.key["filename"]) + "_odd", extras=extras)
+    module = types.ModuleType("pack")
+    module.romanasn_rules = hookimpl(lambda: [each, odd])
+    return get_plugin_manager(autoload=False, plugins=[(module, "pack")])
+
+
+def test_keep_going_takes_back_the_files_a_failing_rule_already_wrote(pool, tmp_path):
+    out = tmp_path / "out"
+    outcome = output.generate_to(pool, out, plugin_manager=_two_rules(3), config=RunConfig(pool_name="pool"),
+                                 keep_going=True)
+    [failed] = outcome.result.failed
+    assert (failed.rule, failed.plugin) == ("odd", "pack") and "invalid association" in failed.error
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted([name[:-len("_cal.asdf")] + "_asn.json" for name in pool["filename"]]
+                           + ["romanasn-run.json"])
+    report = json.loads((out / "romanasn-run.json").read_text())
+    assert report["counts"] == {"each": 4}
+    assert report["files"] == outcome.files == files[:-1]
+    assert sorted(report["manifest"]["files"]) == files[:-1]
+    assert report["failed_rules"] == [{"name": "odd", "plugin": "pack", "version": failed.version,
+                                       "error": failed.error}]
+    assert len(outcome.result.associations) == 4
+
+
+def test_without_keep_going_the_failing_rule_stops_the_run(pool, tmp_path):
+    with pytest.raises(AsnError, match="invalid association"):
+        output.generate_to(pool, tmp_path / "out", plugin_manager=_two_rules(3), config=RunConfig())
+    assert not (tmp_path / "out").exists()
+
+
+def test_keep_going_in_memory_leaves_out_the_failing_rule(pool):
+    result = generate(pool, plugin_manager=_two_rules(2, "raise"), keep_going=True)
+    [failed] = result.failed
+    assert failed.rule == "odd" and "ValueError: no extras for this one" in failed.error
+    assert result.counts == {"each": 4}
+    assert [a.asn_rule for a in result.associations] == ["each"] * 4
+    assert [a.asn_id for a in result.associations] == ["a3001", "a3003", "a3005", "a3007"]  # ids as without the failure
+    assert result.orphans == ()
+
+
+def test_keep_going_with_update_and_prune_keeps_the_failing_rules_files(pool, tmp_path):
+    out = tmp_path / "out"
+    output.generate_to(pool, out, plugin_manager=_two_rules(99), config=RunConfig(pool_name="pool"))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "romanasn-run.json"}
+    manifest = json.loads((out / "romanasn-run.json").read_text())["manifest"]["files"]
+    outcome = output.generate_to(pool, out, plugin_manager=_two_rules(3), config=RunConfig(pool_name="pool"),
+                                 update=True, prune=True, keep_going=True)
+    assert [f.rule for f in outcome.result.failed] == ["odd"]
+    assert outcome.removed == [] and outcome.stale == [] and len(outcome.unchanged) == 4
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "romanasn-run.json"} == before
+    assert json.loads((out / "romanasn-run.json").read_text())["manifest"]["files"] == manifest

@@ -201,8 +201,6 @@ def test_a_pool_written_and_read_back_gives_the_same_associations(spec, config):
         generate(table, plugin_manager=_manager(), config=config).associations
 
 
-@pytest.mark.xfail(strict=True, reason="engine.py: vetoes and orphans are listed in pool row order, so the run "
-                                       "report changes with it")
 def test_the_run_report_does_not_depend_on_row_order():
     """One fixed pool with orphans and vetoes (not a property: a failing one would shrink for minutes)."""
     spec = [{"visit": VISITS[0], "exposure": 1, "kind": ("WFI_IMAGE", "F158"), "detectors": {1, 2},

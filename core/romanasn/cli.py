@@ -149,6 +149,8 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
                    help="rewrite only the associations that changed since the run recorded in DIR, keeping their ids")
     p.add_argument("--prune", action="store_true",
                    help="with --update, remove the files of associations the pool no longer makes")
+    p.add_argument("--keep-going", action="store_true",
+                   help="when a rule fails, leave it out, let the other rules finish, and exit 1 naming it")
     p.add_argument("--engine", choices=("local", "dask"), default="local",
                    help="local (default), or dask: plan and encode on a Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -198,13 +200,14 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     written = []
     if args.dry_run:
         result = engine.generate(table, config=config, rules=_names(args.rules),
-                                 skip_rules=_names(args.skip_rules) or (), plugin_manager=pm)
+                                 skip_rules=_names(args.skip_rules) or (), plugin_manager=pm,
+                                 keep_going=args.keep_going)
     else:  # each association is written as it is finished
         outcome = output.generate_to(table, args.output_dir, plugin_manager=pm, config=config,
                                      rules=_names(args.rules), skip_rules=_names(args.skip_rules) or (),
                                      format=args.format, overwrite=args.overwrite, update=args.update,
                                      prune=args.prune, member_dir=args.member_dir, inputs=args.pools,
-                                     engine=args.engine, scheduler=args.scheduler)
+                                     engine=args.engine, scheduler=args.scheduler, keep_going=args.keep_going)
         result, written = outcome.result, outcome.written
         if args.update and not args.quiet:
             print(output.update_summary(outcome))
@@ -213,7 +216,10 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
 
         explain.write_orphans(result.orphans, args.orphans)
     _print_summary(result, args, written)
-    return 0
+    for failed in result.failed:
+        print(f"romanasn: error: rule {failed.rule!r} of plugin {failed.plugin} {failed.version} left out "
+              f"(the other rules finished): {failed.error}", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def _isin(column: Any, values: list[int]) -> Any:
@@ -231,6 +237,8 @@ def _print_summary(result: engine.Result, args: argparse.Namespace, written: lis
         print(f"  {name:<{width}}  {count}")
     for skipped in result.skipped:
         print(f"  {skipped.rule:<{width}}  skipped ({skipped.reason})")
+    for failed in result.failed:
+        print(f"  {failed.rule:<{width}}  FAILED (see below)")
     if result.vetoes:
         print(f"{len(result.vetoes)} memberships vetoed (see {output.RUN_REPORT})")
     print(f"{len(result.orphans)} rows in no association")

@@ -28,14 +28,14 @@ from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
-from attrs import evolve, frozen
+from attrs import evolve, field, frozen
 
 from romanasn import products
 from romanasn._version import __version__
 from romanasn.errors import PluginError, RomanasnError, RuleError
 from romanasn.naming import check_name, member_filename, program_id
 from romanasn.plugins.manager import KERNEL, PluginManager, RuleEntry, get_plugin_manager
-from romanasn.plugins.types import Companion, Group, MemberSpec, PoolView, Rule, RunConfig
+from romanasn.plugins.types import Companion, Constraint, Group, MemberSpec, PoolView, Rule, RunConfig
 from romanasn.records import NO_DEGRADED, SOME_DEGRADED, Association, Member, Product, Provenance, degraded_status
 
 log = logging.getLogger("romanasn.engine")
@@ -65,22 +65,44 @@ class SkippedRule:
 
 
 @frozen
+class FailedRule:
+    """A rule that failed in a run told to keep going (``keep_going``): its error, and the
+    plugin that gave the rule (the error names the plugin at fault)."""
+
+    rule: str
+    plugin: str
+    version: str
+    error: str
+
+
+def _sorted_vetoes(vetoes: Iterable[Veto]) -> tuple[Veto, ...]:
+    return tuple(sorted(vetoes, key=lambda v: (v.rule, v.filename, v.plugin, v.reason)))
+
+
+def _sorted_names(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(names))
+
+
+@frozen
 class Result:
     """What a run made.
 
     ``associations`` are in ``asn_id`` order, ``file_stems`` their file names
     without extension (same order); ``counts`` the associations per rule;
-    ``orphans`` the file names of rows no rule took.
+    ``vetoes`` (by rule, file name, plugin, reason) and ``orphans`` (the file
+    names of rows no rule took, sorted) do not depend on the pool's row order;
+    ``failed`` lists the rules that failed when the run was told to keep going.
     """
 
     associations: Sequence[Association]
     file_stems: Sequence[str]
     rules: tuple[RuleEntry, ...]
     skipped: tuple[SkippedRule, ...]
-    vetoes: tuple[Veto, ...]
-    orphans: tuple[str, ...]
-    counts: dict[str, int]
-    pool_rows: int
+    vetoes: tuple[Veto, ...] = field(converter=_sorted_vetoes)
+    orphans: tuple[str, ...] = field(converter=_sorted_names)
+    counts: dict[str, int] = field(factory=dict)
+    pool_rows: int = 0
+    failed: tuple[FailedRule, ...] = ()
 
 
 def select_rules(
@@ -105,6 +127,7 @@ def generate(
     rules: Iterable[str] | None = None,
     skip_rules: Iterable[str] = (),
     plugin_manager: PluginManager | None = None,
+    keep_going: bool = False,
 ) -> Result:
     """Run the selected rules over ``pool`` (an astropy Table from ``read_pool``).
 
@@ -112,10 +135,13 @@ def generate(
     :param rules: names of the rules to run (all installed rules when None).
     :param skip_rules: names of rules not to run.
     :param plugin_manager: the manager to use; by default every installed pack.
+    :param keep_going: when a rule fails, record it in ``Result.failed`` and
+        let the other rules finish (by default the first failure is raised).
     :return: a :class:`Result` with the associations in ``asn_id`` order.
     """
     with paused_gc():
-        run = plan(pool, config=config, rules=rules, skip_rules=skip_rules, plugin_manager=plugin_manager)
+        run = plan(pool, config=config, rules=rules, skip_rules=skip_rules, plugin_manager=plugin_manager,
+                   keep_going=keep_going)
         return run.result()
 
 
@@ -145,12 +171,13 @@ def plan(
     skip_rules: Iterable[str] = (),
     plugin_manager: PluginManager | None = None,
     existing_ids: Mapping[tuple[str, str], str] | None = None,
+    keep_going: bool = False,
 ) -> "Plan":
     """Plan a run (see :class:`Plan`); ``existing_ids`` keeps the ids of known associations."""
     pm = plugin_manager or get_plugin_manager()
     pm.check()
     config = config or RunConfig()
-    run = Plan(pool, pm, config, select_rules(pm.rules(), rules, skip_rules))
+    run = Plan(pool, pm, config, select_rules(pm.rules(), rules, skip_rules), keep_going=keep_going)
     run.number(existing_ids)
     return run
 
@@ -205,10 +232,15 @@ class Plan:
     the associations a block at a time, :meth:`result` all of them.
     ``row_ids`` gives each pool row's number in a larger pool (the rows of
     one program of a partitioned run); by default its own position.
+
+    With ``keep_going`` a rule that fails (planning, building, or when the
+    writer reports its association invalid, :meth:`fail`) is left out and
+    listed in :attr:`failed`; a rule failing while it is built leaves gaps in
+    the ids, so the others keep the ids they would have had.
     """
 
     def __init__(self, pool: Any, pm: PluginManager, config: RunConfig, entries: list[RuleEntry],
-                 row_ids: np.ndarray | None = None) -> None:
+                 row_ids: np.ndarray | None = None, keep_going: bool = False) -> None:
         self.pm, self.config = pm, config
         self.view = PoolView(pool)
         self._members: dict[MemberSpec, _Members] = {}
@@ -218,21 +250,71 @@ class Plan:
         self.row_ids = np.arange(len(pool)) if row_ids is None else np.asarray(row_ids)
         self.hooks = Hooks(pm)
         self.rules, self.skipped = _runnable(entries, config)
-        self.taken = np.zeros(len(pool), dtype=bool)
+        self.keep_going = keep_going
+        self.failed: dict[str, FailedRule] = {}
+        self._entries = {entry.name: entry for entry in self.rules}
         self.plans: list[RulePlan] = []
-        for index, entry in enumerate(self.rules):
-            rule_plan = _plan_rule(pm, entry, index, self.view, config)
-            used = np.fromiter((i for group in rule_plan.groups for i in group.rows), dtype=np.int64)
-            self.taken[used] = True
+        for entry in list(self.rules):
+            try:
+                rule_plan = _plan_rule(pm, entry, len(self.plans), self.view, config)
+            except RomanasnError as exc:
+                self.fail(entry.name, exc)
+                continue
             self.plans.append(rule_plan)
+        self.rules = [p.entry for p in self.plans]
+        self.takers = np.zeros(len(pool), dtype=np.uint16)  # the rules that took each row
+        for rule_plan in self.plans:
+            self.takers[_rows_used(rule_plan)] += 1
         self._built: list[Association] | None = None
         if not self.hooks.fast:
             self._built = self._build_with_hooks()
+            self._untake_failed()
         self.total = len(self._built) if self._built is not None else sum(p.count for p in self.plans)
         self.released = False
         self.order: list[tuple[int, int]] = []  # (rule index, group index) of each association, by asn_id
         self.id_numbers: list[int] = []  # and its id number
         self.stems: list[str] | None = None
+
+    def fail(self, rule: str, exc: RomanasnError) -> None:
+        """Record that the rule named ``rule`` failed; raise ``exc`` unless the run keeps going."""
+        if not self.keep_going:
+            raise exc
+        if rule not in self.failed:
+            log.debug("rule %s failed; the other rules go on", rule)
+            plugin = self._entries[rule].plugin
+            self.failed[rule] = FailedRule(rule, plugin.name, plugin.version, str(exc))
+
+    def failed_rule(self, name: str) -> bool:
+        """Whether the rule ``name`` failed."""
+        return name in self.failed
+
+    def drop_failed(self) -> None:
+        """Leave the associations of rules that failed while being built out of the plan's order."""
+        if not self.failed:
+            return
+        self._untake_failed()
+        kept = [(place, n) for place, n in zip(self.order, self.id_numbers)
+                if not self.failed_rule(self._rule_name(place))]
+        self.order = [place for place, _ in kept]
+        self.id_numbers = [n for _, n in kept]
+        if self._built is not None:
+            pairs = [(a, s) for a, s in zip(self._built, self.stems) if not self.failed_rule(a.asn_rule)]
+            self._built = [a for a, _ in pairs]
+            self.stems = [s for _, s in pairs]
+            self.order = [(0, i) for i in range(len(self._built))]
+        self.total = len(self.order)
+
+    def _untake_failed(self) -> None:
+        """The rows of failed rules are no longer taken by them."""
+        for rule_plan in self.plans:
+            if self.failed_rule(rule_plan.entry.name) and rule_plan.groups:
+                self.takers[_rows_used(rule_plan)] -= 1
+                rule_plan.groups = []
+
+    def _rule_name(self, place: tuple[int, int]) -> str:
+        if self._built is not None:
+            return self._built[place[1]].asn_rule
+        return self.plans[place[0]].entry.name
 
     # -- numbering -----------------------------------------------------------------------------
 
@@ -297,18 +379,31 @@ class Plan:
         then builds no more associations).
         """
         if self._built is not None:
-            yield from zip(self.id_numbers, self._built, self.stems)
+            for item in zip(self.id_numbers, self._built, self.stems):
+                if not self.failed_rule(item[1].asn_rule):
+                    yield item
             return
         last_use = {}
         for rule_plan in self.plans:
             for spec in _specs(rule_plan.rule):
                 last_use[spec] = rule_plan.index
         for rule_plan in self.plans:
+            name = rule_plan.entry.name
             for start in range(0, rule_plan.count, block):
                 stop = min(start + block, rule_plan.count)
-                built = self._build_fast(rule_plan, range(start, stop))
+                try:
+                    built = self._build_fast(rule_plan, range(start, stop))
+                except RomanasnError as exc:
+                    self.fail(name, exc)
+                    built = []
                 for group_index, association in zip(range(start, stop), built):
+                    if self.failed_rule(name):  # failed, perhaps as the writer found
+                        break
                     yield rule_plan.ids[group_index], association, rule_plan.names[group_index] + "_asn"
+                if self.failed_rule(name):
+                    break
+            if self.failed_rule(name):
+                continue  # its groups stay, for drop_failed
             if release:
                 self.released = True
                 rule_plan.groups = []
@@ -340,6 +435,7 @@ class Plan:
             made = {}
             for number, association, _ in self.stream():
                 made[number] = association
+            self.drop_failed()
             associations = tuple(made[n] for n in self.id_numbers)
         return self.summary(associations, tuple(self.file_stems()))
 
@@ -354,6 +450,7 @@ class Plan:
             orphans=tuple(self.orphans()),
             counts=self.counts(),
             pool_rows=self.pool_rows,
+            failed=tuple(self.failed.values()),
         )
 
     def veto_list(self) -> list[tuple[int, int, int, Veto]]:
@@ -362,20 +459,21 @@ class Plan:
 
     def orphan_rows(self) -> np.ndarray:
         """The row ids of the rows no rule took."""
-        return self.row_ids[np.flatnonzero(~self.taken)]
+        return self.row_ids[np.flatnonzero(self.takers == 0)]
 
     def orphans(self) -> list[str]:
         filenames = self.view.column("filename")
-        return [filenames[i] for i in np.flatnonzero(~self.taken).tolist()]
+        return [filenames[i] for i in np.flatnonzero(self.takers == 0).tolist()]
 
     def counts(self) -> dict[str, int]:
-        counts = {entry.name: 0 for entry in self.rules}
+        counts = {entry.name: 0 for entry in self.rules if not self.failed_rule(entry.name)}
         if self._built is not None:
             for association in self._built:
                 counts[association.asn_rule] = counts.get(association.asn_rule, 0) + 1
         else:
             for rule_plan in self.plans:
-                counts[rule_plan.entry.name] += rule_plan.count
+                if not self.failed_rule(rule_plan.entry.name):
+                    counts[rule_plan.entry.name] += rule_plan.count
         return counts
 
     def _build_with_hooks(self) -> list[Association]:
@@ -383,8 +481,13 @@ class Plan:
         made: list[Association] = []
         for rule_plan in self.plans:
             entry = rule_plan.entry
-            with _blame(entry):
-                built = self.pm.build_associations(entry.rule, rule_plan.groups, rule_plan.names, self.config)
+            try:
+                with _blame(entry):
+                    built = self.pm.build_associations(entry.rule, rule_plan.groups, rule_plan.names, self.config)
+            except RomanasnError as exc:
+                self.fail(entry.name, exc)
+                rule_plan.count = 0
+                continue
             made.extend(_stamp(a, rule_plan.provenance, entry.plugin.label) for a in built)
         return self.pm.finalize(sorted(made, key=_order), self.config)
 
@@ -402,6 +505,12 @@ class Plan:
         if table is None:
             table = self._members[spec] = _Members(self.view, spec)
         return table
+
+
+def _rows_used(rule_plan: RulePlan) -> np.ndarray:
+    """The rows in any of a rule's groups, each once."""
+    rows = [i for group in rule_plan.groups for i in group.rows]
+    return np.unique(np.asarray(rows, dtype=np.int64))
 
 
 def _asn_id(number: int) -> str:
@@ -471,27 +580,40 @@ def _plan_rule(pm: PluginManager, entry: RuleEntry, index: int, view: PoolView, 
         _check_columns(entry, view.table)
         matching = [(found.item, found.plugin) for found in pm.match_constraints(rule, config)]
         own = [(constraint, plugin) for constraint in rule.constraints]
-        rows, vetoes = _constrain(entry, view, _select(rule.select, view), own + matching)
-        groups = _group(rule, view, rows, config, [constraint for constraint, _ in matching])
+        selected = _select([(constraint, plugin) for constraint in rule.select], view)
+        rows, vetoes = _constrain(entry, view, selected, own + matching)
+        groups = _group(entry, view, rows, config, matching)
         names = pm.product_names(rule, groups, config)
     for name in names:
         check_name(name, "product name", rule.name, plugin.label)
     return RulePlan(entry, index, groups, names, vetoes)
 
 
-def _select(constraints: Sequence[Any], view: PoolView) -> np.ndarray:
-    """Indices of the rows passing every constraint."""
+def _select(constraints: Sequence[tuple[Constraint, Any]], view: PoolView) -> np.ndarray:
+    """Indices of the rows passing every constraint (each paired with the plugin that gave it)."""
     mask = np.ones(len(view), dtype=bool)
-    for constraint in constraints:
-        mask &= _test(constraint, view)
+    for constraint, plugin in constraints:
+        mask &= _test(constraint, plugin, view)
     return np.flatnonzero(mask)
 
 
-def _test(constraint: Any, view: PoolView) -> np.ndarray:
-    """A constraint's verdict on every row, computed once per run for the same constraint."""
-    result = view.derived(("constraint", constraint), lambda table: np.asarray(constraint.test(table), dtype=bool))
+def _test(constraint: Constraint, plugin: Any, view: PoolView) -> np.ndarray:
+    """A constraint's verdict on every row, computed once per run for the same constraint; an
+    error names ``plugin``, the plugin that gave the constraint."""
+
+    def verdicts(table: Any) -> np.ndarray:
+        try:
+            return np.asarray(constraint.test(table), dtype=bool)
+        except Exception as exc:
+            if isinstance(exc, RomanasnError):
+                raise
+            raise PluginError(f"constraint {constraint.name!r} of plugin {plugin.label} failed: "
+                              f"{type(exc).__name__}: {exc}") from exc
+
+    result = view.derived(("constraint", constraint), verdicts)
     if result.shape != (len(view),):
-        raise RuleError(f"constraint {constraint.name!r} must give one boolean per pool row")
+        raise PluginError(f"constraint {constraint.name!r} of plugin {plugin.label} must give one boolean "
+                          f"per pool row ({len(view)}), not an array of shape {result.shape}")
     return result
 
 
@@ -515,7 +637,7 @@ def _constrain(
     for number, (constraint, plugin) in enumerate(added):
         if not len(rows):
             break
-        passed = _test(constraint, view)[rows]
+        passed = _test(constraint, plugin, view)[rows]
         reason = constraint.reason or constraint.name
         vetoes += [(number, i, Veto(entry.name, filenames[i], reason, plugin.label)) for i in rows[~passed].tolist()]
         rows = rows[passed]
@@ -523,13 +645,15 @@ def _constrain(
 
 
 def _group(
-    rule: Rule, view: PoolView, rows: np.ndarray, config: RunConfig, matching: Sequence[Any] = ()
+    entry: RuleEntry, view: PoolView, rows: np.ndarray, config: RunConfig, matching: Sequence[tuple[Constraint, Any]] = ()
 ) -> list[Group]:
     """Hash the selected rows by their keys; one group per distinct key.
 
     A group's rows are sorted by file name, so nothing depends on row order.
-    Companion rows must pass the ``matching`` constraints other plugins add.
+    Companion rows must pass the ``matching`` constraints other plugins add
+    (each paired with its plugin).
     """
+    rule = entry.rule
     if rule.keys is not None:
         rows, codes, keys = _custom_keys(rule, view, rows, config)
     else:
@@ -546,7 +670,8 @@ def _group(
     if not rule.companions:
         return [Group(rule, dict(zip(names, keys[code])), tuple(rows[start:stop]), view)
                 for code, start, stop in zip(firsts, bounds, bounds[1:])]
-    lookups = [_companion_index(c, view, matching) for c in rule.companions]
+    own = [[(constraint, entry.plugin) for constraint in c.select] for c in rule.companions]
+    lookups = [_companion_index(c, view, select + list(matching)) for c, select in zip(rule.companions, own)]
     groups = []
     for code, start, stop in zip(firsts, bounds, bounds[1:]):
         members = tuple(rows[start:stop])
@@ -585,11 +710,11 @@ def _custom_keys(rule: Rule, view: PoolView, rows: np.ndarray, config: RunConfig
     return np.asarray(taken, dtype=np.int64), np.asarray(codes, dtype=np.int64), list(index)
 
 
-def _companion_index(companion: Companion, view: PoolView, matching: Sequence[Any]) -> dict[tuple, list[int]]:
-    """Companion rows by their values in the ``on`` columns."""
+def _companion_index(companion: Companion, view: PoolView, select: Sequence[tuple[Constraint, Any]]) -> dict[tuple, list[int]]:
+    """Companion rows (those passing ``select``) by their values in the ``on`` columns."""
     index: dict[tuple, list[int]] = defaultdict(list)
     columns = [view.column(name) for name in companion.on]
-    for i in _select(tuple(companion.select) + tuple(matching), view).tolist():
+    for i in _select(select, view).tolist():
         index[tuple(column[i] for column in columns)].append(i)
     return index
 

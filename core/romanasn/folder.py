@@ -221,6 +221,7 @@ class Folder:
         self.existing: set[str] = set()
         self.replaced: list[str] = []
         self.removed: list[str] = []
+        self.discarded: set[str] = set()
         self.committed = False
 
     def open(self) -> "Folder":
@@ -265,6 +266,10 @@ class Folder:
             self.replaced.append(name)
         self.files.put(name, data, staged)
 
+    def discard(self, name: str) -> None:
+        """Take back the file ``name`` added earlier in this run (done at commit)."""
+        self.discarded.add(name)
+
     def remove(self, name: str) -> None:
         """Remove the file ``name`` at commit."""
         self.removed.append(name)
@@ -277,6 +282,7 @@ class Folder:
         (the files replaced or removed were kept for that) and its error raised.
         """
         self.files.finish()
+        self._drop_discarded()
         _write_file(self.staging / last, data)
         moves = {"replace": self.replaced + [last], "remove": self.removed}
         _write_file(self.staging / _MOVES, json.dumps(moves).encode())
@@ -301,6 +307,12 @@ class Folder:
         with _uninterrupted():
             shutil.rmtree(self.staging, ignore_errors=True)
             self._close()
+
+    def _drop_discarded(self) -> None:
+        for name in sorted(self.discarded):
+            staged = name in self.existing
+            ((self.staging if staged else self.out) / name).unlink(missing_ok=True)
+        self.replaced = [name for name in self.replaced if name not in self.discarded]
 
     def _note(self, line: str) -> None:
         """Write ``line`` to the journal, on disk before going on."""

@@ -167,6 +167,7 @@ def generate_to(
     inputs: Iterable[str] = (),
     engine: str = "local",
     scheduler: str | None = None,
+    keep_going: bool = False,
 ) -> Outcome:
     """Make the associations of ``pool`` and write each as soon as it is built.
 
@@ -175,18 +176,23 @@ def generate_to(
     :param prune: with ``update``, remove the files of associations no longer made.
     :param engine: ``local``, or ``dask`` to plan and encode on a Dask cluster
         (``scheduler`` is its address; a local cluster when None).
+    :param keep_going: a rule that fails is left out (its files too) and
+        listed in ``Outcome.result.failed`` and the run report's
+        ``failed_rules``; the other rules finish.
     """
     if prune and not update:
         raise UsageError("--prune goes with --update")
     if engine not in ("local", "dask"):
         raise UsageError(f"unknown engine {engine!r}: use local or dask")
+    if keep_going and engine != "local":
+        raise UsageError("--keep-going works with the local engine only")
     with paused_gc():
         return _generate_to(pool, Path(out_dir), plugin_manager, config, rules, skip_rules, format, overwrite,
-                            update, prune, member_dir, inputs, engine, scheduler)
+                            update, prune, member_dir, inputs, engine, scheduler, keep_going)
 
 
 def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, overwrite, update, prune,
-                 member_dir, inputs, engine, scheduler) -> Outcome:
+                 member_dir, inputs, engine, scheduler, keep_going) -> Outcome:
     ext = extension(format)
     folder = Folder(out)
     _guard(folder.open)
@@ -205,8 +211,9 @@ def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, o
         else:
             source = _LocalRun(pool, plugin_manager=plugin_manager, config=config, rules=rules,
                                skip_rules=skip_rules, format=format, member_prefix=prefix,
-                               existing_ids=existing_ids)
-        outcome = _write(folder, source, ext, overwrite, manifest, prune, config, plugin_manager, format, inputs)
+                               existing_ids=existing_ids, keep_going=keep_going)
+        outcome = _write(folder, source, ext, overwrite, manifest, prune, config, plugin_manager, format, inputs,
+                         keep_going)
     except BaseException as exc:
         folder.abort()
         _reraise(exc, out)
@@ -262,9 +269,10 @@ def _reraise(exc: BaseException, out: Path) -> None:
 class _LocalRun:
     """Plans on this machine and builds, checks and encodes each association in turn."""
 
-    def __init__(self, pool, *, plugin_manager, config, rules, skip_rules, format, member_prefix, existing_ids):
+    def __init__(self, pool, *, plugin_manager, config, rules, skip_rules, format, member_prefix, existing_ids,
+                 keep_going=False):
         self.plan = make_plan(pool, config=config, rules=rules, skip_rules=skip_rules,
-                              plugin_manager=plugin_manager, existing_ids=existing_ids)
+                              plugin_manager=plugin_manager, existing_ids=existing_ids, keep_going=keep_going)
         self.encoder = Encoder(format, member_prefix)
         self.ext = extension(format)
 
@@ -275,8 +283,17 @@ class _LocalRun:
         """``(id number, rule, product name, file stem, bytes)`` of each association."""
         release = not self.plan.hooks.written  # no observer will ask for them again
         for number, association, stem in self.plan.stream(release=release):
-            data = self.encoder.encode(association, stem + self.ext)
+            try:
+                data = self.encoder.encode(association, stem + self.ext)
+            except RomanasnError as exc:
+                self.plan.fail(association.asn_rule, exc)  # raises unless the run keeps going
+                continue
             yield number, association.asn_rule, association.product_name, stem, data
+
+    def failed_rules(self) -> set[str]:
+        """The rules that failed (once every item is out); the plan forgets their associations."""
+        self.plan.drop_failed()
+        return set(self.plan.failed)
 
     def result(self) -> Result:
         return self.plan.summary(LazyAssociations(self.plan), self.plan.file_stems())
@@ -293,6 +310,9 @@ class _ResultRun:
     def stems(self) -> list[str]:
         return list(self._result.file_stems)
 
+    def failed_rules(self) -> set[str]:
+        return set()
+
     def items(self):
         for association, stem in zip(self._result.associations, self._result.file_stems):
             data = self.encoder.encode(association, stem + self.ext)
@@ -303,7 +323,8 @@ class _ResultRun:
 
 
 def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest | None, prune: bool,
-           config: RunConfig, pm: PluginManager, format: str, inputs: Iterable[str]) -> Outcome:
+           config: RunConfig, pm: PluginManager, format: str, inputs: Iterable[str],
+           keep_going: bool = False) -> Outcome:
     out = folder.out
     names = [stem + ext for stem in source.stems()]
     for name in names:
@@ -319,6 +340,7 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
             raise AsnError(f"{out / clash[0]} exists{more}{hint}")
     outcome = Outcome(result=None, files=names, written=[])  # type: ignore[arg-type]
     made: dict[str, Entry] = {}
+    data = b""
     for number, rule, product, stem, data in source.items():
         name = stem + ext
         entry = Entry(f"a{number}", rule, product, len(data), digest(data))
@@ -331,11 +353,16 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
         folder.add(name, data)
         (outcome.changed if name in folder.existing else outcome.added).append(name)
     del data
+    failed = source.failed_rules() if keep_going else set()
+    if failed:
+        names = outcome.files = _drop_failed(folder, outcome, made, failed, [stem + ext for stem in source.stems()])
     outcome.written = _Paths(out, names, set(outcome.unchanged))
     files = made  # and the files of the folder this run did not make:
     if manifest is not None:
         for name in sorted(set(known) - set(made)):
-            if prune and name in folder.existing:
+            if known[name].rule in failed:  # as the last run left it
+                files[name] = known[name]
+            elif prune and name in folder.existing:
                 folder.remove(name)
                 outcome.removed.append(name)
             elif not prune:
@@ -357,6 +384,20 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     observe = (lambda: _observe(pm, outcome, out, config)) if pm.wants_written() else None
     folder.commit(RUN_REPORT, _report_pieces(report, format, files), then=observe)
     return outcome
+
+
+def _drop_failed(folder: Folder, outcome: Outcome, made: dict[str, Entry], failed: set[str],
+                 names: list[str]) -> list[str]:
+    """Take back the files of the rules that failed; the file names of the run without them."""
+    dropped = {name for name, entry in made.items() if entry.rule in failed}
+    for name in dropped:
+        del made[name]
+        if name not in outcome.unchanged:
+            folder.discard(name)
+    outcome.added = [name for name in outcome.added if name not in dropped]
+    outcome.changed = [name for name in outcome.changed if name not in dropped]
+    outcome.unchanged = [name for name in outcome.unchanged if name not in dropped]
+    return names
 
 
 class _Paths(Sequence):
@@ -432,6 +473,8 @@ def run_report(
             for v in result.vetoes
         ],
         "orphans": list(result.orphans),
+        "failed_rules": [{"name": f.rule, "plugin": f.plugin, "version": f.version, "error": f.error}
+                         for f in result.failed],
     }
 
 
