@@ -34,4 +34,4 @@ docs: setup
 	@echo "documentation written to docs/_build/html/index.html"
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache docs/_build

@@ -55,19 +55,3 @@ html_theme_options = {
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
 html_show_sourcelink = False
 html_last_updated_fmt = None
-
-# docs/dask.md is written separately; until it is in the checkout, the table of
-# contents leaves it out instead of pointing at a page that is not there.
-OPTIONAL_PAGES = ("dask",)
-
-
-def _drop_missing_pages(app, docname, source):
-    if docname != root_doc:
-        return
-    for page in OPTIONAL_PAGES:
-        if not any((HERE / f"{page}{suffix}").exists() for suffix in source_suffix):
-            source[0] = "\n".join(line for line in source[0].splitlines() if line.strip() != page) + "\n"
-
-
-def setup(app):
-    app.connect("source-read", _drop_missing_pages)

@@ -9,17 +9,13 @@ Usage: python docs/gallery.py [--out DIR]
    drawn by ``romanasn plot`` of the romanasn-skycell pack (skipped, with a
    note, while that command is not installed).
 3. ``benchmark-scaling.png``: time against pool size, romanasn and romancal
-   1.0.3, from the benchmark results committed under ``benchmarks/results/``
-   (skipped, with a note, while there are none).
+   1.0.3, from the benchmark results committed in
+   ``benchmarks/results/mission.json`` (see :func:`read_benchmark` for what it
+   holds). This one is never skipped: when the file is missing or malformed
+   the script stops with an error naming it, and ``make docs`` fails.
 
-``manifest.json`` beside the pictures says which were drawn, and why the
-others were not; the gallery page is written from it. Benchmark results are
-JSON files holding either a list of runs, ``[{"rows": N, "seconds": S, "tool":
-"romanasn"}, ...]`` (``tool`` defaults to the file's name; ``rows_per_second``
-may stand for ``seconds``), or a mapping ``{"tool": ..., "results": [...]}``, or
-a mapping of tool names to such lists. Runs whose ``seconds`` is null (not
-finished) are left out of the lines and counted in the caption.
-"""
+``manifest.json`` beside the pictures says which were drawn, with their
+captions, and why the others were not; the gallery page is written from it."""
 
 from __future__ import annotations
 
@@ -28,7 +24,9 @@ import contextlib
 import io
 import json
 import logging
+import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,8 @@ sys.path.insert(0, str(HERE / "_ext"))
 import romanasn_packs as packs  # noqa: E402
 
 OUT = HERE / "_static" / "gallery"
-RESULTS = packs.REPO / "benchmarks" / "results"
+#: The benchmark results the scaling plot is drawn from (``make bench`` writes them).
+RESULTS = packs.REPO / "benchmarks" / "results" / "mission.json"
 LEVEL_COLOURS = {1: "#9e9e9e", 2: "#4c72b0", 3: "#dd8452"}
 PNG_METADATA = {"Software": None}  # no version stamp: the same picture gives the same bytes
 
@@ -155,104 +154,186 @@ def skycell_footprints(out: Path) -> dict[str, Any]:
 # -- 3. benchmark scaling -------------------------------------------------------------------
 
 
+class GalleryError(Exception):
+    """The input of a picture that must be drawn is missing or malformed; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """What ``benchmarks/results/mission.json`` says, as the scaling plot needs it.
+
+    ``series`` maps each tool, with its version when the file gives one
+    (``romancal 1.0.3``), to its ``(rows, seconds)`` runs by rows; ``reference``
+    is the tool the others are compared with (the file's ``tool``).
+    """
+
+    path: Path
+    series: dict[str, list[tuple[int, float]]]
+    reference: str
+    machine: dict[str, Any]
+    date: str | None = None
+    packs: tuple[str, ...] = ()
+
+    def ratios(self) -> dict[str, list[tuple[int, float]]]:
+        """For each other tool, ``(rows, its seconds / the reference's)`` at the sizes both ran."""
+        mine = dict(self.series[self.reference])
+        return {tool: [(rows, seconds / mine[rows]) for rows, seconds in runs if rows in mine]
+                for tool, runs in self.series.items() if tool != self.reference}
+
+
 def _shown(path: Path) -> str:
-    """A path as the captions show it: from the repository's root when it is inside."""
+    """A path as messages and captions show it: from the repository's root when it is inside."""
     try:
-        return path.relative_to(packs.REPO).as_posix()
+        return Path(path).resolve().relative_to(packs.REPO).as_posix()
     except ValueError:
         return str(path)
 
 
-def _series(path: Path) -> dict[str, list[dict[str, Any]]]:
-    """The runs of one results file, by tool."""
-    data = json.loads(path.read_text("utf-8"))
-    found: dict[str, list[dict[str, Any]]] = {}
-
-    def add(tool: str, runs: Any) -> None:
-        for run in runs if isinstance(runs, list) else []:
-            if isinstance(run, dict) and "rows" in run:
-                name = str(run.get("tool") or run.get("generator") or tool)
-                version = run.get("version")
-                if version and str(version) not in name:
-                    name = f"{name} {version}"
-                found.setdefault(name, []).append(run)
-
-    if isinstance(data, list):
-        add(path.stem, data)
-    elif isinstance(data, dict):
-        runs = data.get("results") or data.get("runs")
-        if runs is not None:
-            tool = str(data.get("tool") or data.get("generator") or path.stem)
-            if data.get("version") and str(data["version"]) not in tool:
-                tool = f"{tool} {data['version']}"
-            add(tool, runs)
-        else:
-            for tool, value in data.items():
-                add(str(tool), value)
-    return found
+def _positive(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
 
 
-def _seconds(run: dict[str, Any]) -> float | None:
-    if isinstance(run.get("seconds"), (int, float)):
-        return float(run["seconds"])
-    if isinstance(run.get("rows_per_second"), (int, float)) and run["rows_per_second"]:
-        return float(run["rows"]) / float(run["rows_per_second"])
-    return None
+def read_benchmark(path: Path = RESULTS) -> Benchmark:
+    """The runs of a results file written by ``make bench``; a :class:`GalleryError` naming it if unusable.
+
+    The file is a JSON object with ``tool`` (the tool measured, ``romanasn``),
+    ``results``, a list of runs ``{"tool", "version" (optional), "rows",
+    "seconds"}``, and ``machine`` (cores, Python, platform); ``date`` and
+    ``packs`` are shown when present. Of two runs of one tool at one size the
+    faster is kept.
+    """
+    where = _shown(path)
+    shape = ('expected a JSON object with "tool", "machine" and "results", a list of '
+             '{"tool", "version", "rows", "seconds"} runs, as benchmarks/bench_mission.py --json writes')
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except FileNotFoundError:
+        raise GalleryError(f"{where} does not exist: the benchmark's scaling plot is drawn from it "
+                           "(make bench writes it)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise GalleryError(f"{where} cannot be read as JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list) or not data["results"]:
+        raise GalleryError(f"{where}: {shape}")
+    reference = data.get("tool")
+    if not isinstance(reference, str) or not reference:
+        raise GalleryError(f'{where}: "tool" must name the tool measured (romanasn); {shape}')
+    best: dict[str, dict[int, float]] = {}
+    for i, run in enumerate(data["results"]):
+        at = f"{where}: results[{i}]"
+        if not isinstance(run, dict):
+            raise GalleryError(f"{at} is not an object; {shape}")
+        tool, version, rows, seconds = run.get("tool"), run.get("version"), run.get("rows"), run.get("seconds")
+        if not isinstance(tool, str) or not tool:
+            raise GalleryError(f'{at}: "tool" must be a non-empty string, not {tool!r}')
+        if version is not None and not isinstance(version, (str, int, float)):
+            raise GalleryError(f'{at}: "version" must be a string, not {version!r}')
+        if not _positive(rows) or int(rows) != rows:
+            raise GalleryError(f'{at}: "rows" must be a positive whole number, not {rows!r}')
+        if not _positive(seconds):
+            raise GalleryError(f'{at}: "seconds" must be a positive number, not {seconds!r}')
+        label = f"{tool} {version}" if version not in (None, "") else tool
+        runs = best.setdefault(label, {})
+        runs[int(rows)] = min(float(seconds), runs.get(int(rows), math.inf))
+    if reference not in best:
+        raise GalleryError(f'{where}: no run of "{reference}", the tool the file says it measured')
+    if len(best) < 2:
+        raise GalleryError(f"{where}: only {reference} was measured; the plot compares it with romancal "
+                           "1.0.3 (run make bench without BENCH_SKIP_ROMANCAL)")
+    machine = data.get("machine")
+    if not isinstance(machine, dict) or not machine:
+        raise GalleryError(f'{where}: no "machine" object: the caption says what the runs were measured on')
+    listed = data.get("packs")
+    return Benchmark(path=Path(path), series={tool: sorted(runs.items()) for tool, runs in best.items()},
+                     reference=reference, machine=machine,
+                     date=data.get("date") if isinstance(data.get("date"), str) else None,
+                     packs=tuple(str(p) for p in listed) if isinstance(listed, list) else ())
 
 
-def benchmark_scaling(out: Path) -> dict[str, Any]:
-    """Seconds against pool rows, log-log, one line per tool, from benchmarks/results/*.json."""
-    entry = {"file": "benchmark-scaling.png", "title": "Scaling against romancal 1.0.3",
-             "about": "Time to make the associations of a pool against the pool's size, both axes "
-                      "logarithmic. A line parallel to the dashed one grows linearly with the pool; "
-                      "the dotted one grows with its square."}
-    files = sorted(RESULTS.glob("*.json")) if RESULTS.is_dir() else []
-    series: dict[str, list[dict[str, Any]]] = {}
-    for path in files:
-        try:
-            for tool, runs in _series(path).items():
-                series.setdefault(tool, []).extend(runs)
-        except (ValueError, OSError) as exc:
-            return {**entry, "drawn": False, "note": f"{_shown(path)} cannot be read: {exc}"}
-    points = {tool: sorted((float(r["rows"]), _seconds(r)) for r in runs if _seconds(r))
-              for tool, runs in series.items()}
-    points = {tool: p for tool, p in points.items() if p}
-    if not points:
-        where = "benchmarks/results/"
-        return {**entry, "drawn": False,
-                "note": f"no benchmark results in {where} yet (JSON files of rows and seconds per tool)."}
-    unfinished = sum(1 for runs in series.values() for r in runs if not _seconds(r))
+def _times(value: float) -> str:
+    """A ratio as the plot writes it: ``3,258× as long``, ``9.8× as long``."""
+    return (f"{value:,.0f}" if value >= 100 else f"{value:.2g}") + "× as long"
+
+
+def plot_benchmark(bench: Benchmark) -> Any:
+    """The scaling plot of ``bench``: a line per tool, log-log, the ratios written at the sizes both ran."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    order = sorted(points, key=lambda t: (not t.startswith("romanasn"), t))
+    order = [bench.reference] + sorted(t for t in bench.series if t != bench.reference)
     markers = "osD^v"
     for i, tool in enumerate(order):
-        rows, seconds = zip(*points[tool])
+        rows, seconds = zip(*bench.series[tool])
         ax.plot(rows, seconds, marker=markers[i % len(markers)], label=tool)
-    low = min(r for p in points.values() for r, _ in p)
-    high = max(r for p in points.values() for r, _ in p)
-    first_tool = order[0]
-    r0, s0 = points[first_tool][0]
-    ax.plot([low, high], [s0 * low / r0, s0 * high / r0], "--", color="#888888", linewidth=1, label="linear")
-    if len(order) > 1:  # the square law through the second tool's first run, a decade past its last
-        r1, s1 = points[order[1]][0]
-        end = min(high, points[order[1]][-1][0] * 10)
-        ax.plot([r1, end], [s1, s1 * (end / r1) ** 2], ":", color="#888888", linewidth=1, label="quadratic")
+    everything = [r for runs in bench.series.values() for r, _ in runs]
+    low, high = min(everything), max(everything)
+    r0, s0 = bench.series[bench.reference][0]
+    ax.plot([low, high], [s0 * low / r0, s0 * high / r0], "--", color="#888888", linewidth=1,
+            label="linear (time ∝ rows)")
+    first_other = bench.series[order[1]]
+    r1, s1 = first_other[0]
+    end = min(high, first_other[-1][0] * 10)
+    if end > r1:
+        ax.plot([r1, end], [s1, s1 * (end / r1) ** 2], ":", color="#888888", linewidth=1,
+                label="quadratic (time ∝ rows²)")
+    mine = dict(bench.series[bench.reference])
+    for tool, ratios in bench.ratios().items():
+        theirs = dict(bench.series[tool])
+        for rows, ratio in ratios:
+            ax.plot([rows, rows], [mine[rows], theirs[rows]], color="#bbbbbb", linewidth=0.8, zorder=0)
+            middle = math.sqrt(mine[rows] * theirs[rows])
+            ax.annotate(_times(ratio), (rows, middle), xytext=(5, 0), textcoords="offset points",
+                        va="center", fontsize=9, color="#444444")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("pool rows")
-    ax.set_ylabel("seconds")
+    ax.set_ylabel("CPU seconds making the associations")
     ax.set_title("Association generation time against pool size", fontsize=10)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper left")
     ax.grid(True, which="major", color="#eeeeee")
     fig.tight_layout()
+    return fig
+
+
+def _caption(bench: Benchmark) -> str:
+    """What was measured, the ratios, and on what machine, from the file."""
+    others = [t for t in bench.series if t != bench.reference]
+    made_by = bench.reference + (f" (with {', '.join(bench.packs)})" if bench.packs else "")
+    text = (f"CPU seconds spent making the associations of a pool in memory, reading the pool and writing "
+            f"files not counted: {made_by} against {' and '.join(others)}.")
+    for tool, ratios in bench.ratios().items():
+        if ratios:
+            at = "; ".join(f"{ratio:,.0f} times as long at {rows:,} rows" for rows, ratio in ratios)
+            text += f" {tool} takes {at}."
+    machine = bench.machine
+    parts = [f"{machine['cores']} cores" if machine.get("cores") else "",
+             str(machine.get("platform") or ""),
+             f"Python {machine['python']}" if machine.get("python") else ""]
+    machine_text = ", ".join(p for p in parts if p) or "not described"
+    when = f" on {bench.date[:10]}" if bench.date else ""
+    return f"{text} Measured{when}; machine: {machine_text}. From {_shown(bench.path)}."
+
+
+def benchmark_scaling(out: Path, results: Path | None = None) -> dict[str, Any]:
+    """Seconds against pool rows, log-log, for romanasn and romancal 1.0.3, from ``results`` (mission.json).
+
+    Raises :class:`GalleryError`, naming the file, when it is missing or malformed: the
+    gallery must show this picture.
+    """
+    entry = {"file": "benchmark-scaling.png", "title": "Scaling against romancal 1.0.3",
+             "about": "What make bench measures (benchmarks/bench_mission.py): the CPU time of making "
+                      "every association of a pool, without writing them. romanasn runs with the imaging, "
+                      "spectral and calibration packs; romancal 1.0.3's rule-based generator runs in a "
+                      "virtual environment of its own. At the sizes both ran (300 and 1,000 rows) the two "
+                      "read the same pools, in romancal's |-separated form; the larger, mission-like pools "
+                      "are romanasn's alone. Both axes "
+                      "are logarithmic: a line parallel to the dashed one grows linearly with the pool, "
+                      "one parallel to the dotted one with its square; the grey bars give how many times "
+                      "as long romancal takes."}
+    bench = read_benchmark(RESULTS if results is None else results)
+    fig = plot_benchmark(bench)
     fig.savefig(out / entry["file"], metadata=PNG_METADATA)
-    plt.close(fig)
-    names = ", ".join(_shown(p) for p in files)
-    caption = f"From {names}."
-    if unfinished:
-        caption += f" {unfinished} run{'s' if unfinished != 1 else ''} that did not finish {'are' if unfinished != 1 else 'is'} not drawn."
-    return {**entry, "drawn": True, "caption": caption}
+    _pyplot().close(fig)
+    return {**entry, "drawn": True, "caption": _caption(bench)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,7 +343,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     logging.getLogger("romanasn").setLevel(logging.ERROR)
-    entries = [associations_per_rule(args.out), skycell_footprints(args.out), benchmark_scaling(args.out)]
+    try:  # first, so that a missing or malformed results file stops the script at once
+        scaling = benchmark_scaling(args.out)
+    except GalleryError as exc:
+        print(f"gallery: error: {exc}", file=sys.stderr)
+        return 1
+    entries = [associations_per_rule(args.out), skycell_footprints(args.out), scaling]
     for entry in entries:
         if not entry["drawn"]:
             stale = args.out / entry["file"]

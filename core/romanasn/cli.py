@@ -73,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("romanasn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (`romanasn rules | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # a file or folder the run needs cannot be read or written
         print(f"romanasn: error: {exc}", file=sys.stderr)
         return 1
@@ -300,8 +303,11 @@ def _rules(args: argparse.Namespace, pm: PluginManager) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
+        width = max([len(row["name"]) for row in rows] + [4])
+        type_width = max([len(row["asn_type"]) for row in rows] + [4])
         for row in rows:
-            print(f"{row['name']:<22} {row['asn_type']:<8} L{row['level']}  {row['plugin']}  {row['summary']}")
+            print(f"{row['name']:<{width}}  {row['asn_type']:<{type_width}}  L{row['level']}  {row['plugin']}  "
+                  f"{row['summary']}")
     return 0
 
 
@@ -322,9 +328,12 @@ def _columns(args: argparse.Namespace, pm: PluginManager) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
+        width = max([len(row["name"]) for row in rows] + [4])
+        plugin_width = max(len(row["plugin"]) for row in rows)
         for row in rows:
             need = "required" if row["required"] else "optional"
-            print(f"{row['name']:<22} {row['dtype']:<6} {need:<9} {row['plugin']:<20} {row['description']}")
+            print(f"{row['name']:<{width}}  {row['dtype']:<6} {need:<9} {row['plugin']:<{plugin_width}}  "
+                  f"{row['description']}")
     return 0
 
 

@@ -90,6 +90,7 @@ class Diff:
 
     @property
     def equal(self) -> bool:
+        """True when nothing was added, removed or changed (the compared keys only)."""
         return not (self.added or self.removed or self.changed)
 
     def to_json(self) -> dict[str, Any]:

@@ -222,6 +222,7 @@ class RulePlan:
 
     @property
     def rule(self) -> Rule:
+        """The rule planned."""
         return self.entry.rule
 
 
@@ -462,10 +463,12 @@ class Plan:
         return self.row_ids[np.flatnonzero(self.takers == 0)]
 
     def orphans(self) -> list[str]:
+        """The file names of the rows no rule took."""
         filenames = self.view.column("filename")
         return [filenames[i] for i in np.flatnonzero(self.takers == 0).tolist()]
 
     def counts(self) -> dict[str, int]:
+        """Associations made per rule (rules that failed left out)."""
         counts = {entry.name: 0 for entry in self.rules if not self.failed_rule(entry.name)}
         if self._built is not None:
             for association in self._built:

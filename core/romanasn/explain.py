@@ -73,6 +73,7 @@ class Verdict:
     joined: tuple[Joined, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """The verdict as plain JSON data, as ``romanasn explain --json`` prints it for each rule."""
         return {
             "rule": self.rule,
             "plugin": self.plugin,
@@ -101,6 +102,7 @@ class Explanation:
     notes: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
+        """The explanation as plain JSON data: what ``romanasn explain --json`` prints."""
         return {
             "filename": self.filename,
             "orphan": self.orphan,

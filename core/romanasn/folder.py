@@ -225,6 +225,7 @@ class Folder:
         self.committed = False
 
     def open(self) -> "Folder":
+        """Lock the folder (made if need be), start the journal and the process writing files."""
         if self.out.exists() and not self.out.is_dir():
             raise AsnError(f"{self.out}: not a folder")
         self.created = not self.out.exists()
@@ -374,6 +375,7 @@ class _Journal:
 
 
 def safe_name(name: str) -> bool:
+    """Whether ``name`` is one plain file name (no folder part, not ``.`` or ``..``)."""
     return bool(name) and "/" not in name and "\0" not in name and name not in (".", "..") and (
         os.altsep is None or os.altsep not in name)
 

@@ -64,6 +64,7 @@ class Entry:
     stale: bool = False
 
     def row(self) -> list:
+        """The entry as the list the run report stores."""
         row = [self.asn_id, self.rule, self.product, self.size, self.digest]
         return row + ["stale"] if self.stale else row
 
@@ -98,6 +99,7 @@ class Manifest:
         return {(e.rule, e.product): e.asn_id for e in self.files.values()}
 
     def as_dict(self) -> dict:
+        """The manifest as the run report stores it."""
         return {"version": MANIFEST_VERSION, "format": self.format,
                 "files": {name: self.files[name].row() for name in sorted(self.files)}}
 
@@ -146,6 +148,7 @@ def member_prefix(out: Path, member_dir: str | os.PathLike | None) -> str | None
 
 
 def extension(format: str) -> str:
+    """The file extension of association files in ``format`` (``.json``, ``.yaml``, ``.asdf``)."""
     if format not in asnfile.EXTENSIONS:
         raise AsnError(f"unknown association format {format!r}; use one of {', '.join(asnfile.EXTENSIONS)}")
     return asnfile.EXTENSIONS[format][len("_asn"):]

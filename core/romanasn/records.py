@@ -44,6 +44,7 @@ class Member:
 
     @property
     def degraded(self) -> bool:
+        """True when the member's exposure is degraded (``exposerr`` holds the reason)."""
         return self.exposerr is not None
 
 
@@ -101,6 +102,7 @@ class Association:
         return self.products[0].name
 
     def evolve(self, **changes: Any) -> "Association":
+        """A copy of this association with the fields named in ``changes`` replaced (it is frozen)."""
         return attrs.evolve(self, **changes)
 
 

@@ -61,6 +61,7 @@ class RuleEntry:
 
     @property
     def name(self) -> str:
+        """The rule's name, unique across every installed pack."""
         return self.rule.name
 
 

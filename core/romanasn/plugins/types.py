@@ -225,6 +225,7 @@ class Option:
 
     @property
     def dest(self) -> str:
+        """The option's key in ``RunConfig.options``: ``--drop-degraded`` is ``drop_degraded``."""
         return self.name[2:].replace("-", "_")
 
 
