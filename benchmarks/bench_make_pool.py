@@ -7,12 +7,14 @@ into a folder that later runs reuse, warms the page cache, then times:
 
 - ``make_pool`` over the folder with 1 and 2 processes (finding the files,
   reading the headers, checking, writing and reading back the pool), best
-  of ``--repeat`` runs;
+  of ``--repeat`` runs; with ``--dask`` also with ``engine="dask"``, on a
+  local cluster of 2 worker processes started once (or on the scheduler at
+  ``--dask ADDRESS``), after a first run outside the timing;
 - ``roman_datamodels.open`` of each file, reading the same metadata values
   (after a first call, which costs seconds, outside the timing);
 - ``asdf.util.load_yaml`` of each file.
 
-Usage: python benchmarks/bench_make_pool.py [--files 1000] [--dir DIR] [--check]
+Usage: python benchmarks/bench_make_pool.py [--files 1000] [--dir DIR] [--dask [ADDRESS]] [--check]
 With ``--check`` the exit status is 1 when 2 processes read fewer than
 ``--target`` files per second (default 1000).
 """
@@ -20,6 +22,7 @@ With ``--check`` the exit status is 1 when 2 processes read fewer than
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -120,20 +123,37 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
-def time_make_pool(folder: Path, jobs: int, repeat: int) -> tuple[float, float, float, int]:
-    """Best wall seconds of the whole call, of the header reading, least CPU seconds, rows."""
+def time_make_pool(folder: Path, jobs: int, repeat: int, scheduler: str | None = None
+                   ) -> tuple[float, float, float, int]:
+    """Best wall seconds of the whole call, of the header reading, least CPU seconds (of this
+    process and its finished children: not a cluster's workers), rows. With ``scheduler``, on Dask."""
     from romanasn.makepool import make_pool
 
+    engine = {"engine": "dask", "scheduler": scheduler} if scheduler else {"jobs": jobs}
     best, reading, cpu, rows = float("inf"), float("inf"), float("inf"), 0
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "pool.ecsv"
+        if scheduler:  # the workers import romanasn on their first task: not timed
+            make_pool([folder], out, overwrite=True, progress=False, **engine)
         for _ in range(repeat):
             started, used = time.perf_counter(), cpu_seconds()
-            result = make_pool([folder], out, overwrite=True, jobs=jobs, progress=False)
+            result = make_pool([folder], out, overwrite=True, progress=False, **engine)
             best = min(best, time.perf_counter() - started)
             cpu = min(cpu, cpu_seconds() - used)
             reading, rows = min(reading, result.seconds), result.rows
     return best, reading, cpu, rows
+
+
+@contextlib.contextmanager
+def dask_scheduler(address: str):
+    """``address``, or that of a local cluster of 2 single-threaded worker processes, stopped afterwards."""
+    if address != "local":
+        yield address
+        return
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
 
 
 def time_open(files: list[Path]) -> float:
@@ -170,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="files opened with roman_datamodels.open and asdf's load_yaml (default 200)")
     parser.add_argument("--target", type=float, default=1000.0, help="files per second wanted with 2 processes")
     parser.add_argument("--check", action="store_true", help="exit 1 when 2 processes miss --target")
+    parser.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS",
+                        help="also time engine='dask': on a local cluster of 2 worker processes, or on the"
+                             " scheduler at ADDRESS (its workers must see --dir)")
     args = parser.parse_args(argv)
 
     files = ensure_files(args.dir, args.files, max(1, min(2, os.cpu_count() or 1)))
@@ -184,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make_pool, {jobs} process{'es' if jobs > 1 else '  '}: {rates[jobs]:8,.0f} files/s "
               f"({seconds:.2f} s for {rows} rows: find, read, check, write, read back; "
               f"headers alone {len(files) / reading:,.0f} files/s; {len(files) / cpu:,.0f} files per CPU-second)")
+    if args.dask:
+        with dask_scheduler(args.dask) as address:
+            seconds, reading, _, rows = time_make_pool(args.dir, 1, args.repeat, scheduler=address)
+        where = "2 local workers" if args.dask == "local" else args.dask
+        print(f"make_pool, dask ({where}): {len(files) / seconds:8,.0f} files/s ({seconds:.2f} s for {rows} rows;"
+              f" headers alone {len(files) / reading:,.0f} files/s)")
     sample = files[: args.open_files]
     open_rate = len(sample) / time_open(sample)
     yaml_rate = len(sample) / time_load_yaml(sample)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -228,7 +230,7 @@ BAD_REASONS = {
     "truncated": "truncated",
     "no_meta": "no 'roman' node",
     "missing": "required field roman.meta.observation.visit_id is missing",
-    "enum": "'F999', not one of",
+    "enum": "optical_element: 'F999' is not one of",
 }
 
 
@@ -315,6 +317,97 @@ def test_globs(exposures, tmp_path):
     assert result.rows == 3
 
 
+# -- files the pool reader would refuse ---------------------------------------------------------------
+
+# Each a good L2 file with one value of its header changed (same length: the blocks stay put), or
+# copied to a name that is not a bare file name: make-pool must refuse it as read_pool refuses its row.
+REFUSED = {
+    "ra_nan": ({b"ra_ref: 80.62": b"ra_ref: .nan "}, "roman.meta.wcsinfo.ra_ref: 'nan' is not a finite number"),
+    "roll_inf": ({b"roll_ref: 12.0": b"roll_ref: .inf"}, "roman.meta.wcsinfo.roll_ref: 'inf' is not a finite number"),
+    "ra_range": ({b"ra_ref: 80.62": b"ra_ref: 400.6"}, "roman.meta.wcsinfo.ra_ref: 400.6 is out of range 0..360"),
+    "dec_range": ({b"dec_ref: -69.4": b"dec_ref: -99.4"},
+                  "roman.meta.wcsinfo.dec_ref: -99.4 is out of range -90..90"),
+    "region_shape": ({b"s_region: POLYGON": b"s_region: CIRCLE "},
+                     "roman.meta.wcsinfo.s_region: 'CIRCLE  ICRS  80.482837140 -69.474003918 80.830956522"),
+    "region_dec": ({b"80.482837140 -69.474003918": b"80.482837140 -99.474003918"},
+                   "has a declination -99.474003918 outside -90..90"),
+    "region_nan": ({b"80.482837140 -69.474003918": b"80.482837140           nan"}, "holds 'nan', not a finite number"),
+    "dots": ("r0000101001001001001_0002_wfi01_f158_cal..asdf", "is not a bare file name: it holds '..'"),
+    "backslash": ("r0000101001001001001_0002_wfi01_f158\\cal.asdf",
+                  "is not a bare file name: it holds a path separator or a control character"),
+    "control": ("r0000101001001001001_0002_wfi01_f158\x1b_cal.asdf",
+                "is not a bare file name: it holds a path separator or a control character"),
+    "not_utf8": (b"r0000101001001001001_0002_wfi01_f158\xff_cal.asdf", "is not valid UTF-8 text"),
+}
+
+
+@pytest.fixture(scope="session")
+def refused(exposures, tmp_path_factory):
+    """The path of each case of REFUSED, each in its own folder."""
+    root = tmp_path_factory.mktemp("refused")
+    source = exposures["two_l2"][0]
+    made = {}
+    for case, (change, _) in REFUSED.items():
+        folder = root / case
+        folder.mkdir()
+        if isinstance(change, dict):
+            ((old, new),) = change.items()
+            made[case] = edit(source, folder / source.name, old, new)
+        elif isinstance(change, bytes):  # a name the file system gives back with surrogate escapes
+            target = os.path.join(os.fsencode(folder), change)
+            with open(target, "wb") as stream:
+                stream.write(source.read_bytes())
+            made[case] = Path(os.fsdecode(target))
+        else:
+            made[case] = folder / change
+            shutil.copy(source, made[case])
+    return made
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_file_read_pool_would_refuse_is_a_bad_file_naming_the_problem(exposures, refused, tmp_path, case):
+    path, reason = refused[case], REFUSED[case][1]
+    out = tmp_path / "pool.ecsv"
+    with pytest.raises(PoolError) as raised:
+        makepool.make_pool([*exposures["dark_l1"], path], out, progress=False)
+    line = next(line for line in str(raised.value).splitlines() if line.startswith(f"{path}: "))
+    assert reason in line
+    assert "1 bad file" in str(raised.value) and not out.exists()
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_with_skip_bad_a_file_read_pool_would_refuse_is_skipped_with_its_reason(exposures, refused, tmp_path,
+                                                                                  case, capsys):
+    path, reason = refused[case], REFUSED[case][1]
+    out = tmp_path / "pool.ecsv"
+    assert main(["make-pool", str(exposures["good"] / "more"), str(path), "-o", str(out), "--skip-bad"]) == 0
+    assert list(read_pool(out)["filename"]) == [p.name for p in exposures["two_l2"]]
+    said = capsys.readouterr()
+    assert "1 file left out (1 bad)" in said.out and reason in said.err
+    (line,) = Path(f"{out}.skipped.txt").read_text("utf-8").splitlines()[1:]
+    shown = str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    assert line.startswith(f"{shown}\t") and reason in line
+
+
+def test_a_pack_column_must_be_finite_too(exposures, refused, tmp_path):
+    from romanasn import PoolColumn
+
+    extra = [PoolColumn("roll", "float", meta="wcsinfo.roll_ref")]
+    result = makepool.make_pool([*exposures["dark_l1"], refused["roll_inf"]], tmp_path / "pool.ecsv", columns=extra,
+                                skip_bad=True, progress=False)
+    assert result.rows == 1 and "roman.meta.wcsinfo.roll_ref: 'inf' is not a finite number" in result.bad[0].reason
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_without_the_checks_such_a_file_would_stop_the_pool_reading_back(exposures, refused, tmp_path, monkeypatch,
+                                                                          case):
+    monkeypatch.setattr(makepool, "_check", lambda row, fields, problems: None)
+    with pytest.raises((PoolError, UnicodeEncodeError)) as raised:
+        makepool.make_pool([*exposures["dark_l1"], refused[case]], tmp_path / "pool.ecsv", skip_bad=True,
+                           progress=False)
+    assert isinstance(raised.value, UnicodeEncodeError) or "does not read back" in str(raised.value)
+
+
 # -- update ------------------------------------------------------------------------------------
 
 
@@ -368,6 +461,31 @@ def test_legacy_format_reads_back_like_the_ecsv(exposures, tmp_path):
     assert b.meta["romanasn"]["format"] == "legacy"
     for name in a.colnames:
         assert np.array_equal(np.asarray(a[name]), np.asarray(b[name])), name
+
+
+# -- engines -----------------------------------------------------------------------------------------
+# Runs on a Dask cluster are in test_cluster.py; these need no Dask.
+
+
+def test_the_dask_engine_without_dask_is_a_one_line_error_naming_the_extra(exposures, tmp_path, monkeypatch,
+                                                                           capsys):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if Dask were not installed
+    out = tmp_path / "pool.ecsv"
+    assert main(["make-pool", str(exposures["good"]), "-o", str(out), "--engine", "dask"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("romanasn: error: --engine dask needs Dask") and err.count("\n") == 1
+    assert "pip install 'romanasn[dask]'" in err and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["--scheduler", "tcp://localhost:8786"], "--scheduler needs --engine dask"),
+    (["--engine", "dask", "-j", "2"], "--jobs is for --engine local"),
+])
+def test_options_of_the_other_engine_are_refused(exposures, tmp_path, capsys, options, expected):
+    assert main(["make-pool", str(exposures["good"]), "-o", str(tmp_path / "pool.ecsv"), *options]) == 2
+    assert expected in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+    with pytest.raises(UsageError, match="unknown engine 'spark'"):
+        makepool.make_pool([exposures["good"]], tmp_path / "pool.ecsv", engine="spark")
 
 
 # -- progress --------------------------------------------------------------------------------------

@@ -331,13 +331,75 @@ def test_the_fast_s_region_check_agrees_with_the_full_one(monkeypatch):
     """The array check passes only footprints the per-value check passes; together they judge as it does."""
     monkeypatch.setattr(pool, "_REGION_BYTES", 3000)  # many blocks
     regions = np.array(list(_mutations(np.random.default_rng(7), 3000)) + ["", FOOTPRINT])
-    problems = [pool._region_problem(text) if text else None for text in regions.tolist()]
+    problems = [pool.region_problem(text) if text else None for text in regions.tolist()]
     plain = pool._plain_polygons(regions)
     assert not any(plain[k] and problems[k] for k in range(len(regions)))
     assert plain.mean() > 0.05 and 0.1 < np.mean([problem is None for problem in problems]) < 0.9
     malformed, reasons = pool._malformed_regions(regions)
     assert list(malformed) == [problem is not None for problem in problems]
     assert all(reasons[text] == problem for text, problem in zip(regions.tolist(), problems) if problem)
+
+
+# -- one cell at a time, as make-pool checks each file's row --------------------------------------
+
+REFUSED_CELLS = [  # typed as make-pool reads them from exposure headers
+    ("ra_ref", float("nan")), ("ra_ref", float("-inf")), ("roll_ref", float("inf")), ("ra_ref", 360.5),
+    ("ra_ref", -0.25), ("dec_ref", 90.001), ("program", 18446), ("visit_file_sequence", 6), ("level", 0),
+    ("detector", "WFI19"), ("optical_element", "f158"), ("exposure_type", "WFI_GRISM"),
+    ("visit_file_activity", "1"), ("visit_file_activity", "0a"), ("visit_id", VISIT + "0"),
+    ("s_region", "CIRCLE ICRS 270.1 65.4 0.1"), ("s_region", "POLYGON ICRS 270.1 65.4 270.2 65.4"),
+    ("s_region", "POLYGON ICRS 270.1 95 270.2 65.4 270.2 65.5"), ("s_region", FOOTPRINT.replace("65.5000", "nan", 1)),
+    ("filename", "r..x_cal.asdf"), ("filename", "back\\slash_cal.asdf"), ("filename", "esc\x1b_cal.asdf"),
+]
+
+
+def _typed_pool(tmp_path, column, value):
+    """A pool written as make-pool writes one: typed rows through write_pool, row 2 holding ``value``."""
+    from romanasn.testing import pool_table
+
+    base = {"ra_ref": 1.0, "dec_ref": 1.0, "roll_ref": 0.0, "level": 2, "s_region": FOOTPRINT, "target": ""}
+    rows = [_row(1, **base), dict(_row(2, **base), **{column: value})]
+    path = tmp_path / "pool.ecsv"
+    write_pool(pool_table(rows), path)
+    return path
+
+
+@pytest.mark.parametrize("column, value", REFUSED_CELLS)
+def test_a_cell_is_refused_by_cell_problem_as_by_read_pool_with_its_message(tmp_path, column, value):
+    problem = pool.cell_problem(column, value)
+    assert problem
+    path = _typed_pool(tmp_path, column, value)
+    assert _error(path) == f"{path}: row 2, column {column!r}: {problem}"
+
+
+@pytest.mark.parametrize("column, value", [
+    ("ra_ref", 0.0), ("ra_ref", 360.0), ("dec_ref", -90.0), ("roll_ref", -720.5), ("level", 3),
+    ("nresultants", 1 << 40),
+    ("s_region", "polygon icrs 270 65 271 65 271 66"), ("s_region", ""), ("filename", "a.b.c_cal.asdf"),
+    ("filename", "\u00e9_cal.asdf"), ("target", 'any text, even "quoted", | or \u0665'), ("ra_ref", None),
+])
+def test_a_cell_read_pool_accepts_has_no_problem(tmp_path, column, value):
+    assert pool.cell_problem(column, value) is None
+    assert len(read_pool(_typed_pool(tmp_path, column, value))) == 2
+
+
+def test_cells_a_pool_cannot_hold():
+    assert pool.cell_problem("nresultants", 1 << 63) == "9223372036854775808 does not fit a 64-bit integer"
+    assert pool.cell_problem("nresultants", -(1 << 63)) is None
+    assert pool.cell_problem("filename", "r\udcff_cal.asdf") == "'r\\udcff_cal.asdf' is not valid UTF-8 text"
+    assert pool.cell_problem("target", "\u0665\u0661") is None
+    assert pool.cell_problem("visit_file_activity", "\u0660\u0661") == "'\u0660\u0661' is not 2 digits"  # ASCII only
+    assert pool.cell_problem("hga_move", True) is None and pool.cell_problem("program", None) is None
+
+
+def test_ids_against_their_parts_as_read_pool_checks_them(tmp_path):
+    row = _row(2, visit=2)
+    problems = pool.id_problems(row)
+    assert [name for name, _ in problems] == ["visit_id", "observation_id"]
+    lines = _error(_csv(tmp_path, [_row(1), row])).splitlines()
+    assert lines == [f"{tmp_path / 'pool.csv'}: row 2, column {name!r}: {problem}" for name, problem in problems]
+    assert pool.id_problems(_row(2)) == [] and pool.id_problems(dict(_row(2), visit=None)) == []
+    assert pool.id_from_parts("observation_id", _row(7)) == _row(7)["observation_id"]
 
 
 @pytest.mark.parametrize("filename", [

@@ -10,11 +10,14 @@ the client writes the files. The output is byte for byte the local
 engine's.
 
 ``make-pool``: :func:`read_rows` reads the headers of exposure files on the
-workers, a block of files per task.
+workers, a block of files per task, and gives back the rows in the order of
+the files; the pool is byte for byte the local engine's.
 
-The workers need romanasn and the same packs (same versions) installed; a
-worker whose packs differ stops the run with an error naming them. Dask is
-imported only here, and only when a cluster is used.
+For ``generate`` the workers need romanasn and the same packs (same
+versions) installed; a worker whose packs differ stops the run with an
+error naming them. For ``make-pool`` they need romanasn and to see the
+exposure files at the same absolute paths. Dask is imported only here, and
+only when a cluster is used.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from romanasn.engine import Plan, Result, _id_numbers, _runnable, select_rules
-from romanasn.errors import PluginError, RuleError, UsageError
+from romanasn.errors import PluginError, RomanasnError, RuleError, UsageError
 from romanasn.plugins.manager import KERNEL, PluginManager, get_plugin_manager
 from romanasn.plugins.types import RunConfig
 
@@ -40,28 +44,42 @@ __all__ = ["DaskRun", "connect", "manager_spec", "partitions", "read_rows"]
 
 
 def _distributed():
+    """``dask.distributed``, or a one-line error naming the ``romanasn[dask]`` extra."""
     try:
         import dask.distributed as distributed
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise UsageError("--engine dask needs Dask: pip install 'romanasn[dask]'") from exc
+    except ImportError as exc:
+        raise UsageError(f"--engine dask needs Dask, which cannot be imported ({exc}):"
+                         " pip install 'romanasn[dask]'") from exc
     return distributed
 
 
 @contextlib.contextmanager
 def connect(scheduler: str | None = None, client: Any = None) -> Iterator[Any]:
     """A ``dask.distributed`` client: ``client`` itself, one of the scheduler at ``scheduler``,
-    or one of a new local cluster (a process per core), closed afterwards."""
+    or one of a new local cluster (a process per core), closed afterwards.
+
+    A scheduler that cannot be reached within Dask's connect timeout
+    (``distributed.comm.timeouts.connect``, 30 s unless configured) is a
+    :class:`~romanasn.errors.RomanasnError` naming its address.
+    """
     if client is not None:
         yield client
         return
     distributed = _distributed()
     if scheduler:
-        with distributed.Client(scheduler) as made:
+        try:
+            made = distributed.Client(scheduler)
+        except (OSError, ValueError) as exc:  # timed out, refused, or not an address
+            raise RomanasnError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+        with made:
             yield made
         return
     workers = max(1, min(os.cpu_count() or 1, 8))
-    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as made:
+    with warnings.catch_warnings():  # its scheduler's HTTP server moving off a busy port 8787: not news
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+    with cluster, distributed.Client(cluster) as made:
         yield made
 
 
@@ -271,6 +289,7 @@ class DaskRun:
             seen[stem] = rule
 
     def stems(self) -> list[str]:
+        """Every file stem, in id order."""
         return list(self.file_stem_list)
 
     def items(self) -> Iterator[tuple[int, str, str, str, bytes]]:
@@ -289,6 +308,7 @@ class DaskRun:
             self._stack.close()
 
     def result(self) -> Result:
+        """The run's :class:`Result` (its associations are in the files written)."""
         return Result(associations=_Sized(self.total), file_stems=self.file_stem_list, rules=tuple(self.rules),
                       skipped=tuple(self.skipped), vetoes=tuple(self.vetoes), orphans=self.orphans,
                       counts=self.counts, pool_rows=self.pool_rows)
@@ -297,34 +317,43 @@ class DaskRun:
 # -- make-pool -----------------------------------------------------------------------------------------
 
 
-def _read_block(paths: list[str], columns) -> list[tuple[dict | None, str | None]]:
+def _read_block(paths: list[str], columns) -> list[tuple[tuple | None, str | None]]:
+    """Task: the headers of a block of files (``makepool._read_block``)."""
     from romanasn import makepool
 
-    done = []
-    for path in paths:
-        try:
-            done.append((makepool.read_row(path, columns), None))
-        except makepool.BadFile as exc:
-            done.append((None, str(exc)))
-        except Exception as exc:  # a header the reader does not expect: report the file, go on
-            done.append((None, f"cannot read the header: {type(exc).__name__}: {exc}"))
-    return done
+    return makepool._read_block(paths, columns)
 
 
 def read_rows(paths: Sequence[str | os.PathLike], columns: Sequence[Any], *, scheduler: str | None = None,
-              client: Any = None, block: int = 256) -> Iterator[tuple[Any, dict | None, str | None]]:
+              client: Any = None, block: int | None = None) -> Iterator[tuple[Any, dict | None, str | None]]:
     """``(path, row, reason)`` for every exposure file, in order, its header read on a Dask worker.
 
-    ``row`` is :func:`romanasn.makepool.read_row`'s (None for a bad file, ``reason`` saying why).
-    The files must be readable by the workers at the same paths.
+    ``row`` is :func:`romanasn.makepool.read_row`'s with ``columns`` (None
+    for a bad file, ``reason`` saying why). The workers are sent absolute
+    paths: they must see the files there. ``block`` files make a task
+    (default: about four tasks per worker thread, at most 256 files each).
     """
     paths = list(paths)
+    columns = list(columns)
+    names = [column.name for column in columns]
     with connect(scheduler, client) as made:
+        if block is None:
+            threads = sum(made.nthreads().values()) or 1
+            block = max(1, min(256, -(-len(paths) // (4 * threads))))
         blocks = [paths[k:k + block] for k in range(0, len(paths), block)]
-        futures = [made.submit(_read_block, [os.fspath(p) for p in chunk], list(columns), pure=False)
+        futures = [made.submit(_read_block, [os.path.abspath(p) for p in chunk], columns, pure=False)
                    for chunk in blocks]
-        for chunk, future in zip(blocks, futures):
-            for path, (row, reason) in zip(chunk, future.result()):
-                yield path, row, reason
-            future.release()
-
+        try:
+            for chunk, future in zip(blocks, futures):
+                try:
+                    done = future.result()
+                except Exception as exc:  # the task failed, not a file: a worker without romanasn, lost...
+                    where = f" at {scheduler}" if scheduler else ""
+                    raise RomanasnError(f"reading headers on the Dask cluster{where} failed: "
+                                        f"{type(exc).__name__}: {exc}") from exc
+                future.release()
+                for path, (values, reason) in zip(chunk, done):
+                    yield path, None if values is None else dict(zip(names, values)), reason
+        finally:
+            for future in futures:
+                future.release()

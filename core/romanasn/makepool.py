@@ -3,8 +3,10 @@
 Steps: find the files (files, folders searched recursively, globs), read
 the values of the pool's columns from each file's ``roman.meta`` (only the
 YAML header, see :mod:`romanasn.asdfheader`; with ``jobs`` > 1 in that many
-processes), check each row, settle repeats (one row per exposure and
-detector, the highest level), and write the pool: typed ECSV through
+processes, or on the workers of a Dask cluster with ``engine="dask"``),
+check each row as :func:`romanasn.pool.read_pool` checks its cells, settle
+repeats (one row per exposure and detector, the highest level), and write
+the pool: typed ECSV through
 :func:`romanasn.pool.write_pool`, or romancal's ``|``-separated legacy
 form. The written file is read back with :func:`romanasn.pool.read_pool`
 before it replaces anything, so what ``make-pool`` writes is what
@@ -35,15 +37,17 @@ import numpy as np
 from attrs import define, field, frozen
 
 from romanasn import asdfheader
-from romanasn.columns import enums, merge_columns, patterns, ranges
+from romanasn.columns import merge_columns
 from romanasn.errors import PoolError, RomanasnError, UsageError
 from romanasn.plugins.types import PoolColumn
+from romanasn.pool import cell_problem, id_problems
 
 log = logging.getLogger("romanasn.makepool")
 
 __all__ = ["FORMATS", "LEVELS", "MakePoolResult", "Skipped", "find_files", "make_pool", "read_row"]
 
 FORMATS = ("ecsv", "legacy")
+ENGINES = ("local", "dask")
 #: The level of each exposure model type.
 LEVELS = {"ScienceRawModel": 1, "ImageModel": 2, "MosaicModel": 3}
 #: The same from the tag of the ``roman`` node, for files without ``model_type``.
@@ -61,8 +65,6 @@ LEGACY_NAMES = {
 LEGACY_NULL = "NULL"
 SKIPPED_SUFFIX = ".skipped.txt"
 _GLOB_CHARS = set("*?[")
-_VISIT_PARTS = (("program", 5), ("execution_plan", 2), ("pass", 3), ("segment", 3), ("observation", 3), ("visit", 3))
-_EXPOSURE_PARTS = (("visit_file_group", 2), ("visit_file_sequence", 1), ("visit_file_activity", 2), ("exposure", 4))
 
 
 @frozen
@@ -261,56 +263,30 @@ def _describe(value: Any) -> str:
 
 
 def _check(row: dict[str, Any], fields: tuple[_Field, ...], problems: list[str]) -> None:
-    """Enumerations, ranges, id formats and ids against their parts, as read_pool checks them."""
-    meta = {f.name: f.meta for f in fields}
+    """Each value, then the ids against their parts, with read_pool's checks (:mod:`romanasn.pool`).
 
-    def where(name: str) -> str:
-        return f"roman.meta.{meta.get(name) or name}"
-
-    allowed_values, bounds, widths = _rules()
-    for name, allowed in allowed_values:
-        value = row.get(name)
-        if value is not None and value not in allowed:
-            problems.append(f"{where(name)} is {value!r}, not one of {', '.join(allowed)}")
-    for name, low, high in bounds:
-        value = row.get(name)
-        if isinstance(value, int) and not low <= value <= high:
-            problems.append(f"{where(name)} is {value}, out of range {low}..{high}")
-    for name, width in widths:
-        value = row.get(name)
-        if value is not None and not (len(value) == width and value.isdigit() and value.isascii()):
-            problems.append(f"{where(name)} is {value!r}, not {width} digits")
+    A file read_pool would refuse in the written pool is a bad file here:
+    out of range, not finite, not in the schema's values, a malformed
+    ``s_region``, a file name that is not a bare name, ids their parts do
+    not make.
+    """
+    for f in fields:
+        problem = cell_problem(f.name, row[f.name])
+        if problem:
+            problems.append(_where(f, problem))
     if problems:
         return
-    for name, parts in (("visit_id", _VISIT_PARTS), ("observation_id", _VISIT_PARTS + _EXPOSURE_PARTS)):
-        value = row.get(name)
-        if value is None or any(row.get(part) is None for part, _ in parts):
-            continue
-        expected = "".join(f"{int(row[part]):0{width}d}" for part, width in parts)
-        if value != expected:
-            problems.append(f"{where(name)} is {value!r}, but its parts make {expected!r}")
+    for name, problem in id_problems(row):
+        problems.append(_where(next(f for f in fields if f.name == name), problem))
 
 
-_RULES: tuple | None = None
-
-
-def _rules() -> tuple:
-    """The schema's enumerations, ranges and digit widths, as tuples (made once)."""
-    global _RULES
-    if _RULES is None:
-        _RULES = (
-            tuple((name, allowed) for name, allowed in enums().items()),
-            tuple((name, low, high) for name, (low, high) in ranges().items()),
-            tuple((name, _width(pattern)) for name, pattern in patterns().items()),
-        )
-    return _RULES
-
-
-def _width(pattern: str) -> int:
-    """N for a pattern ``^[0-9]{N}$``, the only kind the pool schema uses."""
-    if not (pattern.startswith("^[0-9]{") and pattern.endswith("}$")):
-        raise ValueError(f"unsupported pool schema pattern {pattern!r}")
-    return int(pattern[len("^[0-9]{"):-2])
+def _where(f: _Field, problem: str) -> str:
+    """``problem`` of the value of ``f`` with where it comes from (the file's name, or roman.meta)."""
+    if f.name == "filename":
+        return problem
+    if f.name == "level":
+        return f"roman.meta.model_type: {problem}"
+    return f"roman.meta.{f.meta}: {problem}" if f.meta else f"column {f.name!r}: {problem}"
 
 
 # worker processes: the fields, set once per process
@@ -322,23 +298,21 @@ def _init_worker(fields: tuple[_Field, ...]) -> None:
     _WORKER_FIELDS = fields
 
 
-def _read_one(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+def _read_one(path: Path, fields: tuple[_Field, ...]) -> tuple[dict[str, Any] | None, str | None]:
     """(row, None) or (None, reason): nothing a bad file does escapes as an exception."""
     try:
-        return _row(path, _WORKER_FIELDS), None
+        return _row(path, fields), None
     except BadFile as exc:
         return None, str(exc)
     except Exception as exc:  # a header this reader does not expect: report the file, go on
         return None, f"cannot read the header: {type(exc).__name__}: {exc}"
 
 
-def _read_all(paths: list[Path], fields: tuple[_Field, ...], jobs: int, progress: "Progress") -> Iterator:
-    """(path, row, reason) for every path, in order."""
+def _read_all(paths: list[Path], fields: tuple[_Field, ...], jobs: int) -> Iterator:
+    """(path, row, reason) for every path, in order, read here or in ``jobs`` processes."""
     if jobs <= 1 or len(paths) < 2 * jobs:
-        _init_worker(fields)
         for path in paths:
-            row, reason = _read_one(path)
-            progress.update()
+            row, reason = _read_one(path, fields)
             yield path, row, reason
         return
     methods = multiprocessing.get_all_start_methods()
@@ -347,16 +321,25 @@ def _read_all(paths: list[Path], fields: tuple[_Field, ...], jobs: int, progress
     names = tuple(f.name for f in fields)
     with context.Pool(jobs, initializer=_init_worker, initargs=(fields,)) as pool:
         for path, (values, reason) in zip(paths, pool.imap(_read_values, map(str, paths), chunksize=chunk)):
-            progress.update()
             yield path, None if values is None else dict(zip(names, values)), reason
 
 
 def _read_values(path: str) -> tuple[tuple | None, str | None]:
     """:func:`_read_one` with the row as a tuple in field order (less to send between processes)."""
-    row, reason = _read_one(Path(path))
-    if row is None:
-        return None, reason
-    return tuple(row[f.name] for f in _WORKER_FIELDS), None
+    return _as_values(*_read_one(Path(path), _WORKER_FIELDS), _WORKER_FIELDS)
+
+
+def _as_values(row: dict[str, Any] | None, reason: str | None, fields: tuple[_Field, ...]):
+    return (None, reason) if row is None else (tuple(row[f.name] for f in fields), None)
+
+
+def _read_block(paths: Sequence[str], columns: Sequence[PoolColumn]) -> list[tuple[tuple | None, str | None]]:
+    """``(values, None)`` or ``(None, reason)`` of each file: what a make-pool task on a Dask worker returns.
+
+    ``values`` are :func:`read_row`'s row, in the order of ``columns``.
+    """
+    fields = _fields(columns)
+    return [_as_values(*_read_one(Path(path), fields), fields) for path in paths]
 
 
 # -- progress ----------------------------------------------------------------------------------
@@ -380,6 +363,7 @@ class Progress:
         self._width = 0
 
     def update(self, count: int = 1) -> None:
+        """Count ``count`` more files done; redraw the bar at most ten times a second (and at the end)."""
         self.done += count
         if not self.enabled:
             return
@@ -401,6 +385,7 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
+        """Stop the clock and end the bar's line (call once, when reading is over)."""
         self._end = time.perf_counter()
         if self.enabled and self._width:
             self.stream.write("\n")
@@ -412,6 +397,7 @@ class Progress:
         return (self._end or time.perf_counter()) - self.start
 
     def summary(self) -> str:
+        """One line: files done, seconds and rate, e.g. ``reading headers: 6 files in 0.1 s (60 files/s)``."""
         seconds = self.seconds
         rate = self.done / seconds if seconds > 0 else 0.0
         return f"{self.label}: {self.done} files in {seconds:.1f} s ({rate:,.0f} files/s)"
@@ -435,6 +421,8 @@ def make_pool(
     update: bool = False,
     overwrite: bool = False,
     jobs: int = 1,
+    engine: str = "local",
+    scheduler: str | None = None,
     progress: bool | None = None,
     stream: TextIO | None = None,
 ) -> MakePoolResult:
@@ -451,7 +439,12 @@ def make_pool(
     :param update: add the files not yet in the pool at ``output``, without
         reading the others; rows already there are kept byte for byte.
     :param overwrite: replace an existing ``output`` (without ``update``).
-    :param jobs: processes reading headers.
+    :param jobs: processes reading headers (local engine).
+    :param engine: "local" (default), or "dask" to read the headers on
+        the workers of a Dask cluster (they must see the files at the same
+        absolute paths); the pool is the same, byte for byte.
+    :param scheduler: with ``engine="dask"``, the address of a running
+        ``dask.distributed`` scheduler (default: a local cluster for the run).
     :param progress: draw a progress bar on ``stream`` (default: when
         ``stream``, stderr by default, is a terminal).
     """
@@ -460,6 +453,7 @@ def make_pool(
         raise UsageError(f"unknown pool format {format!r}: use one of {', '.join(FORMATS)}")
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    _check_engine(engine, scheduler, jobs)
     if not output.parent.is_dir():
         raise UsageError(f"cannot write {output}: no folder {output.parent}")
     if output.exists() and not update and not overwrite:
@@ -485,8 +479,15 @@ def make_pool(
 
     bar = Progress(len(paths), stream, enabled=progress)
     rows: list[tuple[Path, dict[str, Any]]] = []
+    if engine == "dask" and paths:
+        from romanasn import cluster
+
+        source = cluster.read_rows(paths, known, scheduler=scheduler)
+    else:
+        source = _read_all(paths, fields, jobs)
     try:
-        for path, row, reason in _read_all(paths, fields, jobs, bar):
+        for path, row, reason in source:
+            bar.update()
             if row is None:
                 result.bad.append(Skipped(str(path), reason or "unreadable"))
             else:
@@ -521,6 +522,21 @@ def make_pool(
     if skipped or skip_bad:
         result.report = write_report(Path(f"{output}{SKIPPED_SUFFIX}"), skipped)
     return result
+
+
+def _check_engine(engine: str, scheduler: str | None, jobs: int) -> None:
+    """Refuse an unknown engine, options of the other engine, and ``dask`` when Dask is not installed."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if engine != "dask":
+        if scheduler:
+            raise UsageError("--scheduler needs --engine dask")
+        return
+    if jobs != 1:
+        raise UsageError("--jobs is for --engine local: with --engine dask the Dask workers read the headers")
+    from romanasn.cluster import _distributed
+
+    _distributed()  # a one-line error naming romanasn[dask] when Dask cannot be imported
 
 
 def _settle(rows: list[tuple[Path, dict[str, Any]]]):
@@ -754,12 +770,16 @@ def _fill(table: Any) -> Any:
 
 
 def write_report(path: Path, skipped: list[Skipped]) -> Path:
-    """The files left out, one a line: ``path<TAB>reason`` after a comment line."""
+    """The files left out, one a line: ``path<TAB>reason`` after a comment line.
+
+    A path that is not UTF-8 (bytes the file system does not decode) is
+    written with ``\\udcXX`` escapes for those bytes.
+    """
     lines = ["# files left out of the pool: path<TAB>reason\n"]
     lines += [f"{s.path}\t{s.reason}\n" for s in skipped]
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        temporary.write_text("".join(lines), "utf-8")
+        temporary.write_text("".join(lines), "utf-8", errors="backslashreplace")
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -784,6 +804,12 @@ def configure(parser: Any) -> None:
                         help="add the files not yet in POOL without re-reading the others")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing POOL")
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="read headers in N processes")
+    parser.add_argument("--engine", choices=ENGINES, default="local",
+                        help="local (default), or dask: read the headers on the workers of a Dask cluster,"
+                             " which must see the files at the same paths (needs romanasn[dask])")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="with --engine dask, a running dask.distributed scheduler, e.g. tcp://HOST:8786"
+                             " (default: a local cluster, a worker process per core)")
 
 
 def run(args: Any, pm: Any) -> int:
@@ -791,7 +817,8 @@ def run(args: Any, pm: Any) -> int:
     pm.check()
     extra = [found.item for found in pm.pool_columns()]
     result = make_pool(args.inputs, args.output, columns=extra, format=args.format, skip_bad=args.skip_bad,
-                       update=args.update, overwrite=args.overwrite, jobs=args.jobs)
+                       update=args.update, overwrite=args.overwrite, jobs=args.jobs, engine=args.engine,
+                       scheduler=args.scheduler)
     if result.summary and not args.quiet:
         print(result.summary, file=sys.stderr)
     for note in result.notes:

@@ -773,7 +773,8 @@ def _check_id(table, valid, name, parts, text, problems) -> None:
     bad, bad_ids = index[~agree], ids[~agree]
 
     def describe(k: int) -> str:
-        return f"{_shown(bad_ids[k])} disagrees with its parts (expected {_compose(table, parts, bad[k])!r})"
+        expected = id_from_parts(name, table[int(bad[k])])
+        return f"{_shown(bad_ids[k])} disagrees with its parts (expected {expected!r})"
 
     problems.add_rows(text.path, name, text.rows[bad], describe)
 
@@ -791,9 +792,108 @@ def _part_number(column: Column, index: np.ndarray, width: int) -> np.ndarray:
     return _number(values, 0, width) if values.dtype.kind == "U" else values
 
 
-def _compose(table: Table, parts, row: int) -> str:
-    """The id that the parts of table row ``row`` make."""
-    return "".join(f"{int(table[part][row]):0{width}d}" for part, width in parts)
+# -- one row at a time ------------------------------------------------------------
+#
+# read_pool checks whole columns with array operations. make-pool checks each
+# exposure file's row as it reads it, with these: what they pass, read_pool
+# passes, and their messages are read_pool's for the same cell.
+
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def cell_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be the cell of column ``name``, as :func:`read_pool` checks cells, or None.
+
+    ``value`` is typed as in read_pool's table (int, float, bool or str;
+    None or "" when empty). Numbers must be finite and integers fit 64
+    bits; the schema's ranges, enumerations and digit patterns (ASCII
+    digits) hold; text is UTF-8; ``filename`` is a bare file name and
+    ``s_region`` a well-formed polygon (:func:`region_problem`). Ids
+    against their parts are :func:`id_problems`; repeated rows are not
+    checked here.
+    """
+    if value is None or value is True or value is False:
+        return None
+    if isinstance(value, str):
+        if not value:
+            return None
+        if not value.isascii() and not _encodes(value):
+            return f"{_shown(value)} is not valid UTF-8 text"
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return f"{_shown(value)} is not {_NOUNS['float']}"
+    elif isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        return f"{value} does not fit a 64-bit integer"
+    rule = (_CELL_RULES or _cell_rules()).get(name)
+    if rule is None:
+        return None
+    kind, first, second = rule
+    if kind == "range":
+        if isinstance(value, (int, float)) and not first <= value <= second:
+            return f"{value} is out of range {first}..{second}"
+    elif not isinstance(value, str):
+        return None
+    elif kind == "enum":
+        if value not in first:
+            return f"{_shown(value)} is not one of {second}"
+    elif kind == "digits":
+        if not (len(value) == first and value.isascii() and value.isdigit()):
+            return f"{_shown(value)} is not {first} digits"
+    elif kind == "filename":
+        reason = unsafe_reason(value)
+        if reason:
+            return f"{_shown(value)} is not a bare file name: {reason}"
+    elif kind == "s_region":
+        reason = region_problem(value)
+        if reason:
+            return f"{_shown(value)} {reason}"
+    return None
+
+
+def id_problems(row: Any) -> list[tuple[str, str]]:
+    """``(column, problem)`` for each id of ``row`` (a mapping) that its parts do not make.
+
+    An id, or a part, that is missing or None is not compared.
+    """
+    found = []
+    for name in _ID_PARTS:
+        value = row.get(name)
+        if value is None or any(row.get(part) is None for part, _ in _ID_PARTS[name]):
+            continue
+        expected = id_from_parts(name, row)
+        if value != expected:
+            found.append((name, f"{_shown(value)} disagrees with its parts (expected {expected!r})"))
+    return found
+
+
+def id_from_parts(name: str, row: Any) -> str:
+    """The ``visit_id`` or ``observation_id`` that the parts in ``row`` make, their digits side by side."""
+    return "".join(f"{int(row[part]):0{width}d}" for part, width in _ID_PARTS[name])
+
+
+def _encodes(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates, as file names undecodable may hold)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_CELL_RULES: dict[str, tuple] | None = None
+
+
+def _cell_rules() -> dict[str, tuple]:
+    """``(kind, first, second)`` for each checked column, from the schema (made once)."""
+    global _CELL_RULES
+    if _CELL_RULES is None:
+        rules: dict[str, tuple] = {"filename": ("filename", None, None), "s_region": ("s_region", None, None)}
+        rules.update((name, ("range", low, high)) for name, (low, high) in ranges().items())
+        rules.update((name, ("enum", frozenset(allowed), ", ".join(allowed)))
+                     for name, allowed in enums().items())
+        rules.update((name, ("digits", _digit_width(pattern), None)) for name, pattern in patterns().items())
+        _CELL_RULES = rules
+    return _CELL_RULES
 
 
 def _check_repeats(table, files_ok, exposures_ok, origins, problems) -> None:
@@ -875,7 +975,7 @@ def _malformed_regions(regions: np.ndarray) -> tuple[np.ndarray, dict[str, str]]
     """Which ``s_region`` values are malformed, and why, for each malformed value.
 
     Plain polygons pass with array operations (:func:`_plain_polygons`); the
-    other non-empty values go to :func:`_region_problem`, each distinct value once.
+    other non-empty values go to :func:`region_problem`, each distinct value once.
     """
     step = max(1, _REGION_BYTES // (regions.dtype.itemsize // 4 + _PAD))
     suspects = [np.array([], dtype=np.int64)]
@@ -884,14 +984,18 @@ def _malformed_regions(regions: np.ndarray) -> tuple[np.ndarray, dict[str, str]]
         suspects.append(index[~_plain_polygons(regions[index])])
     suspect = np.concatenate(suspects)
     distinct, inverse = np.unique(regions[suspect], return_inverse=True)
-    reasons = {value: _region_problem(value) for value in distinct.tolist()}
+    reasons = {value: region_problem(value) for value in distinct.tolist()}
     malformed = np.zeros(len(regions), bool)
     malformed[suspect] = np.array([reasons[value] is not None for value in distinct.tolist()], bool)[inverse]
     return malformed, {value: reason for value, reason in reasons.items() if reason}
 
 
-def _region_problem(text: str) -> str | None:
-    """Why ``text`` is not ``POLYGON [frame] ra1 dec1 ra2 dec2 ra3 dec3 ...`` (degrees), or None."""
+def region_problem(text: str) -> str | None:
+    """Why ``text`` is not ``POLYGON [frame] ra1 dec1 ra2 dec2 ra3 dec3 ...`` (degrees), or None.
+
+    The full check of one ``s_region`` value, as :func:`read_pool` makes it
+    (after :func:`_plain_polygons` has passed the plain ones).
+    """
     words = text.split()
     if not words or words[0].upper() != "POLYGON":
         return _NOT_POLYGON
@@ -927,7 +1031,7 @@ def _plain_polygons(regions: np.ndarray) -> np.ndarray:
     Plain is the form Roman writes: ``POLYGON `` or ``POLYGON ICRS `` then
     numbers apart by spaces, each an optional sign, 1 to 3 digits, a dot and
     digits; 6 or more, in pairs, RA in [0, 360) and |Dec| < 90. What is not
-    plain may still be well formed: :func:`_region_problem` decides.
+    plain may still be well formed: :func:`region_problem` decides.
     """
     n = len(regions)
     if not n:
