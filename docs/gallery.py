@@ -28,7 +28,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
@@ -336,19 +336,31 @@ def benchmark_scaling(out: Path, results: Path | None = None) -> dict[str, Any]:
     return {**entry, "drawn": True, "caption": _caption(bench)}
 
 
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Only errors from the logger ``name`` while the block runs (the runs' warnings are expected)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Draw every picture into ``--out`` and write the manifest; print what was skipped."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder for the pictures (default: {OUT})")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("romanasn").setLevel(logging.ERROR)
     try:  # first, so that a missing or malformed results file stops the script at once
         scaling = benchmark_scaling(args.out)
     except GalleryError as exc:
         print(f"gallery: error: {exc}", file=sys.stderr)
         return 1
-    entries = [associations_per_rule(args.out), skycell_footprints(args.out), scaling]
+    with _quiet("romanasn"):
+        entries = [associations_per_rule(args.out), skycell_footprints(args.out), scaling]
     for entry in entries:
         if not entry["drawn"]:
             stale = args.out / entry["file"]

@@ -14,16 +14,21 @@ The design (see examples/README.md for the associations it gives):
   for imaging darks, one spectral dark, and one dark with no MA table, which
   the calibration pack vetoes), flats in F158 and F087, two WFSC exposures and
   one LOLO exposure.
-- The three exposures of program 1, pass 1, visit 1 also carry pointing
-  columns (ra_ref, dec_ref, roll_ref, s_region) and times (start_time,
-  end_time), for packs that place exposures on the sky. They point at
-  RA 2, Dec 86.4, so their footprints straddle RA 0 near the north pole.
+- The nine imaging exposures (every visit's) also carry pointing columns
+  (ra_ref, dec_ref, roll_ref, s_region, one footprint per detector) and
+  times (start_time, end_time), for packs that place exposures on the sky.
+  Each visit points within 0.4 degrees of RA 2, Dec 86.4 (VISIT_POINTINGS),
+  inside the example sky map (examples/skymap.asdf): visit 2 of pass 1 is
+  the field next to visit 1, overlapping it a little; pass 2 comes back to
+  the first field turned by 90 degrees; program 2 overlaps the first field.
+  The footprints straddle RA 0 near the north pole.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from romanasn import write_pool
@@ -73,15 +78,25 @@ EXPOSURES = [
 
 PROGRAMS = {1: ("GI", "HLWA"), 2: ("CAL", "WFI")}
 
-# -- pointing of program 1, pass 1, visit 1 ---------------------------------------
+# -- pointings of the imaging exposures ----------------------------------------------
 
-POINTED_VISIT = P1_PASS1_VISIT1
-RA, DEC, ROLL = 2.0, 86.4, 30.0  # boresight (deg)
+RA, DEC = 2.0, 86.4  # the tangent point of the pointings (deg): the example sky map's centre
+#: Where each visit's imaging exposures point: boresight (xi, eta) in the tangent plane
+#: around (RA, DEC) (deg, xi eastward), roll (deg), and the start of its exposure 1.
+VISIT_POINTINGS = {
+    P1_PASS1_VISIT1: (0.0, 0.0, 30.0, datetime(2027, 3, 1, 12, 0)),
+    # the next field of pass 1: 0.38 deg along the field's short side (0.455 deg: they overlap by 0.075)
+    P1_PASS1_VISIT2: (0.19, -0.329, 30.0, datetime(2027, 3, 1, 12, 15)),
+    # pass 2 comes back to the first field three months later, turned by 90 degrees
+    P1_PASS2_VISIT1: (0.05, -0.1, 120.0, datetime(2027, 6, 1, 3, 0)),
+    # another program's field, overlapping the first one's
+    P2_VISIT1: (-0.3, 0.15, 75.0, datetime(2027, 4, 15, 20, 30)),
+}
+POINTED_TYPES = (IMAGE,)
 DITHER = 0.004  # deg along the detector rows, per exposure
 DETECTOR_SIZE = 4088 * 0.11 / 3600  # deg: 4088 pixels of 0.11 arcsec
 PITCH = 0.14  # deg between detector centres (an approximate layout, not the real one)
-START = "2027-03-01T12:{:02d}:00.000"  # exposure n starts at 12:0n (minutes 0, 3, 6 ...)
-EXPOSURE_MINUTES = 2
+EXPOSURE_MINUTES = 2  # exposure n of a visit starts 3 (n - 1) minutes after exposure 1
 
 
 def _sky(xi: float, eta: float) -> tuple[float, float]:
@@ -93,13 +108,16 @@ def _sky(xi: float, eta: float) -> tuple[float, float]:
     return round(ra % 360.0, 7), round(dec, 7)
 
 
-def _rotated(x: float, y: float) -> tuple[float, float]:
-    angle = math.radians(ROLL)
-    return x * math.cos(angle) - y * math.sin(angle), x * math.sin(angle) + y * math.cos(angle)
+def _placed(x: float, y: float, visit_id: str) -> tuple[float, float]:
+    """The tangent-plane point of focal-plane offset (x, y) (deg) in a visit: turned by its roll, then
+    moved to its boresight."""
+    xi0, eta0, roll, _ = VISIT_POINTINGS[visit_id]
+    angle = math.radians(roll)
+    return xi0 + x * math.cos(angle) - y * math.sin(angle), eta0 + x * math.sin(angle) + y * math.cos(angle)
 
 
-def pointing(detector: int, exposure: int) -> dict[str, object]:
-    """ra_ref, dec_ref, roll_ref and s_region of one detector in one exposure.
+def pointing(visit_id: str, detector: int, exposure: int) -> dict[str, object]:
+    """ra_ref, dec_ref, roll_ref and s_region of one detector in one exposure of a visit.
 
     The 18 detectors sit in 6 columns of 3, bowed like the WFI's; each
     exposure is shifted by DITHER along the rows.
@@ -109,20 +127,21 @@ def pointing(detector: int, exposure: int) -> dict[str, object]:
     y = (row - 1) * PITCH + 0.02 * abs(column - 2.5)
     half = DETECTOR_SIZE / 2
     offsets = ((-half, -half), (half, -half), (half, half), (-half, half))
-    corners = [_sky(*_rotated(x + dx, y + dy)) for dx, dy in offsets]
-    ra_ref, dec_ref = _sky(*_rotated(x, y))
+    corners = [_sky(*_placed(x + dx, y + dy, visit_id)) for dx, dy in offsets]
+    ra_ref, dec_ref = _sky(*_placed(x, y, visit_id))
     return {
         "ra_ref": ra_ref,
         "dec_ref": dec_ref,
-        "roll_ref": ROLL,
+        "roll_ref": VISIT_POINTINGS[visit_id][2],
         "s_region": "POLYGON ICRS  " + " ".join(f"{ra:.7f} {dec:.7f}" for ra, dec in corners),
     }
 
 
-def times(exposure: int) -> dict[str, str]:
-    """start_time and end_time of an exposure of the pointed visit."""
-    start = 3 * (exposure - 1)
-    return {"start_time": START.format(start), "end_time": START.format(start + EXPOSURE_MINUTES)}
+def times(visit_id: str, exposure: int) -> dict[str, str]:
+    """start_time and end_time of one exposure of a pointed visit."""
+    start = VISIT_POINTINGS[visit_id][3] + timedelta(minutes=3 * (exposure - 1))
+    end = start + timedelta(minutes=EXPOSURE_MINUTES)
+    return {"start_time": f"{start:%Y-%m-%dT%H:%M:%S}.000", "end_time": f"{end:%Y-%m-%dT%H:%M:%S}.000"}
 
 
 def rows() -> list[dict[str, object]]:
@@ -137,9 +156,9 @@ def rows() -> list[dict[str, object]]:
         }
         common.update(extra)
         for row in exposure_rows(visit_id, exposure, exposure_type, element, **common):
-            if visit_id == POINTED_VISIT:
-                row.update(times(exposure))
-                row.update(pointing(int(row["detector"][3:]), exposure))
+            if exposure_type in POINTED_TYPES:
+                row.update(times(visit_id, exposure))
+                row.update(pointing(visit_id, int(row["detector"][3:]), exposure))
             made.append(row)
     return made
 

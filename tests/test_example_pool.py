@@ -1,4 +1,5 @@
-"""End to end: the three WFI packs on examples/pool.ecsv and on romancal's legacy pools.
+"""End to end: the three WFI packs on examples/pool.ecsv and on romancal's legacy pools,
+and the skycell pack on examples/pool.ecsv with examples/skymap.asdf (as ``make run``).
 
 The expected associations are written down from the pool's design (see
 examples/make_example_pool.py and examples/README.md), not copied from the
@@ -168,8 +169,13 @@ def test_the_pool_has_the_designed_rows(pool):
     assert sorted(set(pool["program"])) == [1, 2]
     assert set(pool["optical_element"]) == {"F158", "F087", "F213", "GRISM", "PRISM", "DARK"}
     pointed = pool[pool["s_region"] != ""]
-    assert len(pointed) == 3 * 18 and set(pointed["visit_id"]) == {P1V1}
+    # every imaging exposure (9 x 18 rows), and nothing else, points at the sky
+    assert len(pointed) == len(IMAGES) * 18 and set(pointed["exposure_type"]) == {"WFI_IMAGE"}
+    assert set(pointed["visit_id"]) == {v for v, _, _ in IMAGES}
     assert not pointed["ra_ref"].mask.any() and all(pointed["start_time"])
+    # near RA 2, Dec 86.4: inside the example sky map (its region: RA 345.9-18.1, Dec 85.4-87.4)
+    assert all(85.6 < dec < 87.2 for dec in pointed["dec_ref"])
+    assert all(abs((ra - 2 + 180) % 360 - 180) < 12 for ra in pointed["ra_ref"])
 
 
 # -- the associations ------------------------------------------------------------------
@@ -222,6 +228,85 @@ def test_drop_degraded_vetoes_exactly_the_rows_the_kernel_flags(pool, result):
     assert (sizes["r00001_p_v01001001001001_f158"], sizes["r00001_p_p01001_f158"],
             sizes["r00001_p_full_f158"]) == (18, 54, 72)
     assert not any(a.degraded_status.startswith("One or more") for a in dropped.associations)
+
+
+# -- the skycell pack with the example sky map (make run) ------------------------------
+
+SKYMAP = ROOT / "examples" / "skymap.asdf"
+#: Skycells each imaging visit meets per filter (both dithered exposures together), counted
+#: apart from the pack: footprints and skycell corners in one gnomonic plane, a
+#: separating-axis test. A field of 0.83 x 0.46 deg meets about 12 x 7.5 skycells (0.073 deg apart).
+VISIT_CELLS = {(P1V1, "F158"): 90, (P1V1, "F087"): 89, (P1V2, "F158"): 89, (P1P2, "F158"): 87,
+               (P1P2, "F213"): 88, (P2V1, "F087"): 85}
+#: F158 skycells that visits 1 and 2 of pass 1 share (their fields overlap by 0.075 deg: 2 rows
+#: of skycells), and that pass 2 (the first field again, turned) shares with pass 1.
+SHARED_P1V1_P1V2, SHARED_PASS2_PASS1 = 23, 81
+SKYCELL_COUNTS = {
+    "skycell_visit": sum(VISIT_CELLS.values()),  # 528
+    "skycell_pass": sum(VISIT_CELLS.values()) - SHARED_P1V1_P1V2,  # 505
+    "skycell_daily": sum(VISIT_CELLS.values()) - SHARED_P1V1_P1V2,  # 505: one segment a pass
+    "skycell_full": sum(VISIT_CELLS.values()) - SHARED_P1V1_P1V2 - SHARED_PASS2_PASS1,  # 424
+    "skycell_multiband": 352 + 329 + 329 + 248,  # 1258: visit, pass, daily, full (filters merged)
+}
+
+
+@pytest.fixture(scope="module")
+def skycell_result(pool):
+    pytest.importorskip("romanasn_skycell")
+    pm = get_plugin_manager(allow=[*PACKS, "romanasn-skycell"])
+    return generate(pool, config=RunConfig(pool_name="pool", options={"skymap": str(SKYMAP)}), plugin_manager=pm)
+
+
+def skycells(result, rule):
+    """{(program, grouping code, element or None): {skycell}} of one skycell rule's associations."""
+    found = {}
+    for association in result.associations:
+        if association.asn_rule == rule:
+            program, _, code, skycell, *element = association.product_name.split("_")
+            assert (skycell, program[1:]) == (association.target, association.program)
+            found.setdefault((int(program[1:]), code, *(element or [None])), set()).add(skycell)
+    return found
+
+
+def test_every_imaging_exposure_is_placed_on_skycells(skycell_result):
+    result = skycell_result
+    assert not [v for v in result.vetoes if v.rule.startswith("skycell")]
+    counts = dict(result.counts)
+    assert {rule: counts.pop(rule) for rule in SKYCELL_COUNTS} == SKYCELL_COUNTS
+    assert counts == EXPECTED_COUNTS
+    assert len(result.associations) == 361 + 3220
+    by_visit = [a for a in result.associations if a.asn_rule == "skycell_visit"]
+    assert {m.expname for a in by_visit for m in a.members} == files(IMAGES)
+    for association in by_visit:  # members: the visit's exposures in the product's filter
+        code, element = association.product_name.split("_")[2], association.product_name.rsplit("_", 1)[1]
+        assert {m.expname for m in association.members} <= files(
+            [(v, e, el) for v, e, el in IMAGES if "v" + v[5:] == code and el.lower() == element])
+
+
+def test_skycells_of_passes_days_and_programs_are_the_unions_of_their_visits(skycell_result):
+    visits = skycells(skycell_result, "skycell_visit")
+    cells = {(v, el): visits[int(v[:5]), "v" + v[5:], el.lower()] for v, el in VISIT_CELLS}
+    assert {key: len(found) for key, found in cells.items()} == VISIT_CELLS and len(visits) == len(VISIT_CELLS)
+    pass1 = cells[P1V1, "F158"] | cells[P1V2, "F158"]
+    assert len(cells[P1V1, "F158"] & cells[P1V2, "F158"]) == SHARED_P1V1_P1V2
+    assert len(pass1 & cells[P1P2, "F158"]) == SHARED_PASS2_PASS1
+    passes = {(1, "p01001", "f158"): pass1, (1, "p01001", "f087"): cells[P1V1, "F087"],
+              (1, "p01002", "f158"): cells[P1P2, "F158"], (1, "p01002", "f213"): cells[P1P2, "F213"],
+              (2, "p01001", "f087"): cells[P2V1, "F087"]}
+    assert skycells(skycell_result, "skycell_pass") == passes
+    days = {(program, "d" + code[1:] + "001", element): found for (program, code, element), found in passes.items()}
+    assert skycells(skycell_result, "skycell_daily") == days
+    full = {(1, "full", "f158"): pass1 | cells[P1P2, "F158"], (1, "full", "f087"): cells[P1V1, "F087"],
+            (1, "full", "f213"): cells[P1P2, "F213"], (2, "full", "f087"): cells[P2V1, "F087"]}
+    assert skycells(skycell_result, "skycell_full") == full
+    multiband = {}  # one a grouping and skycell, whatever the filters
+    for groups in (visits, passes, days, full):
+        for (program, code, _), found in groups.items():
+            multiband.setdefault((program, code, None), set()).update(found)
+    assert skycells(skycell_result, "skycell_multiband") == multiband
+    per_grouping = [sum(len(found) for (_, code, _), found in multiband.items() if code[0] == letter)
+                    for letter in "vpdf"]
+    assert per_grouping == [352, 329, 329, 248]
 
 
 # -- the command line (make run) -------------------------------------------------------

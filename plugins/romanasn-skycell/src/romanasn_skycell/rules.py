@@ -39,6 +39,7 @@ from romanasn import (
     member_filename,
     program_id,
 )
+from romanasn.grouping import GROUPING_SCOPES
 from romanasn.naming import GROUPING_COLUMNS
 
 from romanasn_skycell import footprints
@@ -220,7 +221,7 @@ def skycell_extras(group: Group, config: RunConfig) -> dict[str, Any]:
 
 
 def grouping_rule(grouping: str) -> Rule:
-    scope = {"visit": "visit", "pass": "pass", "daily": "segment (day)", "full": "program"}[grouping]
+    scope = GROUPING_SCOPES[grouping]
     return Rule(
         name=f"skycell_{grouping}",
         asn_type="image",

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from romanasn import Companion, Group, MemberSpec, Rule, RunConfig, isin, strip_level
-from romanasn.naming import GROUPING_COLUMNS, grouping_code, level3_name
+from romanasn.grouping import grouping_rules
 
 ELEMENTS = ("GRISM", "PRISM")
 
@@ -31,35 +31,6 @@ def exposure_name(group: Group, config: RunConfig) -> str:
     return strip_level(group.key["filename"])
 
 
-def level3_rules(prefix: str, asn_type: str, select: list, what: str) -> list[Rule]:
-    """The visit, pass and full-program rules of one kind of exposure.
-
-    Each groups the selected rows by the grouping's columns
-    (:data:`romanasn.naming.GROUPING_COLUMNS`) and the optical element; members
-    are Level 2 (``_cal``) files; products are named
-    ``r<PPPPP>_<drid>_<grouping>_<el>``.
-    """
-    rules = []
-    for grouping, scope in (("visit", "visit"), ("pass", "pass"), ("full", "program")):
-
-        def product_name(group: Group, config: RunConfig, grouping: str = grouping) -> str:
-            key = group.key
-            code = grouping_code(grouping, key)
-            return level3_name(key["program"], config.data_release_id, code, key["optical_element"])
-
-        rules.append(Rule(
-            name=f"{prefix}_{grouping}",
-            asn_type=asn_type,
-            level=3,
-            select=select,
-            group_by=GROUPING_COLUMNS[grouping] + ("optical_element",),
-            member=MemberSpec("science", "cal"),
-            product_name=product_name,
-            summary=f"every {what} exposure of one {scope} per optical element, all detectors",
-        ))
-    return rules
-
-
 RULES: tuple[Rule, ...] = (
     Rule(
         name="wfi_spec_exposure",
@@ -73,5 +44,8 @@ RULES: tuple[Rule, ...] = (
         summary="one grism or prism exposure file (one detector), Level 1 member, "
                 "with the visit's direct images of that detector",
     ),
-    *level3_rules("wfi_spec", "spec3", SELECT, "grism or prism"),
+    *grouping_rules(
+        "wfi_spec", ("visit", "pass", "full"), asn_type="spec3", select=SELECT, by=("optical_element",),
+        summary="every grism or prism exposure of one {scope} per optical element, all detectors",
+    ),
 )
