@@ -303,12 +303,17 @@ def _rules(args: argparse.Namespace, pm: PluginManager) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        width = max([len(row["name"]) for row in rows] + [4])
-        type_width = max([len(row["asn_type"]) for row in rows] + [4])
-        for row in rows:
-            print(f"{row['name']:<{width}}  {row['asn_type']:<{type_width}}  L{row['level']}  {row['plugin']}  "
-                  f"{row['summary']}")
+        _print_table([[r["name"], r["asn_type"], f"L{r['level']}", r["plugin"], r["summary"]] for r in rows])
     return 0
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    """Print ``rows`` in columns as wide as their widest cell (the last column as it is)."""
+    if not rows:
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]))
 
 
 def _add_columns(sub: Any) -> None:
@@ -328,12 +333,8 @@ def _columns(args: argparse.Namespace, pm: PluginManager) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        width = max([len(row["name"]) for row in rows] + [4])
-        plugin_width = max(len(row["plugin"]) for row in rows)
-        for row in rows:
-            need = "required" if row["required"] else "optional"
-            print(f"{row['name']:<{width}}  {row['dtype']:<6} {need:<9} {row['plugin']:<{plugin_width}}  "
-                  f"{row['description']}")
+        _print_table([[r["name"], r["dtype"], "required" if r["required"] else "optional", r["plugin"],
+                       r["description"]] for r in rows])
     return 0
 
 
