@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -489,20 +488,6 @@ def test_options_of_the_other_engine_are_refused(exposures, tmp_path, capsys, op
 
 
 # -- progress --------------------------------------------------------------------------------------
-
-
-def test_progress_bar_on_a_terminal_and_a_summary_otherwise():
-    stream = io.StringIO()
-    bar = makepool.Progress(3, stream, enabled=True)
-    for _ in range(3):
-        bar.update()
-    bar.close()
-    text = stream.getvalue()
-    assert "3/3 files" in text and "/s" in text and "left" in text and text.endswith("\n")
-    quiet = makepool.Progress(3, io.StringIO())
-    quiet.update(3)
-    quiet.close()
-    assert quiet.stream.getvalue() == "" and "3 files in" in quiet.summary()
 
 
 def test_cli_prints_a_one_line_summary_when_not_on_a_terminal(exposures, tmp_path, capsys):

@@ -209,3 +209,11 @@ def test_keep_going_with_update_and_prune_keeps_the_failing_rules_files(pool, tm
     assert outcome.removed == [] and outcome.stale == [] and len(outcome.unchanged) == 4
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "romanasn-run.json"} == before
     assert json.loads((out / "romanasn-run.json").read_text())["manifest"]["files"] == manifest
+
+
+def test_a_progress_bar_is_drawn_when_asked(pool, tmp_path, capsys):
+    output.generate_to(pool, tmp_path / "out", plugin_manager=_pack(), config=RunConfig(), progress=True)
+    err = capsys.readouterr().err
+    assert "writing associations [" in err and "4/4 files" in err and err.endswith("\n")
+    output.generate_to(pool, tmp_path / "again", plugin_manager=_pack(), config=RunConfig())
+    assert capsys.readouterr().err == ""

@@ -210,7 +210,8 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
                                      rules=_names(args.rules), skip_rules=_names(args.skip_rules) or (),
                                      format=args.format, overwrite=args.overwrite, update=args.update,
                                      prune=args.prune, member_dir=args.member_dir, inputs=args.pools,
-                                     engine=args.engine, scheduler=args.scheduler, keep_going=args.keep_going)
+                                     engine=args.engine, scheduler=args.scheduler, keep_going=args.keep_going,
+                                     progress=False if args.quiet else None)
         result, written = outcome.result, outcome.written
         if args.update and not args.quiet:
             print(output.update_summary(outcome))

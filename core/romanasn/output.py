@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from json.encoder import encode_basestring_ascii as _string
 from pathlib import Path
@@ -37,6 +38,9 @@ from romanasn.errors import AsnError, RomanasnError, UsageError
 from romanasn.folder import Folder, safe_name
 from romanasn.plugins.manager import PluginManager
 from romanasn.plugins.types import RunConfig
+from romanasn.progress import Progress
+
+log = logging.getLogger("romanasn.output")
 
 RUN_REPORT = "romanasn-run.json"
 MANIFEST_VERSION = 1
@@ -171,6 +175,7 @@ def generate_to(
     engine: str = "local",
     scheduler: str | None = None,
     keep_going: bool = False,
+    progress: bool | None = False,
 ) -> Outcome:
     """Make the associations of ``pool`` and write each as soon as it is built.
 
@@ -182,6 +187,8 @@ def generate_to(
     :param keep_going: a rule that fails is left out (its files too) and
         listed in ``Outcome.result.failed`` and the run report's
         ``failed_rules``; the other rules finish.
+    :param progress: show a progress bar on stderr while writing (None: when
+        stderr is a terminal).
     """
     if prune and not update:
         raise UsageError("--prune goes with --update")
@@ -191,11 +198,11 @@ def generate_to(
         raise UsageError("--keep-going works with the local engine only")
     with paused_gc():
         return _generate_to(pool, Path(out_dir), plugin_manager, config, rules, skip_rules, format, overwrite,
-                            update, prune, member_dir, inputs, engine, scheduler, keep_going)
+                            update, prune, member_dir, inputs, engine, scheduler, keep_going, progress)
 
 
 def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, overwrite, update, prune,
-                 member_dir, inputs, engine, scheduler, keep_going) -> Outcome:
+                 member_dir, inputs, engine, scheduler, keep_going, progress) -> Outcome:
     ext = extension(format)
     folder = Folder(out)
     _guard(folder.open)
@@ -216,7 +223,7 @@ def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, o
                                skip_rules=skip_rules, format=format, member_prefix=prefix,
                                existing_ids=existing_ids, keep_going=keep_going)
         outcome = _write(folder, source, ext, overwrite, manifest, prune, config, plugin_manager, format, inputs,
-                         keep_going)
+                         keep_going, progress)
     except BaseException as exc:
         folder.abort()
         _reraise(exc, out)
@@ -327,38 +334,23 @@ class _ResultRun:
 
 def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest | None, prune: bool,
            config: RunConfig, pm: PluginManager, format: str, inputs: Iterable[str],
-           keep_going: bool = False) -> Outcome:
+           keep_going: bool = False, progress: bool | None = False) -> Outcome:
     out = folder.out
     names = [stem + ext for stem in source.stems()]
-    for name in names:
-        if not safe_name(name):
-            raise AsnError(f"association file {out / name} would be written outside {out}")
     known = manifest.files if manifest is not None else {}
-    if not overwrite:
-        clash = [n for n in names if n in folder.existing and n not in known]
-        if clash:
-            more = f" and {len(clash) - 1} more" if len(clash) > 1 else ""
-            hint = "; use --overwrite to replace association files" + (
-                " not listed in the folder's manifest" if manifest is not None else "")
-            raise AsnError(f"{out / clash[0]} exists{more}{hint}")
+    _check_names(folder, names, known if manifest is not None else None, overwrite)
+    log.debug("%s: writing %d association files", out, len(names))
     outcome = Outcome(result=None, files=names, written=[])  # type: ignore[arg-type]
     made: dict[str, Entry] = {}
-    data = b""
-    for number, rule, product, stem, data in source.items():
-        name = stem + ext
-        entry = Entry(f"a{number}", rule, product, len(data), digest(data))
-        made[name] = entry
-        old = known.get(name)
-        if old is not None and name in folder.existing and (old.digest, old.size) == (entry.digest, entry.size) \
-                and not old.stale and _size(out / name) == entry.size:
-            outcome.unchanged.append(name)
-            continue
-        folder.add(name, data)
-        (outcome.changed if name in folder.existing else outcome.added).append(name)
-    del data
+    bar = Progress(len(names), enabled=progress, label="writing associations")
+    try:
+        _put(folder, source, ext, known, outcome, made, bar)
+    finally:
+        bar.close()
     failed = source.failed_rules() if keep_going else set()
     if failed:
-        names = outcome.files = _drop_failed(folder, outcome, made, failed, [stem + ext for stem in source.stems()])
+        _drop_failed(folder, outcome, made, failed)
+        names = outcome.files = [stem + ext for stem in source.stems()]
     outcome.written = _Paths(out, names, set(outcome.unchanged))
     files = made  # and the files of the folder this run did not make:
     if manifest is not None:
@@ -389,9 +381,43 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     return outcome
 
 
-def _drop_failed(folder: Folder, outcome: Outcome, made: dict[str, Entry], failed: set[str],
-                 names: list[str]) -> list[str]:
-    """Take back the files of the rules that failed; the file names of the run without them."""
+def _check_names(folder: Folder, names: list[str], known: Mapping[str, Entry] | None, overwrite: bool) -> None:
+    """Refuse names that leave the folder, and (without ``overwrite``) existing files the
+    manifest ``known`` (None without ``--update``) does not list."""
+    out = folder.out
+    for name in names:
+        if not safe_name(name):
+            raise AsnError(f"association file {out / name} would be written outside {out}")
+    if overwrite:
+        return
+    clash = [n for n in names if n in folder.existing and n not in (known or {})]
+    if clash:
+        more = f" and {len(clash) - 1} more" if len(clash) > 1 else ""
+        hint = "; use --overwrite to replace association files" + (
+            " not listed in the folder's manifest" if known is not None else "")
+        raise AsnError(f"{out / clash[0]} exists{more}{hint}")
+
+
+def _put(folder: Folder, source, ext: str, known: Mapping[str, Entry], outcome: Outcome,
+         made: dict[str, Entry], bar: Progress) -> None:
+    """Hand each association's file to the folder (unless the manifest knows it unchanged), noting
+    what it holds in ``made`` and what changed in ``outcome``."""
+    for number, rule, product, stem, data in source.items():
+        bar.update()
+        name = stem + ext
+        entry = Entry(f"a{number}", rule, product, len(data), digest(data))
+        made[name] = entry
+        old = known.get(name)
+        if old is not None and name in folder.existing and (old.digest, old.size) == (entry.digest, entry.size) \
+                and not old.stale and _size(folder.out / name) == entry.size:
+            outcome.unchanged.append(name)
+            continue
+        folder.add(name, data)
+        (outcome.changed if name in folder.existing else outcome.added).append(name)
+
+
+def _drop_failed(folder: Folder, outcome: Outcome, made: dict[str, Entry], failed: set[str]) -> None:
+    """Take back the files of the rules that failed."""
     dropped = {name for name, entry in made.items() if entry.rule in failed}
     for name in dropped:
         del made[name]
@@ -400,7 +426,6 @@ def _drop_failed(folder: Folder, outcome: Outcome, made: dict[str, Entry], faile
     outcome.added = [name for name in outcome.added if name not in dropped]
     outcome.changed = [name for name in outcome.changed if name not in dropped]
     outcome.unchanged = [name for name in outcome.unchanged if name not in dropped]
-    return names
 
 
 class _Paths(Sequence):
