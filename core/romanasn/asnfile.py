@@ -3,6 +3,9 @@
 JSON is what romancal reads; YAML and ASDF hold the same mapping. ``schemas/asn.schema.json``
 is the single source of truth for a valid association: :func:`validate` runs a checker
 compiled from that schema (fast) and asks jsonschema only to explain a failure.
+
+asdf, jsonschema and yaml are imported when first needed: a run writing JSON files
+that are all valid never imports them.
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ import re
 import secrets
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
 
-import asdf
 import attrs
-import jsonschema
-import yaml
 
 from romanasn.errors import AsnError
 from romanasn.records import Association, Member, Product, Provenance
+
+if TYPE_CHECKING:
+    import jsonschema
 
 #: File name endings of association files, by format.
 EXTENSIONS = {"json": "_asn.json", "yaml": "_asn.yaml", "asdf": "_asn.asdf"}
@@ -146,6 +149,8 @@ def schema() -> dict:
 
 @functools.cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     jsonschema.Draft202012Validator.check_schema(schema())
     return jsonschema.Draft202012Validator(schema())
 
@@ -159,6 +164,8 @@ def validate(data: Mapping, source: str = "<association>") -> None:
     """Raise :class:`AsnError` naming ``source`` and the JSON paths of the first problems."""
     if _fast_check()(data):
         return
+    import jsonschema.exceptions
+
     errors = itertools.islice(_validator().iter_errors(data), _MAX_ERRORS)
     problems = [_describe(jsonschema.exceptions.best_match([e])) for e in errors]
     if problems:
@@ -314,6 +321,8 @@ def _write_json(d: dict, stream: IO[bytes]) -> None:
 
 
 def _write_yaml(d: dict, stream: IO[bytes]) -> None:
+    import yaml
+
     yaml.safe_dump(
         d, stream, sort_keys=False, default_flow_style=False, allow_unicode=True, encoding="utf-8"
     )
@@ -322,18 +331,28 @@ def _write_yaml(d: dict, stream: IO[bytes]) -> None:
 def _write_asdf(d: dict, stream: IO[bytes]) -> None:
     # Without history entries the header holds only the asdf version: no dates, so the bytes
     # depend on the association (and the asdf version) alone.
+    import asdf
+
     asdf.AsdfFile(dict(d)).write_to(stream)
 
 
 def _read_asdf(data: bytes) -> Any:
+    import asdf
+
     with asdf.open(io.BytesIO(data), lazy_load=False) as af:
         return _plain({k: v for k, v in af.tree.items() if k not in _ASDF_KEYS}, "$")
+
+
+def _read_yaml(data: bytes) -> Any:
+    import yaml
+
+    return _plain(yaml.safe_load(data), "$")
 
 
 _ENCODERS = {"json": _write_json, "yaml": _write_yaml, "asdf": _write_asdf}
 _DECODERS = {
     "json": json.loads,
-    "yaml": lambda data: _plain(yaml.safe_load(data), "$"),
+    "yaml": _read_yaml,
     "asdf": _read_asdf,
 }
 

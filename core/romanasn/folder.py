@@ -48,26 +48,48 @@ def _write_file(path: Path | str, data: bytes | Iterable[bytes]) -> None:
     writes goes through here)."""
     fd = os.open(path, _CREATE, 0o666)
     try:
-        for piece in [data] if isinstance(data, (bytes, bytearray, memoryview)) else data:
-            view = memoryview(piece)
-            while view:
-                view = view[os.write(fd, view):]
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            _write_all(fd, data)
+        else:
+            for piece in data:
+                _write_all(fd, piece)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    written = os.write(fd, data)
+    if written == (data.nbytes if type(data) is memoryview else len(data)):  # nearly always
+        return
+    view = memoryview(data).cast("B")
+    while written < len(view):
+        view = view[written:]
+        written = os.write(fd, view)
+
+
+_BATCH = 1 << 20  # bytes of files sent to the child at a time
+_PIPE_SIZE = 1 << 20  # the pipe to the child holds a whole batch, when the system allows it
 
 
 class _Files:
     """Writes files in a child process, so that the file system's work runs beside the main one's.
 
     Each file's name goes to the journal before the file is made. The main
-    process sends ``name, data`` frames through a pipe; the child reports
-    the first error through another pipe and stops. Without ``os.fork`` the
+    process sends batches of files through a pipe; the child reports the
+    first error through another pipe and stops. Without ``os.fork`` the
     files are written in this process.
+
+    A batch is ``"INDEX_SIZE BODY_SIZE\\n"``, then the index (``name size, data
+    size, staged`` of each file, numbers separated by spaces), then the body
+    (each file's name and data, back to back). The child takes the data as views
+    of the batch it read: no copy of a file's bytes is made in either process
+    besides the one into the pipe and the one out of it.
     """
 
     def __init__(self, out: Path, staging: Path, journal: Any) -> None:
         self.out, self.staging, self.journal = out, staging, journal
         self.buffer: list[bytes] = []
+        self.index: list[int] = []
         self.buffered = 0
         self.pid = 0
         self.pipe = -1
@@ -79,6 +101,8 @@ class _Files:
             return
         data_r, data_w = os.pipe()
         error_r, error_w = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):  # a larger pipe lets this process run ahead
+            fcntl.fcntl(data_w, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         pid = os.fork()
         if pid == 0:  # the child: write files until the pipe closes
             status = 0
@@ -99,11 +123,10 @@ class _Files:
             self._write_here(name, data, staged)
             return
         encoded = name.encode("utf-8")
-        self.buffer.append(b"%d %d %d\n" % (len(encoded), int(staged), len(data)))
-        self.buffer.append(encoded)
-        self.buffer.append(data)
-        self.buffered += len(data) + len(encoded) + 16
-        if self.buffered >= 1 << 20:
+        self.index += (len(encoded), len(data), 1 if staged else 0)
+        self.buffer += (encoded, data)
+        self.buffered += len(encoded) + len(data)
+        if self.buffered >= _BATCH:
             self._send()
 
     def _write_here(self, name: str, data: bytes, staged: bool) -> None:
@@ -113,9 +136,10 @@ class _Files:
         _write_file((self.staging if staged else self.out) / name, data)
 
     def _send(self) -> None:
-        payload = b"".join(self.buffer)
-        view = memoryview(b"%d\n" % len(payload) + payload)
-        self.buffer, self.buffered = [], 0
+        index = " ".join(map(str, self.index)).encode("ascii")
+        self.buffer[:0] = (b"%d %d\n" % (len(index), self.buffered), index)
+        view = memoryview(b"".join(self.buffer))
+        self.buffer, self.index, self.buffered = [], [], 0
         try:
             while view:
                 view = view[os.write(self.pipe, view):]
@@ -137,7 +161,7 @@ class _Files:
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        self.buffer = []
+        self.buffer, self.index, self.buffered = [], [], 0
         with contextlib.suppress(BaseException):
             self._wait()
 
@@ -163,26 +187,37 @@ class _Files:
 def _files_child(data: int, errors: int, out: Path, staging: Path, journal: int) -> None:
     """The child of :class:`_Files`: make the files of each batch sent, the batch's new names
     noted in the journal first."""
-    with os.fdopen(data, "rb", buffering=1 << 20) as stream:
+    folders = (f"{out}/", f"{staging}/")
+    with os.fdopen(data, "rb", buffering=1 << 16) as stream:
         try:
             while header := stream.readline():
-                payload = stream.read(int(header))
+                index_size, body_size = map(int, header.split())
+                numbers = list(map(int, _read_exactly(stream, index_size).split()))
+                body = memoryview(_read_exactly(stream, body_size))
                 files, at = [], 0
-                while at < len(payload):
-                    end = payload.index(b"\n", at)
-                    length, staged, size = map(int, payload[at:end].split())
-                    name = payload[end + 1:end + 1 + length].decode("utf-8")
-                    at = end + 1 + length + size
-                    files.append((name, staged, payload[end + 1 + length:at]))
+                triples = iter(numbers)
+                for length, size, staged in zip(triples, triples, triples):
+                    name = str(body[at:at + length], "utf-8")
+                    at += length + size
+                    files.append((name, staged, body[at - size:at]))
                 new = "".join(f"+{name}\n" for name, staged, _ in files if not staged)
                 if new:
-                    os.write(journal, new.encode("utf-8"))
+                    view = memoryview(new.encode("utf-8"))
+                    while view:
+                        view = view[os.write(journal, view):]
                 for name, staged, content in files:
-                    _write_file(f"{staging if staged else out}/{name}", content)
+                    _write_file(folders[staged] + name, content)
         except OSError as exc:
             message = f"{exc.errno or 0}\t{exc.filename or ''}\t{exc.strerror or exc}"
             os.write(errors, message.encode("utf-8", "replace"))
             raise
+
+
+def _read_exactly(stream: Any, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("the batch was cut short")
+    return data
 
 
 @contextlib.contextmanager
