@@ -285,21 +285,17 @@ class Plan:
             plugin = self._entries[rule].plugin
             self.failed[rule] = FailedRule(rule, plugin.name, plugin.version, str(exc))
 
-    def failed_rule(self, name: str) -> bool:
-        """Whether the rule ``name`` failed."""
-        return name in self.failed
-
     def drop_failed(self) -> None:
         """Leave the associations of rules that failed while being built out of the plan's order."""
         if not self.failed:
             return
         self._untake_failed()
         kept = [(place, n) for place, n in zip(self.order, self.id_numbers)
-                if not self.failed_rule(self._rule_name(place))]
+                if self._rule_name(place) not in self.failed]
         self.order = [place for place, _ in kept]
         self.id_numbers = [n for _, n in kept]
         if self._built is not None:
-            pairs = [(a, s) for a, s in zip(self._built, self.stems) if not self.failed_rule(a.asn_rule)]
+            pairs = [(a, s) for a, s in zip(self._built, self.stems) if a.asn_rule not in self.failed]
             self._built = [a for a, _ in pairs]
             self.stems = [s for _, s in pairs]
             self.order = [(0, i) for i in range(len(self._built))]
@@ -308,7 +304,7 @@ class Plan:
     def _untake_failed(self) -> None:
         """The rows of failed rules are no longer taken by them."""
         for rule_plan in self.plans:
-            if self.failed_rule(rule_plan.entry.name) and rule_plan.groups:
+            if rule_plan.entry.name in self.failed and rule_plan.groups:
                 self.takers[_rows_used(rule_plan)] -= 1
                 rule_plan.groups = []
 
@@ -381,37 +377,38 @@ class Plan:
         """
         if self._built is not None:
             for item in zip(self.id_numbers, self._built, self.stems):
-                if not self.failed_rule(item[1].asn_rule):
+                if item[1].asn_rule not in self.failed:
                     yield item
             return
-        last_use = {}
+        last_use = {spec: rule_plan.index for rule_plan in self.plans for spec in _specs(rule_plan.rule)}
         for rule_plan in self.plans:
-            for spec in _specs(rule_plan.rule):
-                last_use[spec] = rule_plan.index
-        for rule_plan in self.plans:
-            name = rule_plan.entry.name
-            for start in range(0, rule_plan.count, block):
-                stop = min(start + block, rule_plan.count)
-                try:
-                    built = self._build_fast(rule_plan, range(start, stop))
-                except RomanasnError as exc:
-                    self.fail(name, exc)
-                    built = []
-                for group_index, association in zip(range(start, stop), built):
-                    if self.failed_rule(name):  # failed, perhaps as the writer found
-                        break
-                    yield rule_plan.ids[group_index], association, rule_plan.names[group_index] + "_asn"
-                if self.failed_rule(name):
-                    break
-            if self.failed_rule(name):
-                continue  # its groups stay, for drop_failed
-            if release:
-                self.released = True
-                rule_plan.groups = []
-                self._builders.pop(rule_plan.index, None)
-                for spec in _specs(rule_plan.rule):
-                    if last_use[spec] == rule_plan.index:
-                        self._members.pop(spec, None)
+            yield from self._stream_rule(rule_plan, block)
+            if release and rule_plan.entry.name not in self.failed:  # a failed rule's groups stay, for drop_failed
+                self._release(rule_plan, last_use)
+
+    def _stream_rule(self, rule_plan: RulePlan, block: int) -> Iterator[tuple[int, Association, str]]:
+        """One rule's items, a block at a time, until the rule fails (here, or as the writer found)."""
+        name = rule_plan.entry.name
+        for start in range(0, rule_plan.count, block):
+            groups = range(start, min(start + block, rule_plan.count))
+            try:
+                built = self._build_fast(rule_plan, groups)
+            except RomanasnError as exc:
+                self.fail(name, exc)
+                return
+            for group_index, association in zip(groups, built):
+                if name in self.failed:
+                    return
+                yield rule_plan.ids[group_index], association, rule_plan.names[group_index] + "_asn"
+
+    def _release(self, rule_plan: RulePlan, last_use: Mapping[MemberSpec, int]) -> None:
+        """Let go of a built rule's groups, builder, and the members no later rule uses."""
+        self.released = True
+        rule_plan.groups = []
+        self._builders.pop(rule_plan.index, None)
+        for spec in _specs(rule_plan.rule):
+            if last_use[spec] == rule_plan.index:
+                self._members.pop(spec, None)
 
     def association(self, position: int) -> Association:
         """The association with the ``position``-th id."""
@@ -469,13 +466,13 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         """Associations made per rule (rules that failed left out)."""
-        counts = {entry.name: 0 for entry in self.rules if not self.failed_rule(entry.name)}
+        counts = {entry.name: 0 for entry in self.rules if entry.name not in self.failed}
         if self._built is not None:
             for association in self._built:
                 counts[association.asn_rule] = counts.get(association.asn_rule, 0) + 1
         else:
             for rule_plan in self.plans:
-                if not self.failed_rule(rule_plan.entry.name):
+                if rule_plan.entry.name not in self.failed:
                     counts[rule_plan.entry.name] += rule_plan.count
         return counts
 

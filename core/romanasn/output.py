@@ -320,9 +320,6 @@ class _ResultRun:
     def stems(self) -> list[str]:
         return list(self._result.file_stems)
 
-    def failed_rules(self) -> set[str]:
-        return set()
-
     def items(self):
         for association, stem in zip(self._result.associations, self._result.file_stems):
             data = self.encoder.encode(association, stem + self.ext)
