@@ -368,3 +368,15 @@ def test_legacy_pools_give_an_18_detector_fov_per_row_and_nothing_crashes(name, 
     assert result.counts == counts
     assert not result.vetoes and not result.orphans
     assert all(m.extra["asn_candidate"].startswith("[('o00") for a in result.associations for m in a.members)
+
+
+def test_target_is_the_skycell_name_or_romancals_none(result, skycell_result):
+    """romancal resamples onto the skycell named by ``target`` unless it is "None"."""
+    skycell_rules = {a.asn_rule for a in skycell_result.associations if a.asn_rule.startswith("skycell_")}
+    assert skycell_rules and all(isinstance(a.target, str) for a in skycell_result.associations)
+    for association in skycell_result.associations:
+        if association.asn_rule in skycell_rules:
+            assert association.target == association.skycell_wcs_info["name"]
+        else:
+            assert association.target == "None"
+    assert {a.target for a in result.associations} == {"None"}

@@ -36,7 +36,7 @@ from romanasn.errors import PluginError, RomanasnError, RuleError
 from romanasn.naming import check_name, member_filename, program_id
 from romanasn.plugins.manager import KERNEL, PluginManager, RuleEntry, get_plugin_manager
 from romanasn.plugins.types import Companion, Constraint, Group, MemberSpec, PoolView, Rule, RunConfig
-from romanasn.records import NO_DEGRADED, SOME_DEGRADED, Association, Member, Product, Provenance, degraded_status
+from romanasn.records import NO_DEGRADED, NO_TARGET, SOME_DEGRADED, Association, Member, Product, Provenance, degraded_status
 
 log = logging.getLogger("romanasn.engine")
 
@@ -828,8 +828,6 @@ class _Builder:
         self.companions = [run.member_table(c.member) for c in rule.companions]
         self.constraints = products.describe(rule)
         self.label = rule_plan.entry.plugin.label
-        self.has_target = "target" in run.view.table.colnames
-        self.targets = run.view.column("target") if self.has_target else None
         self.programs = run.view.column("program") if "program" in run.view.table.colnames else None
         self.common = dict(asn_type=rule.asn_type, asn_rule=rule.name, asn_pool=config.pool_name,
                            version_id=config.version_id, code_version=__version__,
@@ -855,7 +853,7 @@ class _Builder:
                 products=(Product(name, members),),
                 asn_id=_asn_id(plan.ids[g]),
                 program=top["program"] if "program" in top else self._program(group),
-                target=top["target"] if "target" in top else self._target(group),
+                target=top.get("target", NO_TARGET),
                 skycell_wcs_info=top.get("skycell_wcs_info", "none"),
                 degraded_status=degraded,
                 extra=extras,
@@ -874,16 +872,6 @@ class _Builder:
         programs = {self.programs[i] for i in rows}
         return _program_id(programs.pop()) if len(programs) == 1 else "noprogram"
 
-    def _target(self, group: Group) -> str | None:
-        if not self.has_target:
-            return None
-        rows = group.rows
-        if len(rows) == 1:
-            value = self.targets[rows[0]]
-            return value if value else None
-        values = {v for v in (self.targets[i] for i in rows) if v}
-        return values.pop() if len(values) == 1 else None
-
 
 def _specs(rule: Rule) -> list[MemberSpec]:
     return [rule.member] + [companion.member for companion in rule.companions]
@@ -895,7 +883,7 @@ def _share_values(view: PoolView, entries: Sequence[RuleEntry]) -> None:
     lists = getattr(view, "_lists", None)
     if not isinstance(lists, dict):
         return
-    names = {"program", "exposure_type", "target"}
+    names = {"program", "exposure_type"}
     for entry in entries:
         names.update(entry.rule.group_by)
         for companion in entry.rule.companions:

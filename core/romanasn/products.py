@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from romanasn._version import __version__
 from romanasn.naming import member_filename, program_id
 from romanasn.plugins.types import Group, MemberSpec, RunConfig
-from romanasn.records import Association, Member, Product
+from romanasn.records import NO_TARGET, Association, Member, Product
 
 _OK = {"", "NULL", "NONE", "OK"}
 _FALSE = {"", "FALSE", "NULL", "NONE", "0", "NO"}
@@ -58,7 +58,7 @@ def build_association(group: Group, name: str, config: RunConfig, constraints: s
         asn_rule=rule.name,
         asn_pool=config.pool_name,
         program=top.get("program", _program(group)),
-        target=top.get("target", _shared(group, "target")),
+        target=top.get("target", NO_TARGET),
         version_id=config.version_id,
         code_version=__version__,
         constraints=constraints or describe(rule),
@@ -103,14 +103,6 @@ def _program(group: Group) -> str:
         return program_id(group.key["program"])
     programs = set(group.values("program"))
     return program_id(programs.pop()) if len(programs) == 1 else "noprogram"
-
-
-def _shared(group: Group, column: str) -> str | None:
-    """The one non-empty value the group's rows share in ``column``, or None."""
-    if column not in group.view.table.colnames:
-        return None
-    values = {v for v in group.values(column) if v}
-    return values.pop() if len(values) == 1 else None
 
 
 def describe(rule: Any) -> str:

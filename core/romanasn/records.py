@@ -18,7 +18,9 @@ NO_DEGRADED = "No known degraded exposures in association."
 SOME_DEGRADED = (
     "One or more members are degraded; the reason is in each member's exposerr."
 )
-
+#: ``target`` of an association on no skycell. romancal reads ``target`` as a skycell name
+#: unless it is this string (any case): resampling looks the name up in its sky map.
+NO_TARGET = "None"
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -26,6 +28,11 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 def _mapping(value: Mapping | None) -> Mapping:
     """A private copy of ``value``; every empty mapping is one shared read-only instance."""
     return dict(value) if value else _EMPTY
+
+
+def _target(value: str | None) -> str:
+    """``target`` as romancal reads it: a string, :data:`NO_TARGET` for none (null in older files)."""
+    return NO_TARGET if value is None else value
 
 
 @frozen
@@ -72,7 +79,8 @@ class Association:
 
     ``extra`` holds further top-level keys a rule adds (for example
     ``psf_match_reference_filter``); ``provenance`` is written as the
-    top-level ``romanasn`` object.
+    top-level ``romanasn`` object. ``target`` is the skycell's name for an
+    association on one skycell, else :data:`NO_TARGET` (romancal's convention).
     """
 
     products: tuple[Product, ...] = field(converter=tuple)
@@ -81,7 +89,7 @@ class Association:
     asn_id: str = "a3001"
     asn_pool: str = "none"
     program: str = "noprogram"
-    target: str | None = None
+    target: str = field(default=NO_TARGET, converter=_target)
     version_id: str | None = None
     code_version: str = ""
     degraded_status: str = NO_DEGRADED
