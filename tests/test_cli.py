@@ -181,20 +181,6 @@ def test_validate_accepts_romancal_files_and_rejects_broken_ones(fake_ok, tmp_pa
     assert "broken_asn.json" in capsys.readouterr().err
 
 
-def test_from_list_accepts_romancal_options(fake_ok, tmp_path):
-    out = tmp_path / "l3_asn.json"
-    files = ["r0000101001001001001_0001_wfi01_f158_cal.asdf", "r0000101001001001001_0002_wfi01_f158_cal.asdf"]
-    assert main(["from-list", *files, "-o", str(out), "--product-name", "r00001_p_full_f158",
-                 "--target", "270p65x48y69", "--data-release-id", "dr01",
-                 "--psf-match-reference-filter", "F213",
-                 "--_tweakreg-catalogs", "a_cat.parquet", "b_cat.parquet"]) == 0
-    asn = load_asn(out)
-    assert asn.products[0].name == "r00001_p_full_f158"
-    assert (asn.target, asn.data_release_id) == ("270p65x48y69", "dr01")
-    assert asn.extra["psf_match_reference_filter"] == "F213"
-    assert [m.extra["tweakreg_catalog"] for m in asn.members] == ["a_cat.parquet", "b_cat.parquet"]
-
-
 def test_version(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["--version"])

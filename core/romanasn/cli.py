@@ -15,14 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-import attrs
-
 from romanasn import asnfile, columns, engine, output, pool
 from romanasn._version import __version__
 from romanasn.errors import RomanasnError, UsageError
 from romanasn.plugins.manager import PluginManager, get_plugin_manager
 from romanasn.plugins.types import RunConfig
-from romanasn.records import Association, Member, Product, degraded_status
 
 log = logging.getLogger("romanasn")
 
@@ -364,50 +361,15 @@ def _validate(args: argparse.Namespace, pm: PluginManager) -> int:
 
 
 def _add_from_list(sub: Any) -> None:
-    p = sub.add_parser("from-list", help="one association from an explicit list of files",
-                       description="Make one association from the files given (like romancal's asn_from_list).")
+    from romanasn import fromlist
+
+    p = sub.add_parser("from-list", help="one association from an explicit list of files (romancal's asn_from_list)",
+                       description="Make one association from the files given. Every argument of romancal's"
+                                   " asn_from_list works here with the same meaning.",
+                       epilog="example: romanasn from-list -o mosaic_asn.json --product-name my_mosaic *_cal.asdf")
     _common(p)
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("-o", "--output", required=True, metavar="ASN", help="the association file to write")
-    p.add_argument("--product-name", required=True, help="the product name")
-    p.add_argument("--target", default=None)
-    p.add_argument("--data-release-id", default="p")
-    p.add_argument("--psf-match-reference-filter", default=None)
-    p.add_argument("--tweakreg-catalogs", "--_tweakreg-catalogs", dest="tweakreg_catalogs", nargs="+",
-                   metavar="CATALOG", help="one catalog per file, set as each member's tweakreg_catalog")
-    p.add_argument("--exptype", default="science", help="exptype of every member (default: science)")
-    p.add_argument("--rule", default="DMS_ELPP_Base", help="asn_rule to record")
-    p.add_argument("--asn-type", default="None", help="asn_type to record")
-    p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(run=_from_list)
-
-
-def from_list(files: Sequence[str], product_name: str, *, exptype: str = "science",
-              tweakreg_catalogs: Sequence[str] | None = None, **top: Any) -> Association:
-    """One association of ``files``, named ``product_name``; ``top`` sets top-level keys."""
-    if tweakreg_catalogs is not None and len(tweakreg_catalogs) != len(files):
-        raise UsageError(f"{len(tweakreg_catalogs)} tweakreg catalogs for {len(files)} files")
-    catalogs = tweakreg_catalogs or [None] * len(files)
-    members = tuple(Member(f, exptype, extra={"tweakreg_catalog": c} if c else {})
-                    for f, c in zip(files, catalogs))
-    known = {field.name for field in attrs.fields(Association)}
-    given = {k: v for k, v in top.items() if v is not None}
-    extra = {k: v for k, v in given.items() if k not in known}
-    return Association(products=(Product(product_name, members),), code_version=__version__,
-                       degraded_status=degraded_status(members), extra=extra,
-                       **{k: v for k, v in given.items() if k in known})
-
-
-def _from_list(args: argparse.Namespace, pm: PluginManager) -> int:
-    association = from_list(
-        args.files, args.product_name, exptype=args.exptype, tweakreg_catalogs=args.tweakreg_catalogs,
-        target=args.target, data_release_id=args.data_release_id, asn_rule=args.rule,
-        asn_type=args.asn_type, psf_match_reference_filter=args.psf_match_reference_filter,
-    )
-    path = asnfile.write_asn(association, args.output, overwrite=args.overwrite)
-    if not args.quiet:
-        print(f"wrote {path}")
-    return 0
+    fromlist.configure(p)
+    p.set_defaults(run=fromlist.run)
 
 
 # -- make-pool -----------------------------------------------------------------------
