@@ -6,7 +6,7 @@ PACKS := $(wildcard plugins/*/pyproject.toml)
 STAMP := $(VENV)/.installed
 OUT ?= examples/out
 
-.PHONY: setup run test bench docs clean
+.PHONY: setup run test interop bench docs clean
 
 $(STAMP): pyproject.toml $(PACKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,20 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# The contract test against the real client: romancal 1.1.0 in its own environment (it pins older
+# asdf and roman_datamodels) opens every kind of association we write and resamples two.
+ROMANCAL_VENV := .venv-romancal
+ROMANCAL ?= romancal==1.1.0
+$(ROMANCAL_VENV)/.installed:
+	@echo "installing $(ROMANCAL) into $(ROMANCAL_VENV) (a few minutes) ..."
+	test -x $(ROMANCAL_VENV)/bin/python || $(PYTHON) -m venv $(ROMANCAL_VENV)
+	$(ROMANCAL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(ROMANCAL_VENV)/bin/python -m pip install --quiet "$(ROMANCAL)"
+	touch $@
+
+interop: setup $(ROMANCAL_VENV)/.installed
+	$(BIN)/python interop/run_interop.py --romancal $(ROMANCAL_VENV)/bin/python
+
 bench: setup  # BENCH_SKIP_ROMANCAL=1 leaves romancal 1.0.3 out; BENCH_SIZES=10000,100000 picks sizes
 	$(BIN)/python benchmarks/bench_mission.py --json benchmarks/results/mission.json
 
@@ -34,4 +48,4 @@ docs: setup
 	@echo "documentation written to docs/_build/html/index.html"
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache docs/_build
+	rm -rf $(VENV) $(ROMANCAL_VENV) $(OUT) .pytest_cache docs/_build

@@ -70,7 +70,7 @@ KINDS = [
     ("dark", "wfi_dark"), ("flat", "wfi_flat"), ("wfsc", "wfi_wfsc"), ("lolo", "wfi_lolo"),
     ("skycell visit", "skycell_visit"), ("skycell pass", "skycell_pass"), ("skycell daily", "skycell_daily"),
     ("skycell full", "skycell_full"), ("multiband", "skycell_multiband"),
-    ("from-list", "DMS_ELPP_Base"), ("skycell-asn", "skycell-asn"),
+    ("from-list", "from-list"), ("skycell-asn", "skycell-asn"),
 ]
 #: the kinds resampled with romancal's ResampleStep
 RESAMPLED = ("wfi_image_visit", "skycell_daily")
@@ -148,16 +148,33 @@ class Interop:
         self.romanasn("romanasn make-pool", "make-pool", self.files, "-o", pool, "-q")
         self.romanasn("romanasn generate", "generate", pool, "-o", self.asn, "--skymap", SKYMAP,
                       "--member-dir", self.files, "-q")
-        images = sorted(p.name for p in self.files.glob(f"r{P1V1}_*_f158_cal.asdf"))
-        (self.asn / "fromlist").mkdir()
-        self.romanasn("romanasn from-list", "from-list", "-o", self.asn / "fromlist" / "mosaic_asn.json",
-                      "--product-name", "mosaic", "--_tweakreg-catalogs", "-t", "None", *images,
-                      cwd=self.files)
-        self.romanasn("romanasn skycell-asn", "skycell-asn", *images, "-o", self.asn / "skycell-asn" / "r00001",
-                      "--product-type", "visit", "--skymap", SKYMAP, cwd=self.files)
+        self.drop_in("from-list", "asn_from_list", ["-o", "mosaic_asn.json", "--product-name", "mosaic",
+                     "--_tweakreg-catalogs", "-t", "None", "--psf-match-reference-filter", "F158", *self.images()])
+        self.drop_in("skycell-asn", "skycell_asn", ["-o", "r00001", "--product-type", "visit",
+                                                    *self.images()[:3]], ["--skymap", SKYMAP])
+
+    def images(self) -> list[str]:
+        """One exposure's imaging files, named from an output folder two levels below the work folder."""
+        return sorted(f"../../files/{p.name}" for p in self.files.glob(f"r{P1V1}_0001_*_f158_cal.asdf"))
+
+    def drop_in(self, ours: str, theirs: str, args: list[str], extra: list = ()) -> None:
+        """Run romanasn's command and romancal's with the same arguments, each in its own output folder."""
+        for who, out in (("romanasn", self.asn / ours), ("romancal", self.work / "romancal" / ours)):
+            out.mkdir(parents=True)
+            if who == "romanasn":
+                self.romanasn(f"romanasn {ours}", ours, *args, *extra, cwd=out)
+            else:
+                self.step(f"romancal {theirs}", [self.romancal.parent / theirs, *args], cwd=out)
 
     def kind_of(self, path: Path, asn: dict) -> str:
-        return "skycell-asn" if path.parent.name == "skycell-asn" else asn["asn_rule"]
+        return path.parent.name if path.parent != self.asn else asn["asn_rule"]
+
+    def multiband(self) -> None:
+        """romanasn multiband and romancal's multiband_asn on the skycell mosaics' names."""
+        coadds = sorted({Path(m["expname"]).name for p in self.asn.glob("*_asn.json")
+                         for m in json.loads(p.read_text())["products"][0]["members"]
+                         if m["expname"].endswith("_coadd.asdf")})
+        self.drop_in("multiband", "multiband_asn", ["--psf-match-reference-filter", "F158", *coadds])
 
     def check(self) -> dict:
         paths = self.associations()
@@ -180,6 +197,43 @@ class Interop:
         runs = json.loads((self.work / "resampled.json").read_text())["files"]
         loads = json.loads((self.work / "loaded.json").read_text())
         return {"romancal": loads["romancal"], "read": read, "runs": runs, "loads": loads["files"]}
+
+
+#: what must agree between romancal's association commands and romanasn's
+AGREE = {
+    "from-list": ("asn_type", "asn_rule", "target", "program", "data_release_id", "psf_match_reference_filter",
+                  "skycell_wcs_info", "members"),
+    "skycell-asn": ("asn_type", "target", "program", "data_release_id", "skycell_wcs_info", "members"),
+    "multiband": ("data_release_id", "psf_match_reference_filter", "members"),
+}
+
+
+def agreement(interop: Interop) -> int:
+    """Compare romanasn's drop-in commands with romancal's: file names and the keys in AGREE."""
+    problems = 0
+    print()
+    for command, keys in AGREE.items():
+        ours = {p.name: json.loads(p.read_text()) for p in (interop.asn / command).glob("*_asn.json")}
+        theirs = {p.name: json.loads(p.read_text()) for p in (interop.work / "romancal" / command).glob("*_asn.json")}
+        differ = [f"only romancal: {n}" for n in sorted(set(theirs) - set(ours))]
+        differ += [f"only romanasn: {n}" for n in sorted(set(ours) - set(theirs))]
+        for name in sorted(set(ours) & set(theirs)):
+            for key in keys:
+                a, b = (_value(asn, key) for asn in (ours[name], theirs[name]))
+                if a != b:
+                    differ.append(f"{name}: {key}: romanasn {a!r}, romancal {b!r}")
+        problems += bool(differ) or not ours
+        verdict = "agree" if ours and not differ else "DIFFER"
+        print(f"romanasn {command:<12} vs romancal: {len(ours)} files, {verdict}")
+        for line in differ:
+            print(f"  {line}")
+    return problems
+
+
+def _value(asn: dict, key: str):
+    if key == "members":
+        return [{k: v for k, v in m.items()} for m in asn["products"][0]["members"]]
+    return asn.get(key)
 
 
 def table(interop: Interop, found: dict) -> int:
@@ -224,7 +278,9 @@ def main(argv: list[str]) -> int:
     print(f"interop: work folder {work}", flush=True)
     interop = Interop(args.romancal, work)
     interop.make()
-    problems = table(interop, interop.check())
+    found = interop.check()
+    interop.multiband()
+    problems = table(interop, found) + agreement(interop)
     verdict = "PASSED" if not problems else f"FAILED ({problems} kinds)"
     print(f"\ninterop {verdict} in {time.perf_counter() - start:.0f} s")
     return 1 if problems else 0

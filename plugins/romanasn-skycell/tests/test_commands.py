@@ -20,7 +20,7 @@ def _command(name, *argv):
 
 
 def test_the_commands_are_declared():
-    assert [c.name for c in commands.COMMANDS] == ["skymap", "plot", "multiband"]
+    assert [c.name for c in commands.COMMANDS] == ["skymap", "plot", "multiband", "skycell-asn"]
 
 
 def test_skymap_make_info_and_find(tmp_path, capsys):
@@ -76,7 +76,7 @@ def test_multiband_from_names(tmp_path, monkeypatch):
         "../r00001_p_v01001001001001_270p65x48y69_f087_coadd.asdf",
         "../r00001_p_v01001001001001_270p65x48y69_f158_coadd.asdf"]
     assert north.target == "270p65x48y69" and north.program == "00001"
-    assert north.extra["psf_match_reference_filter"] == "f158"
+    assert north.extra["psf_match_reference_filter"] == "F158"  # as given, as romancal writes it
     south = made["r00001_dr01_full_270m65x48y69_asn.json"]
     assert south.data_release_id == "dr01" and south.target == "270m65x48y69" and len(south.members) == 2
     assert made["r00002_p_p01002_270p65x48y69_asn.json"].program == "00002"

@@ -111,7 +111,7 @@ def test_psf_reference_filter_and_data_release(polar_pool, pm, subset_map):
                        options={"skymap": str(subset_map), "psf_match_reference_filter": "F158"})
     result = generate(polar_pool, config=config, plugin_manager=pm, rules=["skycell_multiband", "skycell_full"])
     multiband = _by_rule(result, "skycell_multiband")
-    assert multiband and all(a.extra["psf_match_reference_filter"] == "f158" for a in multiband)
+    assert multiband and all(a.extra["psf_match_reference_filter"] == "F158" for a in multiband)
     assert all(a.product_name.startswith("r00001_dr01_") and a.data_release_id == "dr01"
                for a in result.associations)
 

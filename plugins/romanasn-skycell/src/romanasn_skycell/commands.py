@@ -1,4 +1,4 @@
-"""The pack's subcommands: ``romanasn skymap``, ``romanasn plot`` and ``romanasn multiband``.
+"""The pack's subcommands: ``romanasn skymap``, ``plot``, ``multiband`` and ``skycell-asn``.
 
 Each command imports what it needs when it runs, so ``romanasn --help``
 stays fast.
@@ -145,10 +145,27 @@ def _run_multiband(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- romanasn skycell-asn -------------------------------------------------------------------
+
+
+def _configure_skycell_asn(parser: argparse.ArgumentParser) -> None:
+    from romanasn_skycell.skycellasn import configure
+
+    configure(parser)
+
+
+def _run_skycell_asn(args: argparse.Namespace) -> int:
+    from romanasn_skycell.skycellasn import run
+
+    return run(args)
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("skymap", "make, summarise or search a skycell sky map", _configure_skymap, _run_skymap),
     Command("plot", "draw a skycell association: the skycell and its members' footprints (PNG)",
             _configure_plot, _run_plot),
     Command("multiband", "multiband associations from skycell mosaic (_coadd.asdf) file names",
             _configure_multiband, _run_multiband),
+    Command("skycell-asn", "skycell associations straight from Level 2 files (romancal's skycell_asn)",
+            _configure_skycell_asn, _run_skycell_asn),
 )

@@ -61,7 +61,7 @@ def multiband_associations(files: Iterable[str], *, psf_match_reference_filter: 
             members.append(Member(expname, "science"))
         extra = {}
         if psf_match_reference_filter:
-            extra["psf_match_reference_filter"] = psf_match_reference_filter.strip().lower()
+            extra["psf_match_reference_filter"] = psf_match_reference_filter.strip()  # as given, like romancal
         associations.append(Association(
             products=(Product(product, tuple(members)),),
             asn_type="multiband",

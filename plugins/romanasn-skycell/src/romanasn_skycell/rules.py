@@ -274,7 +274,7 @@ def build_multiband(rule: Rule, groups: Sequence[Group], names: Sequence[str], c
         extras = skycell_extras(group, config)
         extra = {key: value for key, value in extras.items() if key == APPROXIMATE_KEY}
         if reference:
-            extra["psf_match_reference_filter"] = _element(reference)
+            extra["psf_match_reference_filter"] = _element(reference).upper()  # romancal's case
         built.append(Association(
             products=(Product(name, members),),
             asn_type="multiband",
