@@ -134,7 +134,9 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
     p.add_argument("pools", nargs="+", metavar="POOL", help="pool files (ECSV, CSV or romancal's |-separated)")
     p.add_argument("-o", "--output-dir", metavar="DIR", help="folder for the association files")
     p.add_argument("--dry-run", action="store_true", help="make the associations but write nothing")
-    p.add_argument("--format", choices=sorted(asnfile.EXTENSIONS), default="json")
+    p.add_argument("--format", choices=sorted(asnfile.EXTENSIONS), default="json",
+                   help="json (default): what romancal reads. yaml and asdf hold the same content for other "
+                        "tools; romancal reads JSON associations only")
     p.add_argument("--program", type=int, action="append", metavar="N", help="only rows of program N (repeatable)")
     p.add_argument("--rules", action="append", metavar="NAMES", help="only these rules (comma-separated)")
     p.add_argument("--skip-rules", action="append", metavar="NAMES", help="not these rules (comma-separated)")
@@ -144,7 +146,10 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
     p.add_argument("--orphans", metavar="FILE",
                    help="write the file names of the rows no rule took to FILE, one a line (- for stdout)")
     p.add_argument("--member-dir", metavar="DIR",
-                   help="write members as paths from the association to DIR")
+                   help="the folder of the member files: members are written as paths from the association to "
+                        "DIR, and members made from pool rows that are not in DIR are reported")
+    p.add_argument("--strict", action="store_true",
+                   help="with --member-dir, a member file missing from DIR is an error (nothing is written)")
     p.add_argument("--update", action="store_true",
                    help="rewrite only the associations that changed since the run recorded in DIR, keeping their ids")
     p.add_argument("--prune", action="store_true",
@@ -208,7 +213,7 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
                                      format=args.format, overwrite=args.overwrite, update=args.update,
                                      prune=args.prune, member_dir=args.member_dir, inputs=args.pools,
                                      engine=args.engine, scheduler=args.scheduler, keep_going=args.keep_going,
-                                     progress=False if args.quiet else None)
+                                     progress=False if args.quiet else None, strict=args.strict)
         result, written = outcome.result, outcome.written
         if args.update and not args.quiet:
             print(output.update_summary(outcome))

@@ -157,3 +157,12 @@ def grouping_code(grouping: str, values: Mapping[str, Any]) -> str:
     if grouping == "full":
         return "full"
     raise ValueError(f"unknown grouping {grouping!r}; known: {', '.join(GROUPING_COLUMNS)}")
+
+
+#: The processing level of Roman's exposure file suffixes (``x_uncal.asdf`` is Level 1).
+SUFFIX_LEVELS = {"uncal": 1, "rate": 2, "cal": 2, "coadd": 3}
+
+
+def suffix_level(suffix: str | None) -> int | None:
+    """The processing level a file-name suffix stands for, or None when it names no level."""
+    return SUFFIX_LEVELS.get(suffix) if suffix else None

@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from attrs import define, evolve, field
 
-from romanasn import asnfile
+from romanasn import asnfile, members
 from romanasn._version import __version__
 from romanasn.encoder import Encoder, encode_json
 from romanasn.engine import Plan, Result, paused_gc
@@ -176,6 +176,7 @@ def generate_to(
     scheduler: str | None = None,
     keep_going: bool = False,
     progress: bool | None = False,
+    strict: bool = False,
 ) -> Outcome:
     """Make the associations of ``pool`` and write each as soon as it is built.
 
@@ -189,6 +190,8 @@ def generate_to(
         ``failed_rules``; the other rules finish.
     :param progress: show a progress bar on stderr while writing (None: when
         stderr is a terminal).
+    :param strict: with ``member_dir``, member files missing from it are an
+        error (nothing is written) rather than a warning (see :mod:`romanasn.members`).
     """
     if prune and not update:
         raise UsageError("--prune goes with --update")
@@ -198,11 +201,11 @@ def generate_to(
         raise UsageError("--keep-going works with the local engine only")
     with paused_gc():
         return _generate_to(pool, Path(out_dir), plugin_manager, config, rules, skip_rules, format, overwrite,
-                            update, prune, member_dir, inputs, engine, scheduler, keep_going, progress)
+                            update, prune, member_dir, inputs, engine, scheduler, keep_going, progress, strict)
 
 
 def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, overwrite, update, prune,
-                 member_dir, inputs, engine, scheduler, keep_going, progress) -> Outcome:
+                 member_dir, inputs, engine, scheduler, keep_going, progress, strict) -> Outcome:
     ext = extension(format)
     folder = Folder(out)
     _guard(folder.open)
@@ -222,6 +225,7 @@ def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, o
             source = _LocalRun(pool, plugin_manager=plugin_manager, config=config, rules=rules,
                                skip_rules=skip_rules, format=format, member_prefix=prefix,
                                existing_ids=existing_ids, keep_going=keep_going)
+            members.check(source.plan, member_dir, strict)
         outcome = _write(folder, source, ext, overwrite, manifest, prune, config, plugin_manager, format, inputs,
                          keep_going, progress)
     except BaseException as exc:
@@ -333,6 +337,8 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
            config: RunConfig, pm: PluginManager, format: str, inputs: Iterable[str],
            keep_going: bool = False, progress: bool | None = False) -> Outcome:
     out = folder.out
+    if format != "json":
+        log.warning("writing %s associations: romancal reads JSON associations only (--format json)", format)
     names = [stem + ext for stem in source.stems()]
     known = manifest.files if manifest is not None else {}
     _check_names(folder, names, known if manifest is not None else None, overwrite)
