@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -269,20 +270,23 @@ def table(interop: Interop, found: dict) -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--romancal", type=Path, required=True, help="python of romancal's environment")
-    parser.add_argument("--work", type=Path, help="work folder (default: a new temporary folder)")
+    parser.add_argument("--work", type=Path,
+                        help="work folder, kept (default: a new temporary folder, removed when the check passes)")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="romanasn-interop-"))
     if work.exists() and any(work.iterdir()):
         raise SystemExit(f"interop: {work} is not empty")
     start = time.perf_counter()
     print(f"interop: work folder {work}", flush=True)
-    interop = Interop(args.romancal, work)
+    interop = Interop(args.romancal.absolute(), work)  # absolute, not resolved: a venv python is a link
     interop.make()
     found = interop.check()
     interop.multiband()
     problems = table(interop, found) + agreement(interop)
-    verdict = "PASSED" if not problems else f"FAILED ({problems} kinds)"
+    verdict = "PASSED" if not problems else f"FAILED ({problems} kinds; files kept in {work})"
     print(f"\ninterop {verdict} in {time.perf_counter() - start:.0f} s")
+    if not problems and args.work is None:
+        shutil.rmtree(work)
     return 1 if problems else 0
 
 
