@@ -9,10 +9,12 @@ OUT ?= examples/out
 .PHONY: setup run test interop bench docs clean
 
 $(STAMP): pyproject.toml $(PACKS)
+	@echo "setting up $(VENV): installing the kernel and every pack with their dependencies (a few minutes, once)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]" $(foreach p,$(PACKS),-e $(dir $(p)))
 	touch $(STAMP)
+	@echo "$(VENV) is ready"
 
 setup: $(STAMP)
 

@@ -92,9 +92,11 @@ def test_dry_run_writes_nothing(fake_ok, pool_file, tmp_path, capsys):
     assert "dry run" in capsys.readouterr().out
 
 
-def test_program_selects_a_subset(fake_ok, pool_file, tmp_path, capsys):
-    assert main(["generate", str(pool_file), "--dry-run", "--program", "2"]) == 0
-    assert "0 pool rows" in capsys.readouterr().out
+def test_program_selects_a_subset_and_an_absent_program_is_an_error(fake_ok, pool_file, tmp_path, capsys):
+    assert main(["generate", str(pool_file), "--dry-run", "--program", "1"]) == 0
+    assert "6 pool rows" in capsys.readouterr().out
+    assert main(["generate", str(pool_file), "--dry-run", "--program", "2"]) == 1
+    assert "--program 2: no pool row has this program (the pools hold program 1)" in capsys.readouterr().err
 
 
 def test_bad_pool_is_exit_1_naming_the_file(fake_ok, tmp_path, capsys):
@@ -113,7 +115,7 @@ def test_usage_errors_are_exit_2(fake_ok, pool_file, capsys):
 
 def test_unknown_rule_is_exit_1(fake_ok, pool_file, capsys):
     assert main(["generate", str(pool_file), "--dry-run", "--rules", "nope"]) == 1
-    assert "unknown rule(s) nope" in capsys.readouterr().err
+    assert "unknown rule 'nope'" in capsys.readouterr().err
 
 
 def test_plugins_json_lists_name_version_status_hooks_rules(fake_ok, capsys):
@@ -154,7 +156,7 @@ def test_rules_json(fake_ok, capsys):
     assert main(["rules", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == [{
         "name": "fake_exposure", "plugin": "romanasn-fake-ok", "asn_type": "image2", "level": 2,
-        "summary": "one association per WFI_IMAGE file"}]
+        "needs": [], "summary": "one association per WFI_IMAGE file"}]
 
 
 def test_columns_json_lists_canonical_columns(fake_ok, capsys):

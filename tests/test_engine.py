@@ -175,13 +175,14 @@ def test_a_pack_can_rename_the_products_of_its_own_rules(pool):
     assert {"custom_0", "custom_1"} <= names and len(names) == 8
 
 
-def test_rules_needing_a_missing_option_are_skipped_with_one_warning(pool, caplog):
+def test_rules_needing_a_missing_option_are_skipped_with_one_debug_line(pool, caplog):
     needy = [Rule(name=f"sky_{i}", asn_type="image", level=3, group_by=("program",), needs=("skymap",),
                   product_name=lambda g, c, i=i: f"x{i}") for i in range(2)]
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.DEBUG):
         result = _run(pool, _pack(_fov(), *needy))
     assert [s.rule for s in result.skipped] == ["sky_0", "sky_1"]
-    assert len([r for r in caplog.records if "skymap" in r.getMessage()]) == 1
+    said = [r for r in caplog.records if "skymap" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.DEBUG  # the summary says it
     assert result.counts == {"fov": 2}
     ran = _run(pool, _pack(*needy), config=RunConfig(options={"skymap": "map.asdf"}))
     assert ran.counts == {"sky_0": 1, "sky_1": 1}

@@ -265,7 +265,7 @@ def test_explain_of_a_file_not_in_the_pool_is_exit_1(fake_ok, pool_file, capsys)
 def test_explain_takes_the_options_packs_add(fake_ok, pool_file, capsys):
     assert main(["explain", str(pool_file), _name(1, 1), "--fake-flag"]) == 0
     assert main(["explain", str(pool_file), _name(1, 1), "--rule", "nope"]) == 1
-    assert "unknown rule(s) nope" in capsys.readouterr().err
+    assert "unknown rule 'nope'" in capsys.readouterr().err
 
 
 # -- orphans ----------------------------------------------------------------------------------

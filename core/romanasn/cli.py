@@ -20,15 +20,108 @@ from romanasn._version import __version__
 from romanasn.errors import RomanasnError, UsageError
 from romanasn.plugins.manager import PluginManager, get_plugin_manager
 from romanasn.plugins.types import RunConfig
+from romanasn.words import count, did_you_mean
 
 log = logging.getLogger("romanasn")
+#: The run summaries commands print, also sent to ``--log FILE``.
+summary_log = logging.getLogger("romanasn.summary")
+summary_log.propagate = False
+
+
+#: Examples shown at the end of each command's ``--help`` (and on the documentation's CLI page).
+EXAMPLES = {
+    "romanasn": """\
+examples:
+  romanasn generate pool.ecsv -o asn/        every installed rule over a pool
+  romanasn rules                             the rules, and the options some need
+  romanasn COMMAND --help                    one command's options and examples
+
+environment:
+  ROMANASN_PLUGINS=a,b                       load only these packs (-p no:NAME blocks one)
+  ROMANASN_DISABLE_PLUGIN_AUTOLOAD=1         load no pack (0, or unset: load them)""",
+    "generate": """\
+examples:
+  romanasn generate pool.ecsv -o asn/
+  romanasn generate pool.ecsv -o asn/ --rules 'wfi_image_*' --skip-rules wfi_image_full
+  romanasn generate pool.ecsv --dry-run -v               list the files it would write
+  romanasn generate grown_pool.ecsv -o asn/ --update --prune
+
+asn_id: each run numbers its associations a3001, a3002, ... in product-name
+order over the rules it runs, so an association's id depends on what else the
+run makes (another --rules, --program or pool gives other ids). --update keeps
+the id of every association the folder's romanasn-run.json already lists.""",
+    "plugins": "examples:\n  romanasn plugins\n  romanasn -p no:romanasn-skycell plugins --json",
+    "rules": "examples:\n  romanasn rules\n  romanasn rules --json",
+    "columns": "examples:\n  romanasn columns\n  romanasn columns --json",
+    "validate": "examples:\n  romanasn validate asn/                 every association file and run report below asn/\n"
+                "  romanasn validate asn/r00001_p_full_f158_asn.json",
+    "make-pool": "examples:\n  romanasn make-pool /data/l2/ -o pool.ecsv --jobs 2\n"
+                 "  romanasn make-pool /data/l2/ -o pool.ecsv --update --skip-bad",
+    "explain": "examples:\n  romanasn explain pool.ecsv r0000101001001001001_0001_wfi01_f158_cal.asdf\n"
+               "  romanasn explain pool.ecsv FILE --rule wfi_image_visit --json",
+    "diff": "examples:\n  romanasn diff old/ new/\n  romanasn diff old/ new/ --json --ignore target",
+    "new-pack": "examples:\n  romanasn new-pack my-survey -o .\n  pip install -e ./romanasn-my-survey",
+}
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that says each option's default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" not in text and default not in (None, False, argparse.SUPPRESS, [])
+                and (action.option_strings or action.nargs in ("?", "*"))):
+            text += " (default: %(default)s)"
+        return text
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so main() picks the status."""
+    """argparse that raises instead of exiting (main() picks the status), says "did you mean",
+    and formats help with defaults and examples."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def format_help(self) -> str:
+        """argparse's help, then the epilog (examples) with its lines kept."""
+        epilog, self.epilog = self.epilog, None
+        try:
+            text = super().format_help()
+        finally:
+            self.epilog = epilog
+        return text + (f"\n{epilog}\n" if epilog else "")
 
     def error(self, message: str):
-        raise UsageError(f"{self.prog}: {message}")
+        command = self.prog.removeprefix("romanasn").strip()
+        raise UsageError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
+        """Parse, naming the command whose options an unknown one was meant to be."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = self._command_parser(getattr(namespace, "command", None))
+            options = [o for a in parser._actions for o in a.option_strings]
+            word = extras[0]
+            if word.startswith("-"):
+                parser.error(f"unknown option {word}{did_you_mean(word.split('=')[0], options)}")
+            parser.error(f"unexpected argument{'s' if len(extras) > 1 else ''}: {' '.join(extras)}")
+        return namespace
+
+    def _command_parser(self, command: str | None) -> argparse.ArgumentParser:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                return action.choices[command]
+        return self
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            choices = [str(c) for c in action.choices]
+            what = "command" if isinstance(action, argparse._SubParsersAction) else "value"
+            where = "/".join(action.option_strings)
+            hint = did_you_mean(str(value), choices) or f" (choose from {', '.join(choices)})"
+            raise argparse.ArgumentError(None, f"{where + ': ' if where else ''}unknown {what} {value!r}{hint}")
 
 
 def split_plugin_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -81,19 +174,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    summary_log.handlers = [logging.NullHandler()]
     if args.log:
         handlers.append(logging.FileHandler(args.log))
+        summary_log.handlers = [handlers[-1]]
+    summary_log.setLevel(logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", handlers=handlers, force=True)
+
+
+def say(text: str) -> None:
+    """Print one line of a run's summary, and send it to ``--log FILE``."""
+    print(text)
+    summary_log.info(text)
 
 
 def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     """The parser, with the subcommands and options the plugins add."""
-    parser = _Parser(prog="romanasn", description="Association generator for the Roman Space Telescope.")
+    parser = _Parser(prog="romanasn", description="Association generator for the Roman Space Telescope.",
+                     epilog=EXAMPLES["romanasn"])
     parser.add_argument("--version", action="version", version=f"romanasn {__version__}")
     parser.add_argument("-p", dest="_blocked", metavar="no:NAME", action="append",
-                        help="block the plugin distribution NAME (before it is imported)")
+                        help="block the plugin distribution NAME before it is imported (repeatable; "
+                             "env: ROMANASN_PLUGINS=a,b loads only a and b)")
     _common(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                                help="the task; romanasn COMMAND --help says more")
     _add_generate(sub, pm)
     _add_plugins(sub)
     _add_rules(sub)
@@ -112,6 +217,9 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
         _common(cmd)
         command.configure(cmd)
         cmd.set_defaults(run=lambda args, pm, _c=command: _c.run(args))
+    for name, command_parser in sub.choices.items():
+        if command_parser.epilog is None:
+            command_parser.epilog = EXAMPLES.get(name)
     return parser
 
 
@@ -133,14 +241,18 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
     _common(p)
     p.add_argument("pools", nargs="+", metavar="POOL", help="pool files (ECSV, CSV or romancal's |-separated)")
     p.add_argument("-o", "--output-dir", metavar="DIR", help="folder for the association files")
-    p.add_argument("--dry-run", action="store_true", help="make the associations but write nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="make the associations, list the files it would write (-v: all of them), write nothing")
     p.add_argument("--format", choices=sorted(asnfile.EXTENSIONS), default="json",
                    help="json (default): what romancal reads. yaml and asdf hold the same content for other "
                         "tools; romancal reads JSON associations only")
-    p.add_argument("--program", type=int, action="append", metavar="N", help="only rows of program N (repeatable)")
-    p.add_argument("--rules", action="append", metavar="NAMES", help="only these rules (comma-separated)")
-    p.add_argument("--skip-rules", action="append", metavar="NAMES", help="not these rules (comma-separated)")
-    p.add_argument("--version-id", default=None, help="the version_id of every association")
+    p.add_argument("--program", type=int, action="append", metavar="N",
+                   help="only rows of program N (repeatable; a program no row has is an error)")
+    p.add_argument("--rules", action="append", metavar="NAMES",
+                   help="only these rules: comma-separated names or shell-style patterns ('wfi_image_*')")
+    p.add_argument("--skip-rules", action="append", metavar="NAMES",
+                   help="not these rules: comma-separated names or shell-style patterns ('skycell_*')")
+    p.add_argument("--version-id", default=None, help="the version_id of every association (default: none)")
     p.add_argument("--data-release-id", default="p", help="data release id in product names (default: p)")
     p.add_argument("--overwrite", action="store_true", help="replace existing association files")
     p.add_argument("--orphans", metavar="FILE",
@@ -153,7 +265,11 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
     p.add_argument("--update", action="store_true",
                    help="rewrite only the associations that changed since the run recorded in DIR, keeping their ids")
     p.add_argument("--prune", action="store_true",
-                   help="with --update, remove the files of associations the pool no longer makes")
+                   help="with --update, remove the files of associations the pool no longer makes"
+                        " (never all of them: see --prune-all)")
+    p.add_argument("--prune-all", action="store_true",
+                   help="--prune, even when the run makes none of the folder's associations again"
+                        " (removes every one of them)")
     p.add_argument("--keep-going", action="store_true",
                    help="when a rule fails, leave it out, let the other rules finish, and exit 1 naming it")
     p.add_argument("--engine", choices=("local", "dask"), default="local",
@@ -163,7 +279,8 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
     group = p.add_argument_group("options added by plugins")
     for found in pm.generate_options():
         option = found.item
-        kwargs: dict[str, Any] = {"help": f"{option.help} [{found.plugin.name}]", "dest": option.dest}
+        env = f" (env: {', '.join(option.env)})" if option.env else ""
+        kwargs: dict[str, Any] = {"help": f"{option.help}{env} [{found.plugin.name}]", "dest": option.dest}
         if option.flag:
             kwargs["action"] = "store_true"
         else:
@@ -172,10 +289,13 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
     p.set_defaults(run=_generate, _pack_options=[f.item for f in pm.generate_options()])
 
 
-def _names(values: list[str] | None) -> list[str] | None:
+def _names(values: list[str] | None, option: str) -> list[str] | None:
     if values is None:
         return None
-    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    if not names:
+        raise UsageError(f"{option} {','.join(values)!r} names no rule (leave {option} out to run every rule)")
+    return names
 
 
 def _pack_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -192,31 +312,34 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     if not args.dry_run and not args.output_dir:
         raise UsageError("generate needs -o DIR (or --dry-run)")
     pm.check()
-    extra = [f.item for f in pm.pool_columns()]
-    table = pool.read_pools(args.pools, columns=extra)
-    if args.program:
-        table = table[_isin(table["program"], args.program)]
+    rules, skip_rules = _names(args.rules, "--rules"), _names(args.skip_rules, "--skip-rules") or []
     config = RunConfig(
         data_release_id=args.data_release_id,
         version_id=args.version_id,
         pool_name=Path(args.pools[0]).stem,
         options=_pack_options(args),
     )
+    selected = engine.select_rules(pm.rules(), rules, skip_rules)  # before the pools are read
+    engine.check_runnable(selected, config, named=[n for n in rules or () if not engine.is_pattern(n)])
+    extra = [f.item for f in pm.pool_columns()]
+    table = pool.read_pools(args.pools, columns=extra)
+    if args.program:
+        table = _only_programs(table, args.program)
     written = []
     if args.dry_run:
-        result = engine.generate(table, config=config, rules=_names(args.rules),
-                                 skip_rules=_names(args.skip_rules) or (), plugin_manager=pm,
+        result = engine.generate(table, config=config, rules=rules, skip_rules=skip_rules, plugin_manager=pm,
                                  keep_going=args.keep_going)
     else:  # each association is written as it is finished
         outcome = output.generate_to(table, args.output_dir, plugin_manager=pm, config=config,
-                                     rules=_names(args.rules), skip_rules=_names(args.skip_rules) or (),
+                                     rules=rules, skip_rules=skip_rules,
                                      format=args.format, overwrite=args.overwrite, update=args.update,
-                                     prune=args.prune, member_dir=args.member_dir, inputs=args.pools,
-                                     engine=args.engine, scheduler=args.scheduler, keep_going=args.keep_going,
-                                     progress=False if args.quiet else None, strict=args.strict)
+                                     prune=args.prune, prune_all=args.prune_all, member_dir=args.member_dir,
+                                     inputs=args.pools, engine=args.engine, scheduler=args.scheduler,
+                                     keep_going=args.keep_going, progress=False if args.quiet else None,
+                                     strict=args.strict)
         result, written = outcome.result, outcome.written
         if args.update and not args.quiet:
-            print(output.update_summary(outcome))
+            say(output.update_summary(outcome))
     if args.orphans:
         from romanasn import explain
 
@@ -228,54 +351,92 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     return 1 if result.failed else 0
 
 
-def _isin(column: Any, values: list[int]) -> Any:
+def _only_programs(table: Any, programs: list[int]) -> Any:
+    """The rows of these programs; a program no row has is an error (a typo would select nothing)."""
     import numpy as np
 
-    return np.isin(np.asarray(column), values)
+    column = np.asarray(table["program"])
+    present = set(np.unique(column).tolist())
+    absent = [p for p in programs if p not in present]
+    if absent:
+        held = ", ".join(map(str, sorted(present)[:20])) + (", ..." if len(present) > 20 else "")
+        raise RomanasnError(f"--program {', '.join(map(str, absent))}: no pool row has "
+                            f"{'this program' if len(absent) == 1 else 'these programs'}"
+                            f" (the pools hold program{'s' if len(present) != 1 else ''} {held or 'none'})")
+    return table[np.isin(column, programs)]
+
+
+#: Files a dry run lists without ``-v``.
+DRY_RUN_SHOWN = 10
 
 
 def _print_summary(result: engine.Result, args: argparse.Namespace, written: list[Path]) -> None:
     if args.quiet:
         return
     width = max([len(n) for n in result.counts] + [4])
-    print(f"{result.pool_rows} pool rows, {len(result.associations)} associations")
-    for name, count in sorted(result.counts.items()):
-        print(f"  {name:<{width}}  {count}")
+    say(f"{count(result.pool_rows, 'pool row')}, {count(len(result.associations), 'association')}")
+    for name, made in sorted(result.counts.items()):
+        say(f"  {name:<{width}}  {made}")
+    by_reason: dict[str, list[str]] = {}
     for skipped in result.skipped:
-        print(f"  {skipped.rule:<{width}}  skipped ({skipped.reason})")
+        by_reason.setdefault(skipped.reason, []).append(skipped.rule)
+    for reason, names in by_reason.items():
+        say(f"  skipped ({reason}): {', '.join(names)}")
     for failed in result.failed:
-        print(f"  {failed.rule:<{width}}  FAILED (see below)")
+        say(f"  {failed.rule:<{width}}  FAILED (see below)")
     if result.vetoes:
-        print(f"{len(result.vetoes)} memberships vetoed (see {output.RUN_REPORT})")
-    print(f"{len(result.orphans)} rows in no association")
+        where = "romanasn explain says why" if args.dry_run else f"see {output.RUN_REPORT}"
+        say(f"{count(len(result.vetoes), 'membership')} vetoed ({where})")
+    say(f"{count(len(result.orphans), 'row')} in no association")
     if written:
-        print(f"wrote {len(written)} association files to {args.output_dir}")
+        say(f"wrote {count(len(written), 'association file')} to {args.output_dir}")
     elif args.dry_run:
-        print("dry run: nothing written")
+        _print_dry_run(result, args)
+
+
+def _print_dry_run(result: engine.Result, args: argparse.Namespace) -> None:
+    """The files a dry run would write: the first few, or all with ``-v``."""
+    names = [stem + output.extension(args.format) for stem in result.file_stems]
+    where = f" to {args.output_dir}" if args.output_dir else ""
+    say(f"dry run: would write {count(len(names), 'association file')}{where}"
+        f" and {output.RUN_REPORT}; nothing written")
+    shown = names if args.verbose else names[:DRY_RUN_SHOWN]
+    for name in shown:
+        say(f"  {name}")
+    if len(shown) < len(names):
+        say(f"  ... and {len(names) - len(shown):,} more (-v lists them all)")
 
 
 # -- plugins, rules, columns ----------------------------------------------------
 
 
 def _add_plugins(sub: Any) -> None:
-    p = sub.add_parser("plugins", help="list the installed rule packs")
+    p = sub.add_parser("plugins", help="list the installed rule packs",
+                       description="List the installed rule packs: name, version, status (active, blocked or"
+                                   " failed, with its error) and rules. Exit status 1 when one failed.")
     _common(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON (with each pack's hooks)")
     p.set_defaults(run=_plugins)
 
 
 def plugin_table(pm: PluginManager) -> list[dict[str, Any]]:
-    """Every plugin: name, version, status, hooks, rules (and error when failed)."""
-    rules_by_plugin: dict[str, list[str]] = {}
-    if not any(i.status == "failed" for i in pm.plugin_infos()):
-        for entry in pm.rules():
-            rules_by_plugin.setdefault(entry.plugin.name, []).append(entry.name)
+    """Every plugin: name, version, status, hooks, rules (and error when failed).
+
+    A pack whose ``romanasn_rules`` fails is marked failed with that error;
+    the other packs are listed as usual.
+    """
     rows = []
     for info in pm.plugin_infos():
         row = {"name": info.name, "version": info.version, "status": info.status,
-               "hooks": pm.hooks_of(info.name), "rules": rules_by_plugin.get(info.name, [])}
-        if info.error:
-            row["error"] = info.error
+               "hooks": pm.hooks_of(info.name), "rules": []}
+        error = info.error
+        if info.status == "active":
+            try:
+                row["rules"] = [entry.name for entry in pm.rules_of(info.name)]
+            except RomanasnError as exc:
+                row["status"], error = "failed", str(exc)
+        if error:
+            row["error"] = error
         rows.append(row)
     return rows
 
@@ -285,15 +446,18 @@ def _plugins(args: argparse.Namespace, pm: PluginManager) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
+        print_table(["pack", "version", "status", "rules"],
+                    [[r["name"], r["version"], r["status"], ", ".join(r["rules"]) or "-"] for r in rows])
         for row in rows:
-            print(f"{row['name']} {row['version']}  {row['status']}  rules: {', '.join(row['rules']) or '-'}")
             if "error" in row:
-                print(f"    {row['error']}")
+                print(f"{row['name']}: {row['error']}", file=sys.stderr)
     return 1 if any(r["status"] == "failed" for r in rows) else 0
 
 
 def _add_rules(sub: Any) -> None:
-    p = sub.add_parser("rules", help="list the installed rules")
+    p = sub.add_parser("rules", help="list the installed rules",
+                       description="List the rules of the active packs: name, asn_type, level, pack, the"
+                                   " options a rule needs (it is skipped without them) and what it makes.")
     _common(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_rules)
@@ -301,26 +465,30 @@ def _add_rules(sub: Any) -> None:
 
 def _rules(args: argparse.Namespace, pm: PluginManager) -> int:
     pm.check()
-    rows = [{"name": e.name, "plugin": e.plugin.name, "asn_type": e.rule.asn_type,
-             "level": e.rule.level, "summary": e.rule.summary} for e in pm.rules()]
+    rows = [{"name": e.name, "plugin": e.plugin.name, "asn_type": e.rule.asn_type, "level": e.rule.level,
+             "needs": ["--" + n.replace("_", "-") for n in e.rule.needs], "summary": e.rule.summary}
+            for e in pm.rules()]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        _print_table([[r["name"], r["asn_type"], f"L{r['level']}", r["plugin"], r["summary"]] for r in rows])
+        print_table(["rule", "asn_type", "level", "pack", "needs", "summary"],
+                    [[r["name"], r["asn_type"], f"L{r['level']}", r["plugin"], " ".join(r["needs"]) or "-",
+                      r["summary"]] for r in rows])
     return 0
 
 
-def _print_table(rows: list[list[str]]) -> None:
-    """Print ``rows`` in columns as wide as their widest cell (the last column as it is)."""
-    if not rows:
-        return
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    """Print a header and ``rows`` in columns as wide as their widest cell (the last column as it is)."""
+    rows = [header] + rows
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     for row in rows:
-        print("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]))
+        print("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]).rstrip())
 
 
 def _add_columns(sub: Any) -> None:
-    p = sub.add_parser("columns", help="list the pool columns (canonical and those packs add)")
+    p = sub.add_parser("columns", help="list the pool columns (canonical and those packs add)",
+                       description="List the pool columns: name, type, required or optional, the pack that"
+                                   " adds it (romanasn for the canonical ones) and what it holds.")
     _common(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_columns)
@@ -336,33 +504,30 @@ def _columns(args: argparse.Namespace, pm: PluginManager) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        _print_table([[r["name"], r["dtype"], "required" if r["required"] else "optional", r["plugin"],
-                       r["description"]] for r in rows])
+        print_table(["column", "type", "required", "pack", "description"],
+                    [[r["name"], r["dtype"], "required" if r["required"] else "optional", r["plugin"],
+                      r["description"]] for r in rows])
     return 0
 
 
 # -- validate, from-list ---------------------------------------------------------
 
 
-def _add_validate(sub: Any) -> None:
-    p = sub.add_parser("validate", help="check association files against the schema")
+def _add_module(sub: Any, name: str, module: Any, help: str, description: str, *configure_args: Any) -> None:
+    """Add the command ``name`` whose arguments and run are ``module.configure`` and ``module.run``."""
+    p = sub.add_parser(name, help=help, description=description)
     _common(p)
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.set_defaults(run=_validate)
+    module.configure(p, *configure_args)
+    p.set_defaults(run=module.run)
 
 
-def _validate(args: argparse.Namespace, pm: PluginManager) -> int:
-    bad = 0
-    for name in args.files:
-        try:
-            asnfile.load_asn(name)
-        except RomanasnError as exc:
-            bad += 1
-            print(f"{name}: invalid: {exc}", file=sys.stderr)
-        else:
-            if not args.quiet:
-                print(f"{name}: valid")
-    return 1 if bad else 0
+def _add_validate(sub: Any) -> None:
+    from romanasn import validate
+
+    _add_module(sub, "validate", validate, "check association files and run reports against their schemas",
+                "Check association files against schemas/asn.schema.json and run reports (romanasn-run.json)"
+                " against schemas/run.schema.json; folders are searched recursively. One line per bad file,"
+                " then a summary.")
 
 
 def _add_from_list(sub: Any) -> None:
@@ -383,12 +548,9 @@ def _add_from_list(sub: Any) -> None:
 def _add_make_pool(sub: Any) -> None:
     from romanasn import makepool
 
-    p = sub.add_parser("make-pool", help="make a pool from exposure files (reads only their YAML headers)",
-                       description="Read roman.meta from the YAML header of each ASDF exposure file and"
-                                   " write the pool that generate reads.")
-    _common(p)
-    makepool.configure(p)
-    p.set_defaults(run=makepool.run)
+    _add_module(sub, "make-pool", makepool, "make a pool from exposure files (reads only their YAML headers)",
+                "Read roman.meta from the YAML header of each ASDF exposure file and write the pool that"
+                " generate reads.")
 
 
 # -- new-pack ------------------------------------------------------------------------
@@ -397,12 +559,9 @@ def _add_make_pool(sub: Any) -> None:
 def _add_new_pack(sub: Any) -> None:
     from romanasn import newpack
 
-    p = sub.add_parser("new-pack", help="write the skeleton of a rule pack, ready to install and test",
-                       description="Write a rule pack's skeleton (pyproject with the entry point, a rule,"
-                                   " a naming override, tests) into DIR/romanasn-NAME.")
-    _common(p)
-    newpack.configure(p)
-    p.set_defaults(run=newpack.run)
+    _add_module(sub, "new-pack", newpack, "write the skeleton of a rule pack, ready to install and test",
+                "Write a rule pack's skeleton (pyproject with the entry point, a rule, a naming override,"
+                " tests) into DIR/romanasn-NAME.")
 
 
 # -- explain, diff ----------------------------------------------------------------------
@@ -411,25 +570,17 @@ def _add_new_pack(sub: Any) -> None:
 def _add_explain(sub: Any, pm: PluginManager) -> None:
     from romanasn import explain
 
-    p = sub.add_parser("explain", help="say why one exposure is, or is not, in each association",
-                       description="For one exposure of the pool, each rule's verdict: not selected (by"
-                                   " which condition), vetoed (by which constraint and plugin), or the"
-                                   " keys it got and the associations it joined.")
-    _common(p)
-    explain.configure(p, pm)
-    p.set_defaults(run=explain.run)
+    _add_module(sub, "explain", explain, "say why one exposure is, or is not, in each association",
+                "For one exposure of the pool, each rule's verdict: not selected (by which condition), vetoed"
+                " (by which constraint and plugin), or the keys it got and the associations it joined.", pm)
 
 
 def _add_diff(sub: Any) -> None:
     from romanasn import diff
 
-    p = sub.add_parser("diff", help="compare two folders of association files by content",
-                       description="Compare two sets of association files by product name: associations"
-                                   " added and removed, members gained and lost. Exit status 0 when"
-                                   " equal, 3 when they differ.")
-    _common(p)
-    diff.configure(p)
-    p.set_defaults(run=diff.run)
+    _add_module(sub, "diff", diff, "compare two folders of association files by content",
+                "Compare two sets of association files by product name: associations added and removed,"
+                " members gained and lost. Exit status 0 when equal, 3 when they differ.")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,7 @@ before numbering them.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import gc
 import logging
 from collections import defaultdict
@@ -37,6 +38,7 @@ from romanasn.naming import check_name, member_filename, program_id
 from romanasn.plugins.manager import KERNEL, PluginManager, RuleEntry, get_plugin_manager
 from romanasn.plugins.types import Companion, Constraint, Group, MemberSpec, PoolView, Rule, RunConfig
 from romanasn.records import NO_DEGRADED, NO_TARGET, SOME_DEGRADED, Association, Member, Product, Provenance, degraded_status
+from romanasn.words import did_you_mean
 
 log = logging.getLogger("romanasn.engine")
 
@@ -108,16 +110,51 @@ class Result:
 def select_rules(
     entries: Sequence[RuleEntry], rules: Iterable[str] | None = None, skip_rules: Iterable[str] = ()
 ) -> list[RuleEntry]:
-    """The rules named in ``rules`` (all when None) less those in ``skip_rules``."""
+    """The rules named in ``rules`` (all when None) less those in ``skip_rules``.
+
+    A name may be a shell-style pattern (``skycell_*``, ``wfi_image_[vp]*``). A
+    name that is no rule, a pattern that matches none, or a selection that
+    leaves no rule is a :class:`RuleError` (with the names it may have meant).
+    """
     known = {e.name: e for e in entries}
-    wanted = list(rules) if rules is not None else list(known)
-    skipped = list(skip_rules)
-    unknown = [n for n in wanted + skipped if n not in known]
-    if unknown:
-        raise RuleError(
-            f"unknown rule(s) {', '.join(unknown)}; installed rules: {', '.join(known) or 'none'}"
-        )
-    return [known[n] for n in sorted(set(wanted) - set(skipped))]
+    wanted = _matching(list(rules), known) if rules is not None else set(known)
+    skipped = _matching(list(skip_rules), known)
+    if not wanted - skipped:
+        asked = ", ".join(rules) if rules is not None else "every installed rule"
+        why = f" less --skip-rules {', '.join(skip_rules)}" if skipped else ""
+        raise RuleError(f"no rule to run: {asked or 'an empty list'}{why} selects none"
+                        f" (installed: {', '.join(known) or 'none'})")
+    return [known[n] for n in sorted(wanted - skipped)]
+
+
+def _matching(names: list[str], known: Mapping[str, RuleEntry]) -> set[str]:
+    """The rule names ``names`` select (each a name or a shell-style pattern)."""
+    chosen: set[str] = set()
+    for name in names:
+        found = fnmatch.filter(known, name) if is_pattern(name) else [name] if name in known else []
+        if not found:
+            installed = "; installed rules: " + (", ".join(known) or "none")
+            if is_pattern(name):
+                raise RuleError(f"rule pattern {name!r} matches no installed rule{installed}")
+            raise RuleError(f"unknown rule {name!r}{did_you_mean(name, known) or installed}")
+        chosen.update(found)
+    return chosen
+
+
+def is_pattern(name: str) -> bool:
+    """Whether a rule name is a shell-style pattern (holds ``*``, ``?`` or ``[``)."""
+    return any(char in name for char in "*?[")
+
+
+def check_runnable(entries: Sequence[RuleEntry], config: RunConfig, named: Iterable[str] = ()) -> None:
+    """Fail when a rule asked for by name, or every selected rule, lacks an option it needs."""
+    runnable, skipped = _runnable(list(entries), config, quiet=True)
+    why = {s.rule: s.reason for s in skipped}
+    named = [n for n in named if n in why]
+    if named:
+        raise RuleError("cannot run " + ", ".join(f"{n} (it {why[n]})" for n in named))
+    if not runnable:
+        raise RuleError("no selected rule can run: " + ", ".join(f"{s.rule} {s.reason}" for s in skipped))
 
 
 def generate(
@@ -555,8 +592,10 @@ class _blame:
         ) from exc
 
 
-def _runnable(entries: list[RuleEntry], config: RunConfig) -> tuple[list[RuleEntry], list[SkippedRule]]:
-    """Split off the rules whose needed options the run lacks, warning once per plugin."""
+def _runnable(entries: list[RuleEntry], config: RunConfig,
+              quiet: bool = False) -> tuple[list[RuleEntry], list[SkippedRule]]:
+    """Split off the rules whose needed options the run lacks (one debug line per plugin: the
+    run's summary and report list them)."""
     runnable, skipped = [], []
     missing_by_plugin: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
     for entry in entries:
@@ -567,9 +606,9 @@ def _runnable(entries: list[RuleEntry], config: RunConfig) -> tuple[list[RuleEnt
             skipped.append(SkippedRule(entry.name, entry.plugin.label, reason))
         else:
             runnable.append(entry)
-    for (plugin, missing), names in missing_by_plugin.items():
+    for (plugin, missing), names in ({} if quiet else missing_by_plugin).items():
         options = ", ".join("--" + m.replace("_", "-") for m in missing)
-        log.warning("plugin %s: rules %s skipped: they need %s", plugin, ", ".join(names), options)
+        log.debug("plugin %s: rules %s skipped: they need %s", plugin, ", ".join(names), options)
     return runnable, skipped
 
 

@@ -3,8 +3,10 @@
 For one pool row and each rule, the verdict: skipped (the run lacks an
 option the rule needs), not selected (and by which of the rule's ``select``
 constraints, with the row's value), vetoed (by which constraint and plugin),
-or joined (the keys the row got and the associations it is in, as a member
-or as a companion of another row).
+joined (the keys the row got and the associations it is in, as a member
+or as a companion of another row), or works on products (the row was
+grouped, but the rule's associations list products of other associations,
+such as mosaics, rather than exposures).
 
 Nothing is re-implemented: the pool is read as ``generate`` reads it, the
 engine runs every rule over the whole pool exactly as ``generate`` does, and
@@ -45,6 +47,7 @@ VETOED = "vetoed"  # selected, then left out by a constraint
 NO_KEY = "no key"  # selected, but the rule's key function gave it no key
 DROPPED = "dropped"  # selected and grouped, but no association holds it (finalize)
 JOINED = "joined"  # in one or more of the rule's associations
+PRODUCTS = "works on products"  # grouped; the rule's associations list other associations' products
 
 
 @frozen
@@ -220,10 +223,26 @@ def _verdict(
     if not keys:
         return Verdict(rule.name, label, NO_KEY, "the rule's key function gave the row no key", keys=keys)
     if not any(not j.companion for j in joined):
+        product = _product_member(rule.name, table, result)
+        if product:
+            detail = (f"grouped, but the rule's associations list products of other associations (such as "
+                      f"{product}), not exposures: this exposure reaches them through those products")
+            return Verdict(rule.name, label, PRODUCTS, detail, keys=keys)
         by = f"; plugins that build or finalize associations: {', '.join(reshapers)}" if reshapers else ""
         detail = "selected and grouped, but none of the rule's associations holds it" + by
         return Verdict(rule.name, label, DROPPED, detail, keys=keys, joined=joined)
     return Verdict(rule.name, label, JOINED, "", keys=keys, joined=joined)
+
+
+def _product_member(rule: str, table: Any, result: engine.Result) -> str | None:
+    """A member of the rule's associations when none of their members is a file of the pool."""
+    members = [m.expname for a in result.associations if a.asn_rule == rule for m in a.members]
+    if not members:
+        return None
+    stems = {strip_level(Path(str(name)).name) for name in table["filename"]}
+    if any(strip_level(Path(name).name) in stems for name in members):
+        return None
+    return members[0]
 
 
 def _joined(entry: RuleEntry, filename: str, result: engine.Result, partial: bool) -> tuple[Joined, ...]:
@@ -314,7 +333,7 @@ def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
     parser.add_argument("pool", metavar="POOL", help="the pool file (ECSV, CSV or romancal's |-separated)")
     parser.add_argument("filename", metavar="FILE_NAME", help="the exposure's file name, as in the pool")
     parser.add_argument("--rule", action="append", metavar="NAME",
-                        help="only this rule's verdict (repeatable, comma-separated)")
+                        help="only these rules' verdicts (repeatable; comma-separated names or shell-style patterns)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--data-release-id", default="p", help="data release id in product names (default: p)")
     parser.add_argument("--version-id", default=None, help="the version_id generate is given")

@@ -41,6 +41,7 @@ from romanasn.errors import PoolError, RomanasnError, UsageError
 from romanasn.plugins.types import PoolColumn
 from romanasn.pool import cell_problem, id_problems
 from romanasn.progress import Progress
+from romanasn.words import count
 
 log = logging.getLogger("romanasn.makepool")
 
@@ -762,19 +763,15 @@ def run(args: Any, pm: Any) -> int:
         log.debug("left out %s: %s", s.path, s.reason)
     if superseded:
         log.info("%s left out for a higher level of the same exposure and detector (e.g. %s: %s)",
-                 _count(len(superseded), "file"), superseded[0].path, superseded[0].reason)
+                 count(len(superseded), "file"), superseded[0].path, superseded[0].reason)
     for s in result.bad:
         log.warning("skipped %s: %s", s.path, s.reason)
     if not args.quiet:
         added = f", {result.new_rows} new" if args.update else ""
-        print(f"wrote {result.output} ({result.format}): {result.rows} rows{added}")
+        print(f"wrote {result.output} ({result.format}): {count(result.rows, 'row')}{added}")
         if args.update and result.kept:
-            print(f"  {_count(result.kept, 'file')} already in the pool (not read)")
+            print(f"  {count(result.kept, 'file')} already in the pool (not read)")
         left = len(result.bad) + len(result.left_out)
         if left:
-            print(f"  {_count(left, 'file')} left out ({len(result.bad)} bad): see {result.report}")
+            print(f"  {count(left, 'file')} left out ({len(result.bad)} bad): see {result.report}")
     return 0
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -170,8 +170,8 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
     installed = _installed(names.dist)
     root = write_pack(args.name, args.output_dir)
     if installed:
-        print(f"romanasn: warning: a distribution {names.dist} {installed} is already installed; "
-              "installing the new pack will replace it", file=sys.stderr)
+        print(f"romanasn: note: {names.dist} {installed} is installed already; installing this copy takes"
+              " its place", file=sys.stderr)
     if not getattr(args, "quiet", False):
         print(f"wrote the pack {names.dist} to {root}/:")
         for relative in render(args.name):

@@ -173,6 +173,7 @@ def generate_to(
     member_dir: str | os.PathLike | None = None,
     inputs: Iterable[str] = (),
     engine: str = "local",
+    prune_all: bool = False,
     scheduler: str | None = None,
     keep_going: bool = False,
     progress: bool | None = False,
@@ -182,7 +183,9 @@ def generate_to(
 
     :param update: rewrite only what changed since the run recorded in the
         folder's manifest, keeping the ``asn_id``\\ s it gave (see the module's docstring).
-    :param prune: with ``update``, remove the files of associations no longer made.
+    :param prune: with ``update``, remove the files of associations no longer made;
+        refused when that would remove every file the folder holds, unless ``prune_all``.
+    :param prune_all: ``prune``, even when the run makes none of the folder's files again.
     :param engine: ``local``, or ``dask`` to plan and encode on a Dask cluster
         (``scheduler`` is its address; a local cluster when None).
     :param keep_going: a rule that fails is left out (its files too) and
@@ -193,6 +196,7 @@ def generate_to(
     :param strict: with ``member_dir``, member files missing from it are an
         error (nothing is written) rather than a warning (see :mod:`romanasn.members`).
     """
+    prune = prune or prune_all
     if prune and not update:
         raise UsageError("--prune goes with --update")
     if engine not in ("local", "dask"):
@@ -201,11 +205,12 @@ def generate_to(
         raise UsageError("--keep-going works with the local engine only")
     with paused_gc():
         return _generate_to(pool, Path(out_dir), plugin_manager, config, rules, skip_rules, format, overwrite,
-                            update, prune, member_dir, inputs, engine, scheduler, keep_going, progress, strict)
+                            update, prune, member_dir, inputs, engine, scheduler, keep_going, progress, strict,
+                            prune_all)
 
 
 def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, overwrite, update, prune,
-                 member_dir, inputs, engine, scheduler, keep_going, progress, strict) -> Outcome:
+                 member_dir, inputs, engine, scheduler, keep_going, progress, strict, prune_all) -> Outcome:
     ext = extension(format)
     folder = Folder(out)
     _guard(folder.open)
@@ -226,12 +231,22 @@ def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, o
                                skip_rules=skip_rules, format=format, member_prefix=prefix,
                                existing_ids=existing_ids, keep_going=keep_going)
             members.check(source.plan, member_dir, strict)
+        if prune and not prune_all and manifest is not None:
+            _check_prune(out, manifest, [stem + ext for stem in source.stems()])
         outcome = _write(folder, source, ext, overwrite, manifest, prune, config, plugin_manager, format, inputs,
                          keep_going, progress)
     except BaseException as exc:
         folder.abort()
         _reraise(exc, out)
     return outcome
+
+
+def _check_prune(out: Path, manifest: Manifest, names: list[str]) -> None:
+    """Refuse a ``--prune`` that would remove every association file the folder holds."""
+    if manifest.files and not set(manifest.files) & set(names):
+        raise UsageError(f"{out}: --prune would remove all {len(manifest.files):,} association files it holds"
+                         f" (this run makes none of them again); check the pools and the selection,"
+                         f" or say --prune-all to remove them")
 
 
 def write_result(

@@ -200,6 +200,7 @@ def _read(path: Path, known: tuple[PoolColumn, ...], format: str | None, problem
     repairs = _Repairs(path)
     if format == "legacy":
         _repair_legacy(text, known, repairs)
+        repairs.warn()
     _check_names(text, known, problems)
     table, valid = _typed_table(text, known, problems)
     _check_values(table, valid, text, problems)
@@ -417,18 +418,32 @@ def _to_str(raw: np.ndarray) -> np.ndarray:
 
 
 class _Repairs(list):
-    """The repairs made to one legacy pool, each logged as a warning."""
+    """The repairs made to one legacy pool: each one a debug line, then one warning for them all.
+
+    Reading the legacy form itself (upper-case names, NULL for empty) is no
+    repair worth a warning: a pool ``make-pool --format legacy`` wrote reads
+    back in silence.
+    """
 
     def __init__(self, path: Path):
         super().__init__()
         self.path = path
+        self.fixes: list[str] = []
 
-    def note(self, what: str, rows: np.ndarray | None = None) -> None:
+    def note(self, what: str, rows: np.ndarray | None = None, *, fix: str | None = None) -> None:
+        """Record a repair; ``fix`` is its short name in the warning (None: the form, no warning)."""
         message = f"{self.path}: {what}"
         if rows is not None:
             message += f": {len(rows)} row{'s' if len(rows) > 1 else ''} ({_preview(rows)})"
-        log.warning(message)
+        log.debug(message)
         self.append(message)
+        if fix:
+            self.fixes.append(fix if rows is None else f"{fix} ({len(rows)} row{'s' if len(rows) > 1 else ''})")
+
+    def warn(self) -> None:
+        """One warning line naming every repair that may have changed what the pool means."""
+        if self.fixes:
+            log.warning("%s: legacy pool repaired: %s (-v lists each)", self.path, ", ".join(self.fixes))
 
 
 def _preview(rows: np.ndarray) -> str:
@@ -462,7 +477,8 @@ def _rename_legacy(text: _Text, known: tuple[PoolColumn, ...], repairs: _Repairs
     if changes:
         repairs.note(f"renamed legacy columns {', '.join(changes)}")
     if dropped:
-        repairs.note(f"dropped unknown legacy columns {', '.join(dropped)}")
+        repairs.note(f"dropped unknown legacy columns {', '.join(dropped)}",
+                     fix=f"{len(dropped)} unknown column{'s' if len(dropped) > 1 else ''} dropped")
 
 
 def _blank_nulls(text: _Text, repairs: _Repairs) -> None:
@@ -480,7 +496,7 @@ def _merge_repeated_files(text: _Text, repairs: _Repairs) -> None:
         return
     later, _ = _repeats(text.cells["filename"])
     if len(later):
-        repairs.note("merged rows repeating a file name (first kept)", text.rows[later])
+        repairs.note("merged rows repeating a file name (first kept)", text.rows[later], fix="repeated files merged")
         text.take(np.setdiff1d(np.arange(len(text.rows)), later))
 
 
@@ -500,7 +516,7 @@ def _map_old_exposure_types(text: _Text, repairs: _Repairs) -> None:
         f"{old} -> {new}" + (f" with {element}" if element else "")
         for old, (new, element) in _OLD_EXPOSURE_TYPES.items()
     )
-    repairs.note(f"mapped old exposure types ({mapping})", text.rows[hit])
+    repairs.note(f"mapped old exposure types ({mapping})", text.rows[hit], fix="old exposure types mapped")
 
 
 def _pad_ids(text: _Text, repairs: _Repairs) -> None:
@@ -511,7 +527,7 @@ def _pad_ids(text: _Text, repairs: _Repairs) -> None:
         short = np.strings.isdigit(values) & (np.strings.str_len(values) < width)
         if short.any():
             text.cells[name] = np.where(short, np.strings.zfill(values, width), values)
-            repairs.note(f"zero-padded {name} to {width} digits", text.rows[short])
+            repairs.note(f"zero-padded {name} to {width} digits", text.rows[short], fix=f"{name} zero-padded")
 
 
 def _rebuild_observation_ids(text: _Text, repairs: _Repairs) -> None:
@@ -528,7 +544,8 @@ def _rebuild_observation_ids(text: _Text, repairs: _Repairs) -> None:
     text.cells["observation_id"] = np.where(malformed, built, ids)
     if "observation_id" not in text.names:
         text.names.append("observation_id")
-    repairs.note("rebuilt malformed observation_id from its parts", text.rows[malformed])
+    repairs.note("rebuilt malformed observation_id from its parts", text.rows[malformed],
+                 fix="observation_id rebuilt")
 
 
 def _expand_focal_plane(text: _Text, repairs: _Repairs) -> None:
@@ -540,7 +557,7 @@ def _expand_focal_plane(text: _Text, repairs: _Repairs) -> None:
         return
     detectors = np.array(enums()["detector"])
     repairs.note(f"expanded rows for detector {_WHOLE_FOCAL_PLANE} to its {len(detectors)} detectors",
-                 text.rows[whole])
+                 text.rows[whole], fix=f"{_WHOLE_FOCAL_PLANE} rows expanded to detectors")
     copies = np.where(whole, len(detectors), 1)
     index = np.repeat(np.arange(len(whole)), copies)
     number = np.arange(len(index)) - np.repeat(np.cumsum(copies) - copies, copies)  # 0.. within a row

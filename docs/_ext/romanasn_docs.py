@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -197,6 +198,8 @@ def _command(name: str, help_text: str, parser: argparse.ArgumentParser, char: s
         lines += [esc(parser.description), ""]
     lines += literal_block(_usage(parser))
     lines += _arguments(parser, common=False)
+    if parser.epilog:
+        lines += literal_block(parser.epilog)
     levels = "-~^'\"+"
     deeper = levels[min(levels.index(char) + 1, len(levels) - 1)]
     for sub_name, sub_help, sub in _subcommands(parser):
@@ -661,6 +664,43 @@ def _skeleton_plugin(steps: int | None) -> tuple[Any, str]:
     return _SKELETONS[key]
 
 
+def command_output(command: str, packs_option: str = "shipped", lines: int | None = None,
+                   cwd: str | None = None) -> str:
+    """``$ romanasn COMMAND`` and what it prints, run in-process from the repository's root.
+
+    ``packs_option`` is ``shipped``, ``none``, or ``guide N`` (see :class:`OutputDirective`);
+    ``cwd="empty"`` runs the command in an empty temporary folder. Raises
+    :class:`RuntimeError` when the command fails.
+    """
+    from romanasn.cli import build_parser
+
+    which = packs_option.split()
+    extra = (_skeleton_plugin(int(which[1]) if len(which) > 1 else 0),) if which[0] == "guide" else ()
+    pm = packs.manager([] if which[0] == "none" else None, extra)
+    parser = build_parser(pm)
+    args = parser.parse_args(shlex.split(command))
+    out = io.StringIO()
+    here = os.getcwd()
+    quiet = logging.getLogger("romanasn")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    folder = Path(_temporary_folder()) if cwd == "empty" else packs.REPO
+    try:
+        os.chdir(folder)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            status = args.run(args, pm)
+    finally:
+        os.chdir(here)
+        quiet.setLevel(level)
+    if status:
+        raise RuntimeError(f"romanasn {command} exited with status {status}:\n{out.getvalue()}")
+    text = out.getvalue().replace(str(packs.REPO) + os.sep, "").replace(str(folder) + os.sep, "")
+    shown = text.splitlines()
+    if lines and len(shown) > lines:
+        shown = shown[:lines] + [f"... ({len(shown) - lines} more lines)"]
+    return "\n".join([f"$ romanasn {command}"] + shown) + "\n"
+
+
 class OutputDirective(Generated):
     """``$ romanasn ARGS`` and what it prints, run in-process from the repository's root.
 
@@ -675,37 +715,84 @@ class OutputDirective(Generated):
     option_spec = {"packs": directives.unchanged, "lines": directives.positive_int, "cwd": directives.unchanged}
 
     def rst(self) -> list[str]:
-        from romanasn.cli import build_parser
-
-        command = self.arguments[0]
-        which = self.options.get("packs", "shipped").split()
-        extra = (_skeleton_plugin(int(which[1]) if len(which) > 1 else 0),) if which[0] == "guide" else ()
-        pm = packs.manager([] if which[0] == "none" else None, extra)
-        parser = build_parser(pm)
-        args = parser.parse_args(shlex.split(command))
-        out = io.StringIO()
-        here = os.getcwd()
-        quiet = logging.getLogger("romanasn")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)
-        folder = packs.REPO
-        if self.options.get("cwd") == "empty":
-            folder = Path(_temporary_folder())
         try:
-            os.chdir(folder)
-            with contextlib.redirect_stdout(out):
-                status = args.run(args, pm)
-        finally:
-            os.chdir(here)
-            quiet.setLevel(level)
-        if status:
-            raise self.error(f"romanasn {command} exited with status {status}:\n{out.getvalue()}")
-        text = out.getvalue().replace(str(packs.REPO) + os.sep, "").replace(str(folder) + os.sep, "")
-        shown = text.splitlines()
-        limit = self.options.get("lines")
-        if limit and len(shown) > limit:
-            shown = shown[:limit] + [f"... ({len(shown) - limit} more lines)"]
-        return literal_block("\n".join([f"$ romanasn {command}"] + shown), "text")
+            text = command_output(self.arguments[0], self.options.get("packs", "shipped"),
+                                  self.options.get("lines"), self.options.get("cwd"))
+        except RuntimeError as exc:
+            raise self.error(str(exc)) from exc
+        return literal_block(text, "text")
+
+
+# -- pages that read well as plain Markdown: blocks written into the page, checked when it builds --------
+
+#: ``<!-- KIND: SPEC -->`` then a fenced block: the block holds what SPEC gives, written into the page so
+#: the page reads well as plain Markdown (on GitHub); a build warns when a block is out of date.
+SNAPSHOT = re.compile(r"<!-- (output|newpack-file|include): (.*?) -->\n```([\w-]*)\n(.*?)```\n", re.S)
+DOCS = Path(__file__).resolve().parents[1]
+_LANGUAGES = {".py": "python", ".toml": "toml", ".md": "markdown"}
+
+
+def snapshot(kind: str, spec: str) -> tuple[str, str]:
+    """The language and text of the block a ``<!-- KIND: SPEC -->`` marker stands for.
+
+    ``output: COMMAND | packs=guide 1, lines=4, cwd=empty`` is a command and
+    what it prints; ``newpack-file: PATH`` a file of the ``new-pack my-survey``
+    skeleton; ``include: PATH`` a file under ``docs/``.
+    """
+    from romanasn import newpack
+
+    if kind == "output":
+        command, _, options = spec.partition(" | ")
+        given = dict(item.strip().split("=", 1) for item in options.split(",") if item.strip())
+        lines = int(given["lines"]) if "lines" in given else None
+        return "text", command_output(command.strip(), given.get("packs", "shipped"), lines, given.get("cwd"))
+    if kind == "newpack-file":
+        return _LANGUAGES.get(Path(spec).suffix, "text"), newpack.render(NEWPACK_NAME)[spec]
+    return _LANGUAGES.get(Path(spec).suffix, "text"), (DOCS / spec).read_text("utf-8")
+
+
+def refreshed(text: str) -> tuple[str, list[str]]:
+    """``text`` with every snapshot block made anew, and the markers whose block changed."""
+    stale = []
+
+    def block(match: re.Match) -> str:
+        language, body = snapshot(match[1], match[2])
+        new = f"<!-- {match[1]}: {match[2]} -->\n```{language}\n{body.rstrip()}\n```\n"
+        if new != match[0]:
+            stale.append(f"<!-- {match[1]}: {match[2]} -->")
+        return new
+
+    return SNAPSHOT.sub(block, text), stale
+
+
+def _check_snapshots(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Warn (an error with -W) when a page's snapshot blocks are not what the code gives now."""
+    if "<!-- " not in source[0] or not SNAPSHOT.search(source[0]):
+        return
+    from sphinx.util import logging as sphinx_logging
+
+    _, stale = refreshed(source[0])
+    for marker in stale:
+        sphinx_logging.getLogger(__name__).warning(
+            f"the block after {marker} is out of date: run python docs/_ext/romanasn_docs.py --refresh "
+            f"docs/{docname}.md", location=docname)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python docs/_ext/romanasn_docs.py --refresh PAGE.md...``: write each page's snapshot blocks anew."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--refresh", nargs="+", metavar="PAGE", required=True)
+    args = parser.parse_args(argv)
+    try:
+        for page in map(Path, args.refresh):
+            text, stale = refreshed(page.read_text("utf-8"))
+            page.write_text(text, "utf-8")
+            print(f"{page}: {len(stale)} block{'' if len(stale) == 1 else 's'} refreshed")
+    finally:
+        _remove_temporary(None, None)  # type: ignore[arg-type]
+    return 0
 
 
 # -- the new-pack skeleton -------------------------------------------------------------------
@@ -801,5 +888,10 @@ def setup(app: Sphinx) -> dict[str, Any]:
     }.items():
         app.add_directive(name, directive)
     app.connect("missing-reference", _public_alias)
+    app.connect("source-read", _check_snapshots)
     app.connect("build-finished", _remove_temporary)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

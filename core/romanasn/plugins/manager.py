@@ -17,10 +17,11 @@ import pluggy
 from attrs import frozen
 
 from romanasn._version import __version__
-from romanasn.errors import PluginError, RuleError
+from romanasn.errors import PluginError, RuleError, UsageError
 from romanasn.plugins import NAME, hookspec
 from romanasn.plugins.types import Command, Constraint, Option, PoolColumn, Rule
 from romanasn.records import Association
+from romanasn.words import did_you_mean
 
 KERNEL = NAME
 ENV_ALLOW = "ROMANASN_PLUGINS"
@@ -197,6 +198,22 @@ class PluginManager(pluggy.PluginManager):
             self._rules = tuple(entries[name] for name in sorted(entries))
         return self._rules
 
+    def rules_of(self, name: str) -> list[RuleEntry]:
+        """The rules of the one plugin registered as ``name``, its hook called alone (so a
+        failing pack does not hide the others' rules)."""
+        found = []
+        for impl in self._implementations("romanasn_rules"):
+            if impl.plugin_name != name:
+                continue
+            result = self._call(impl, "romanasn_rules")
+            info = self._infos[name]
+            for rule in _sequence(result, "romanasn_rules", info) if result is not None else ():
+                if not isinstance(rule, Rule):
+                    raise PluginError(f"plugin {info.label}: romanasn_rules returned {type(rule).__name__}, "
+                                      f"expected Rule")
+                found.append(RuleEntry(rule, info))
+        return sorted(found, key=lambda entry: entry.name)
+
     def match_constraints(self, rule: Rule, config: Any) -> list[Contributed]:
         """Constraints that plugins add to ``rule``, each with its plugin."""
         return self._records("romanasn_match_constraints", Constraint, rule=rule, config=config)
@@ -304,7 +321,39 @@ def _env_list(name: str) -> list[str] | None:
     value = os.environ.get(name)
     if value is None:
         return None
-    return [canonical_name(v.strip()) for v in value.split(",") if v.strip()]
+    names = [canonical_name(v.strip()) for v in value.split(",") if v.strip()]
+    if not names:
+        raise UsageError(f"{name}={value!r} names no pack: unset it to load every pack, "
+                         f"or set {ENV_NO_AUTOLOAD}=1 to load none")
+    return names
+
+
+_YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def _env_flag(name: str) -> bool:
+    """A yes/no environment variable: 1/true/yes/on, or 0/false/no/off/empty/unset."""
+    value = os.environ.get(name, "")
+    if value.strip().lower() not in _YES + _NO:
+        raise UsageError(f"{name}={value!r}: use 1 (or true, yes, on) or 0 (or false, no, off)")
+    return value.strip().lower() in _YES
+
+
+def installed_packs() -> list[str]:
+    """The distribution names of the installed packs (entry-point group ``romanasn``)."""
+    return sorted({canonical_name(ep.dist.name if ep.dist else ep.name) for ep in entry_points(group=NAME)})
+
+
+def _check_blocked(blocked: set[str]) -> None:
+    """Fail when ``-p no:NAME`` names no installed pack (a typo would block nothing)."""
+    if KERNEL in blocked:
+        raise UsageError(f"-p no:{KERNEL}: the kernel cannot be blocked, only packs")
+    installed = installed_packs() if blocked else []
+    unknown = sorted(blocked - set(installed))
+    if unknown:
+        name = unknown[0]
+        raise UsageError(f"-p no:{name}: no installed pack is named {name!r}"
+                         f"{did_you_mean(name, installed) or '; installed: ' + (', '.join(installed) or 'none')}")
 
 
 def get_plugin_manager(
@@ -317,10 +366,13 @@ def get_plugin_manager(
     """Build a plugin manager with the kernel's defaults and the installed packs.
 
     :param autoload: load the packs of the entry-point group ``romanasn``;
-        None means yes unless ``ROMANASN_DISABLE_PLUGIN_AUTOLOAD`` is set.
+        None means yes unless ``ROMANASN_DISABLE_PLUGIN_AUTOLOAD`` is 1 (or
+        true, yes, on; 0, false, no, off or empty mean no).
     :param allow: distribution names to load (all others are blocked); None
-        means every pack, or the list in ``ROMANASN_PLUGINS``.
-    :param block: distribution names never to import (``-p no:NAME``).
+        means every pack, or the list in ``ROMANASN_PLUGINS`` (which must
+        name at least one).
+    :param block: distribution names never to import (``-p no:NAME``); a name
+        that is no installed pack is a :class:`UsageError`.
     :param plugins: extra ``(module_or_object, name)`` pairs to register,
         for tests and embedding.
 
@@ -332,9 +384,10 @@ def get_plugin_manager(
     pm = PluginManager()
     pm.add_plugin(defaults, PluginInfo(KERNEL, __version__, "active"))
     if autoload is None:
-        autoload = not os.environ.get(ENV_NO_AUTOLOAD)
+        autoload = not _env_flag(ENV_NO_AUTOLOAD)
     allowed = [canonical_name(a.strip()) for a in allow] if allow is not None else _env_list(ENV_ALLOW)
     blocked = {canonical_name(b) for b in block}
+    _check_blocked(blocked)
     if autoload:
         _load_entry_points(pm, allowed, blocked)
     for plugin, name in plugins:
@@ -349,7 +402,8 @@ def _load_entry_points(pm: PluginManager, allowed: list[str] | None, blocked: se
     for name in sorted(set(allowed or ()) - blocked):
         if not pm.knows(name):
             pm.note_plugin(PluginInfo(name, "unknown", "failed", error=(
-                f"{ENV_ALLOW} (or allow=) names it, but no such pack is installed")))
+                f"{ENV_ALLOW} (or allow=) names it, but no such pack is installed"
+                f"{did_you_mean(name, [canonical_name(ep.name) for ep in found])}")))
 
 
 def _load_entry_point(pm: PluginManager, ep: Any, allowed: list[str] | None, blocked: set[str]) -> None:

@@ -175,16 +175,16 @@ def test_negative_dec_with_a_local_map(pm, south_map):
     assert len(covered) == 54                              # every detector file is on some skycell
 
 
-def test_rules_are_skipped_with_one_warning_without_a_map(polar_pool, pm, caplog, monkeypatch):
+def test_rules_are_skipped_with_one_debug_line_without_a_map(polar_pool, pm, caplog, monkeypatch):
     monkeypatch.delenv("ROMANASN_SKYMAP", raising=False)
     monkeypatch.delenv("SKYMAP_PATH", raising=False)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.DEBUG):
         result = generate(polar_pool, config=RunConfig(), plugin_manager=pm)
     assert result.associations == ()
     assert {s.rule for s in result.skipped} == {"skycell_visit", "skycell_pass", "skycell_daily", "skycell_full",
                                                 "skycell_multiband"}
-    warnings = [r for r in caplog.records if "--skymap" in r.getMessage()]
-    assert len(warnings) == 1
+    said = [r for r in caplog.records if "--skymap" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.DEBUG  # the run's summary and report list them
 
 
 def test_a_bad_map_is_a_usage_error(polar_pool, pm, tmp_path):

@@ -11,6 +11,7 @@ import json
 import sys
 
 from romanasn import Command, UsageError
+from romanasn.words import count as plural
 
 
 def _float(text: str) -> float:
@@ -24,7 +25,10 @@ def _float(text: str) -> float:
 
 
 def _configure_skymap(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="skymap_command", metavar="ACTION")
+    parser.epilog = ("examples:\n  romanasn skymap make --ra 270 --dec 66 --radius 1 -o skymap.asdf\n"
+                     "  romanasn skymap info skymap.asdf\n  romanasn skymap find skymap.asdf --ra 270.1 --dec 65.5")
+    sub = parser.add_subparsers(dest="skymap_command", metavar="ACTION",
+                                help="make, info or find; romanasn skymap ACTION --help says more")
     make = sub.add_parser("make", help="write a local sky map covering a circle on the sky",
                           description="Write a sky map in the official SKYCELLS format and geometry (TAN "
                                       "projections, 0.055 arcsec pixels, 5000-pixel skycells, 100-pixel "
@@ -100,7 +104,10 @@ def _run_skymap(args: argparse.Namespace) -> int:
 
 
 def _configure_plot(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("asn", metavar="ASN", help="a skycell association file")
+    parser.epilog = ("examples:\n  romanasn plot asn/r00001_p_v0000101001001001001_270p65x50y51_f158_asn.json"
+                     " --pool pool.ecsv -o visit.png\n"
+                     "  romanasn plot asn/r00001_p_full_f158_asn.json --pool pool.ecsv --skymap skymap.asdf -o full.png")
+    parser.add_argument("asn", metavar="ASN", help="an association file (a skycell one, or any other with --skymap)")
     parser.add_argument("--pool", required=True, metavar="POOL", help="the pool its members came from")
     parser.add_argument("-o", "--output", required=True, metavar="PNG", help="the picture to write")
     parser.add_argument("--skymap", metavar="PATH",
@@ -120,6 +127,8 @@ def _run_plot(args: argparse.Namespace) -> int:
 
 
 def _configure_multiband(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("examples:\n  romanasn multiband 'mosaics/*_coadd.asdf' -o asn/\n"
+                     "  romanasn multiband mosaics/*_coadd.asdf --psf-match-reference-filter f158 --dry-run")
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="per-filter skycell mosaics, r<PPPPP>_<drid>_<grouping>_<skycell>_<el>_coadd.asdf "
                              "(a single quoted pattern with * or ? is expanded)")
@@ -138,7 +147,7 @@ def _run_multiband(args: argparse.Namespace) -> int:
     written = write_multiband(args.files, args.output_dir, psf_match_reference_filter=args.psf_match_reference_filter,
                               skymap=args.skymap, overwrite=args.overwrite, dry_run=args.dry_run)
     for path, count in written:
-        print(f"{'would write' if args.dry_run else 'wrote'} {path} ({count} members)")
+        print(f"{'would write' if args.dry_run else 'wrote'} {path} ({plural(count, 'member')})")
     if not written:
         print("no multiband association: no file name was a skycell mosaic", file=sys.stderr)
         return 1

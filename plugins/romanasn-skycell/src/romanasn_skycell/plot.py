@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from romanasn import UsageError, load_asn, read_pool, strip_level
+from romanasn.words import count
 
 from romanasn_skycell import footprints, sphere
 
@@ -35,9 +36,13 @@ def skycell_outline(info: dict[str, Any], inset: float = 0.0) -> np.ndarray:
 
 
 def _wcs_info(association: Any, skymap: str | None) -> tuple[dict[str, Any], int]:
+    from romanasn_skycell.rules import RULES
     from romanasn_skycell.skymap import SkyMapError, open_skymap, skymap_path
 
     info = association.skycell_wcs_info
+    if not isinstance(info, dict) and association.asn_rule not in {rule.name for rule in RULES}:
+        raise UsageError(f"{association.product_name} (rule {association.asn_rule}) has no skycell: romanasn plot"
+                         f" draws the associations of the skycell rules ({', '.join(r.name for r in RULES)})")
     path = skymap_path(skymap)
     border = DEFAULT_BORDER
     sky = None
@@ -109,7 +114,7 @@ def plot_association(asn: str | os.PathLike, pool: str | os.PathLike, output: st
             if number and number not in labelled and len(found) <= 60:
                 labelled.add(number)
                 ax.annotate(number, xy.mean(axis=0), color="0.25", fontsize=7, ha="center", va="center", zorder=4)
-        handles.append(Line2D([], [], color=colour, lw=1.3, label=f"{label} ({len(ks)} files)"))
+        handles.append(Line2D([], [], color=colour, lw=1.3, label=f"{label} ({count(len(ks), 'file')})"))
     if approximate:
         handles.append(Line2D([], [], color="0.2", lw=1.3, ls=":", label="approximate footprint (no s_region)"))
 
@@ -124,7 +129,7 @@ def plot_association(asn: str | os.PathLike, pool: str | os.PathLike, output: st
     ax.set_xlabel("east offset from the skycell centre (deg)  \u2190 east")
     ax.set_ylabel("north offset from the skycell centre (deg)  \u2191 north")
     missing = sum(r is None for r in rows)
-    ax.set_title(f"{association.product_name}\n{len(members)} members (detector numbers inside)"
+    ax.set_title(f"{association.product_name}\n{count(len(members), 'member')} (detector numbers inside)"
                  + (f", {missing} not in the pool" if missing else "")
                  + f"; skycell centre RA {info['ra_center']:.5f}, Dec {info['dec_center']:.5f}", fontsize=10)
     ax.grid(True, lw=0.3, color="0.8")
