@@ -333,7 +333,7 @@ def _docs_extension():
 
 
 @pytest.mark.slow
-def test_the_guide_holds_its_code_and_outputs_as_they_are_today():
+def test_the_guide_and_quick_start_hold_their_code_and_outputs_as_they_are_today():
     docs = _docs_extension()
     page = (DATA.parent.parent / "docs" / "authoring.md").read_text()
     for directive in ("romanasn-output", "romanasn-newpack-file", "literalinclude", "eval-rst", "<romanasn"):
@@ -344,6 +344,8 @@ def test_the_guide_holds_its_code_and_outputs_as_they_are_today():
     assert "$ romanasn new-pack my-survey -o .\nwrote the pack romanasn-my-survey to romanasn-my-survey/:" in text
     edited = page.replace("romanasn-my-survey        0.1.0    active", "romanasn-my-survey        9.9.9    active")
     assert docs.refreshed(edited) == (page, ["<!-- output: plugins | packs=guide 0 -->"])
+    quickstart = (DATA.parent.parent / "docs" / "quickstart.md").read_text()
+    assert "eval-rst" not in quickstart and docs.refreshed(quickstart)[1] == []
 
 
 def test_the_skeleton_says_where_its_romanasn_dependency_comes_from(tmp_path):
