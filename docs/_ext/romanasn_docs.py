@@ -20,6 +20,13 @@ documentation cannot drift from the code:
   ``romanasn new-pack`` writes.
 - ``romanasn-gallery``: the pictures ``docs/gallery.py`` drew.
 
+Pages that should read well as plain Markdown too (the quick start, the
+author's guide) hold their command outputs and files themselves, each block
+after a ``<!-- output: ... -->``, ``<!-- newpack-file: ... -->`` or
+``<!-- include: ... -->`` marker; the build warns when a block is no longer
+what the code gives, and ``python docs/_ext/romanasn_docs.py --refresh PAGE.md``
+writes the blocks anew.
+
 The directives write reStructuredText; use them in ``.rst`` pages or inside
 ``{eval-rst}`` blocks of Markdown pages.
 """
