@@ -223,14 +223,8 @@ def _parsers():
     return {"romanasn": parser, **sub.choices}
 
 
-#: Commands whose help the lead's romancal work (#12) owns; take them off once they show examples.
-ELSEWHERE = {"from-list", "skycell-asn"}
-
-
 def test_every_option_and_argument_has_help_and_every_command_a_description_and_examples():
     for name, parser in _parsers().items():
-        if name in ELSEWHERE:
-            continue
         bare = [action.option_strings or action.dest for action in parser._actions if not action.help]
         assert not bare, f"{name}: arguments without help: {bare}"
         assert parser.description, f"{name} has no description"

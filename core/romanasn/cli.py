@@ -536,7 +536,9 @@ def _add_from_list(sub: Any) -> None:
     p = sub.add_parser("from-list", help="one association from an explicit list of files (romancal's asn_from_list)",
                        description="Make one association from the files given. Every argument of romancal's"
                                    " asn_from_list works here with the same meaning.",
-                       epilog="example: romanasn from-list -o mosaic_asn.json --product-name my_mosaic *_cal.asdf")
+                       epilog="examples:\n  romanasn from-list -o mosaic_asn.json --product-name my_mosaic *_cal.asdf\n"
+                              "  romanasn from-list -o l3_asn.json --product-name r00001_p_full_f158 -t None"
+                              " --_tweakreg-catalogs *_cal.asdf")
     _common(p)
     fromlist.configure(p)
     p.set_defaults(run=fromlist.run)

@@ -34,6 +34,8 @@ DEFAULT_ID = "o999"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The arguments of romancal's ``skycell_asn``, and ``--skymap``."""
+    parser.epilog = ("examples:\n  romanasn skycell-asn l2/*_cal.asdf -o asn/r00001 --product-type visit --skymap skymap.asdf\n"
+                     "  SKYMAP_PATH=skymap.asdf romanasn skycell-asn *_cal.asdf -o r00001 --product-type full")
     parser.add_argument("files", nargs="+", metavar="FILE", help="Level 2 (_cal) files, written as given")
     parser.add_argument("-o", "--output-file-root", dest="root", required=True, metavar="ROOT",
                         help="start of each association file's name, folder included (e.g. out/r00001)")
