@@ -409,7 +409,12 @@ def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--data-release-id", default="p", help="data release id in product names (default: p)")
     parser.add_argument("--version-id", default=None, help="the version_id generate is given")
-    group = parser.add_argument_group("options added by plugins (as for generate)")
+    add_pack_options(parser, pm, "options added by plugins (as for generate)")
+
+
+def add_pack_options(parser: argparse.ArgumentParser, pm: PluginManager, title: str) -> None:
+    """Add the ``generate`` options packs add to ``parser``, in a group called ``title``."""
+    group = parser.add_argument_group(title)
     options = [found.item for found in pm.generate_options()]
     for option in options:
         kwargs: dict[str, Any] = {"help": option.help, "dest": option.dest}

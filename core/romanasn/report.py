@@ -1,0 +1,527 @@
+"""A run you can look at: ``romanasn report DIR``, a static web page of a folder of associations.
+
+The page (``report.html`` by default, in DIR) opens from disk in a browser,
+with no server and no network: its script and style are inlined from
+``report_assets/``, and its data sit beside it in ``<page>_data/`` as small
+JavaScript files (``<script>`` tags load them, so ``file://`` works), each
+loaded only when the page needs it:
+
+- ``rows-N.js``: the association table in chunks (product, rule, type,
+  program, members, file), ordered by rule then file;
+- ``json-N.js``: the association files themselves, for the detail view;
+- ``names-N.js``: every member file name, sorted, with the associations
+  holding it (the member filter);
+- ``sky.js``: with ``--pool``, the footprint of each Level 3 association (the
+  hull of its members' ``s_region``) and the outlines packs add through the
+  ``romanasn_report_sky`` hook (the skycells, with ``--skymap``);
+- ``explain.js``: with ``--pool``, ``romanasn explain``'s verdicts on the
+  rows left out (orphans, vetoed) and then on the others, up to
+  :data:`EXPLAIN_LIMIT` rows;
+- ``diff.js``: with ``--against OLD_DIR``, what ``romanasn diff OLD_DIR DIR``
+  finds: added, removed and changed associations.
+
+The summary (inputs, packs, counts, vetoes, orphans, failed rules) comes from
+the run report ``romanasn-run.json`` and is inlined in the page. The page
+and its data folder replace the old ones only when both are complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import logging
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import orjson
+
+from romanasn import asnfile, diff
+from romanasn._version import __version__
+from romanasn.errors import AsnError, UsageError
+from romanasn.naming import strip_level
+from romanasn.plugins.manager import PluginManager
+from romanasn.plugins.types import RunConfig
+
+log = logging.getLogger("romanasn.report")
+
+RUN_REPORT = "romanasn-run.json"  # written by romanasn.output beside the associations
+DEFAULT_PAGE = "report.html"
+ASSETS = Path(__file__).with_name("report_assets")
+
+#: Associations per chunk of the table, of the association files, and member names per chunk.
+ROWS_CHUNK, JSON_CHUNK, NAMES_CHUNK = 20_000, 2_000, 50_000
+#: Pool rows given ``explain`` verdicts (the rows left out first).
+EXPLAIN_LIMIT = 2_000
+#: Orphans listed in the page (all are counted; romanasn-run.json lists every one).
+ORPHANS_SHOWN = 5_000
+
+
+# -- reading the run -------------------------------------------------------------------
+
+
+def read_run_report(folder: Path) -> dict[str, Any]:
+    """The run report of ``folder`` (``{}`` when there is none)."""
+    path = folder / RUN_REPORT
+    if not path.exists():
+        return {}
+    try:
+        report = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise AsnError(f"{path}: not a run report: {exc}") from None
+    if not isinstance(report, dict):
+        raise AsnError(f"{path}: not a run report: a JSON object was expected")
+    return report
+
+
+def association_files(folder: Path, report: Mapping[str, Any]) -> list[Path]:
+    """The association files, ordered by rule then name (the rule as the run report's manifest says)."""
+    files = diff.association_files(folder)
+    listed = (report.get("manifest") or {}).get("files") or {}
+    return sorted(files, key=lambda p: (_rule_of(listed.get(p.name)), p.name))
+
+
+def _rule_of(entry: Any) -> str:
+    return str(entry[1]) if isinstance(entry, list) and len(entry) > 1 else ""
+
+
+def load_association(path: Path) -> tuple[dict[str, Any], bytes]:
+    """An association file's mapping and its JSON text; an :class:`AsnError` names a bad file."""
+    if path.suffix.lower() != ".json":
+        data = dict(asnfile.load_asn_dict(path))
+        return data, orjson.dumps(data, default=str)
+    raw = path.read_bytes()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise AsnError(f"{path}: not an association file: {exc}") from None
+    try:
+        for product in data["products"]:
+            for member in product["members"]:
+                str(member["expname"])
+    except (KeyError, TypeError) as exc:
+        raise AsnError(f"{path}: not an association file: no products with members ({exc!r} missing)") from None
+    return data, raw
+
+
+# -- the association table -------------------------------------------------------------------
+
+
+class _Table:
+    """The associations of the folder as columns, and each member name's associations."""
+
+    def __init__(self) -> None:
+        self.product: list[str] = []
+        self.rule: list[str] = []
+        self.type: list[str] = []
+        self.program: list[str] = []
+        self.members: list[int] = []
+        self.file: list[str] = []
+        self.by_name: dict[str, list[int]] = {}
+        self.kept_members: dict[int, list[str]] = {}
+
+    def add(self, path: Path, data: Mapping[str, Any], keep_members: bool) -> None:
+        row = len(self.product)
+        products = data["products"]
+        self.product.append(" + ".join(str(p.get("name", "")) for p in products))
+        self.rule.append(str(data.get("asn_rule", "")))
+        self.type.append(str(data.get("asn_type", "")))
+        self.program.append(str(data.get("program", "")))
+        self.file.append(path.name)
+        names = [str(m["expname"]) for p in products for m in p["members"]]
+        self.members.append(len(names))
+        for name in dict.fromkeys(names):
+            self.by_name.setdefault(name, []).append(row)
+        if keep_members:
+            self.kept_members[row] = names
+
+    def __len__(self) -> int:
+        return len(self.product)
+
+    def keys(self) -> list[str]:
+        """The key ``romanasn diff`` gives each association: its product name, with the rule when shared."""
+        counts: dict[str, int] = {}
+        for name in self.product:
+            counts[name] = counts.get(name, 0) + 1
+        return [name if counts[name] == 1 else f"{name} [{rule}]" for name, rule in zip(self.product, self.rule)]
+
+
+def _chunks(count: int, size: int) -> Iterator[range]:
+    for start in range(0, count, size):
+        yield range(start, min(start + size, count))
+
+
+def _interned(values: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The distinct values, sorted, and each value's position among them."""
+    distinct = sorted(set(values))
+    position = {v: i for i, v in enumerate(distinct)}
+    return distinct, [position[v] for v in values]
+
+
+# -- the sky ---------------------------------------------------------------------------------
+
+
+def parse_s_region(text: Any) -> np.ndarray | None:
+    """The (V, 2) RA, Dec vertices of an ``s_region`` ``POLYGON [frame] ra dec ...``, or None."""
+    parts = str(text).split() if isinstance(text, str) else []
+    if len(parts) < 7 or parts[0].upper() != "POLYGON":
+        return None
+    numbers = parts[2:] if parts[1].isalpha() else parts[1:]
+    try:
+        values = np.array(numbers, dtype=float)
+    except ValueError:
+        return None
+    if len(values) < 6 or len(values) % 2 or not np.isfinite(values).all():
+        return None
+    vertices = values.reshape(-1, 2)
+    return vertices if np.abs(vertices[:, 1]).max() <= 90 else None
+
+
+def _unit(radec: np.ndarray) -> np.ndarray:
+    ra, dec = np.deg2rad(radec[..., 0]), np.deg2rad(radec[..., 1])
+    return np.stack((np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)), axis=-1)
+
+
+class Projection:
+    """The azimuthal equidistant projection about a centre: (east, north) in degrees from it.
+
+    True in distance and direction from the centre, defined over the whole
+    sky but the point opposite the centre: a run near a pole or across RA 0
+    is drawn as the sky shows it.
+    """
+
+    def __init__(self, centre: np.ndarray) -> None:
+        self.centre = centre / np.linalg.norm(centre)
+        ra = math.atan2(self.centre[1], self.centre[0])
+        self.east = np.array([-math.sin(ra), math.cos(ra), 0.0])
+        self.north = np.cross(self.centre, self.east)
+
+    def __call__(self, radec: np.ndarray) -> np.ndarray:
+        """The (..., 2) east and north offsets (deg) of (..., 2) RA, Dec points."""
+        p = _unit(np.asarray(radec, dtype=float))
+        x, y = p @ self.east, p @ self.north
+        c = np.arccos(np.clip(p @ self.centre, -1.0, 1.0))
+        r = np.hypot(x, y)
+        k = np.where(r > 0, c / np.where(r > 0, r, 1.0), 1.0)
+        return np.degrees(np.stack((x * k, y * k), axis=-1))
+
+
+def convex_hull(points: np.ndarray) -> np.ndarray:
+    """The convex hull of (N, 2) points, counter-clockwise (Andrew's monotone chain)."""
+    pts = np.unique(np.round(points, 7), axis=0)
+    if len(pts) < 3:
+        return pts
+
+    def half(ordered: Iterable[np.ndarray]) -> list[np.ndarray]:
+        chain: list[np.ndarray] = []
+        for p in ordered:
+            while len(chain) >= 2 and np.cross(chain[-1] - chain[-2], p - chain[-2]) <= 0:
+                chain.pop()
+            chain.append(p)
+        return chain
+
+    lower, upper = half(pts), half(pts[::-1])
+    return np.array(lower[:-1] + upper[:-1])
+
+
+def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginManager,
+             config: RunConfig) -> dict[str, Any]:
+    """The footprints of the Level 3 associations (hulls of their members') and the packs' outlines."""
+    by_stem = {strip_level(str(f)): i for i, f in enumerate(np.asarray(pool["filename"]).tolist())}
+    s_regions = np.asarray(pool["s_region"]).tolist() if "s_region" in pool.colnames else [None] * len(pool)
+    polygons: dict[int, np.ndarray | None] = {}
+    shapes: list[tuple[int, list[np.ndarray]]] = []
+    for row, names in table.kept_members.items():
+        found = []
+        for name in names:
+            i = by_stem.get(strip_level(name))
+            if i is not None and i not in polygons:
+                polygons[i] = parse_s_region(s_regions[i])
+            if i is not None and polygons[i] is not None:
+                found.append(polygons[i])
+        if found:
+            shapes.append((row, found))
+    members = [p for p in polygons.values() if p is not None]
+    outlines = [f.item for f in pm.report_sky([[tuple(v) for v in p] for p in members], config)] if members else []
+    if not shapes:
+        return {"footprints": [], "outlines": [], "missing": "no member of a Level 3 association has an s_region"}
+    everything = np.concatenate([np.concatenate(found) for _, found in shapes])
+    project = Projection(_unit(everything).sum(axis=0))
+    footprints = [[row, table.rule[row], table.product[row],
+                   np.round(convex_hull(project(np.concatenate(found))), 5).ravel().tolist()]
+                  for row, found in shapes]
+    drawn = [{"name": o.name, "kind": o.kind, "xy": np.round(project(np.array(o.vertices)), 5).ravel().tolist()}
+             for o in outlines]
+    centre_ra, centre_dec = _radec(project.centre)
+    return {"footprints": footprints, "outlines": drawn, "centre": [centre_ra, centre_dec],
+            "levels": sorted(r for r, level in levels.items() if level == 3)}
+
+
+def _radec(vector: np.ndarray) -> tuple[float, float]:
+    return (round(math.degrees(math.atan2(vector[1], vector[0])) % 360.0, 6),
+            round(math.degrees(math.asin(max(-1.0, min(1.0, vector[2])))), 6))
+
+
+# -- explain and diff ------------------------------------------------------------------------------
+
+
+def explanations(table: _Table, pool: Any, report: Mapping[str, Any], pm: PluginManager,
+                 config: RunConfig) -> dict[str, Any]:
+    """``romanasn explain``'s verdicts on the rows left out, then the others, up to :data:`EXPLAIN_LIMIT`."""
+    from romanasn import explain
+
+    filenames = [str(f) for f in np.asarray(pool["filename"]).tolist()]
+    position = {f: i for i, f in enumerate(filenames)}
+    first = list(report.get("orphans", [])) + [v.get("filename") for v in report.get("vetoes", [])]
+    rows = list(dict.fromkeys([position[f] for f in first if f in position] + list(range(len(filenames)))))
+    found = explain.explain_rows(pool, rows[:EXPLAIN_LIMIT], plugin_manager=pm, config=config)
+    index = {e.filename: k for k, e in enumerate(found)}
+    stems = {strip_level(e.filename): k for k, e in enumerate(found)}
+    for name in table.by_name:
+        k = stems.get(strip_level(name))
+        if k is not None:
+            index.setdefault(name, k)
+    return {"by_name": index, "items": [e.to_json() for e in found], "pool_rows": len(filenames)}
+
+
+def differences(table: _Table, folder: Path, against: Path) -> tuple[list[int], dict[str, Any]]:
+    """Each row's change against ``against`` (0 none, 1 added, 2 changed), and what ``romanasn diff`` found."""
+    found = diff.diff_dirs(against, folder)
+    row_of = {key: row for row, key in enumerate(table.keys())}
+    status = [0] * len(table)
+    for summary in found.added:
+        status[row_of[summary.product]] = 1
+    changed = {}
+    for change in found.changed:
+        status[row_of[change.product]] = 2
+        changed[row_of[change.product]] = change
+    data = found.to_json()
+    details = {str(row): entry for row, entry in zip(changed, data["changed"])}
+    return status, {"against": str(against), "removed": data["removed"], "changed": details,
+                    "counts": {"added": len(found.added), "removed": len(found.removed),
+                               "changed": len(found.changed), "same": found.same}}
+
+
+# -- the summary -----------------------------------------------------------------------------------
+
+
+def summary(folder: Path, report: Mapping[str, Any], table: _Table) -> dict[str, Any]:
+    """What the page shows first: the run, its packs, counts, what was left out and why."""
+    rules = {r.get("name"): r for r in report.get("rules", []) if isinstance(r, dict)}
+    counts: dict[str, dict[str, int]] = {"rule": {}, "type": {}, "program": {}}
+    for column, values in (("rule", table.rule), ("type", table.type), ("program", table.program)):
+        for value in values:
+            counts[column][value] = counts[column].get(value, 0) + 1
+    vetoes: dict[tuple[str, str, str], list[str]] = {}
+    for v in report.get("vetoes", []):
+        vetoes.setdefault((v.get("rule"), v.get("reason"), v.get("plugin")), []).append(v.get("filename"))
+    orphans = list(report.get("orphans", []))
+    return {
+        "folder": str(folder),
+        "romanasn_version": __version__,
+        "has_run_report": bool(report),
+        "inputs": report.get("inputs", []),
+        "pool_rows": report.get("pool_rows"),
+        "options": report.get("options", {}),
+        "data_release_id": report.get("data_release_id"),
+        "plugins": report.get("plugins", []),
+        "rules": [{"name": name, "count": count, **{k: rules.get(name, {}).get(k) for k in
+                                                   ("plugin", "version", "asn_type", "level")}}
+                  for name, count in sorted(counts["rule"].items())],
+        "types": dict(sorted(counts["type"].items())),
+        "programs": dict(sorted(counts["program"].items())),
+        "associations": len(table),
+        "vetoes": [{"rule": r, "reason": why, "plugin": p, "count": len(f), "files": f[:20]}
+                   for (r, why, p), f in sorted(vetoes.items(), key=lambda kv: (-len(kv[1]), kv[0]))],
+        "vetoed": sum(len(f) for f in vetoes.values()),
+        "orphans": orphans[:ORPHANS_SHOWN],
+        "orphan_count": len(orphans),
+        "skipped_rules": report.get("skipped_rules", []),
+        "failed_rules": report.get("failed_rules", []),
+    }
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+
+def _script(call: str, *args: Any) -> bytes:
+    """``RomanasnReport.<call>(args...);`` as the bytes of a data file."""
+    return b"RomanasnReport." + call.encode() + b"(" + b",".join(
+        a if isinstance(a, bytes) else orjson.dumps(a, default=str) for a in args) + b");\n"
+
+
+class _Writer:
+    """The data files, written into a staging folder as the run is read."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.files: dict[str, int] = {}
+
+    def put(self, kind: str, index: int | None, payload: bytes) -> None:
+        name = f"{kind}.js" if index is None else f"{kind}-{index:04d}.js"
+        (self.data / name).write_bytes(payload)
+        self.files[kind] = self.files.get(kind, 0) + 1
+
+
+def write_report(
+    folder: str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    *,
+    plugin_manager: PluginManager,
+    pool: Any = None,
+    options: Mapping[str, Any] | None = None,
+    against: str | os.PathLike | None = None,
+) -> Path:
+    """Write the report page of ``folder`` (default ``folder/report.html``) and its data folder.
+
+    :param pool: the pool table the run was made from (``read_pools``), for
+        the sky view and the ``explain`` verdicts.
+    :param options: values of the options packs add (``--skymap``), over those
+        the run report recorded.
+    :param against: an older run's folder, compared as ``romanasn diff`` does.
+    :return: the page's path.
+    """
+    folder = Path(folder)
+    page = Path(output) if output else folder / DEFAULT_PAGE
+    if page.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"-o {page}: the report is a web page: give a name ending in .html")
+    if against is not None and Path(against).resolve() == folder.resolve():
+        raise UsageError(f"--against {against}: that is the folder being reported")
+    report = read_run_report(folder)
+    config = RunConfig(data_release_id=str(report.get("data_release_id") or "p"),
+                       version_id=report.get("version_id"),
+                       options={**(report.get("options") or {}), **{k: v for k, v in (options or {}).items()
+                                                                    if v not in (None, False)}})
+    page.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{page.stem}-", dir=page.parent))
+    try:
+        data = staging / f"{page.stem}_data"
+        data.mkdir()
+        meta = _write_data(folder, report, _Writer(data), plugin_manager, pool, config, against)
+        (staging / page.name).write_bytes(render_page(meta, f"{page.stem}_data"))
+        _replace(staging, page)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return page
+
+
+def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: PluginManager, pool: Any,
+                config: RunConfig, against: str | os.PathLike | None) -> dict[str, Any]:
+    levels = {r.get("name"): r.get("level") for r in report.get("rules", []) if isinstance(r, dict)}
+    table = _Table()
+    batch: list[bytes] = []
+    for path in association_files(folder, report):
+        data, raw = load_association(path)
+        table.add(path, data, keep_members=pool is not None and levels.get(data.get("asn_rule"), 3) == 3)
+        batch.append(raw)
+        if len(batch) == JSON_CHUNK:
+            writer.put("json", (len(table) - 1) // JSON_CHUNK, _script("json", (len(table) - 1) // JSON_CHUNK,
+                                                                      b"[" + b",".join(batch) + b"]"))
+            batch = []
+    if batch:
+        writer.put("json", (len(table) - 1) // JSON_CHUNK,
+                   _script("json", (len(table) - 1) // JSON_CHUNK, b"[" + b",".join(batch) + b"]"))
+    meta = summary(folder, report, table)
+    status = [0] * len(table)
+    if against is not None:
+        status, changes = differences(table, folder, Path(against))
+        writer.put("diff", None, _script("diff", changes))
+        meta["diff"] = changes["counts"] | {"against": str(against)}
+    if pool is not None:
+        writer.put("sky", None, _script("sky", sky_view(table, pool, levels, pm, config)))
+        found = explanations(table, pool, report, pm, config)
+        writer.put("explain", None, _script("explain", found))
+        meta["explained"] = {"rows": len(found["items"]), "pool_rows": found["pool_rows"]}
+    meta["chunks"] = _write_rows(table, status, writer)
+    meta["names"] = _write_names(table, writer)
+    meta["json_chunk"] = JSON_CHUNK
+    meta["files"] = writer.files
+    return meta
+
+
+def _write_rows(table: _Table, status: list[int], writer: _Writer) -> dict[str, Any]:
+    """The table in chunks; per chunk, the rules, types and programs it holds (a filter loads no other)."""
+    rules, rule_ids = _interned(table.rule)
+    types, type_ids = _interned(table.type)
+    programs, program_ids = _interned(table.program)
+    chunks = []
+    for k, rows in enumerate(_chunks(len(table), ROWS_CHUNK)):
+        part = slice(rows.start, rows.stop)
+        columns = {"product": table.product[part], "rule": rule_ids[part], "type": type_ids[part],
+                   "program": program_ids[part], "members": table.members[part], "file": table.file[part],
+                   "diff": status[part]}
+        writer.put("rows", k, _script("rows", k, columns))
+        chunks.append({"start": rows.start, "count": len(rows), "rules": sorted(set(rule_ids[part])),
+                       "types": sorted(set(type_ids[part])), "programs": sorted(set(program_ids[part]))})
+    return {"rules": rules, "types": types, "programs": programs, "rows": chunks, "size": ROWS_CHUNK}
+
+
+def _write_names(table: _Table, writer: _Writer) -> list[str]:
+    """Every member name, sorted, with its associations, in chunks; the first name of each chunk."""
+    names = sorted(table.by_name)
+    firsts = []
+    for k, part in enumerate(_chunks(len(names), NAMES_CHUNK)):
+        chunk = names[part.start:part.stop]
+        writer.put("names", k, _script("names", k, [chunk, [table.by_name[n] for n in chunk]]))
+        firsts.append(chunk[0])
+    return firsts
+
+
+def render_page(meta: Mapping[str, Any], data_folder: str) -> bytes:
+    """The page: the template with the style, the script and the summary inlined."""
+    template = (ASSETS / "report.html").read_text("utf-8")
+    summary_json = orjson.dumps({**meta, "data": data_folder}, default=str).decode().replace("</", "<\\/")
+    title = f"romanasn report: {Path(str(meta['folder'])).name or meta['folder']}"
+    filled = (template.replace("{{title}}", html.escape(title))
+              .replace("{{style}}", (ASSETS / "report.css").read_text("utf-8"))
+              .replace("{{script}}", (ASSETS / "report.js").read_text("utf-8"))
+              .replace("{{summary}}", summary_json))
+    return filled.encode("utf-8")
+
+
+def _replace(staging: Path, page: Path) -> None:
+    """Move the new page and data folder in place of the old ones (the old data folder goes last)."""
+    data = page.with_name(f"{page.stem}_data")
+    old = None
+    if data.exists():
+        old = staging / ".old"
+        os.replace(data, old)
+    os.replace(staging / data.name, data)
+    os.replace(staging / page.name, page)
+
+
+# -- the command ---------------------------------------------------------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
+    """Add ``report``'s arguments, and the ``generate`` options packs add, to ``parser``."""
+    from romanasn.explain import add_pack_options
+
+    parser.add_argument("folder", metavar="DIR", help="the folder of association files (a run's output)")
+    parser.add_argument("-o", "--output", metavar="PAGE",
+                        help=f"the page to write (default: DIR/{DEFAULT_PAGE}); its data go in PAGE_data/ beside it")
+    parser.add_argument("--pool", action="append", metavar="POOL",
+                        help="the pool the run was made from: draws the sky, gives explain's verdicts (repeatable)")
+    parser.add_argument("--against", metavar="OLD_DIR",
+                        help="an older run's folder: show what changed, as romanasn diff OLD_DIR DIR finds it")
+    add_pack_options(parser, pm, "options added by plugins (as for generate; default: the run's)")
+
+
+def run(args: argparse.Namespace, pm: PluginManager) -> int:
+    """``romanasn report``: write the page and say where it is."""
+    from romanasn import pool as pools
+    from romanasn.cli import _pack_options
+
+    table = None
+    if args.pool:
+        pm.check()
+        table = pools.read_pools(args.pool, columns=[f.item for f in pm.pool_columns()])
+    page = write_report(args.folder, args.output, plugin_manager=pm, pool=table,
+                        options=_pack_options(args), against=args.against)
+    if not args.quiet:
+        print(f"wrote {page} (open it in a browser; its data are in {page.stem}_data/ beside it)")
+    return 0
