@@ -57,6 +57,8 @@ ASSETS = Path(__file__).with_name("report_assets")
 ROWS_CHUNK, JSON_CHUNK, NAMES_CHUNK = 20_000, 2_000, 50_000
 #: Pool rows given ``explain`` verdicts (the rows left out first).
 EXPLAIN_LIMIT = 2_000
+#: Explained rows per data file.
+EXPLAIN_CHUNK = 100
 #: Orphans listed in the page (all are counted; romanasn-run.json lists every one).
 ORPHANS_SHOWN = 5_000
 
@@ -270,8 +272,11 @@ def _radec(vector: np.ndarray) -> tuple[float, float]:
 
 
 def explanations(table: _Table, pool: Any, report: Mapping[str, Any], pm: PluginManager,
-                 config: RunConfig) -> dict[str, Any]:
-    """``romanasn explain``'s verdicts on the rows left out, then the others, up to :data:`EXPLAIN_LIMIT`."""
+                 config: RunConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``romanasn explain``'s verdicts on the rows left out, then the others, up to :data:`EXPLAIN_LIMIT`.
+
+    :return: the index (member and pool file names to verdict numbers) and the verdicts.
+    """
     from romanasn import explain
 
     filenames = [str(f) for f in np.asarray(pool["filename"]).tolist()]
@@ -285,7 +290,8 @@ def explanations(table: _Table, pool: Any, report: Mapping[str, Any], pm: Plugin
         k = stems.get(strip_level(name))
         if k is not None:
             index.setdefault(name, k)
-    return {"by_name": index, "items": [e.to_json() for e in found], "pool_rows": len(filenames)}
+    return ({"by_name": index, "rows": len(found), "pool_rows": len(filenames), "chunk": EXPLAIN_CHUNK},
+            [e.to_json() for e in found])
 
 
 def differences(table: _Table, folder: Path, against: Path) -> tuple[list[int], dict[str, Any]]:
@@ -433,9 +439,11 @@ def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: Pl
         meta["diff"] = changes["counts"] | {"against": str(against)}
     if pool is not None:
         writer.put("sky", None, _script("sky", sky_view(table, pool, levels, pm, config)))
-        found = explanations(table, pool, report, pm, config)
-        writer.put("explain", None, _script("explain", found))
-        meta["explained"] = {"rows": len(found["items"]), "pool_rows": found["pool_rows"]}
+        index, items = explanations(table, pool, report, pm, config)
+        writer.put("explain", None, _script("explain", index))
+        for k, part in enumerate(_chunks(len(items), EXPLAIN_CHUNK)):
+            writer.put("verdicts", k, _script("verdicts", k, items[part.start:part.stop]))
+        meta["explained"] = {"rows": len(items), "pool_rows": index["pool_rows"]}
     meta["chunks"] = _write_rows(table, status, writer)
     meta["names"] = _write_names(table, writer)
     meta["json_chunk"] = JSON_CHUNK

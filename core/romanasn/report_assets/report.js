@@ -5,13 +5,14 @@
   "use strict";
   const S = JSON.parse(document.getElementById("report-summary").textContent);
   const PAGE = 200;
-  const store = { rows: {}, json: {}, names: {}, sky: null, explain: null, diff: null };
+  const store = { rows: {}, json: {}, names: {}, verdicts: {}, sky: null, explain: null, diff: null };
   const R = (window.RomanasnReport = {
     rows: (k, cols) => { store.rows[k] = cols; },
     json: (k, items) => { store.json[k] = items; },
     names: (k, pair) => { store.names[k] = pair; },
     sky: (data) => { store.sky = data; },
     explain: (data) => { store.explain = data; },
+    verdicts: (k, items) => { store.verdicts[k] = items; },
     diff: (data) => { store.diff = data; },
   });
   const $ = (id) => document.getElementById(id);
@@ -177,7 +178,9 @@
       box.append(el("p", { class: "note", text: `${name}: not among the ${fmt(S.explained.rows)} pool rows explained here; run romanasn explain POOL ${name}.` }));
       return;
     }
-    const found = store.explain.items[k];
+    const chunk = Math.floor(k / store.explain.chunk);
+    await load("verdicts", chunk);
+    const found = store.verdicts[chunk][k - chunk * store.explain.chunk];
     box.append(el("h3", { text: `Why ${found.filename}${found.orphan ? " is in no association" : ""}: each rule's verdict` }));
     for (const note of found.notes) box.append(el("p", { class: "note", text: note }));
     for (const v of found.rules) {
@@ -450,13 +453,20 @@
         this.shapes.sort((a, b) => b.area - a.area);
         const rules = [...new Set(this.shapes.map((s) => s.rule))].sort();
         fillSelect($("sky-rule"), rules);
-        this.colours = Object.fromEntries(rules.map((r, i) => [r, `hsl(${Math.round((i * 360) / Math.max(rules.length, 1) + 200) % 360} 65% 42%)`]));
+        const palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
+        this.colours = Object.fromEntries(rules.map((r, i) => [r, palette[i % palette.length]]));
+        this.legend(rules);
         note.textContent = d.missing || `${fmt(this.shapes.length)} Level 3 footprints (the hull of each association's members' s_region)` +
           (d.outlines.length ? ` and ${fmt(d.outlines.length)} ${d.outlines[0].kind || "outline"}s from the packs` : "") +
           `, centred on RA ${d.centre[0]}, Dec ${d.centre[1]}; east to the left, north up, in degrees from the centre.`;
         this.fit();
       }
       this.draw();
+    },
+    legend(rules) {
+      const box = $("sky-legend");
+      for (const r of rules) box.append(el("li", {}, el("span", { class: "swatch", style: `border-color:${this.colours[r]}` }), r));
+      if (store.sky.outlines.length) box.append(el("li", {}, el("span", { class: "swatch outline" }), store.sky.outlines[0].kind || "outline"));
     },
     visible() { const rule = $("sky-rule").value; return this.shapes.filter((s) => !rule || s.rule === rule); },
     fit() {
