@@ -214,20 +214,21 @@ class Projection:
 
 def convex_hull(points: np.ndarray) -> np.ndarray:
     """The convex hull of (N, 2) points, counter-clockwise (Andrew's monotone chain)."""
-    pts = np.unique(np.round(points, 7), axis=0)
+    pts = [tuple(p) for p in np.unique(np.round(points, 7), axis=0).tolist()]
     if len(pts) < 3:
-        return pts
+        return np.array(pts, dtype=float).reshape(-1, 2)
 
-    def half(ordered: Iterable[np.ndarray]) -> list[np.ndarray]:
-        chain: list[np.ndarray] = []
-        for p in ordered:
-            while len(chain) >= 2 and np.cross(chain[-1] - chain[-2], p - chain[-2]) <= 0:
+    def half(ordered: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+        chain: list[tuple[float, float]] = []
+        for x, y in ordered:
+            while len(chain) >= 2 and ((chain[-1][0] - chain[-2][0]) * (y - chain[-2][1])
+                                       - (chain[-1][1] - chain[-2][1]) * (x - chain[-2][0])) <= 0:
                 chain.pop()
-            chain.append(p)
+            chain.append((x, y))
         return chain
 
     lower, upper = half(pts), half(pts[::-1])
-    return np.array(lower[:-1] + upper[:-1])
+    return np.array(lower[:-1] + upper[:-1], dtype=float)
 
 
 def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginManager,
@@ -392,6 +393,8 @@ def write_report(
     :return: the page's path.
     """
     folder = Path(folder)
+    if not folder.is_dir():
+        raise AsnError(f"{folder}: not a folder of association files")
     page = Path(output) if output else folder / DEFAULT_PAGE
     if page.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"-o {page}: the report is a web page: give a name ending in .html")
@@ -420,7 +423,10 @@ def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: Pl
     levels = {r.get("name"): r.get("level") for r in report.get("rules", []) if isinstance(r, dict)}
     table = _Table()
     batch: list[bytes] = []
-    for path in association_files(folder, report):
+    files = association_files(folder, report)
+    if not files and not report:
+        raise AsnError(f"{folder}: no association files and no {RUN_REPORT}: nothing to report")
+    for path in files:
         data, raw = load_association(path)
         table.add(path, data, keep_members=pool is not None and levels.get(data.get("asn_rule"), 3) == 3)
         batch.append(raw)
