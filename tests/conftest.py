@@ -56,7 +56,7 @@ def older_pool(tmp_path_factory) -> Path:
     table["exposure"][-1] = 4
     table["observation_id"][-1] = "0000101001001001001011010004"
     table.remove_row(names.index("r0000101001001001001_0001_wfi01_f158_uncal.asdf"))
-    path = tmp_path_factory.mktemp("older") / "pool_older.ecsv"
+    path = tmp_path_factory.mktemp("older") / "pool.ecsv"  # the same asn_pool as the example run
     write_pool(table, path)
     return path
 
