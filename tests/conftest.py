@@ -33,7 +33,14 @@ def chromium_path() -> str | None:
 
 
 def _generate(out: Path, pool: Path) -> Path:
-    status = main(["generate", str(pool), "-o", str(out), "-q", "--skymap", str(EXAMPLE_SKYMAP)])
+    """``make run``'s command, from the repository's root (so the run report names examples/...)."""
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        pool_name = os.path.relpath(pool, ROOT) if pool.is_relative_to(ROOT) else str(pool)
+        status = main(["generate", pool_name, "-o", str(out), "-q", "--skymap", "examples/skymap.asdf"])
+    finally:
+        os.chdir(here)
     assert status == 0
     return out
 
@@ -41,7 +48,7 @@ def _generate(out: Path, pool: Path) -> Path:
 @pytest.fixture(scope="session")
 def example_run(tmp_path_factory) -> Path:
     """``make run``'s output: examples/pool.ecsv with every shipped pack and the example sky map."""
-    return _generate(tmp_path_factory.mktemp("run") / "asn", EXAMPLE_POOL)
+    return _generate(tmp_path_factory.mktemp("runs") / "2027-03-02", EXAMPLE_POOL)
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +71,7 @@ def older_pool(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def older_run(tmp_path_factory, older_pool) -> Path:
     """The older pool's run: the example run differs from it by added, removed and changed associations."""
-    return _generate(tmp_path_factory.mktemp("older_run") / "asn", older_pool)
+    return _generate(tmp_path_factory.mktemp("older_runs") / "2027-03-01", older_pool)
 
 
 @pytest.fixture(scope="session")

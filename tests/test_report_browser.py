@@ -8,6 +8,7 @@ docs/_static/gallery), else to the test's temporary folder.
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,20 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def report_page(example_run, older_run):
-    page = example_run / "report.html"
-    status = main(["report", str(example_run), "--pool", str(ROOT / "examples" / "pool.ecsv"),
-                   "--skymap", str(ROOT / "examples" / "skymap.asdf"), "--against", str(older_run), "-q"])
+def report_page(example_run, older_run, tmp_path_factory):
+    """``romanasn report 2027-03-02 --pool ... --skymap ... --against 2027-03-01``, run beside both folders."""
+    runs = tmp_path_factory.mktemp("days")
+    shutil.copytree(older_run, runs / older_run.name)
+    shutil.copytree(example_run, runs / example_run.name)
+    here = os.getcwd()
+    os.chdir(runs)
+    try:
+        status = main(["report", example_run.name, "--pool", str(ROOT / "examples" / "pool.ecsv"),
+                       "--skymap", str(ROOT / "examples" / "skymap.asdf"), "--against", older_run.name, "-q"])
+    finally:
+        os.chdir(here)
     assert status == 0
-    return page
+    return runs / example_run.name / "report.html"
 
 
 @pytest.fixture
@@ -35,9 +44,9 @@ def shots(tmp_path):
     folder = Path(os.environ.get("ROMANASN_GALLERY") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
 
-    def shot(page, name, **kwargs):
+    def shot(page, name):
         path = folder / name
-        page.screenshot(path=str(path), **kwargs)
+        page.screenshot(path=str(path))
         assert path.stat().st_size > 10_000
         return path
 
@@ -104,7 +113,9 @@ def test_opening_an_association_shows_its_members_json_and_verdicts(opened, exam
     opened.wait_for_selector("#verdicts .verdict")
     verdicts = opened.inner_text("#verdicts")
     assert "wfi_image_visit" in verdicts and "joined" in verdicts and "r00001_p_v01001001001001_f158" in verdicts
-    shots(opened, "report-association.png", full_page=True)
+    shots(opened, "report-verdicts.png")
+    opened.evaluate("document.getElementById('detail').scrollIntoView()")
+    shots(opened, "report-association.png")
     opened.keyboard.press("Escape")
     assert opened.is_hidden("#detail")
     assert opened.errors == []
@@ -120,12 +131,12 @@ def test_the_diff_view_shows_what_changed_since_the_older_run(opened, example_ru
     assert {p for c, p in tags if c == "diff-added"} == {s.product for s in found.added}
     assert {p for c, p in tags if c == "diff-removed"} == {s.product for s in found.removed}
     assert {p for c, p in tags if c == "diff-changed"} == {c.product for c in found.changed}
+    shots(opened, "report-diff.png")
     changed = found.changed[0]
     opened.click(f"#table tbody tr.diff-changed .open:text-is('{changed.product}')")
     opened.wait_for_selector("#detail:not([hidden])")
     detail = opened.inner_text("#detail-diff")
     assert "changed" in detail and all(m["expname"] in detail for m in changed.gained + changed.lost)
-    shots(opened, "report-diff.png")
     opened.uncheck("#f-diff")
     opened.wait_for_function(f"document.getElementById('status').textContent === '{len(list(example_run.glob('*_asn.json'))):,} associations'")
     assert opened.errors == []

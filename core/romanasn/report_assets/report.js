@@ -192,6 +192,7 @@
       const status = v.status.replace(" ", "-");
       box.append(el("div", { class: `verdict ${status}` }, el("b", { text: `${v.rule}` }), ` [${v.plugin}]: ${v.status}${v.detail ? ": " + v.detail : ""}`, lines));
     }
+    box.scrollIntoView({ block: "start" });
   }
   function productButton(product) {
     return el("button", { class: "open", type: "button", text: product, onclick: () => openByProduct(product) });
