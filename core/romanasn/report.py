@@ -31,9 +31,11 @@ import argparse
 import html
 import logging
 import math
+import multiprocessing
 import os
 import shutil
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -55,6 +57,8 @@ ASSETS = Path(__file__).with_name("report_assets")
 
 #: Associations per chunk of the table, of the association files, and member names per chunk.
 ROWS_CHUNK, JSON_CHUNK, NAMES_CHUNK = 20_000, 2_000, 50_000
+#: Processes reading the association files (at most one per core).
+READERS = 2
 #: Pool rows given ``explain`` verdicts (the rows left out first).
 EXPLAIN_LIMIT = 2_000
 #: Explained rows per data file.
@@ -80,34 +84,63 @@ def read_run_report(folder: Path) -> dict[str, Any]:
     return report
 
 
-def association_files(folder: Path, report: Mapping[str, Any]) -> list[Path]:
-    """The association files, ordered by rule then name (the rule as the run report's manifest says)."""
-    files = diff.association_files(folder)
+def association_files(folder: Path, report: Mapping[str, Any]) -> list[str]:
+    """The names of the association files (as ``romanasn diff`` finds them), by rule then name.
+
+    The rule of each file is the run report's manifest's, when there is one.
+    """
+    if any(n.startswith(diff.STAGING) for n in os.listdir(folder)):
+        diff.association_files(folder)  # warns that a run did not finish
+    with os.scandir(folder) as entries:
+        names = [e.name for e in entries if not e.name.startswith(".") and e.name != RUN_REPORT
+                 and os.path.splitext(e.name)[1].lower() in diff.SUFFIXES and e.is_file()]
     listed = (report.get("manifest") or {}).get("files") or {}
-    return sorted(files, key=lambda p: (_rule_of(listed.get(p.name)), p.name))
+    return sorted(names, key=lambda n: (_rule_of(listed.get(n)), n))
 
 
 def _rule_of(entry: Any) -> str:
     return str(entry[1]) if isinstance(entry, list) and len(entry) > 1 else ""
 
 
-def load_association(path: Path) -> tuple[dict[str, Any], bytes]:
+def load_association(path: str) -> tuple[dict[str, Any], bytes]:
     """An association file's mapping and its JSON text; an :class:`AsnError` names a bad file."""
-    if path.suffix.lower() != ".json":
+    if not path.lower().endswith(".json"):
         data = dict(asnfile.load_asn_dict(path))
         return data, orjson.dumps(data, default=str)
-    raw = path.read_bytes()
+    with open(path, "rb") as file:
+        raw = file.read()
     try:
         data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise AsnError(f"{path}: not an association file: {exc}") from None
-    try:
         for product in data["products"]:
             for member in product["members"]:
                 str(member["expname"])
+    except orjson.JSONDecodeError as exc:
+        raise AsnError(f"{path}: not an association file: {exc}") from None
     except (KeyError, TypeError) as exc:
         raise AsnError(f"{path}: not an association file: no products with members ({exc!r} missing)") from None
     return data, raw
+
+
+def _read_part(folder: str, names: Sequence[str], data_file: str, k: int, keep: frozenset[str] | None
+               ) -> tuple[list[tuple[str, str, str, str, list[str]]], dict[int, list[str]]]:
+    """Read a part of the files: write their JSON as ``data_file``, return each one's table row.
+
+    :param keep: rules whose members' names are returned for the sky (every rule when empty, none when None).
+    """
+    rows, kept, texts = [], {}, []
+    for i, name in enumerate(names):
+        data, raw = load_association(os.path.join(folder, name))
+        products = data["products"]
+        members = [str(m["expname"]) for p in products for m in p["members"]]
+        rule = str(data.get("asn_rule", ""))
+        rows.append((" + ".join(str(p.get("name", "")) for p in products), rule, str(data.get("asn_type", "")),
+                     str(data.get("program", "")), members))
+        if keep is not None and (not keep or rule in keep):
+            kept[i] = members
+        texts.append(raw)
+    with open(data_file, "wb") as out:
+        out.write(_script("json", k, b"[" + b",".join(texts) + b"]"))
+    return rows, kept
 
 
 # -- the association table -------------------------------------------------------------------
@@ -126,20 +159,26 @@ class _Table:
         self.by_name: dict[str, list[int]] = {}
         self.kept_members: dict[int, list[str]] = {}
 
-    def add(self, path: Path, data: Mapping[str, Any], keep_members: bool) -> None:
-        row = len(self.product)
-        products = data["products"]
-        self.product.append(" + ".join(str(p.get("name", "")) for p in products))
-        self.rule.append(str(data.get("asn_rule", "")))
-        self.type.append(str(data.get("asn_type", "")))
-        self.program.append(str(data.get("program", "")))
-        self.file.append(path.name)
-        names = [str(m["expname"]) for p in products for m in p["members"]]
-        self.members.append(len(names))
-        for name in dict.fromkeys(names):
-            self.by_name.setdefault(name, []).append(row)
-        if keep_members:
-            self.kept_members[row] = names
+    def extend(self, names: Sequence[str], rows: Sequence[tuple[str, str, str, str, list[str]]],
+               kept: Mapping[int, list[str]]) -> None:
+        """Add the rows of a part of the files (``_read_part``), in order."""
+        start = len(self.product)
+        by_name = self.by_name
+        for row, (name, (product, rule, asn_type, program, members)) in enumerate(zip(names, rows), start):
+            self.product.append(product)
+            self.rule.append(rule)
+            self.type.append(asn_type)
+            self.program.append(program)
+            self.file.append(name)
+            self.members.append(len(members))
+            for member in members:
+                found = by_name.get(member)
+                if found is None:
+                    by_name[member] = [row]
+                elif found[-1] != row:
+                    found.append(row)
+        for i, members in kept.items():
+            self.kept_members[start + i] = members
 
     def __len__(self) -> int:
         return len(self.product)
@@ -421,22 +460,16 @@ def write_report(
 def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: PluginManager, pool: Any,
                 config: RunConfig, against: str | os.PathLike | None) -> dict[str, Any]:
     levels = {r.get("name"): r.get("level") for r in report.get("rules", []) if isinstance(r, dict)}
-    table = _Table()
-    batch: list[bytes] = []
-    files = association_files(folder, report)
-    if not files and not report:
+    names = association_files(folder, report)
+    if not names and not report:
         raise AsnError(f"{folder}: no association files and no {RUN_REPORT}: nothing to report")
-    for path in files:
-        data, raw = load_association(path)
-        table.add(path, data, keep_members=pool is not None and levels.get(data.get("asn_rule"), 3) == 3)
-        batch.append(raw)
-        if len(batch) == JSON_CHUNK:
-            writer.put("json", (len(table) - 1) // JSON_CHUNK, _script("json", (len(table) - 1) // JSON_CHUNK,
-                                                                      b"[" + b",".join(batch) + b"]"))
-            batch = []
-    if batch:
-        writer.put("json", (len(table) - 1) // JSON_CHUNK,
-                   _script("json", (len(table) - 1) // JSON_CHUNK, b"[" + b",".join(batch) + b"]"))
+    keep = None if pool is None else frozenset(r for r, level in levels.items() if level == 3)
+    table = _Table()
+    parts = [names[start:start + JSON_CHUNK] for start in range(0, len(names), JSON_CHUNK)]
+    jobs = [(str(folder), part, str(writer.data / f"json-{k:04d}.js"), k, keep) for k, part in enumerate(parts)]
+    for part, (rows, kept) in zip(parts, _each_part(jobs)):
+        table.extend(part, rows, kept)
+    writer.files["json"] = len(parts)
     meta = summary(folder, report, table)
     status = [0] * len(table)
     if against is not None:
@@ -455,6 +488,17 @@ def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: Pl
     meta["json_chunk"] = JSON_CHUNK
     meta["files"] = writer.files
     return meta
+
+
+def _each_part(jobs: list[tuple]) -> Iterator[tuple]:
+    """``_read_part`` of each job, in order: on two processes when there are several parts and cores."""
+    workers = min(READERS, os.cpu_count() or 1, len(jobs))
+    if workers < 2:
+        yield from (_read_part(*job) for job in jobs)
+        return
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with ProcessPoolExecutor(workers, mp_context=context) as readers:
+        yield from readers.map(_read_part, *zip(*jobs))
 
 
 def _write_rows(table: _Table, status: list[int], writer: _Writer) -> dict[str, Any]:
