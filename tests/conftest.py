@@ -2,7 +2,8 @@
 
 The browser tests use Debian's Chromium (``apt-get install chromium``) through
 Playwright for Python, never a browser Playwright downloads. When either is
-missing they are skipped, and the summary of the test run says so in one line.
+missing they are skipped, and the summary of the test run says so in one line
+(unless ``ROMANASN_REQUIRE_BROWSER`` is set, as ``.ci/run`` does: then they fail).
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def chromium():
         reason = "Playwright for Python is not installed (pip install playwright)"
     if reason is None and path is None:
         reason = "no Chromium found (apt-get install chromium, or set ROMANASN_CHROMIUM)"
+    if reason and os.environ.get("ROMANASN_REQUIRE_BROWSER"):  # .ci/run: they must run
+        pytest.fail(f"ROMANASN_REQUIRE_BROWSER is set but the browser tests cannot run: {reason}")
     if reason:
         _browser_skipped.append(reason)
         pytest.skip(reason)
