@@ -89,11 +89,12 @@ def association_files(folder: Path, report: Mapping[str, Any]) -> list[str]:
 
     The rule of each file is the run report's manifest's, when there is one.
     """
-    if any(n.startswith(diff.STAGING) for n in os.listdir(folder)):
-        diff.association_files(folder)  # warns that a run did not finish
     with os.scandir(folder) as entries:
-        names = [e.name for e in entries if not e.name.startswith(".") and e.name != RUN_REPORT
-                 and os.path.splitext(e.name)[1].lower() in diff.SUFFIXES and e.is_file()]
+        found = [(e.name, e.is_file()) for e in entries]
+    if any(name.startswith(diff.STAGING) for name, _ in found):
+        diff.association_files(folder)  # warns that a run did not finish
+    names = [name for name, is_file in found if is_file and not name.startswith(".") and name != RUN_REPORT
+             and os.path.splitext(name)[1].lower() in diff.SUFFIXES]
     listed = (report.get("manifest") or {}).get("files") or {}
     return sorted(names, key=lambda n: (_rule_of(listed.get(n)), n))
 
@@ -110,15 +111,9 @@ def load_association(path: str) -> tuple[dict[str, Any], bytes]:
     with open(path, "rb") as file:
         raw = file.read()
     try:
-        data = orjson.loads(raw)
-        for product in data["products"]:
-            for member in product["members"]:
-                str(member["expname"])
+        return orjson.loads(raw), raw
     except orjson.JSONDecodeError as exc:
         raise AsnError(f"{path}: not an association file: {exc}") from None
-    except (KeyError, TypeError) as exc:
-        raise AsnError(f"{path}: not an association file: no products with members ({exc!r} missing)") from None
-    return data, raw
 
 
 def _read_part(folder: str, names: Sequence[str], data_file: str, k: int, keep: frozenset[str] | None
@@ -129,9 +124,13 @@ def _read_part(folder: str, names: Sequence[str], data_file: str, k: int, keep: 
     """
     rows, kept, texts = [], {}, []
     for i, name in enumerate(names):
-        data, raw = load_association(os.path.join(folder, name))
-        products = data["products"]
-        members = [str(m["expname"]) for p in products for m in p["members"]]
+        path = os.path.join(folder, name)
+        data, raw = load_association(path)
+        try:
+            products = data["products"]
+            members = [str(m["expname"]) for p in products for m in p["members"]]
+        except (KeyError, TypeError) as exc:
+            raise AsnError(f"{path}: not an association file: no products with members ({exc!r})") from None
         rule = str(data.get("asn_rule", ""))
         rows.append((" + ".join(str(p.get("name", "")) for p in products), rule, str(data.get("asn_type", "")),
                      str(data.get("program", "")), members))
