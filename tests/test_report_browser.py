@@ -93,6 +93,11 @@ def test_a_member_file_name_finds_every_association_it_is_in(opened, example_run
     assert sorted(files) == on_disk and len(files) > 3
     assert f"{len(on_disk)} of" in opened.inner_text("#status")
     shots(opened, "report-member-filter.png")
+    opened.click("#table th button[data-sort='members']")  # sorted by members, then the other way
+    opened.click("#table th button[data-sort='members']")
+    opened.wait_for_function("document.querySelector('#table th:nth-child(5)').getAttribute('aria-sort') === 'descending'")
+    counts = opened.eval_on_selector_all("#table tbody tr", "rows => rows.map(r => Number(r.children[4].textContent))")
+    assert counts == sorted(counts, reverse=True) and len(counts) == len(on_disk)
     opened.select_option("#f-rule", "skycell_full")  # filters combine
     opened.wait_for_function(f"document.querySelectorAll('#table tbody tr').length < {len(on_disk)}")
     assert sorted(rows_shown(opened)) == [f for f in on_disk if f.startswith("r00001_p_full_002p")]
@@ -181,4 +186,50 @@ def test_keyboard_and_a_narrow_window(chromium, report_page, shots):
     page.wait_for_function("document.querySelectorAll('#table tbody tr').length > 0")
     shots(page, "report-narrow.png")
     context.close()
+    assert errors == []
+
+
+@pytest.fixture(scope="module")
+def chunked_page(example_run, tmp_path_factory):
+    """The example run's report cut in small data files, as a large run's is."""
+    from romanasn import report
+    from romanasn.plugins.manager import get_plugin_manager
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report, "ROWS_CHUNK", 400)
+        patch.setattr(report, "JSON_CHUNK", 250)
+        patch.setattr(report, "NAMES_CHUNK", 150)
+        return report.write_report(example_run, tmp_path_factory.mktemp("chunked") / "chunked.html",
+                                   plugin_manager=get_plugin_manager())
+
+
+def test_a_large_run_is_read_in_parts_as_needed(chromium, chunked_page, example_run):
+    page = chromium.new_page()
+    errors, loaded = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda request: loaded.append(request.url.rsplit("/", 1)[-1]))
+    page.goto(chunked_page.as_uri())
+    page.wait_for_function("window.RomanasnReport && window.RomanasnReport.ready")
+    page.wait_for_function("document.querySelectorAll('#table tbody tr').length === 200")
+    assert [n for n in loaded if n.endswith(".js")] == ["rows-0000.js"]  # one part of nine opens the page
+    page.click("#tab-associations")
+    page.select_option("#f-rule", "skycell_pass")
+    page.wait_for_function("document.getElementById('status').textContent === '505 of 3,581 associations'")
+    page.click("#page-next")
+    page.click("#page-next")
+    page.wait_for_function("document.getElementById('page-label').textContent === 'page 3 of 3'")
+    rules = page.eval_on_selector_all("#table tbody tr", "rows => rows.map(r => r.children[1].textContent)")
+    assert rules == ["skycell_pass"] * 105
+    page.select_option("#f-rule", "")
+    part = "_0001_wfi01_f158_cal"  # not the start of any name: every part of the names is searched
+    holding = [p.name for p in example_run.glob("*_asn.json") if part in p.read_text()]
+    page.fill("#f-member", part)
+    page.wait_for_function(f"document.getElementById('status').textContent.startsWith('{len(holding)} of 3,581')"
+                           " && !document.getElementById('status').textContent.includes('searching')")
+    page.fill("#f-member", MEMBER)
+    page.wait_for_function("!document.getElementById('status').textContent.includes('searching')"
+                           f" && document.getElementById('status').textContent.endsWith(' hold {MEMBER}')")
+    files = rows_shown(page)
+    assert sorted(files) == sorted(p.name for p in example_run.glob("*_asn.json") if MEMBER in p.read_text())
+    page.close()
     assert errors == []

@@ -501,7 +501,10 @@ def _each_part(jobs: list[tuple]) -> Iterator[tuple]:
 
 
 def _write_rows(table: _Table, status: list[int], writer: _Writer) -> dict[str, Any]:
-    """The table in chunks; per chunk, the rules, types and programs it holds (a filter loads no other)."""
+    """The table in chunks; per chunk, how many rows of each rule, type and program it holds.
+
+    With those counts a filter loads only the chunks it shows.
+    """
     rules, rule_ids = _interned(table.rule)
     types, type_ids = _interned(table.type)
     programs, program_ids = _interned(table.program)
@@ -512,9 +515,17 @@ def _write_rows(table: _Table, status: list[int], writer: _Writer) -> dict[str, 
                    "program": program_ids[part], "members": table.members[part], "file": table.file[part],
                    "diff": status[part]}
         writer.put("rows", k, _script("rows", k, columns))
-        chunks.append({"start": rows.start, "count": len(rows), "rules": sorted(set(rule_ids[part])),
-                       "types": sorted(set(type_ids[part])), "programs": sorted(set(program_ids[part]))})
+        chunks.append({"start": rows.start, "count": len(rows), "rules": _counts(rule_ids[part]),
+                       "types": _counts(type_ids[part]), "programs": _counts(program_ids[part])})
     return {"rules": rules, "types": types, "programs": programs, "rows": chunks, "size": ROWS_CHUNK}
+
+
+def _counts(ids: Sequence[int]) -> list[list[int]]:
+    """``[id, how many]`` of each id in ``ids``."""
+    found: dict[int, int] = {}
+    for i in ids:
+        found[i] = found.get(i, 0) + 1
+    return [[i, n] for i, n in sorted(found.items())]
 
 
 def _write_names(table: _Table, writer: _Writer) -> list[str]:

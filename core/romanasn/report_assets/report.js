@@ -220,10 +220,16 @@
     product: F.product.value.trim().toLowerCase(), member: F.member.value.trim().toLowerCase(), diff: F.diff.checked });
   const isDefault = (f) => !f.rule && !f.type && !f.program && !f.product && !f.member && !f.diff;
 
-  async function memberRows(query) {
-    const found = new Set();
-    const names = [];
-    for (let k = 0; k < S.names.length; k++) {
+  // Names are sorted: those starting with the query are in the chunks found by binary search, read first.
+  function prefixChunks(query) {
+    const firsts = S.names;
+    const last = (text) => { let lo = 0, hi = firsts.length - 1; while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (firsts[mid] <= text) lo = mid; else hi = mid - 1; } return lo; };
+    const ks = [];
+    for (let k = last(query); k <= last(query + "\uffff") && k < firsts.length; k++) ks.push(k);
+    return ks;
+  }
+  async function scanNames(ks, query, found, names) {
+    for (const k of ks) {
       await load("names", k);
       const [list, rows] = store.names[k];
       for (let i = 0; i < list.length; i++) {
@@ -233,7 +239,6 @@
         }
       }
     }
-    return { rows: Array.from(found).sort((a, b) => a - b), names };
   }
 
   async function applyFilters() {
@@ -241,58 +246,86 @@
     const f = filters();
     state.page = 0;
     try {
-      if (isDefault(f) && state.sort.key === "rule" && state.sort.dir === 1) {
-        state.view = null;
-        state.total = S.associations;
+      const sorted = !(state.sort.key === "rule" && state.sort.dir === 1);
+      const selects = ["rule", "type", "program"].filter((k) => f[k]);
+      if (!sorted && !f.product && !f.member && !f.diff && selects.length <= 1) {
+        if (selects.length) lazyView(selects[0], f[selects[0]]);
+        else { state.view = null; state.total = S.associations; }
         await renderPage(token);
-        status(`${fmt(S.associations)} associations`);
+        if (token === state.token) status(`${fmt(state.total)} ${selects.length ? `of ${fmt(S.associations)} ` : ""}associations`);
         return null;
       }
       status("filtering…");
-      let candidates = null;
-      let matchedNames = null;
-      if (f.member) {
-        const found = await memberRows(f.member);
-        if (token !== state.token) return null;
-        candidates = found.rows;
-        matchedNames = found.names;
-      }
-      const want = (values, v) => v === "" || values.includes(v);
-      const ri = C.rules.indexOf(f.rule), ti = C.types.indexOf(f.type), pi = C.programs.indexOf(f.program);
-      let chunks = C.rows.map((c, k) => k).filter((k) => {
-        const c = C.rows[k];
-        return (!f.rule || want(c.rules, ri)) && (!f.type || want(c.types, ti)) && (!f.program || want(c.programs, pi));
-      });
-      if (candidates) {
-        const needed = new Set(candidates.map(chunkOf));
-        chunks = chunks.filter((k) => needed.has(k));
-      }
-      await loadChunks(chunks, "the associations");
+      if (!f.member) return await filtered(f, null, null, token, false);
+      const found = new Set(), names = [];
+      const first = S.names.length ? prefixChunks(f.member) : [];
+      await scanNames(first, f.member, found, names);
       if (token !== state.token) return null;
-      const keep = (r) => {
-        const x = row(r);
-        return (!f.rule || x.rule === f.rule) && (!f.type || x.type === f.type) && (!f.program || x.program === f.program)
-          && (!f.product || x.product.toLowerCase().includes(f.product)) && (!f.diff || x.diff !== 0);
-      };
-      let view = [];
-      if (candidates) view = candidates.filter(keep);
-      else for (const k of chunks) { const c = C.rows[k]; for (let r = c.start; r < c.start + c.count; r++) if (keep(r)) view.push(r); }
-      if (f.diff && !f.member) {
-        await load("diff");
-        store.diff.removed.forEach((x, i) => {
-          const pseudo = removedRow(i);
-          if ((!f.rule || pseudo.rule === f.rule) && (!f.type || pseudo.type === f.type) && (!f.product || pseudo.product.toLowerCase().includes(f.product))) view.push(`removed:${i}`);
-        });
-      }
-      sortView(view);
-      state.view = view;
-      state.total = view.length;
-      await renderPage(token);
-      let text = `${fmt(view.length)} of ${fmt(S.associations)} associations`;
-      if (matchedNames) text += matchedNames.length === 1 ? ` hold ${matchedNames[0]}` : ` hold one of ${fmt(matchedNames.length)} member files matching “${f.member}”`;
-      status(text);
-      return view;
+      const rest = S.names.map((n, k) => k).filter((k) => !first.includes(k));
+      if (names.length && rest.length) await filtered(f, found, names, token, true);
+      await scanNames(rest, f.member, found, names);
+      if (token !== state.token) return null;
+      return await filtered(f, found, names, token, false);
     } catch (error) { fail(error); return null; }
+  }
+  function lazyView(key, value) {
+    const id = C[`${key}s`].indexOf(value);
+    const counts = C.rows.map((c) => (c[`${key}s`].find((pair) => pair[0] === id) || [id, 0])[1]);
+    state.view = { lazy: true, counts, test: (x) => x[key] === value };
+    state.total = counts.reduce((a, b) => a + b, 0);
+  }
+  async function lazyIds(view, start, end) {
+    const ids = [];
+    let before = 0;
+    for (let k = 0; k < C.rows.length && ids.length < end - start; k++) {
+      const n = view.counts[k];
+      if (!n || before + n <= start) { before += n; continue; }
+      await load("rows", k);
+      const c = C.rows[k];
+      for (let r = c.start; r < c.start + c.count && ids.length < end - start; r++) {
+        if (view.test(row(r))) { if (before >= start) ids.push(r); before += 1; }
+      }
+    }
+    return ids;
+  }
+  async function filtered(f, found, matchedNames, token, partial) {
+    const candidates = found ? Array.from(found).sort((a, b) => a - b) : null;
+    const has = (pairs, id) => pairs.some((pair) => pair[0] === id);
+    const ri = C.rules.indexOf(f.rule), ti = C.types.indexOf(f.type), pi = C.programs.indexOf(f.program);
+    let chunks = C.rows.map((c, k) => k).filter((k) => {
+      const c = C.rows[k];
+      return (!f.rule || has(c.rules, ri)) && (!f.type || has(c.types, ti)) && (!f.program || has(c.programs, pi));
+    });
+    if (candidates) {
+      const needed = new Set(candidates.map(chunkOf));
+      chunks = chunks.filter((k) => needed.has(k));
+    }
+    await loadChunks(chunks, "the associations");
+    if (token !== state.token) return null;
+    const keep = (r) => {
+      const x = row(r);
+      return (!f.rule || x.rule === f.rule) && (!f.type || x.type === f.type) && (!f.program || x.program === f.program)
+        && (!f.product || x.product.toLowerCase().includes(f.product)) && (!f.diff || x.diff !== 0);
+    };
+    let view = [];
+    if (candidates) view = candidates.filter(keep);
+    else for (const k of chunks) { const c = C.rows[k]; for (let r = c.start; r < c.start + c.count; r++) if (keep(r)) view.push(r); }
+    if (f.diff && !f.member) {
+      await load("diff");
+      store.diff.removed.forEach((x, i) => {
+        const pseudo = removedRow(i);
+        if ((!f.rule || pseudo.rule === f.rule) && (!f.type || pseudo.type === f.type) && (!f.product || pseudo.product.toLowerCase().includes(f.product))) view.push(`removed:${i}`);
+      });
+    }
+    sortView(view);
+    state.view = view;
+    state.total = view.length;
+    await renderPage(token);
+    if (token !== state.token) return null;
+    let text = `${fmt(view.length)} of ${fmt(S.associations)} associations`;
+    if (matchedNames) text += matchedNames.length === 1 ? ` hold ${matchedNames[0]}` : ` hold one of ${fmt(matchedNames.length)} member files matching “${f.member}”`;
+    status(partial ? `${text} (searching the other file names…)` : text);
+    return view;
   }
   function removedRow(i) {
     const x = store.diff.removed[i];
@@ -312,8 +345,9 @@
   async function renderPage(token) {
     const start = state.page * PAGE;
     const end = Math.min(start + PAGE, state.total);
-    const ids = [];
-    for (let i = start; i < end; i++) ids.push(state.view ? state.view[i] : i);
+    let ids = [];
+    if (state.view && state.view.lazy) ids = await lazyIds(state.view, start, end);
+    else for (let i = start; i < end; i++) ids.push(state.view ? state.view[i] : i);
     const chunks = [...new Set(ids.filter((r) => typeof r === "number").map(chunkOf))];
     await loadChunks(chunks, "the associations");
     if (token !== state.token) return;
@@ -338,30 +372,12 @@
     $("page-next").disabled = state.page + 1 >= pages;
     $("pager").hidden = pages <= 1;
   }
-  async function loadAll() {
-    await loadChunks(C.rows.map((c, k) => k), "every association");
-    const view = [];
-    for (let r = 0; r < S.associations; r++) view.push(r);
-    return view;
-  }
-  document.querySelectorAll("#table th button").forEach((button) => button.addEventListener("click", async () => {
+  document.querySelectorAll("#table th button").forEach((button) => button.addEventListener("click", () => {
     const key = button.dataset.sort;
     state.sort = { key, dir: state.sort.key === key ? -state.sort.dir : 1 };
     document.querySelectorAll("#table th").forEach((th) => th.setAttribute("aria-sort", "none"));
     button.parentElement.setAttribute("aria-sort", state.sort.dir === 1 ? "ascending" : "descending");
-    const token = ++state.token;
-    try {
-      let view = state.view;
-      if (!view) {
-        if (state.sort.key === "rule" && state.sort.dir === 1) { await renderPage(token); return; }
-        view = await loadAll();
-      }
-      if (token !== state.token) return;
-      if (state.sort.key === "rule" && state.sort.dir === 1) view.sort((a, b) => (typeof a === typeof b ? (a < b ? -1 : 1) : typeof a === "number" ? -1 : 1));
-      else sortView(view);
-      state.view = view; state.total = view.length; state.page = 0;
-      await renderPage(token);
-    } catch (error) { fail(error); }
+    applyFilters();
   }));
   $("page-prev").addEventListener("click", () => { state.page -= 1; renderPage(state.token).catch(fail); });
   $("page-next").addEventListener("click", () => { state.page += 1; renderPage(state.token).catch(fail); });
