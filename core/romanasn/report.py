@@ -571,7 +571,8 @@ def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
 
     parser.add_argument("folder", metavar="DIR", help="the folder of association files (a run's output)")
     parser.add_argument("-o", "--output", metavar="PAGE",
-                        help=f"the page to write (default: DIR/{DEFAULT_PAGE}); its data go in PAGE_data/ beside it")
+                        help=f"the page to write (default: DIR/{DEFAULT_PAGE}); its data go beside it, in NAME_data/ "
+                             "for NAME.html")
     parser.add_argument("--pool", action="append", metavar="POOL",
                         help="the pool the run was made from: draws the sky, gives explain's verdicts (repeatable)")
     parser.add_argument("--against", metavar="OLD_DIR",
