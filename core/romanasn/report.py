@@ -341,7 +341,13 @@ def explanations(table: _Table, pool: Any, report: Mapping[str, Any], pm: Plugin
     position = {f: i for i, f in enumerate(filenames)}
     first = list(report.get("orphans", [])) + [v.get("filename") for v in report.get("vetoes", [])]
     rows = list(dict.fromkeys([position[f] for f in first if f in position] + list(range(len(filenames)))))
-    found = explain.explain_rows(pool, rows[:EXPLAIN_LIMIT], plugin_manager=pm, config=config)
+    engine_log = logging.getLogger("romanasn")
+    level = engine_log.level
+    engine_log.setLevel(logging.ERROR)  # the rules run again: their warnings were the run's, and verdicts say them
+    try:
+        found = explain.explain_rows(pool, rows[:EXPLAIN_LIMIT], plugin_manager=pm, config=config)
+    finally:
+        engine_log.setLevel(level)
     index = {e.filename: k for k, e in enumerate(found)}
     stems = {strip_level(e.filename): k for k, e in enumerate(found)}
     for name in table.by_name:
