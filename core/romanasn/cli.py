@@ -60,6 +60,8 @@ the id of every association the folder's romanasn-run.json already lists.""",
     "explain": "examples:\n  romanasn explain pool.ecsv r0000101001001001001_0001_wfi01_f158_cal.asdf\n"
                "  romanasn explain pool.ecsv FILE --rule wfi_image_visit --json",
     "diff": "examples:\n  romanasn diff old/ new/\n  romanasn diff old/ new/ --json --ignore target",
+    "report": "examples:\n  romanasn report out/\n"
+              "  romanasn report out/ --pool pool.ecsv --skymap skymap.asdf --against yesterday/ -o out.html",
     "new-pack": "examples:\n  romanasn new-pack my-survey -o .\n  pip install -e ./romanasn-my-survey",
 }
 
@@ -600,14 +602,10 @@ def _add_diff(sub: Any) -> None:
 def _add_report(sub: Any, pm: PluginManager) -> None:
     from romanasn import report
 
-    p = sub.add_parser("report", help="write a web page of a run: summary, associations, sky, changes",
-                       description="Write a static web page of a folder of associations, opened from disk"
-                                   " with no server: the run's summary, a table of the associations to"
-                                   " filter and open, with --pool their footprints on the sky and explain's"
-                                   " verdicts, with --against what changed since an older run.")
-    _common(p)
-    report.configure(p, pm)
-    p.set_defaults(run=report.run)
+    _add_module(sub, "report", report, "write a web page of a run: summary, associations, sky, changes",
+                "Write a static web page of a folder of associations, opened from disk with no server: the"
+                " run's summary, a table of the associations to filter and open, with --pool their footprints"
+                " on the sky and explain's verdicts, with --against what changed since an older run.", pm)
 
 
 if __name__ == "__main__":  # pragma: no cover
