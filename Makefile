@@ -45,6 +45,7 @@ bench: setup  # BENCH_SKIP_ROMANCAL=1 leaves romancal 1.0.3 out; BENCH_SIZES=100
 
 # The documentation: the gallery's pictures, then every page, warnings as errors.
 docs: setup
+	ROMANASN_GALLERY=docs/_static/gallery $(BIN)/python -m pytest -q tests/test_report_browser.py
 	$(BIN)/python docs/gallery.py
 	$(BIN)/sphinx-build -E -W --keep-going -b html docs docs/_build/html
 	@echo "documentation written to docs/_build/html/index.html"

@@ -8,7 +8,11 @@ Usage: python docs/gallery.py [--out DIR]
 2. ``skycell-footprints.png``: the skycell associations of the example pool,
    drawn by ``romanasn plot`` of the romanasn-skycell pack (skipped, with a
    note, while that command is not installed).
-3. ``benchmark-scaling.png``: time against pool size, romanasn and romancal
+3. ``report-*.png``: ``romanasn report`` of the example run in headless
+   Chromium, taken by ``tests/test_report_browser.py`` when
+   ``ROMANASN_GALLERY`` names this folder (``make docs`` runs those tests so
+   first); without Chromium they are left as they are, with a note.
+4. ``benchmark-scaling.png``: time against pool size, romanasn and romancal
    1.0.3, from the benchmark results committed in
    ``benchmarks/results/mission.json`` (see :func:`read_benchmark` for what it
    holds). This one is never skipped: when the file is missing or malformed
@@ -151,7 +155,46 @@ def skycell_footprints(out: Path) -> dict[str, Any]:
                        f"{len(chosen.members)} members on skycell {chosen.skycell_wcs_info.get('name', '')}."}
 
 
-# -- 3. benchmark scaling -------------------------------------------------------------------
+# -- 3. the report in a browser -------------------------------------------------------------
+
+#: The report's screenshots: file, title, what it shows.
+REPORT_SHOTS = (
+    ("report-summary.png", "romanasn report: the summary",
+     "The page romanasn report writes for the example run (make run's output), opened from disk in headless "
+     "Chromium: inputs, packs and versions, counts per rule, type and program, and what was left out."),
+    ("report-member-filter.png", "romanasn report: every association of one file",
+     "The association table filtered by a member file name: every association the exposure is in, at every level."),
+    ("report-association.png", "romanasn report: one association",
+     "An association opened: its facts, what changed since the older run, and its members, each with the "
+     "associations it is in and explain's verdicts."),
+    ("report-verdicts.png", "romanasn report: explain's verdicts",
+     "Each rule's verdict on one member (romanasn explain), read from the pool given with --pool."),
+    ("report-diff.png", "romanasn report --against: what changed",
+     "The diff view against the run of a day before (one detector file more, one less): added, removed and "
+     "changed associations, as romanasn diff finds them."),
+    ("report-sky.png", "romanasn report: the sky",
+     "The Level 3 footprints (hulls of their members' s_region) near the north celestial pole and, with "
+     "--skymap, the skycells they touch; drag to pan, wheel to zoom, click to open an association."),
+    ("report-narrow.png", "romanasn report in a narrow window",
+     "The same page in a 390-pixel-wide window: the controls stack, every one labelled."),
+)
+
+
+def report_screenshots(out: Path) -> list[dict[str, Any]]:
+    """The report's screenshots found in ``out`` (the browser tests take them)."""
+    entries = []
+    for file, title, about in REPORT_SHOTS:
+        entry = {"file": file, "title": title, "about": about}
+        if (out / file).exists():
+            entries.append({**entry, "drawn": True, "caption": f"tests/test_report_browser.py, in headless "
+                                                                 f"Chromium: {title}."})
+        else:
+            entries.append({**entry, "drawn": False, "note": "not taken: run make docs where Chromium is installed "
+                                                             "(apt-get install chromium)."})
+    return entries
+
+
+# -- 4. benchmark scaling -------------------------------------------------------------------
 
 
 class GalleryError(Exception):
@@ -360,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gallery: error: {exc}", file=sys.stderr)
         return 1
     with _quiet("romanasn"):
-        entries = [associations_per_rule(args.out), skycell_footprints(args.out), scaling]
+        entries = [associations_per_rule(args.out), skycell_footprints(args.out), *report_screenshots(args.out),
+                   scaling]
     for entry in entries:
         if not entry["drawn"]:
             stale = args.out / entry["file"]

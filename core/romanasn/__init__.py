@@ -27,7 +27,7 @@ _LAZY = {
     "NAME": "romanasn.plugins", "hookimpl": "romanasn.plugins",
     "get_plugin_manager": "romanasn.plugins.manager",
     **dict.fromkeys(["Command", "Companion", "Constraint", "Group", "MemberSpec", "Option", "PoolColumn", "Rule",
-                     "RunConfig", "isin"], "romanasn.plugins.types"),
+                     "RunConfig", "SkyOutline", "isin"], "romanasn.plugins.types"),
     "degraded_reasons": "romanasn.products",
     "read_pool": "romanasn.pool", "read_pools": "romanasn.pool", "write_pool": "romanasn.pool",
     **dict.fromkeys(["Association", "Member", "Product", "Provenance"], "romanasn.records"),
@@ -84,6 +84,7 @@ if TYPE_CHECKING:
         PoolColumn,
         Rule,
         RunConfig,
+        SkyOutline,
         isin,
     )
     from romanasn.products import degraded_reasons
@@ -94,7 +95,7 @@ __all__ = [
     "grouping_rules",
     "NAME", "Association", "AsnError", "Command", "Companion", "Constraint", "Group", "Member",
     "MemberSpec", "Option", "PluginError", "PoolColumn", "PoolError", "Product", "Provenance",
-    "Result", "RomanasnError", "Rule", "RuleError", "RunConfig", "UsageError", "__version__",
+    "Result", "RomanasnError", "Rule", "RuleError", "RunConfig", "SkyOutline", "UsageError", "__version__",
     "daily_code", "degraded_reasons", "focal_plane_name", "generate", "get_plugin_manager", "grouping_code", "hookimpl",
     "isin", "level3_name", "load_asn", "member_filename", "name_token", "pass_code", "program_id",
     "read_pool", "read_pools", "strip_level", "visit_code", "write_asn", "write_pool", "write_result",

@@ -60,6 +60,8 @@ the id of every association the folder's romanasn-run.json already lists.""",
     "explain": "examples:\n  romanasn explain pool.ecsv r0000101001001001001_0001_wfi01_f158_cal.asdf\n"
                "  romanasn explain pool.ecsv FILE --rule wfi_image_visit --json",
     "diff": "examples:\n  romanasn diff old/ new/\n  romanasn diff old/ new/ --json --ignore target",
+    "report": "examples:\n  romanasn report out/\n"
+              "  romanasn report out/ --pool pool.ecsv --skymap skymap.asdf --against yesterday/ -o out.html",
     "new-pack": "examples:\n  romanasn new-pack my-survey -o .\n  pip install -e ./romanasn-my-survey",
 }
 
@@ -208,6 +210,7 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     _add_make_pool(sub)
     _add_explain(sub, pm)
     _add_diff(sub)
+    _add_report(sub, pm)
     _add_new_pack(sub)
     for found in pm.commands():
         command = found.item
@@ -276,6 +279,8 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
                    help="local (default), or dask: plan and encode on a Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --engine dask, a running dask.distributed scheduler (default: a local cluster)")
+    p.add_argument("--report", action="store_true",
+                   help="also write DIR/report.html, the run's web page (as romanasn report DIR --pool POOL)")
     group = p.add_argument_group("options added by plugins")
     for found in pm.generate_options():
         option = found.item
@@ -311,6 +316,8 @@ def _pack_options(args: argparse.Namespace) -> dict[str, Any]:
 def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     if not args.dry_run and not args.output_dir:
         raise UsageError("generate needs -o DIR (or --dry-run)")
+    if args.report and args.dry_run:
+        raise UsageError("--report needs a run that writes its associations (not --dry-run)")
     pm.check()
     rules, skip_rules = _names(args.rules, "--rules"), _names(args.skip_rules, "--skip-rules") or []
     config = RunConfig(
@@ -345,6 +352,12 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
 
         explain.write_orphans(result.orphans, args.orphans)
     _print_summary(result, args, written)
+    if args.report:
+        from romanasn import report
+
+        page = report.write_report(args.output_dir, plugin_manager=pm, pool=table, options=config.options)
+        if not args.quiet:
+            print(f"wrote {page}")
     for failed in result.failed:
         print(f"romanasn: error: rule {failed.rule!r} of plugin {failed.plugin} {failed.version} left out "
               f"(the other rules finished): {failed.error}", file=sys.stderr)
@@ -566,7 +579,7 @@ def _add_new_pack(sub: Any) -> None:
                 " tests) into DIR/romanasn-NAME.")
 
 
-# -- explain, diff ----------------------------------------------------------------------
+# -- explain, diff, report ----------------------------------------------------------------------
 
 
 def _add_explain(sub: Any, pm: PluginManager) -> None:
@@ -583,6 +596,16 @@ def _add_diff(sub: Any) -> None:
     _add_module(sub, "diff", diff, "compare two folders of association files by content",
                 "Compare two sets of association files by product name: associations added and removed,"
                 " members gained and lost. Exit status 0 when equal, 3 when they differ.")
+
+
+
+def _add_report(sub: Any, pm: PluginManager) -> None:
+    from romanasn import report
+
+    _add_module(sub, "report", report, "write a web page of a run: summary, associations, sky, changes",
+                "Write a static web page of a folder of associations, opened from disk with no server: the"
+                " run's summary, a table of the associations to filter and open, with --pool their footprints"
+                " on the sky and explain's verdicts, with --against what changed since an older run.", pm)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,9 +40,10 @@ DIFFER = 3
 #: Keys ignored unless ``--all-fields``: they change with every release, not with the science.
 VOLATILE = ("asn_id", "code_version", "romanasn.plugin_version", "romanasn.kernel_version")
 
-_SUFFIXES = (".json", ".yaml", ".yml", ".asdf")
+#: The endings of association files; the prefix of a run's staging folder (an unfinished run).
+SUFFIXES = (".json", ".yaml", ".yml", ".asdf")
+STAGING = ".romanasn-staging-"
 _RUN_REPORT = "romanasn-run.json"  # written by romanasn.output beside the associations
-_STAGING = ".romanasn-staging-"
 
 
 @frozen
@@ -146,14 +147,14 @@ def association_files(folder: str | os.PathLike) -> list[Path]:
         names = sorted(os.listdir(folder))
     except OSError as exc:
         raise AsnError(f"{folder}: cannot list the folder: {exc.strerror or exc}") from exc
-    unfinished = [n for n in names if n.startswith(_STAGING)]
+    unfinished = [n for n in names if n.startswith(STAGING)]
     if unfinished:
         log.warning("%s: holds %s, left by a run that did not finish (or is still running); "
                     "its association files may not be a complete set", folder, unfinished[0])
     return [
         folder / name for name in names
         if not name.startswith(".") and name != _RUN_REPORT
-        and Path(name).suffix.lower() in _SUFFIXES and (folder / name).is_file()
+        and Path(name).suffix.lower() in SUFFIXES and (folder / name).is_file()
     ]
 
 

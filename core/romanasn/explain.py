@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+import attrs
 import numpy as np
 from attrs import field, frozen
 
@@ -159,29 +160,97 @@ def explain(
     :param rules: the rules to report (all when None); every rule still runs,
         so ids and vetoes are those of a full ``generate``.
     """
+    row = find_row(table, filename, source)
+    (found,) = explain_rows(table, [row], plugin_manager=plugin_manager, config=config, rules=rules)
+    if Path(filename).name != found.filename:
+        note = (f"no row has the file name {Path(filename).name!r}; explaining {found.filename!r}, "
+                f"the same exposure at another level")
+        found = attrs.evolve(found, notes=(note, *found.notes))
+    return found
+
+
+def explain_rows(
+    table: Any,
+    rows: Sequence[int],
+    *,
+    plugin_manager: PluginManager,
+    config: RunConfig | None = None,
+    rules: Iterable[str] | None = None,
+) -> list[Explanation]:
+    """Each rule's verdict on each of ``rows`` (indices into ``table``), from one run of every rule."""
     pm = plugin_manager
     pm.check()
     config = config or RunConfig()
-    row = find_row(table, filename, source)
     entries = engine.select_rules(pm.rules(), rules)
     results, failures, partial = _run(table, pm, config)
-    found = str(table["filename"][row])
-    notes = []
-    if Path(filename).name != found:
-        notes.append(f"no row has the file name {Path(filename).name!r}; explaining {found!r}, "
-                     f"the same exposure at another level")
-    if partial:
-        notes.append("a rule failed, so each rule was run alone: asn_ids and file names are left out")
+    notes = ("a rule failed, so each rule was run alone: asn_ids and file names are left out",) if partial else ()
     reshapers = [info.label for info in pm.plugin_infos() if info.status == "active" and info.name != KERNEL
                  and {"romanasn_build_associations", "romanasn_finalize"} & set(pm.hooks_of(info.name))]
-    verdicts = []
-    for entry in entries:
-        if entry.name in failures:
-            verdicts.append(Verdict(entry.name, entry.plugin.label, FAILED, failures[entry.name]))
-            continue
-        verdicts.append(_verdict(entry, table, row, results[entry.name], config, reshapers, partial))
-    orphan = all(found in r.orphans for r in results.values()) and not failures
-    return Explanation(found, row, orphan, tuple(verdicts), partial, tuple(notes))
+    seen = _Seen(table, results)
+    explained = []
+    for row in rows:
+        found = str(table["filename"][row])
+        verdicts = tuple(
+            Verdict(e.name, e.plugin.label, FAILED, failures[e.name]) if e.name in failures
+            else _verdict(e, table, row, seen, config, reshapers, partial)
+            for e in entries)
+        orphan = all(found in seen.orphans(r) for r in results.values()) and not failures
+        explained.append(Explanation(found, row, orphan, verdicts, partial, notes))
+    return explained
+
+
+class _Seen:
+    """One run's results, indexed for verdicts on many rows: constraint masks, vetoes, members."""
+
+    def __init__(self, table: Any, results: Mapping[str, engine.Result]) -> None:
+        self.table = table
+        self.results = results
+        self._masks: dict[tuple[str, int], np.ndarray] = {}
+        self._vetoes: dict[int, dict[tuple[str, str], list[tuple[str, str]]]] = {}
+        self._members: dict[tuple[int, str], dict[str, list[tuple[int, int]]]] = {}
+        self._orphans: dict[int, set[str]] = {}
+        self._products: dict[str, str | None] = {}
+
+    def selected_by(self, rule: Any, index: int) -> np.ndarray:
+        """The mask of rule ``select`` constraint number ``index`` over the table."""
+        key = (rule.name, index)
+        if key not in self._masks:
+            self._masks[key] = np.asarray(rule.select[index].test(self.table), dtype=bool)
+        return self._masks[key]
+
+    def vetoes(self, result: engine.Result, rule: str, filename: str) -> tuple[tuple[str, str], ...]:
+        """(reason, plugin) of each veto of ``filename`` in ``rule``."""
+        if id(result) not in self._vetoes:
+            index: dict[tuple[str, str], list[tuple[str, str]]] = {}
+            for v in result.vetoes:
+                index.setdefault((v.rule, v.filename), []).append((v.reason, v.plugin))
+            self._vetoes[id(result)] = index
+        return tuple(self._vetoes[id(result)].get((rule, filename), ()))
+
+    def members(self, result: engine.Result, rule: str) -> dict[str, list[tuple[int, int]]]:
+        """expname -> (association position, member position) of each member of the rule's associations."""
+        key = (id(result), rule)
+        if key not in self._members:
+            index: dict[str, list[tuple[int, int]]] = {}
+            for a, association in enumerate(result.associations):
+                made_by = association.provenance.rule if association.provenance else association.asn_rule
+                if made_by == rule:
+                    for m, member in enumerate(association.members):
+                        index.setdefault(member.expname, []).append((a, m))
+            self._members[key] = index
+        return self._members[key]
+
+    def product_member(self, rule: str) -> str | None:
+        """A member of the rule's associations when they list products, not pool files (else None)."""
+        if rule not in self._products:
+            self._products[rule] = _product_member(rule, self.table, self.results[rule])
+        return self._products[rule]
+
+    def orphans(self, result: engine.Result) -> set[str]:
+        """The file names no rule of ``result`` took."""
+        if id(result) not in self._orphans:
+            self._orphans[id(result)] = set(result.orphans)
+        return self._orphans[id(result)]
 
 
 def _run(table: Any, pm: PluginManager, config: RunConfig):
@@ -202,28 +271,29 @@ def _run(table: Any, pm: PluginManager, config: RunConfig):
 
 
 def _verdict(
-    entry: RuleEntry, table: Any, row: int, result: engine.Result, config: RunConfig,
+    entry: RuleEntry, table: Any, row: int, seen: _Seen, config: RunConfig,
     reshapers: Sequence[str], partial: bool,
 ) -> Verdict:
     rule, label = entry.rule, entry.plugin.label
+    result = seen.results[rule.name]
     filename = str(table["filename"][row])
     skipped = [s for s in result.skipped if s.rule == rule.name]
     if skipped:
         return Verdict(rule.name, label, SKIPPED, skipped[0].reason)
-    joined = _joined(entry, filename, result, partial)
-    failing = tuple((c.name, _value_of(c.name, table, row)) for c in rule.select
-                    if not bool(np.asarray(c.test(table), dtype=bool)[row]))
+    joined = _joined(entry, filename, result, seen, partial)
+    failing = tuple((c.name, _value_of(c.name, table, row)) for i, c in enumerate(rule.select)
+                    if not seen.selected_by(rule, i)[row])
     if failing:
         status = COMPANION if joined else NOT_SELECTED
         return Verdict(rule.name, label, status, "", failing, joined=joined)
-    vetoes = tuple((v.reason, v.plugin) for v in result.vetoes if v.rule == rule.name and v.filename == filename)
+    vetoes = seen.vetoes(result, rule.name, filename)
     if vetoes:
         return Verdict(rule.name, label, VETOED, "", vetoed_by=vetoes, joined=joined)
     keys = _keys(entry, table, row, config)
     if not keys:
         return Verdict(rule.name, label, NO_KEY, "the rule's key function gave the row no key", keys=keys)
     if not any(not j.companion for j in joined):
-        product = _product_member(rule.name, table, result)
+        product = seen.product_member(rule.name)
         if product:
             detail = (f"grouped, but the rule's associations list products of other associations (such as "
                       f"{product}), not exposures: this exposure reaches them through those products")
@@ -245,25 +315,27 @@ def _product_member(rule: str, table: Any, result: engine.Result) -> str | None:
     return members[0]
 
 
-def _joined(entry: RuleEntry, filename: str, result: engine.Result, partial: bool) -> tuple[Joined, ...]:
+def _joined(entry: RuleEntry, filename: str, result: engine.Result, seen: _Seen,
+            partial: bool) -> tuple[Joined, ...]:
     """The rule's associations holding the row as a member or as a companion."""
     rule = entry.rule
     own = member_filename(filename, rule.member.suffix)
     companions = {member_filename(filename, c.member.suffix): c.member.exptype for c in rule.companions}
+    members = seen.members(result, rule.name)
+    places = sorted({place for name in (own, *companions) for place in members.get(name, ())})
     found = []
-    for association, stem in zip(result.associations, result.file_stems):
-        made_by = association.provenance.rule if association.provenance else association.asn_rule
-        if made_by != rule.name:
+    for a, m in places:
+        association = result.associations[a]
+        member = association.members[m]
+        if member.expname == own:
+            companion = False
+        elif companions.get(member.expname) == member.exptype:
+            companion = True
+        else:
             continue
-        for member in association.members:
-            if member.expname == own:
-                companion = False
-            elif companions.get(member.expname) == member.exptype:
-                companion = True
-            else:
-                continue
-            found.append(Joined(association.product_name, None if partial else association.asn_id,
-                                None if partial else stem, member.expname, member.exptype, companion))
+        stem = result.file_stems[a]
+        found.append(Joined(association.product_name, None if partial else association.asn_id,
+                            None if partial else stem, member.expname, member.exptype, companion))
     return tuple(dict.fromkeys(found))
 
 
@@ -337,7 +409,12 @@ def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--data-release-id", default="p", help="data release id in product names (default: p)")
     parser.add_argument("--version-id", default=None, help="the version_id generate is given")
-    group = parser.add_argument_group("options added by plugins (as for generate)")
+    add_pack_options(parser, pm, "options added by plugins (as for generate)")
+
+
+def add_pack_options(parser: argparse.ArgumentParser, pm: PluginManager, title: str) -> None:
+    """Add the ``generate`` options packs add to ``parser``, in a group called ``title``."""
+    group = parser.add_argument_group(title)
     options = [found.item for found in pm.generate_options()]
     for option in options:
         kwargs: dict[str, Any] = {"help": option.help, "dest": option.dest}

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         PoolColumn,
         Rule,
         RunConfig,
+        SkyOutline,
     )
     from romanasn.records import Association
 
@@ -175,6 +176,24 @@ def romanasn_pool_columns() -> Sequence[PoolColumn]:
         required or not, where ``make-pool`` reads the value in an
         exposure's ``roman.meta``). Canonical columns need not be repeated; a
         column declared with a different type than the kernel's is an error.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -- the report -------------------------------------------------------------
+
+
+@_hookspec
+def romanasn_report_sky(footprints: Sequence[Sequence[tuple[float, float]]], config: RunConfig) -> Sequence[SkyOutline] | None:
+    """Outlines to draw beside the footprints on the sky view of ``romanasn report``.
+
+    :param footprints: the footprint of each pool row that is a member of a
+        Level 3 association, as (RA, Dec) vertices in degrees.
+    :param config: the options of the run being reported (``romanasn report``
+        takes the options packs add to ``generate``, such as ``--skymap``).
+    :return: :class:`~romanasn.plugins.types.SkyOutline` records (say, the
+        skycells the footprints touch), or None.
 
     .. versionadded:: 0.1
     """

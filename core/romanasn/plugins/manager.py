@@ -19,7 +19,7 @@ from attrs import frozen
 from romanasn._version import __version__
 from romanasn.errors import PluginError, RuleError, UsageError
 from romanasn.plugins import NAME, hookspec
-from romanasn.plugins.types import Command, Constraint, Option, PoolColumn, Rule
+from romanasn.plugins.types import Command, Constraint, Option, PoolColumn, Rule, SkyOutline
 from romanasn.records import Association
 from romanasn.words import did_you_mean
 
@@ -279,6 +279,10 @@ class PluginManager(pluggy.PluginManager):
     def pool_columns(self) -> list[Contributed]:
         """Pool columns the plugins declare."""
         return self._records("romanasn_pool_columns", PoolColumn)
+
+    def report_sky(self, footprints: Sequence[Any], config: Any) -> list[Contributed]:
+        """Outlines the plugins draw on the report's sky view beside ``footprints``."""
+        return self._records("romanasn_report_sky", SkyOutline, footprints=footprints, config=config)
 
     def generate_options(self) -> list[Contributed]:
         """Options plugins add to ``generate``; a name taken twice is an error."""

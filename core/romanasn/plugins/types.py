@@ -241,3 +241,23 @@ class Command:
     help: str
     configure: Callable[[Any], None]
     run: Callable[[Any], int]
+
+
+def _vertices(value: Iterable) -> tuple[tuple[float, float], ...]:
+    vertices = tuple((float(ra), float(dec)) for ra, dec in value)
+    if len(vertices) < 3:
+        raise ValueError(f"an outline needs at least 3 vertices, got {len(vertices)}")
+    return vertices
+
+
+@frozen
+class SkyOutline:
+    """A named outline a pack draws on the sky view of ``romanasn report`` (a skycell, a field).
+
+    ``vertices`` are (RA, Dec) pairs in degrees, joined in order by great
+    circles, the last to the first; ``kind`` says what it is (``skycell``).
+    """
+
+    name: str
+    vertices: tuple[tuple[float, float], ...] = field(converter=_vertices)
+    kind: str = ""

@@ -158,3 +158,28 @@ def _exposure_label(table: Any, row: int) -> str:
     if "optical_element" in table.colnames:
         parts.append(str(table["optical_element"][row]))
     return " ".join(parts) or str(table["filename"][row])
+
+
+def skycell_outlines(footprints: Any, skymap: str | None) -> list[Any]:
+    """The skycells of the sky map that ``footprints`` ((RA, Dec) vertices each) touch, as report outlines.
+
+    Empty when no sky map is given (``--skymap``, ``ROMANASN_SKYMAP`` or ``SKYMAP_PATH``).
+    """
+    from romanasn import SkyOutline
+
+    from romanasn_skycell.skymap import SkyMapError, open_skymap, skymap_path
+
+    path = skymap_path(skymap)
+    if not path or not len(footprints):
+        return []
+    try:
+        sky = open_skymap(path)
+    except SkyMapError as exc:
+        raise UsageError(f"--skymap: {exc}") from exc
+    _, cells = sky.match_radec([np.asarray(f, dtype=float) for f in footprints])
+    outlines = []
+    for cell in np.unique(cells).tolist():
+        info = sky.wcs_info(cell)
+        ra, dec = sphere.radec(skycell_outline(info))
+        outlines.append(SkyOutline(info["name"], list(zip(ra.tolist(), dec.tolist())), "skycell"))
+    return outlines

@@ -42,3 +42,11 @@ def romanasn_build_associations(rule, groups, names, config):
     if rule.name != MULTIBAND or rule not in RULES:
         return None
     return build_multiband(rule, groups, names, config)
+
+
+@hookimpl
+def romanasn_report_sky(footprints, config):
+    """The skycells the footprints touch, on the sky map of the run (``--skymap``), for ``romanasn report``."""
+    from romanasn_skycell.plot import skycell_outlines
+
+    return skycell_outlines(footprints, config.options.get("skymap"))

@@ -1,0 +1,189 @@
+"""How long ``romanasn report`` takes on large runs, and how fast its page opens and filters.
+
+Usage: python benchmarks/bench_report.py [ROWS ...] [--dir DIR] [--with-pool] [--json FILE]
+
+For each size (100,000 rows by default; the target is 1,000,000 rows), a pool
+made by ``mission_pool.py`` is run through ``romanasn generate`` with the
+imaging, spectral and calibration packs (kept in DIR and reused), then, in a
+fresh process each:
+
+- floor: reading every association file's bytes (what any report must do);
+- report: ``romanasn report RUN`` (the page and its data files), its wall and
+  CPU seconds and the ratio to the floor;
+- with ``--with-pool``: ``romanasn report RUN --pool POOL`` (adds the sky and
+  explain's verdicts, which run every rule over the pool again).
+
+Then the page in headless Chromium (the system browser, through Playwright):
+seconds until the first page of the table is shown, then to filter by one
+member file name (every association holding it), then by a rule. Targets:
+1,000,000 rows written in under 30 s; the page open and filtered in under 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+PACKS = "romanasn-wfi-imaging,romanasn-wfi-spectral,romanasn-wfi-calibration"
+ENV = dict(os.environ, ROMANASN_PLUGINS=PACKS)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TARGET_WRITE_1M, TARGET_PAGE = 30.0, 2.0
+#: The table's status line once a filter is applied: "N of M associations ...".
+DONE = r"/^[\d,]+ of [\d,]+ associations/.test(document.getElementById('status').textContent)"
+
+_FLOOR = r"""
+import os, sys
+folder = sys.argv[1]
+total = 0
+for entry in os.scandir(folder):
+    if entry.name.endswith("_asn.json"):
+        with open(entry.path, "rb") as f:
+            total += len(f.read())
+print(total)
+"""
+
+
+def romanasn() -> list[str]:
+    return [sys.executable, "-m", "romanasn"]
+
+
+def timed(argv: list[str]) -> dict:
+    """Run ``argv`` in a fresh process: wall and CPU seconds (the child's)."""
+    before = os.times()
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=ENV, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = os.times()
+    if done.returncode:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return {"wall": wall, "cpu": cpu, "stdout": done.stdout}
+
+
+def prepared_run(rows: int, folder: Path) -> tuple[Path, Path]:
+    """The pool of ``rows`` rows and its run (made once, kept in ``folder``)."""
+    import mission_pool
+
+    pool = folder / f"pool_{rows}.ecsv"
+    if not pool.exists():
+        print(f"making a pool of {rows:,} rows ...", flush=True)
+        mission_pool.write(rows, pool)
+    run = folder / f"run_{rows}"
+    if not (run / "romanasn-run.json").exists():
+        print(f"generating its associations into {run} ...", flush=True)
+        shutil.rmtree(run, ignore_errors=True)
+        timed(romanasn() + ["generate", str(pool), "-o", str(run), "-q"])
+    return pool, run
+
+
+def browser_times(page: Path, member: str, rule: str) -> dict:
+    """Seconds to open the page (first rows shown), filter by ``member`` (first the names that start
+    with it, then every name), then by ``rule``."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        start = time.perf_counter()
+        tab.goto(page.as_uri())
+        tab.wait_for_function("document.querySelectorAll('#table tbody tr').length > 0", timeout=300_000)
+        opened = time.perf_counter() - start
+        tab.click("#tab-associations")
+        start = time.perf_counter()
+        tab.fill("#f-member", member)
+        tab.wait_for_function(DONE + " && document.getElementById('status').textContent.includes(' hold')",
+                              timeout=300_000)
+        by_member = time.perf_counter() - start - 0.25  # less the page's typing pause
+        found = tab.inner_text("#status")
+        tab.wait_for_function("!document.getElementById('status').textContent.includes('searching')",
+                              timeout=300_000)
+        every_name = time.perf_counter() - start - 0.25
+        tab.fill("#f-member", "")
+        tab.wait_for_function("!document.getElementById('status').textContent.includes(' hold')", timeout=300_000)
+        start = time.perf_counter()
+        tab.select_option("#f-rule", rule)
+        tab.wait_for_function(DONE, timeout=300_000)
+        by_rule = time.perf_counter() - start
+        found_rule = tab.inner_text("#status")
+        browser.close()
+    return {"open": opened, "filter_member": by_member, "filter_member_all": every_name, "filter_rule": by_rule, "member_status": found,
+            "rule_status": found_rule}
+
+
+def measure(rows: int, folder: Path, with_pool: bool) -> dict:
+    pool, run = prepared_run(rows, folder)
+    files = sum(1 for n in os.listdir(run) if n.endswith("_asn.json"))
+    floor = timed([sys.executable, "-c", _FLOOR, str(run)])
+    page = folder / f"report_{rows}.html"
+    report = timed(romanasn() + ["report", str(run), "-o", str(page), "-q"])
+    data = page.with_name(f"{page.stem}_data")
+    size = sum(p.stat().st_size for p in data.iterdir())
+    result = {"rows": rows, "associations": files, "floor_wall": floor["wall"], "report_wall": report["wall"],
+              "report_cpu": report["cpu"], "data_mib": size / 2**20, "data_files": len(os.listdir(data))}
+    if with_pool:
+        pooled = timed(romanasn() + ["report", str(run), "-o", str(folder / f"report_pool_{rows}.html"),
+                                     "--pool", str(pool), "-q"])
+        result["report_with_pool_wall"] = pooled["wall"]
+    run_report = json.loads((run / "romanasn-run.json").read_text())
+    member = next(n for n in sorted(os.listdir(run)) if n.endswith("_asn.json"))
+    first = json.loads((run / member).read_text())["products"][0]["members"][0]["expname"]
+    rule = max(run_report["counts"], key=run_report["counts"].get)
+    result.update(browser_times(page, first, rule))
+    result["member"], result["rule"] = first, rule
+    return result
+
+
+def print_result(r: dict) -> None:
+    print(f"{r['rows']:>9,} rows, {r['associations']:,} associations:")
+    print(f"  read every file (floor)   {r['floor_wall']:7.2f} s")
+    print(f"  romanasn report           {r['report_wall']:7.2f} s wall, {r['report_cpu']:.2f} s CPU "
+          f"({r['report_wall'] / r['floor_wall']:.1f}x the floor); data {r['data_mib']:.0f} MiB "
+          f"in {r['data_files']} files")
+    if "report_with_pool_wall" in r:
+        print(f"  romanasn report --pool    {r['report_with_pool_wall']:7.2f} s wall (adds the sky and explain's verdicts)")
+    print(f"  page open (first rows)    {r['open']:7.2f} s")
+    print(f"  filter by member name     {r['filter_member']:7.2f} s  ({r['member_status']})")
+    print(f"  ... and searched in every file name (a part of a name may be anywhere) "
+          f"{r['filter_member_all']:7.2f} s")
+    print(f"  filter by rule            {r['filter_rule']:7.2f} s  ({r['rule_status']})")
+    if r["rows"] >= 1_000_000:
+        print(f"  target: written in under {TARGET_WRITE_1M:.0f} s: "
+              f"{'holds' if r['report_wall'] < TARGET_WRITE_1M else 'MISSED'}")
+    worst = max(r["open"], r["filter_member"], r["filter_rule"])
+    print(f"  target: page opens and filters in under {TARGET_PAGE:.0f} s each: "
+          f"{'holds' if worst < TARGET_PAGE else f'MISSED (slowest {worst:.2f} s)'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="*", type=int, default=[100_000], help="pool sizes (default: 100000)")
+    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "romanasn-bench-report",
+                        help="where pools, runs and pages are kept between runs")
+    parser.add_argument("--with-pool", action="store_true", help="also time the report with --pool")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for rows in args.rows:
+        results.append(measure(rows, args.dir, args.with_pool))
+        print_result(results[-1])
+    if args.json:
+        machine = {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+        args.json.write_text(json.dumps({"results": results, "machine": machine}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

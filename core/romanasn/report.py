@@ -1,0 +1,621 @@
+"""A run you can look at: ``romanasn report DIR``, a static web page of a folder of associations.
+
+The page (``report.html`` by default, in DIR) opens from disk in a browser,
+with no server and no network: its script and style are inlined from
+``report_assets/``, and its data sit beside it in ``<page>_data/`` as small
+JavaScript files (``<script>`` tags load them, so ``file://`` works), each
+loaded only when the page needs it:
+
+- ``rows-N.js``: the association table in chunks (product, rule, type,
+  program, members, file), ordered by rule then file;
+- ``json-N.js``: the association files themselves, for the detail view;
+- ``names-N.js``: every member file name, sorted, with the associations
+  holding it (the member filter);
+- ``sky.js``: with ``--pool``, the footprint of each Level 3 association (the
+  hull of its members' ``s_region``) and the outlines packs add through the
+  ``romanasn_report_sky`` hook (the skycells, with ``--skymap``);
+- ``explain.js``: with ``--pool``, ``romanasn explain``'s verdicts on the
+  rows left out (orphans, vetoed) and then on the others, up to
+  :data:`EXPLAIN_LIMIT` rows;
+- ``diff.js``: with ``--against OLD_DIR``, what ``romanasn diff OLD_DIR DIR``
+  finds: added, removed and changed associations.
+
+The summary (inputs, packs, counts, vetoes, orphans, failed rules) comes from
+the run report ``romanasn-run.json`` and is inlined in the page. The page
+and its data folder replace the old ones only when both are complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import logging
+import math
+import multiprocessing
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import orjson
+
+from romanasn import asnfile, diff
+from romanasn._version import __version__
+from romanasn.errors import AsnError, UsageError
+from romanasn.naming import strip_level
+from romanasn.plugins.manager import PluginManager
+from romanasn.plugins.types import RunConfig
+
+log = logging.getLogger("romanasn.report")
+
+RUN_REPORT = "romanasn-run.json"  # written by romanasn.output beside the associations
+DEFAULT_PAGE = "report.html"
+ASSETS = Path(__file__).with_name("report_assets")
+
+#: Associations per chunk of the table, of the association files, and member names per chunk.
+ROWS_CHUNK, JSON_CHUNK, NAMES_CHUNK = 20_000, 2_000, 50_000
+#: Processes reading the association files (at most one per core).
+READERS = 2
+#: Pool rows given ``explain`` verdicts (the rows left out first).
+EXPLAIN_LIMIT = 2_000
+#: Explained rows per data file.
+EXPLAIN_CHUNK = 100
+#: Orphans listed in the page (all are counted; romanasn-run.json lists every one).
+ORPHANS_SHOWN = 5_000
+
+
+# -- reading the run -------------------------------------------------------------------
+
+
+def read_run_report(folder: Path) -> dict[str, Any]:
+    """The run report of ``folder`` (``{}`` when there is none)."""
+    path = folder / RUN_REPORT
+    if not path.exists():
+        return {}
+    try:
+        report = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise AsnError(f"{path}: not a run report: {exc}") from None
+    if not isinstance(report, dict):
+        raise AsnError(f"{path}: not a run report: a JSON object was expected")
+    return report
+
+
+def association_files(folder: Path, report: Mapping[str, Any]) -> list[str]:
+    """The names of the association files (as ``romanasn diff`` finds them), by rule then name.
+
+    The rule of each file is the run report's manifest's, when there is one.
+    """
+    with os.scandir(folder) as entries:
+        found = [(e.name, e.is_file()) for e in entries]
+    if any(name.startswith(diff.STAGING) for name, _ in found):
+        diff.association_files(folder)  # warns that a run did not finish
+    names = [name for name, is_file in found if is_file and not name.startswith(".") and name != RUN_REPORT
+             and os.path.splitext(name)[1].lower() in diff.SUFFIXES]
+    listed = (report.get("manifest") or {}).get("files") or {}
+    return sorted(names, key=lambda n: (_rule_of(listed.get(n)), n))
+
+
+def _rule_of(entry: Any) -> str:
+    return str(entry[1]) if isinstance(entry, list) and len(entry) > 1 else ""
+
+
+def load_association(folder: str, name: str, folder_fd: int) -> tuple[dict[str, Any], bytes]:
+    """An association file's mapping and its JSON text; an :class:`AsnError` names a bad file.
+
+    ``folder_fd`` is the folder opened (``os.open``): a file is opened from it, read and closed
+    with three system calls, the cost that counts for a million files.
+    """
+    path = os.path.join(folder, name)
+    if not name.lower().endswith(".json"):
+        data = dict(asnfile.load_asn_dict(path))
+        return data, orjson.dumps(data, default=str)
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=folder_fd)
+    try:
+        pieces = []
+        while piece := os.read(fd, 1 << 20):
+            pieces.append(piece)
+    finally:
+        os.close(fd)
+    raw = b"".join(pieces)
+    try:
+        return orjson.loads(raw), raw
+    except orjson.JSONDecodeError as exc:
+        raise AsnError(f"{path}: not an association file: {exc}") from None
+
+
+def _read_part(folder: str, names: Sequence[str], data_file: str, k: int, keep: frozenset[str] | None
+               ) -> tuple[list[tuple[str, str, str, str, list[str]]], dict[int, list[str]]]:
+    """Read a part of the files: write their JSON as ``data_file``, return each one's table row.
+
+    :param keep: rules whose members' names are returned for the sky (every rule when empty, none when None).
+    """
+    rows, kept, texts = [], {}, []
+    folder_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        for name in names:
+            data, raw = load_association(folder, name, folder_fd)
+            texts.append(raw)
+            rows.append(_row(folder, name, data))
+    finally:
+        os.close(folder_fd)
+    if keep is not None:
+        kept = {i: row[4] for i, row in enumerate(rows) if not keep or row[1] in keep}
+    with open(data_file, "wb") as out:
+        out.write(_script("json", k, b"[" + b",".join(texts) + b"]"))
+    return rows, kept
+
+
+def _row(folder: str, name: str, data: Mapping[str, Any]) -> tuple[str, str, str, str, list[str]]:
+    """An association's product name(s), rule, type, program and member names."""
+    try:
+        products = data["products"]
+        members = [str(m["expname"]) for p in products for m in p["members"]]
+    except (KeyError, TypeError) as exc:
+        raise AsnError(f"{os.path.join(folder, name)}: not an association file: no products with members "
+                       f"({exc!r})") from None
+    return (" + ".join(str(p.get("name", "")) for p in products), str(data.get("asn_rule", "")),
+            str(data.get("asn_type", "")), str(data.get("program", "")), members)
+
+
+# -- the association table -------------------------------------------------------------------
+
+
+class _Table:
+    """The associations of the folder as columns, and each member name's associations."""
+
+    def __init__(self) -> None:
+        self.product: list[str] = []
+        self.rule: list[str] = []
+        self.type: list[str] = []
+        self.program: list[str] = []
+        self.members: list[int] = []
+        self.file: list[str] = []
+        self.by_name: dict[str, list[int]] = {}
+        self.kept_members: dict[int, list[str]] = {}
+
+    def extend(self, names: Sequence[str], rows: Sequence[tuple[str, str, str, str, list[str]]],
+               kept: Mapping[int, list[str]]) -> None:
+        """Add the rows of a part of the files (``_read_part``), in order."""
+        start = len(self.product)
+        by_name = self.by_name
+        for row, (name, (product, rule, asn_type, program, members)) in enumerate(zip(names, rows), start):
+            self.product.append(product)
+            self.rule.append(rule)
+            self.type.append(asn_type)
+            self.program.append(program)
+            self.file.append(name)
+            self.members.append(len(members))
+            for member in members:
+                found = by_name.get(member)
+                if found is None:
+                    by_name[member] = [row]
+                elif found[-1] != row:
+                    found.append(row)
+        for i, members in kept.items():
+            self.kept_members[start + i] = members
+
+    def __len__(self) -> int:
+        return len(self.product)
+
+    def keys(self) -> list[str]:
+        """The key ``romanasn diff`` gives each association: its product name, with the rule when shared."""
+        counts: dict[str, int] = {}
+        for name in self.product:
+            counts[name] = counts.get(name, 0) + 1
+        return [name if counts[name] == 1 else f"{name} [{rule}]" for name, rule in zip(self.product, self.rule)]
+
+
+def _chunks(count: int, size: int) -> Iterator[range]:
+    for start in range(0, count, size):
+        yield range(start, min(start + size, count))
+
+
+def _interned(values: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The distinct values, sorted, and each value's position among them."""
+    distinct = sorted(set(values))
+    position = {v: i for i, v in enumerate(distinct)}
+    return distinct, [position[v] for v in values]
+
+
+# -- the sky ---------------------------------------------------------------------------------
+
+
+def parse_s_region(text: Any) -> np.ndarray | None:
+    """The (V, 2) RA, Dec vertices of an ``s_region`` ``POLYGON [frame] ra dec ...``, or None."""
+    parts = str(text).split() if isinstance(text, str) else []
+    if len(parts) < 7 or parts[0].upper() != "POLYGON":
+        return None
+    numbers = parts[2:] if parts[1].isalpha() else parts[1:]
+    try:
+        values = np.array(numbers, dtype=float)
+    except ValueError:
+        return None
+    if len(values) < 6 or len(values) % 2 or not np.isfinite(values).all():
+        return None
+    vertices = values.reshape(-1, 2)
+    return vertices if np.abs(vertices[:, 1]).max() <= 90 else None
+
+
+def _unit(radec: np.ndarray) -> np.ndarray:
+    ra, dec = np.deg2rad(radec[..., 0]), np.deg2rad(radec[..., 1])
+    return np.stack((np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)), axis=-1)
+
+
+class Projection:
+    """The azimuthal equidistant projection about a centre: (east, north) in degrees from it.
+
+    True in distance and direction from the centre, defined over the whole
+    sky but the point opposite the centre: a run near a pole or across RA 0
+    is drawn as the sky shows it.
+    """
+
+    def __init__(self, centre: np.ndarray) -> None:
+        self.centre = centre / np.linalg.norm(centre)
+        ra = math.atan2(self.centre[1], self.centre[0])
+        self.east = np.array([-math.sin(ra), math.cos(ra), 0.0])
+        self.north = np.cross(self.centre, self.east)
+
+    def __call__(self, radec: np.ndarray) -> np.ndarray:
+        """The (..., 2) east and north offsets (deg) of (..., 2) RA, Dec points."""
+        p = _unit(np.asarray(radec, dtype=float))
+        x, y = p @ self.east, p @ self.north
+        c = np.arccos(np.clip(p @ self.centre, -1.0, 1.0))
+        r = np.hypot(x, y)
+        k = np.where(r > 0, c / np.where(r > 0, r, 1.0), 1.0)
+        return np.degrees(np.stack((x * k, y * k), axis=-1))
+
+
+def convex_hull(points: np.ndarray) -> np.ndarray:
+    """The convex hull of (N, 2) points, counter-clockwise (Andrew's monotone chain)."""
+    pts = [tuple(p) for p in np.unique(np.round(points, 7), axis=0).tolist()]
+    if len(pts) < 3:
+        return np.array(pts, dtype=float).reshape(-1, 2)
+
+    def half(ordered: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+        chain: list[tuple[float, float]] = []
+        for x, y in ordered:
+            while len(chain) >= 2 and ((chain[-1][0] - chain[-2][0]) * (y - chain[-2][1])
+                                       - (chain[-1][1] - chain[-2][1]) * (x - chain[-2][0])) <= 0:
+                chain.pop()
+            chain.append((x, y))
+        return chain
+
+    lower, upper = half(pts), half(pts[::-1])
+    return np.array(lower[:-1] + upper[:-1], dtype=float)
+
+
+def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginManager,
+             config: RunConfig) -> dict[str, Any]:
+    """The footprints of the Level 3 associations (hulls of their members') and the packs' outlines."""
+    by_stem = {strip_level(str(f)): i for i, f in enumerate(np.asarray(pool["filename"]).tolist())}
+    s_regions = np.asarray(pool["s_region"]).tolist() if "s_region" in pool.colnames else [None] * len(pool)
+    polygons: dict[int, np.ndarray | None] = {}
+    shapes: list[tuple[int, list[np.ndarray]]] = []
+    for row, names in table.kept_members.items():
+        found = []
+        for name in names:
+            i = by_stem.get(strip_level(name))
+            if i is not None and i not in polygons:
+                polygons[i] = parse_s_region(s_regions[i])
+            if i is not None and polygons[i] is not None:
+                found.append(polygons[i])
+        if found:
+            shapes.append((row, found))
+    members = [p for p in polygons.values() if p is not None]
+    outlines = [f.item for f in pm.report_sky([[tuple(v) for v in p] for p in members], config)] if members else []
+    if not shapes:
+        return {"footprints": [], "outlines": [], "missing": "no member of a Level 3 association has an s_region"}
+    everything = np.concatenate([np.concatenate(found) for _, found in shapes])
+    project = Projection(_unit(everything).sum(axis=0))
+    footprints = [[row, table.rule[row], table.product[row],
+                   np.round(convex_hull(project(np.concatenate(found))), 5).ravel().tolist()]
+                  for row, found in shapes]
+    drawn = [{"name": o.name, "kind": o.kind, "xy": np.round(project(np.array(o.vertices)), 5).ravel().tolist()}
+             for o in outlines]
+    centre_ra, centre_dec = _radec(project.centre)
+    return {"footprints": footprints, "outlines": drawn, "centre": [centre_ra, centre_dec],
+            "levels": sorted(r for r, level in levels.items() if level == 3)}
+
+
+def _radec(vector: np.ndarray) -> tuple[float, float]:
+    return (round(math.degrees(math.atan2(vector[1], vector[0])) % 360.0, 6),
+            round(math.degrees(math.asin(max(-1.0, min(1.0, vector[2])))), 6))
+
+
+# -- explain and diff ------------------------------------------------------------------------------
+
+
+def explanations(table: _Table, pool: Any, report: Mapping[str, Any], pm: PluginManager,
+                 config: RunConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``romanasn explain``'s verdicts on the rows left out, then the others, up to :data:`EXPLAIN_LIMIT`.
+
+    :return: the index (member and pool file names to verdict numbers) and the verdicts.
+    """
+    from romanasn import explain
+
+    filenames = [str(f) for f in np.asarray(pool["filename"]).tolist()]
+    position = {f: i for i, f in enumerate(filenames)}
+    first = list(report.get("orphans", [])) + [v.get("filename") for v in report.get("vetoes", [])]
+    rows = list(dict.fromkeys([position[f] for f in first if f in position] + list(range(len(filenames)))))
+    engine_log = logging.getLogger("romanasn")
+    level = engine_log.level
+    engine_log.setLevel(logging.ERROR)  # the rules run again: their warnings were the run's, and verdicts say them
+    try:
+        found = explain.explain_rows(pool, rows[:EXPLAIN_LIMIT], plugin_manager=pm, config=config)
+    finally:
+        engine_log.setLevel(level)
+    index = {e.filename: k for k, e in enumerate(found)}
+    stems = {strip_level(e.filename): k for k, e in enumerate(found)}
+    for name in table.by_name:
+        k = stems.get(strip_level(name))
+        if k is not None:
+            index.setdefault(name, k)
+    return ({"by_name": index, "rows": len(found), "pool_rows": len(filenames), "chunk": EXPLAIN_CHUNK},
+            [e.to_json() for e in found])
+
+
+def differences(table: _Table, folder: Path, against: Path) -> tuple[list[int], dict[str, Any]]:
+    """Each row's change against ``against`` (0 none, 1 added, 2 changed), and what ``romanasn diff`` found."""
+    found = diff.diff_dirs(against, folder)
+    row_of = {key: row for row, key in enumerate(table.keys())}
+    status = [0] * len(table)
+    for summary in found.added:
+        status[row_of[summary.product]] = 1
+    changed = {}
+    for change in found.changed:
+        status[row_of[change.product]] = 2
+        changed[row_of[change.product]] = change
+    data = found.to_json()
+    details = {str(row): entry for row, entry in zip(changed, data["changed"])}
+    return status, {"against": str(against), "removed": data["removed"], "changed": details,
+                    "counts": {"added": len(found.added), "removed": len(found.removed),
+                               "changed": len(found.changed), "same": found.same}}
+
+
+# -- the summary -----------------------------------------------------------------------------------
+
+
+def summary(folder: Path, report: Mapping[str, Any], table: _Table) -> dict[str, Any]:
+    """What the page shows first: the run, its packs, counts, what was left out and why."""
+    rules = {r.get("name"): r for r in report.get("rules", []) if isinstance(r, dict)}
+    counts: dict[str, dict[str, int]] = {"rule": {}, "type": {}, "program": {}}
+    for column, values in (("rule", table.rule), ("type", table.type), ("program", table.program)):
+        for value in values:
+            counts[column][value] = counts[column].get(value, 0) + 1
+    vetoes: dict[tuple[str, str, str], list[str]] = {}
+    for v in report.get("vetoes", []):
+        vetoes.setdefault((v.get("rule"), v.get("reason"), v.get("plugin")), []).append(v.get("filename"))
+    orphans = list(report.get("orphans", []))
+    return {
+        "folder": str(folder),
+        "romanasn_version": __version__,
+        "has_run_report": bool(report),
+        "inputs": report.get("inputs", []),
+        "pool_rows": report.get("pool_rows"),
+        "options": report.get("options", {}),
+        "data_release_id": report.get("data_release_id"),
+        "plugins": report.get("plugins", []),
+        "rules": [{"name": name, "count": count, **{k: rules.get(name, {}).get(k) for k in
+                                                   ("plugin", "version", "asn_type", "level")}}
+                  for name, count in sorted(counts["rule"].items())],
+        "types": dict(sorted(counts["type"].items())),
+        "programs": dict(sorted(counts["program"].items())),
+        "associations": len(table),
+        "vetoes": [{"rule": r, "reason": why, "plugin": p, "count": len(f), "files": f[:20]}
+                   for (r, why, p), f in sorted(vetoes.items(), key=lambda kv: (-len(kv[1]), kv[0]))],
+        "vetoed": sum(len(f) for f in vetoes.values()),
+        "orphans": orphans[:ORPHANS_SHOWN],
+        "orphan_count": len(orphans),
+        "skipped_rules": report.get("skipped_rules", []),
+        "failed_rules": report.get("failed_rules", []),
+    }
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+
+def _script(call: str, *args: Any) -> bytes:
+    """``RomanasnReport.<call>(args...);`` as the bytes of a data file."""
+    return b"RomanasnReport." + call.encode() + b"(" + b",".join(
+        a if isinstance(a, bytes) else orjson.dumps(a, default=str) for a in args) + b");\n"
+
+
+class _Writer:
+    """The data files, written into a staging folder as the run is read."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.files: dict[str, int] = {}
+
+    def put(self, kind: str, index: int | None, payload: bytes) -> None:
+        name = f"{kind}.js" if index is None else f"{kind}-{index:04d}.js"
+        (self.data / name).write_bytes(payload)
+        self.files[kind] = self.files.get(kind, 0) + 1
+
+
+def write_report(
+    folder: str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    *,
+    plugin_manager: PluginManager,
+    pool: Any = None,
+    options: Mapping[str, Any] | None = None,
+    against: str | os.PathLike | None = None,
+) -> Path:
+    """Write the report page of ``folder`` (default ``folder/report.html``) and its data folder.
+
+    :param pool: the pool table the run was made from (``read_pools``), for
+        the sky view and the ``explain`` verdicts.
+    :param options: values of the options packs add (``--skymap``), over those
+        the run report recorded.
+    :param against: an older run's folder, compared as ``romanasn diff`` does.
+    :return: the page's path.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise AsnError(f"{folder}: not a folder of association files")
+    page = Path(output) if output else folder / DEFAULT_PAGE
+    if page.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"-o {page}: the report is a web page: give a name ending in .html")
+    if against is not None and Path(against).resolve() == folder.resolve():
+        raise UsageError(f"--against {against}: that is the folder being reported")
+    report = read_run_report(folder)
+    config = RunConfig(data_release_id=str(report.get("data_release_id") or "p"),
+                       version_id=report.get("version_id"),
+                       options={**(report.get("options") or {}), **{k: v for k, v in (options or {}).items()
+                                                                    if v not in (None, False)}})
+    page.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{page.stem}-", dir=page.parent))
+    try:
+        data = staging / f"{page.stem}_data"
+        data.mkdir()
+        meta = _write_data(folder, report, _Writer(data), plugin_manager, pool, config, against)
+        (staging / page.name).write_bytes(render_page(meta, f"{page.stem}_data"))
+        _replace(staging, page)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return page
+
+
+def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: PluginManager, pool: Any,
+                config: RunConfig, against: str | os.PathLike | None) -> dict[str, Any]:
+    levels = {r.get("name"): r.get("level") for r in report.get("rules", []) if isinstance(r, dict)}
+    names = association_files(folder, report)
+    if not names and not report:
+        raise AsnError(f"{folder}: no association files and no {RUN_REPORT}: nothing to report")
+    keep = None if pool is None else frozenset(r for r, level in levels.items() if level == 3)
+    table = _Table()
+    parts = [names[start:start + JSON_CHUNK] for start in range(0, len(names), JSON_CHUNK)]
+    jobs = [(str(folder), part, str(writer.data / f"json-{k:04d}.js"), k, keep) for k, part in enumerate(parts)]
+    for part, (rows, kept) in zip(parts, _each_part(jobs)):
+        table.extend(part, rows, kept)
+    writer.files["json"] = len(parts)
+    meta = summary(folder, report, table)
+    status = [0] * len(table)
+    if against is not None:
+        status, changes = differences(table, folder, Path(against))
+        writer.put("diff", None, _script("diff", changes))
+        meta["diff"] = changes["counts"] | {"against": str(against)}
+    if pool is not None:
+        writer.put("sky", None, _script("sky", sky_view(table, pool, levels, pm, config)))
+        index, items = explanations(table, pool, report, pm, config)
+        writer.put("explain", None, _script("explain", index))
+        for k, part in enumerate(_chunks(len(items), EXPLAIN_CHUNK)):
+            writer.put("verdicts", k, _script("verdicts", k, items[part.start:part.stop]))
+        meta["explained"] = {"rows": len(items), "pool_rows": index["pool_rows"]}
+    meta["chunks"] = _write_rows(table, status, writer)
+    meta["names"] = _write_names(table, writer)
+    meta["json_chunk"] = JSON_CHUNK
+    meta["files"] = writer.files
+    return meta
+
+
+def _each_part(jobs: list[tuple]) -> Iterator[tuple]:
+    """``_read_part`` of each job, in order: on two processes when there are several parts and cores."""
+    workers = min(READERS, os.cpu_count() or 1, len(jobs))
+    if workers < 2:
+        yield from (_read_part(*job) for job in jobs)
+        return
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with ProcessPoolExecutor(workers, mp_context=context) as readers:
+        yield from readers.map(_read_part, *zip(*jobs))
+
+
+def _write_rows(table: _Table, status: list[int], writer: _Writer) -> dict[str, Any]:
+    """The table in chunks; per chunk, how many rows of each rule, type and program it holds.
+
+    With those counts a filter loads only the chunks it shows.
+    """
+    rules, rule_ids = _interned(table.rule)
+    types, type_ids = _interned(table.type)
+    programs, program_ids = _interned(table.program)
+    chunks = []
+    for k, rows in enumerate(_chunks(len(table), ROWS_CHUNK)):
+        part = slice(rows.start, rows.stop)
+        columns = {"product": table.product[part], "rule": rule_ids[part], "type": type_ids[part],
+                   "program": program_ids[part], "members": table.members[part], "file": table.file[part],
+                   "diff": status[part]}
+        writer.put("rows", k, _script("rows", k, columns))
+        chunks.append({"start": rows.start, "count": len(rows), "rules": _counts(rule_ids[part]),
+                       "types": _counts(type_ids[part]), "programs": _counts(program_ids[part])})
+    return {"rules": rules, "types": types, "programs": programs, "rows": chunks, "size": ROWS_CHUNK}
+
+
+def _counts(ids: Sequence[int]) -> list[list[int]]:
+    """``[id, how many]`` of each id in ``ids``."""
+    found: dict[int, int] = {}
+    for i in ids:
+        found[i] = found.get(i, 0) + 1
+    return [[i, n] for i, n in sorted(found.items())]
+
+
+def _write_names(table: _Table, writer: _Writer) -> list[str]:
+    """Every member name, sorted, with its associations, in chunks; the first name of each chunk."""
+    names = sorted(table.by_name)
+    firsts = []
+    for k, part in enumerate(_chunks(len(names), NAMES_CHUNK)):
+        chunk = names[part.start:part.stop]
+        writer.put("names", k, _script("names", k, [chunk, [table.by_name[n] for n in chunk]]))
+        firsts.append(chunk[0])
+    return firsts
+
+
+def render_page(meta: Mapping[str, Any], data_folder: str) -> bytes:
+    """The page: the template with the style, the script and the summary inlined."""
+    template = (ASSETS / "report.html").read_text("utf-8")
+    summary_json = orjson.dumps({**meta, "data": data_folder}, default=str).decode().replace("</", "<\\/")
+    title = f"romanasn report: {Path(str(meta['folder'])).name or meta['folder']}"
+    filled = (template.replace("{{title}}", html.escape(title))
+              .replace("{{style}}", (ASSETS / "report.css").read_text("utf-8"))
+              .replace("{{script}}", (ASSETS / "report.js").read_text("utf-8"))
+              .replace("{{summary}}", summary_json))
+    return filled.encode("utf-8")
+
+
+def _replace(staging: Path, page: Path) -> None:
+    """Move the new page and data folder in place of the old ones (the old data folder goes last)."""
+    data = page.with_name(f"{page.stem}_data")
+    old = None
+    if data.exists():
+        old = staging / ".old"
+        os.replace(data, old)
+    os.replace(staging / data.name, data)
+    os.replace(staging / page.name, page)
+
+
+# -- the command ---------------------------------------------------------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
+    """Add ``report``'s arguments, and the ``generate`` options packs add, to ``parser``."""
+    from romanasn.explain import add_pack_options
+
+    parser.add_argument("folder", metavar="DIR", help="the folder of association files (a run's output)")
+    parser.add_argument("-o", "--output", metavar="PAGE",
+                        help=f"the page to write (default: DIR/{DEFAULT_PAGE}); its data go beside it, in NAME_data/ "
+                             "for NAME.html")
+    parser.add_argument("--pool", action="append", metavar="POOL",
+                        help="the pool the run was made from: draws the sky, gives explain's verdicts (repeatable)")
+    parser.add_argument("--against", metavar="OLD_DIR",
+                        help="an older run's folder: show what changed, as romanasn diff OLD_DIR DIR finds it")
+    add_pack_options(parser, pm, "options added by plugins (as for generate; default: the run's)")
+
+
+def run(args: argparse.Namespace, pm: PluginManager) -> int:
+    """``romanasn report``: write the page and say where it is."""
+    from romanasn import pool as pools
+    from romanasn.cli import _pack_options
+
+    table = None
+    if args.pool:
+        pm.check()
+        table = pools.read_pools(args.pool, columns=[f.item for f in pm.pool_columns()])
+    page = write_report(args.folder, args.output, plugin_manager=pm, pool=table,
+                        options=_pack_options(args), against=args.against)
+    if not args.quiet:
+        print(f"wrote {page} (open it in a browser; its data are in {page.stem}_data/ beside it)")
+    return 0

@@ -1,0 +1,213 @@
+"""``romanasn report DIR``: the web page of a run and the data files beside it (read here as the page reads them)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from romanasn import read_pool
+from romanasn import report as report_module
+from romanasn.cli import main
+from romanasn.diff import diff_dirs, load_set
+from romanasn.explain import explain
+from romanasn.plugins.manager import get_plugin_manager
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_POOL = ROOT / "examples" / "pool.ecsv"
+EXAMPLE_SKYMAP = ROOT / "examples" / "skymap.asdf"
+
+
+def data_files(page: Path) -> dict[str, list]:
+    """Every data file beside ``page``, as the page's script receives it: kind -> [arguments of each call]."""
+    found: dict[str, list] = {}
+    for path in sorted(page.with_name(f"{page.stem}_data").iterdir()):
+        text = path.read_text("utf-8")
+        call = re.fullmatch(r"RomanasnReport\.(\w+)\((.*)\);\n", text, re.S)
+        assert call, f"{path.name} is not one call of RomanasnReport"
+        found.setdefault(call.group(1), []).append(json.loads(f"[{call.group(2)}]"))
+    return found
+
+
+def page_summary(page: Path) -> dict:
+    text = page.read_text("utf-8")
+    inline = re.search(r'<script id="report-summary" type="application/json">(.*?)</script>', text, re.S)
+    return json.loads(inline.group(1))
+
+
+def table_rows(data: dict[str, list], summary: dict) -> list[dict]:
+    """The association table, chunk after chunk, with rule, type and program names filled in."""
+    chunks = summary["chunks"]
+    rows = []
+    for k, columns in sorted(data["rows"]):
+        for i in range(len(columns["product"])):
+            rows.append({"product": columns["product"][i], "rule": chunks["rules"][columns["rule"][i]],
+                         "type": chunks["types"][columns["type"][i]], "members": columns["members"][i],
+                         "file": columns["file"][i], "diff": columns["diff"][i]})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def example_report(example_run, tmp_path_factory):
+    page = tmp_path_factory.mktemp("page") / "example.html"
+    status = main(["report", str(example_run), "-o", str(page), "--pool", str(EXAMPLE_POOL),
+                   "--skymap", str(EXAMPLE_SKYMAP), "-q"])
+    assert status == 0
+    return page
+
+
+def test_the_table_holds_every_association_file_once(example_run, example_report):
+    summary, data = page_summary(example_report), data_files(example_report)
+    rows = table_rows(data, summary)
+    run = json.loads((example_run / "romanasn-run.json").read_text())
+    assert summary["associations"] == run["associations"] == len(rows)
+    assert sorted(r["file"] for r in rows) == sorted(run["manifest"]["files"])
+    assert {r["name"]: r["count"] for r in summary["rules"]} == run["counts"]
+    for row in rows[::97]:
+        on_disk = json.loads((example_run / row["file"]).read_text())
+        assert row["product"] == on_disk["products"][0]["name"] and row["rule"] == on_disk["asn_rule"]
+        assert row["members"] == len(on_disk["products"][0]["members"])
+
+
+def test_the_detail_files_are_the_association_files(example_run, example_report):
+    summary, data = page_summary(example_report), data_files(example_report)
+    rows = table_rows(data, summary)
+    details = [item for k, items in sorted(data["json"]) for item in items]
+    assert len(details) == len(rows)
+    for row, detail in list(zip(rows, details))[::53]:
+        assert detail == json.loads((example_run / row["file"]).read_text())
+
+
+def test_a_member_name_finds_every_association_that_holds_it(example_run, example_report):
+    summary, data = page_summary(example_report), data_files(example_report)
+    rows = table_rows(data, summary)
+    names = {n: r for k, (chunk, found) in sorted(data["names"]) for n, r in zip(chunk, found)}
+    member = "r0000101001001001001_0001_wfi01_f158_cal.asdf"
+    holding = sorted(rows[r]["file"] for r in names[member])
+    on_disk = sorted(p.name for p in example_run.glob("*_asn.json")
+                     if member in p.read_text())
+    assert holding == on_disk and len(holding) > 3
+
+
+def test_the_summary_says_what_was_left_out_and_why(example_run, example_report):
+    summary = page_summary(example_report)
+    run = json.loads((example_run / "romanasn-run.json").read_text())
+    assert summary["orphans"] == run["orphans"] and summary["orphan_count"] == len(run["orphans"])
+    assert summary["vetoed"] == len(run["vetoes"])
+    reasons = {(v["rule"], v["reason"], v["plugin"]) for v in run["vetoes"]}
+    assert {(v["rule"], v["reason"], v["plugin"]) for v in summary["vetoes"]} == reasons
+    assert [p["name"] for p in summary["plugins"]] == [p["name"] for p in run["plugins"]]
+
+
+def test_verdicts_are_explains(example_report):
+    data = data_files(example_report)
+    (index,) = data["explain"][0]
+    verdicts = [item for k, items in sorted(data["verdicts"]) for item in items]
+    assert index["rows"] == index["pool_rows"] == len(verdicts) == 432
+    orphan = page_summary(example_report)["orphans"][0]
+    pm = get_plugin_manager()
+    table = read_pool(EXAMPLE_POOL, columns=[f.item for f in pm.pool_columns()])
+    from romanasn.plugins.types import RunConfig
+    config = RunConfig(pool_name="pool", options={"skymap": "examples/skymap.asdf"})
+    expected = explain(table, orphan, plugin_manager=pm, config=config).to_json()
+    assert verdicts[index["by_name"][orphan]] == expected
+    member = "r0000101001001001001_0001_wfi01_f158_cal.asdf"  # a member's name finds its pool row's verdicts
+    assert verdicts[index["by_name"][member]]["filename"] == "r0000101001001001001_0001_wfi01_f158_uncal.asdf"
+
+
+def test_the_sky_has_level3_footprints_and_the_skycells(example_report):
+    summary, data = page_summary(example_report), data_files(example_report)
+    (sky,) = data["sky"][0]
+    level3 = {r["name"] for r in summary["rules"] if r["level"] == 3}
+    rows = table_rows(data, summary)
+    assert sky["footprints"] and {rule for _, rule, _, _ in sky["footprints"]} <= level3
+    for row, rule, product, xy in sky["footprints"]:
+        assert rows[row]["rule"] == rule and rows[row]["product"] == product and len(xy) >= 6
+    skycells = [o for o in sky["outlines"] if o["kind"] == "skycell"]
+    assert skycells and all(len(o["xy"]) == 8 for o in skycells)
+    named = {r["product"].split("_")[-2] for r in rows if r["rule"] == "skycell_full"}
+    assert named <= {o["name"] for o in skycells}  # every skycell an association is on is drawn
+
+
+def test_against_an_older_run_marks_what_diff_finds(example_run, older_run, tmp_path):
+    page = tmp_path / "r.html"
+    assert main(["report", str(example_run), "-o", str(page), "--against", str(older_run), "-q"]) == 0
+    summary, data = page_summary(page), data_files(page)
+    found = diff_dirs(older_run, example_run)
+    assert found.added and found.removed and found.changed
+    rows = table_rows(data, summary)
+    assert {r["product"] for r in rows if r["diff"] == 1} == {s.product for s in found.added}
+    assert {r["product"] for r in rows if r["diff"] == 2} == {c.product for c in found.changed}
+    (changes,) = data["diff"][0]
+    assert [r["product"] for r in changes["removed"]] == [s.product for s in found.removed]
+    assert summary["diff"]["changed"] == len(found.changed)
+    assert "sky" not in data and "explain" not in data  # no pool given
+
+
+def test_generate_report_writes_the_page_beside_the_run(tmp_path):
+    out = tmp_path / "asn"
+    assert main(["generate", str(EXAMPLE_POOL), "-o", str(out), "-q", "--rules", "wfi_image_exposure,wfi_image_visit",
+                 "--report"]) == 0
+    summary = page_summary(out / "report.html")
+    assert summary["associations"] == 168 and summary["explained"]["rows"] == 432
+    assert len(load_set(out)) == 168  # the page and its data are not taken for associations
+
+
+def test_the_page_is_self_contained(example_report):
+    text = example_report.read_text("utf-8")
+    assert not re.search(r"(src|href)=\"(https?:)?//", text)
+    assert "RomanasnReport" in text and "{{" not in text
+
+
+def test_data_come_in_chunks(example_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(report_module, "ROWS_CHUNK", 500)
+    monkeypatch.setattr(report_module, "JSON_CHUNK", 300)
+    monkeypatch.setattr(report_module, "NAMES_CHUNK", 100)
+    page = report_module.write_report(example_run, tmp_path / "p.html", plugin_manager=get_plugin_manager())
+    summary, data = page_summary(page), data_files(page)
+    assert len(data["rows"]) == 8 and len(data["json"]) == 12 and len(summary["names"]) == len(data["names"])
+    for k, columns in data["rows"]:
+        chunk = summary["chunks"]["rows"][k]
+        assert chunk["count"] == len(columns["product"])
+        assert chunk["rules"] == [[i, columns["rule"].count(i)] for i in sorted(set(columns["rule"]))]
+    assert [chunk[0] for k, (chunk, rows) in sorted(data["names"])] == summary["names"]
+
+
+def test_a_bad_association_file_is_named_and_the_old_page_kept(example_run, tmp_path):
+    folder = tmp_path / "asn"
+    folder.mkdir()
+    for path in sorted(example_run.glob("*_asn.json"))[:5]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    page = folder / "report.html"
+    assert main(["report", str(folder), "-q"]) == 0
+    before = page.read_bytes(), sorted(p.name for p in (folder / "report_data").iterdir())
+    (folder / "zz_broken_asn.json").write_text('{"asn_rule": "x", "products": [')
+    with pytest.raises(Exception) as error:
+        report_module.write_report(folder, plugin_manager=get_plugin_manager())
+    assert "zz_broken_asn.json" in str(error.value)
+    assert (page.read_bytes(), sorted(p.name for p in (folder / "report_data").iterdir())) == before
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*(p.name for p in folder.glob("*.json")),
+                                                               "report.html", "report_data"])
+
+
+def test_command_errors(example_run, tmp_path, capsys):
+    assert main(["report", str(example_run), "-o", str(tmp_path / "page.txt")]) == 2
+    assert main(["report", str(example_run), "--against", str(example_run)]) == 2
+    assert main(["report", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert "ending in .html" in err and "the folder being reported" in err and "missing" in err
+    assert main(["generate", str(EXAMPLE_POOL), "--dry-run", "--report"]) == 2
+
+
+def test_projection_and_hull():
+    import numpy as np
+
+    project = report_module.Projection(report_module._unit(np.array([0.0, 90.0])))
+    east, north = project(np.array([[0.0, 89.0], [90.0, 89.0], [180.0, 89.0]])).T
+    assert np.allclose(np.hypot(east, north), 1.0)  # true distances from the pole
+    hull = report_module.convex_hull(np.array([[0, 0], [2, 0], [1, 1], [2, 2], [0, 2], [1, 0.5]], dtype=float))
+    assert sorted(map(tuple, hull.tolist())) == [(0, 0), (0, 2), (2, 0), (2, 2)]
+    assert report_module.parse_s_region("POLYGON ICRS  1 2 3 4 5 6").shape == (3, 2)
+    assert report_module.parse_s_region("CIRCLE 1 2 3") is None
+    assert report_module._script("rows", 3, b"[2]", {"a": "</script>"}) == (
+        b'RomanasnReport.rows(3,[2],{"a":"</script>"});\n')
