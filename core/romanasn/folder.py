@@ -1,14 +1,18 @@
 """An output folder changed all or nothing.
 
-A new file is made in place (its name first noted in the journal
-``.romanasn-journal``, which is also the folder's lock); a file that
+The folder is locked (``flock`` on the folder itself) for the whole run; a
+second run into it fails at once, naming the folder. A new file is made in
+place (its name first noted in the journal ``.romanasn-journal``); a file that
 replaces an existing one is made in a staging folder inside the output
 folder and moved into place only when every file is ready. A run that fails
 or is interrupted before that point removes what it made; once every file
 is ready the run writes ``commit`` to the journal, and from then on
-finishes even if interrupted (Ctrl-C waits until the folder is complete).
-A run that was killed is finished or undone, as its journal says, by the
-next run into the folder (:func:`recover`).
+finishes even if interrupted (Ctrl-C, SIGTERM and SIGHUP wait until the
+folder is complete); a commit that cannot be finished (a folder in the way)
+is taken back, the files it replaced having been kept. A run that was killed
+is finished or undone, as its journal says, by the next run into the folder
+(:func:`recover`). Every name read back from a journal must be a bare file
+name of the folder: a journal naming anything else is refused, untouched.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -32,12 +37,14 @@ from romanasn.errors import AsnError
 
 log = logging.getLogger("romanasn.folder")
 
-__all__ = ["Folder", "recover", "safe_name", "JOURNAL", "STAGING_PREFIX"]
+__all__ = ["Folder", "recover", "safe_name", "JOURNAL", "STAGING_PREFIX", "NAME_MAX"]
 
 JOURNAL = ".romanasn-journal"
 STAGING_PREFIX = ".romanasn-staging-"
 _MOVES = ".moves.json"
 _PREVIOUS = ".previous"
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+NAME_MAX = 255  # bytes in a file name, on every file system romanasn writes to
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
@@ -107,6 +114,8 @@ class _Files:
         if pid == 0:  # the child: write files until the pipe closes
             status = 0
             try:
+                for number in _SIGNALS:  # the parent decides; it kills this process when it gives up
+                    signal.signal(number, signal.SIG_IGN)
                 os.close(data_w)
                 os.close(error_r)
                 _files_child(data_r, error_w, self.out, self.staging, self.journal.fileno())
@@ -222,13 +231,14 @@ def _read_exactly(stream: Any, size: int) -> bytes:
 
 @contextlib.contextmanager
 def _uninterrupted() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM (in the main thread) until the block is done, then raise."""
+    """Hold SIGINT, SIGTERM and SIGHUP (in the main thread) until the block is done, then
+    deliver the first one caught to its handler."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
     previous = {}
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in _SIGNALS:
         try:
             previous[number] = signal.signal(number, lambda n, frame: caught.append(n))
         except (ValueError, OSError):
@@ -239,8 +249,6 @@ def _uninterrupted() -> Iterator[None]:
         for number, handler in previous.items():
             signal.signal(number, handler)
     if caught:
-        if caught[0] == signal.SIGINT:
-            raise KeyboardInterrupt
         signal.raise_signal(caught[0])
 
 
@@ -250,6 +258,7 @@ class Folder:
     def __init__(self, out: str | os.PathLike) -> None:
         self.out = Path(out)
         self.created = False
+        self.lock = -1
         self.journal: Any = None
         self.staging: Path | None = None
         self.files: _Files | None = None
@@ -263,37 +272,39 @@ class Folder:
         """Lock the folder (made if need be), start the journal and the process writing files."""
         if self.out.exists() and not self.out.is_dir():
             raise AsnError(f"{self.out}: not a folder")
-        self.created = not self.out.exists()
         try:
-            self.out.mkdir(parents=True, exist_ok=True)
-            self._lock()
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.out.mkdir()
+                self.created = True
+            except FileExistsError:
+                pass
+            self.lock = _lock(self.out)
+            _recover(self.out)
+            fd = os.open(self.out / JOURNAL, _CREATE | os.O_NOFOLLOW, 0o644)
+            self.journal = os.fdopen(fd, "w", encoding="utf-8")
             self.existing = set(os.listdir(self.out))
             self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out))
             self.journal.write(f"staging {self.staging.name}\n" + ("created\n" if self.created else ""))
             self.journal.flush()
-        except BaseException:
-            self.abort()
-            raise
-        self.files = _Files(self.out, self.staging, self.journal)
-        try:
+            self.files = _Files(self.out, self.staging, self.journal)
             self.files.start()
         except BaseException:
             self.abort()
             raise
         return self
 
-    def _lock(self) -> None:
-        """Take the journal (the folder's lock); finish or undo a killed run's journal first."""
-        path = self.out / JOURNAL
-        while True:
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-            except FileExistsError:
-                recover(self.out)
-                continue
-            break
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self.journal = os.fdopen(fd, "w", encoding="utf-8")
+    def check_names(self, names: Iterable[str]) -> None:
+        """Refuse, before anything is written, a name the commit could not make: one that leaves
+        the folder, is too long, or is taken by something other than a file."""
+        for name in names:
+            if not safe_name(name):
+                raise AsnError(f"{self.out / name}: would be written outside {self.out}")
+            if len(name.encode("utf-8")) > NAME_MAX:
+                raise AsnError(f"{self.out}: file name {name[:40]!r}... is {len(name.encode())} bytes long, "
+                               f"more than the {NAME_MAX} a file system allows")
+            if name in self.existing and not _is_file(self.out / name):
+                raise AsnError(f"{self.out / name}: in the way (not a file): move it away and run again")
 
     def add(self, name: str, data: bytes) -> None:
         """Write the file ``name`` (new, or replacing an existing one at commit)."""
@@ -314,35 +325,47 @@ class Folder:
         """Make every change visible, the file ``last`` (the run report) after the others; from
         the commit on, finish regardless.
 
-        ``then`` is called once the changes are visible; when it raises, they are taken back
-        (the files replaced or removed were kept for that) and its error raised.
+        The files replaced or removed are kept until the end: when the changes cannot all be
+        made (something in the way), or ``then`` (called once they are visible) raises, they are
+        taken back and the error raised.
         """
+        self.check_names([last])
         self.files.finish()
         self._drop_discarded()
         _write_file(self.staging / last, data)
         moves = {"replace": self.replaced + [last], "remove": self.removed}
         _write_file(self.staging / _MOVES, json.dumps(moves).encode())
-        if then is not None:
-            _keep_previous(self.out, self.staging / _PREVIOUS, moves)
+        _keep_previous(self.out, self.staging / _PREVIOUS, moves)
         with _uninterrupted():
             self._note("commit")
             self.committed = True
-            _roll_forward(self.out, self.staging, moves, keep_staging=then is not None)
+            try:
+                _roll_forward(self.out, self.staging, moves, keep_staging=True)
+            except OSError as exc:
+                self._take_back()
+                raise AsnError(f"{exc.filename or self.out}: cannot be replaced ({exc.strerror or exc}); "
+                               f"the folder was left as it was") from exc
             if then is None:
-                self._close()
+                self._finish()
         if then is None:
             return
         try:
             then()
         except BaseException:
             with _uninterrupted():
-                self._note("undo")
-                _take_back(self.out, self.out / JOURNAL)
-                self._close()
+                self._take_back()
             raise
         with _uninterrupted():
-            shutil.rmtree(self.staging, ignore_errors=True)
-            self._close()
+            self._finish()
+
+    def _finish(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self._close()
+
+    def _take_back(self) -> None:
+        self._note("undo")
+        _take_back(self.out, self.out / JOURNAL)
+        self._close()
 
     def _drop_discarded(self) -> None:
         for name in sorted(self.discarded):
@@ -363,6 +386,7 @@ class Folder:
                 with contextlib.suppress(OSError):
                     self.journal.close()
                 self.journal = None
+            self._unlock()
             return
         with _uninterrupted():
             if self.files is not None:
@@ -371,8 +395,10 @@ class Folder:
                 self.journal.flush()
                 _roll_back(self.out, self.out / JOURNAL)
                 self._close()
-            elif self.created:
-                shutil.rmtree(self.out, ignore_errors=True)
+            elif self.created and self.lock >= 0:  # only an empty folder this run made and holds
+                with contextlib.suppress(OSError):
+                    self.out.rmdir()
+            self._unlock()
 
     def _close(self) -> None:
         if self.journal is not None:
@@ -380,49 +406,139 @@ class Folder:
                 (self.out / JOURNAL).unlink()
             self.journal.close()
             self.journal = None
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self.lock >= 0:
+            os.close(self.lock)
+            self.lock = -1
+
+
+def _lock(out: Path) -> int:
+    """Lock the folder ``out`` for this process (an error when another run holds it); the lock's fd."""
+    fd = os.open(out, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise AsnError(f"{out}: another romanasn run is writing this folder") from exc
+        raise
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file or a symbolic link (which a file may replace), or nothing."""
+    try:
+        return not stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True
 
 
 @define(frozen=True)
 class _Journal:
     """What a run's journal says: its staging folder, whether it made the output folder, the
-    new files it made, and how far it got (``open``, ``commit`` or ``undo``)."""
+    new files it made, how far it got (``open``, ``commit`` or ``undo``), and the moves of its
+    commit (when it wrote them)."""
 
     staging: str | None
     created: bool
     names: list[str]
     state: str
+    moves: dict[str, list[str]] | None
 
     @classmethod
-    def read(cls, path: Path) -> "_Journal":
+    def read(cls, out: Path) -> "_Journal":
+        """The journal of ``out``, every name in it checked (:func:`_bare`)."""
+        path = out / JOURNAL
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _foreign(path, "is a symbolic link") from exc
+            raise
+        with os.fdopen(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise _foreign(path, "is not a file")
+            text = stream.read(_JOURNAL_MAX + 1).decode("utf-8", errors="replace")
+        if len(text) > _JOURNAL_MAX:
+            raise _foreign(path, f"is larger than {_JOURNAL_MAX} bytes")
         staging, created, names, state = None, False, [], "open"
-        for line in path.read_text("utf-8", errors="replace").splitlines():
+        for line in text.splitlines():
             if line.startswith("staging "):
-                staging = line[len("staging "):]
+                staging = _bare(line[len("staging "):], path, staging=True)
             elif line == "created":
                 created = True
             elif line.startswith("+"):
-                names.append(line[1:])
+                names.append(_bare(line[1:], path))
             elif line in ("commit", "undo"):
                 state = line
-        if staging is not None and not (safe_name(staging) and staging.startswith(STAGING_PREFIX)):
-            staging = None
-        return cls(staging, created, names, state)
+        return cls(staging, created, names, state, _read_moves(out, staging))
+
+
+_JOURNAL_MAX = 1 << 30
+
+
+def _read_moves(out: Path, staging: str | None) -> dict[str, list[str]] | None:
+    """The moves a run's commit wrote in its staging folder (None when it did not), every name checked."""
+    if staging is None:
+        return None
+    folder = out / staging
+    try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            raise _foreign(folder, "is not a folder")
+        text = (folder / _MOVES).read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        moves = json.loads(text)
+        lists = {key: list(moves[key]) for key in ("replace", "remove")}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _foreign(folder / _MOVES, f"is not what romanasn writes ({exc})") from exc
+    return {key: [_bare(name, folder / _MOVES) for name in names] for key, names in lists.items()}
+
+
+def _bare(name: Any, source: Path, staging: bool = False) -> str:
+    """``name``, read from ``source``, when it is a bare file name of the output folder (the
+    staging folder's name when ``staging``); else the journal is refused."""
+    ok = isinstance(name, str) and safe_name(name) and (
+        name.startswith(STAGING_PREFIX) if staging else not name.startswith((JOURNAL, STAGING_PREFIX)))
+    if not ok:
+        raise _foreign(source, f"names {name!r}, which is not {'a staging folder' if staging else 'a file'} "
+                               "of the folder")
+    return name
+
+
+def _foreign(path: Path, why: str) -> AsnError:
+    journal = path.parent / JOURNAL if path.name != JOURNAL else path
+    return AsnError(f"{path} {why}: not a journal romanasn wrote, so nothing was changed; "
+                    f"remove {journal} (and any {STAGING_PREFIX}* folder beside it) by hand")
 
 
 def safe_name(name: str) -> bool:
-    """Whether ``name`` is one plain file name (no folder part, not ``.`` or ``..``)."""
-    return bool(name) and "/" not in name and "\0" not in name and name not in (".", "..") and (
+    """Whether ``name`` is one plain file name (no folder part, not ``.`` or ``..``, no line break)."""
+    return bool(name) and not any(c in name for c in "/\0\n\r") and name not in (".", "..") and (
         os.altsep is None or os.altsep not in name)
 
 
-def _roll_back(out: Path, journal: Path) -> None:
+def _unlink(path: Path) -> None:
+    """Remove the file ``path``; nothing when there is none (or a folder is there instead)."""
+    try:
+        path.unlink()
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.EISDIR, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EPERM):
+            raise
+
+
+def _roll_back(out: Path, journal: Path, noted: "_Journal | None" = None) -> None:
     """Remove the new files and the staging folder of the run of ``journal`` (and the output
     folder, when the run made it and nothing else is in it)."""
-    noted = _Journal.read(journal)
+    noted = noted or _Journal.read(out)
     for name in noted.names:
-        if safe_name(name):
-            with contextlib.suppress(FileNotFoundError):
-                (out / name).unlink()
+        _unlink(out / name)
     if noted.staging:
         shutil.rmtree(out / noted.staging, ignore_errors=True)
     if noted.created:
@@ -439,8 +555,7 @@ def _roll_forward(out: Path, staging: Path, moves: Mapping[str, list[str]], keep
         with contextlib.suppress(FileNotFoundError):
             os.replace(staging / name, out / name)
     for name in moves["remove"]:
-        with contextlib.suppress(FileNotFoundError):
-            (out / name).unlink()
+        _unlink(out / name)
     if not keep_staging:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -450,29 +565,25 @@ def _keep_previous(out: Path, previous: Path, moves: Mapping[str, list[str]]) ->
     previous.mkdir()
     for name in moves["replace"] + moves["remove"]:
         try:
-            os.link(out / name, previous / name)
+            os.link(out / name, previous / name, follow_symlinks=False)
         except FileNotFoundError:
             pass
         except OSError:
-            shutil.copy2(out / name, previous / name)
+            shutil.copy2(out / name, previous / name, follow_symlinks=False)
 
 
 def _take_back(out: Path, journal: Path) -> None:
     """Undo a committed run whose previous files were kept: put them back, then roll back."""
-    noted = _Journal.read(journal)
-    staging = out / noted.staging if noted.staging else None
-    if staging is not None and (staging / _MOVES).exists():
-        moves = json.loads((staging / _MOVES).read_text())
+    noted = _Journal.read(out)
+    moves = noted.moves
+    if moves is not None and (out / noted.staging / _PREVIOUS).is_dir():
         for name in moves["replace"] + moves["remove"]:
-            if not safe_name(name):
-                continue
             try:
-                os.replace(staging / _PREVIOUS / name, out / name)
+                os.replace(out / noted.staging / _PREVIOUS / name, out / name)
             except FileNotFoundError:
                 if name in moves["replace"]:
-                    with contextlib.suppress(FileNotFoundError):
-                        (out / name).unlink()
-    _roll_back(out, journal)
+                    _unlink(out / name)
+    _roll_back(out, journal, noted)
 
 
 def recover(out: str | os.PathLike) -> str | None:
@@ -481,32 +592,40 @@ def recover(out: str | os.PathLike) -> str | None:
     Returns ``"finished"``, ``"undone"`` or None when there was nothing to do.
     """
     out = Path(out)
-    path = out / JOURNAL
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        fd = _lock(out)
     except FileNotFoundError:
         return None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise AsnError(f"{out}: another romanasn run is writing this folder") from exc
-            raise
-        noted = _Journal.read(path)
-        moves_path = out / noted.staging / _MOVES if noted.staging else None
-        if noted.state == "undo":
-            _take_back(out, path)
-            outcome = "undone"
-        elif noted.state == "commit" and moves_path is not None and moves_path.exists():
-            _roll_forward(out, out / noted.staging, json.loads(moves_path.read_text()))
-            outcome = "finished"
-        else:
-            _roll_back(out, path)
-            outcome = "undone"
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        log.warning("%s: a run into this folder was interrupted; its changes were %s", out, outcome)
-        return outcome
+        return _recover(out)
     finally:
         os.close(fd)
+
+
+def _recover(out: Path) -> str | None:
+    """:func:`recover`, the folder locked; a commit that cannot be finished is taken back."""
+    path = out / JOURNAL
+    if not os.path.lexists(path):
+        return None
+    noted = _Journal.read(out)
+    if noted.state == "commit":  # without moves, the commit was done: only its staging folder is left
+        try:
+            if noted.moves is not None:
+                _roll_forward(out, out / noted.staging, noted.moves)
+            elif noted.staging:
+                shutil.rmtree(out / noted.staging, ignore_errors=True)
+            outcome = "finished"
+        except OSError as exc:
+            log.warning("%s: cannot finish the interrupted run (%s): taking it back", out, exc)
+            _take_back(out, path)
+            outcome = "undone"
+    elif noted.state == "undo":
+        _take_back(out, path)
+        outcome = "undone"
+    else:
+        _roll_back(out, path, noted)
+        outcome = "undone"
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    log.warning("%s: a run into this folder was interrupted; its changes were %s", out, outcome)
+    return outcome

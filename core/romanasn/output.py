@@ -35,7 +35,7 @@ from romanasn.encoder import Encoder, encode_json
 from romanasn.engine import Plan, Result, paused_gc
 from romanasn.engine import plan as make_plan
 from romanasn.errors import AsnError, RomanasnError, UsageError
-from romanasn.folder import Folder, safe_name
+from romanasn.folder import Folder
 from romanasn.plugins.manager import PluginManager
 from romanasn.plugins.types import RunConfig
 from romanasn.progress import Progress
@@ -400,12 +400,10 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
 
 
 def _check_names(folder: Folder, names: list[str], known: Mapping[str, Entry] | None, overwrite: bool) -> None:
-    """Refuse names that leave the folder, and (without ``overwrite``) existing files the
-    manifest ``known`` (None without ``--update``) does not list."""
+    """Refuse names the folder cannot take (:meth:`Folder.check_names`), and (without
+    ``overwrite``) existing files the manifest ``known`` (None without ``--update``) does not list."""
     out = folder.out
-    for name in names:
-        if not safe_name(name):
-            raise AsnError(f"association file {out / name} would be written outside {out}")
+    folder.check_names(names + [RUN_REPORT])
     if overwrite:
         return
     clash = [n for n in names if n in folder.existing and n not in (known or {})]

@@ -1,0 +1,60 @@
+"""Shared set-up of the adversarial suite (issue #16): a small pool, the command line run in this
+process or in a child, and the fake packs of ``tests/data/dists``."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from romanasn.cli import main
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+@pytest.fixture
+def pool(tmp_path):
+    """A copy of the canonical six-row pool."""
+    return Path(shutil.copy(DATA / "pool_canonical.csv", tmp_path / "pool.csv"))
+
+
+@pytest.fixture
+def run(capsys):
+    """``run(*args)``: the command line in this process; returns (status, stdout, stderr)."""
+    def run(*args):
+        status = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+    return run
+
+
+@pytest.fixture
+def spawn():
+    """``spawn(*args)``: the command line in a child process (``Popen``), for signals and races."""
+    return _spawn
+
+
+def _spawn(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "romanasn", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+@pytest.fixture
+def snapshot():
+    """``snapshot(folder)``: every entry of ``folder`` (hidden ones too) with the bytes of the files."""
+    return _snapshot
+
+
+def _snapshot(folder):
+    return {p.name: (p.read_bytes() if p.is_file() else None) for p in sorted(Path(folder).iterdir())}
+
+
+@pytest.fixture
+def hostile(monkeypatch):
+    """The fake hostile pack alone; call with ``WHAT:MODE`` (see its module) to set the fault."""
+    monkeypatch.delenv("ROMANASN_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.syspath_prepend(str(DATA / "dists" / "hostile"))
+    monkeypatch.setenv("ROMANASN_PLUGINS", "romanasn-fake-hostile")
+    monkeypatch.setenv("ROMANASN_FAKE_HOSTILE", "")
+    return lambda fault: monkeypatch.setenv("ROMANASN_FAKE_HOSTILE", fault)
