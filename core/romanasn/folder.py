@@ -569,7 +569,8 @@ def _keep_previous(out: Path, previous: Path, moves: Mapping[str, list[str]]) ->
         except FileNotFoundError:
             pass
         except OSError:
-            shutil.copy2(out / name, previous / name, follow_symlinks=False)
+            if _is_file(out / name):  # a folder in the way stops the commit, which is then taken back
+                shutil.copy2(out / name, previous / name, follow_symlinks=False)
 
 
 def _take_back(out: Path, journal: Path) -> None:

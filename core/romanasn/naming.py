@@ -9,6 +9,7 @@ from romanasn.errors import RuleError
 
 _SUFFIXED = re.compile(r"^(?P<stem>.+)_(?P<suffix>[A-Za-z0-9]+)(?P<ext>\.[A-Za-z0-9]+)$")
 _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
+NAME_BYTES = 200  # the longest name: room for a suffix and extension within a file system's 255 bytes
 
 
 def member_filename(filename: str, suffix: str | None) -> str:
@@ -45,6 +46,10 @@ def unsafe_reason(name: str) -> str | None:
         return "it holds a path separator or a control character"
     if ".." in name:
         return "it holds '..'"
+    if not (name[0].isalnum() and all(c.isalnum() or c in "_.+-" for c in name)):
+        return "only letters, digits and _ . + - may make a file name, starting with a letter or digit"
+    if len(name) > NAME_BYTES:
+        return f"it is {len(name)} characters long, more than {NAME_BYTES}"
     return None
 
 

@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from romanasn.columns import enums, merge_columns, patterns, ranges
 from romanasn.errors import PoolError, UsageError
-from romanasn.naming import unsafe_reason
+from romanasn.naming import NAME_BYTES, unsafe_reason
 from romanasn.plugins.types import PoolColumn
 
 log = logging.getLogger("romanasn.pool")
@@ -980,12 +980,29 @@ _NOT_POLYGON = "is not 'POLYGON [frame] ra1 dec1 ra2 dec2 ra3 dec3 ...'"
 
 
 def _unsafe_names(names: np.ndarray) -> np.ndarray:
-    """Which ``names`` hold a path separator, ``..`` or a control character (see ``unsafe_reason``)."""
+    """Which ``names`` cannot be file names (see ``unsafe_reason``), a slice of rows at a time."""
+    bad = np.zeros(len(names), bool)
+    for start in range(0, len(names), _NAME_ROWS):
+        bad[start:start + _NAME_ROWS] = _unsafe_slice(names[start:start + _NAME_ROWS])
+    return bad
+
+
+_NAME_ROWS = 1 << 14
+
+
+def _unsafe_slice(names: np.ndarray) -> np.ndarray:
     codes = _codes(names)
-    inside = np.arange(codes.shape[1]) < np.strings.str_len(names)[:, None]  # NULs after are padding
-    bad = ((codes < 0x20) & inside) | (codes == 0x7F) | (codes == ord("/")) | (codes == ord("\\"))
-    bad[:, 1:] |= (codes[:, 1:] == ord(".")) & (codes[:, :-1] == ord("."))
-    return bad.any(axis=1)
+    length = np.strings.str_len(names)
+    inside = np.arange(codes.shape[1]) < length[:, None]  # NULs after are padding
+    alnum = (((codes >= ord("0")) & (codes <= ord("9"))) | ((codes >= ord("A")) & (codes <= ord("Z")))
+             | ((codes >= ord("a")) & (codes <= ord("z"))))
+    allowed = alnum | np.isin(codes, [ord(c) for c in "_.+-"])
+    bad = (inside & ~allowed).any(axis=1) | (length > NAME_BYTES)
+    bad |= ~alnum[:, 0] if codes.shape[1] else True
+    bad |= ((codes[:, 1:] == ord(".")) & (codes[:, :-1] == ord("."))).any(axis=1)
+    wide = np.flatnonzero((codes >= 0x80).any(axis=1))  # letters beyond ASCII: one name at a time
+    bad[wide] = [unsafe_reason(str(name)) is not None for name in names[wide]]
+    return bad
 
 
 def _malformed_regions(regions: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:

@@ -18,6 +18,7 @@ from attrs import frozen
 
 from romanasn._version import __version__
 from romanasn.errors import PluginError, RuleError, UsageError
+from romanasn.naming import unsafe_reason
 from romanasn.plugins import NAME, hookspec
 from romanasn.plugins.types import Command, Constraint, Option, PoolColumn, Rule, SkyOutline
 from romanasn.records import Association
@@ -232,7 +233,7 @@ class PluginManager(pluggy.PluginManager):
     def file_stem(self, association: Association, config: Any) -> str:
         """The file stem of an association, checked to be a bare file name."""
         stem, info = self._first("romanasn_file_stem", association=association, config=config)
-        if not isinstance(stem, str) or not _SAFE_STEM.match(stem) or ".." in stem:
+        if not isinstance(stem, str) or unsafe_reason(stem):
             raise PluginError(
                 f"plugin {info.label}: romanasn_file_stem returned {stem!r} for "
                 f"{association.product_name!r}, which is not a safe file name"
@@ -291,9 +292,6 @@ class PluginManager(pluggy.PluginManager):
     def commands(self) -> list[Contributed]:
         """Subcommands plugins add; a name taken twice is an error."""
         return _unique(self._records("romanasn_commands", Command), lambda c: c.name, "command")
-
-
-_SAFE_STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 def _sequence(result: Any, hook_name: str, info: PluginInfo) -> Sequence[Any]:

@@ -7,14 +7,19 @@
 ``generate_options``, ``commands``) or a callable of the pack's rule
 (``product_name``, ``constraint``, ``keys``, ``extras``); ``MODE`` is
 ``raise`` (raise RuntimeError), ``wrong`` (return a value of the wrong type
-or shape), ``twice`` (``rules`` only: the same rule name twice) or
+or shape), ``exit`` / ``exit3`` (``sys.exit(0)`` / ``sys.exit(3)``), ``interrupt``
+(raise KeyboardInterrupt), ``long`` (a good value 300 characters longer),
+``nan`` (``extras`` only: a NaN value), ``twice`` (``rules`` only: the same rule name twice) or
 ``failing`` (``match_constraints`` only: add to every rule a constraint
-whose test raises). Unset, the
+whose test raises). ``import:MODE`` misbehaves while the pack is imported.
+Unset, the
 pack behaves: one rule, ``hostile_exposure``, one association per WFI_IMAGE
 file, and every other hook answers nothing.
 """
 
+import math
 import os
+import sys
 
 import numpy as np
 
@@ -35,9 +40,17 @@ def _act(what, good, wrong):
     mode = _mode(what)
     if mode == "raise":
         raise RuntimeError(f"hostile {what}")
+    if mode in ("exit", "exit3"):
+        sys.exit(3 if mode == "exit3" else 0)
+    if mode == "interrupt":
+        raise KeyboardInterrupt
     if mode == "wrong":
         return wrong() if callable(wrong) else wrong
-    return good() if callable(good) else good
+    value = good() if callable(good) else good
+    return value + "x" * 300 if mode == "long" else value
+
+
+_act("import", None, None)
 
 
 def _name(group, config):
@@ -55,6 +68,8 @@ def _keys(table, rows, config):
 
 
 def _extras(group, config):
+    if _mode("extras") == "nan":
+        return {"hostile_score": math.nan}
     return _act("extras", {}, "not a mapping")
 
 
