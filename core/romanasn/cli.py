@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from romanasn import asnfile, columns, engine, output, pool
+from romanasn import asnfile, columns, engine, interrupt, output, pool
 from romanasn._version import __version__
 from romanasn.errors import RomanasnError, UsageError
-from romanasn.plugins.manager import PluginManager, get_plugin_manager
+from romanasn.plugins.manager import PluginManager, failure, get_plugin_manager
 from romanasn.plugins.types import RunConfig
 from romanasn.words import count, did_you_mean
 
@@ -150,27 +150,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        argv, blocked = split_plugin_args(argv)
-        pm = get_plugin_manager(block=blocked)
-        parser = build_parser(pm)
-        args = parser.parse_args(argv)
-        _configure_logging(args)
-        if args.command is None:
-            parser.print_help()
-            return 2
-        return int(args.run(args, pm) or 0)
+        with interrupt.handled():
+            argv, blocked = split_plugin_args(argv)
+            pm = get_plugin_manager(block=blocked)
+            parser = build_parser(pm)
+            args = parser.parse_args(argv)
+            _configure_logging(args)
+            if args.command is None:
+                parser.print_help()
+                return 2
+            return _run(args, pm)
     except RomanasnError as exc:
         print(f"romanasn: error: {exc}", file=sys.stderr)
         return exc.exit_status
-    except KeyboardInterrupt:
-        print("romanasn: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        name = exc.name if isinstance(exc, interrupt.Interrupted) else "Ctrl-C"
+        print(f"romanasn: interrupted ({name}): the output folder holds the whole run or none of it",
+              file=sys.stderr)
+        return exc.status if isinstance(exc, interrupt.Interrupted) else 130
     except BrokenPipeError:  # the reader stopped early (`romanasn rules | head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:  # a file or folder the run needs cannot be read or written
         print(f"romanasn: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _run(args: argparse.Namespace, pm: PluginManager) -> int:
+    """Run the command; an exit or an interrupt that plugin code raises is that plugin's failure."""
+    try:
+        return int(args.run(args, pm) or 0)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        if not failure(exc):
+            raise
+        raise pm.blame(exc) from exc
 
 
 def _configure_logging(args: argparse.Namespace) -> None:

@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from attrs import define
 
 from romanasn.errors import AsnError
+from romanasn.interrupt import SIGNALS
 
 log = logging.getLogger("romanasn.folder")
 
@@ -43,7 +44,6 @@ JOURNAL = ".romanasn-journal"
 STAGING_PREFIX = ".romanasn-staging-"
 _MOVES = ".moves.json"
 _PREVIOUS = ".previous"
-_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 NAME_MAX = 255  # bytes in a file name, on every file system romanasn writes to
 
 
@@ -114,7 +114,7 @@ class _Files:
         if pid == 0:  # the child: write files until the pipe closes
             status = 0
             try:
-                for number in _SIGNALS:  # the parent decides; it kills this process when it gives up
+                for number in SIGNALS:  # the parent decides; it kills this process when it gives up
                     signal.signal(number, signal.SIG_IGN)
                 os.close(data_w)
                 os.close(error_r)
@@ -238,7 +238,7 @@ def _uninterrupted() -> Iterator[None]:
         return
     caught: list[int] = []
     previous = {}
-    for number in _SIGNALS:
+    for number in SIGNALS:
         try:
             previous[number] = signal.signal(number, lambda n, frame: caught.append(n))
         except (ValueError, OSError):

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import traceback
 from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Iterable, Sequence
 
 import pluggy
 from attrs import frozen
 
+from romanasn import interrupt
 from romanasn._version import __version__
 from romanasn.errors import PluginError, RuleError, UsageError
 from romanasn.naming import unsafe_reason
@@ -127,6 +132,24 @@ class PluginManager(pluggy.PluginManager):
             who = info.label if info else repr(exc.plugin)
             raise PluginError(f"plugin {who}: {exc}") from exc
 
+    def blame(self, exc: BaseException) -> PluginError:
+        """The error to raise for ``exc``, which escaped plugin code: names the plugin whose module
+        holds the innermost frame of its traceback (when one does)."""
+        files = {}
+        for name, plugin in self.list_name_plugin():
+            module = plugin if isinstance(plugin, ModuleType) else sys.modules.get(type(plugin).__module__)
+            path = getattr(module, "__file__", None)
+            if name != KERNEL and path and name in self._infos:
+                where = Path(path).parent if Path(path).name == "__init__.py" else Path(path)
+                files[str(where)] = self._infos[name]
+        culprit = None
+        for frame, _ in traceback.walk_tb(exc.__traceback__):
+            filename = frame.f_code.co_filename
+            culprit = next((info for where, info in files.items()
+                            if filename == where or filename.startswith(where + os.sep)), culprit)
+        who = f"plugin {culprit.label}" if culprit else "a plugin"
+        return PluginError(f"{who} stopped the run: {describe(exc)}")
+
     # -- calling hooks ------------------------------------------------------
 
     def _implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
@@ -143,12 +166,12 @@ class PluginManager(pluggy.PluginManager):
             return impl.function(*args, **extra)
         try:
             return impl.function(*args, **extra)
-        except Exception as exc:
+        except BaseException as exc:
+            if not failure(exc):
+                raise
             label = self._label(impl)
             exc.add_note(f"raised in hook {hook_name} of plugin {label}")
-            raise PluginError(
-                f"plugin {label} failed in {hook_name}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise PluginError(f"plugin {label} failed in {hook_name}: {describe(exc)}") from exc
 
     def _label(self, impl: pluggy.HookImpl) -> str:
         info = self._infos.get(impl.plugin_name)
@@ -315,6 +338,20 @@ def _unique(found: list[Contributed], key: Callable[[Any], str], what: str) -> l
     return found
 
 
+def failure(exc: BaseException) -> bool:
+    """Whether ``exc``, escaping plugin code, means the plugin failed: any exception, an exit,
+    or an interrupt not made by a signal (see :mod:`romanasn.interrupt`)."""
+    return isinstance(exc, (Exception, SystemExit)) or (
+        isinstance(exc, KeyboardInterrupt) and not interrupt.by_signal(exc))
+
+
+def describe(exc: BaseException) -> str:
+    """``exc`` in a message: its type and text (``sys.exit(N)`` for an exit)."""
+    if isinstance(exc, SystemExit):
+        return f"sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def _failed(info: PluginInfo, error: str) -> PluginInfo:
     return PluginInfo(info.name, info.version, "failed", error, info.entry_point)
 
@@ -420,8 +457,10 @@ def _load_entry_point(pm: PluginManager, ep: Any, allowed: list[str] | None, blo
     else:
         try:
             plugin = ep.load()
-        except Exception as exc:  # any import failure is reported, with the plugin named
-            pm.note_plugin(_failed(info, f"cannot import {ep.value}: {type(exc).__name__}: {exc}"))
+        except BaseException as exc:  # any import failure is reported, with the plugin named
+            if not failure(exc):
+                raise
+            pm.note_plugin(_failed(info, f"cannot import {ep.value}: {describe(exc)}"))
         else:
             pm.add_plugin(plugin, info)
 
