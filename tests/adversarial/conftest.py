@@ -57,4 +57,5 @@ def hostile(monkeypatch):
     monkeypatch.syspath_prepend(str(DATA / "dists" / "hostile"))
     monkeypatch.setenv("ROMANASN_PLUGINS", "romanasn-fake-hostile")
     monkeypatch.setenv("ROMANASN_FAKE_HOSTILE", "")
+    monkeypatch.delitem(sys.modules, "fake_hostile", raising=False)  # imported afresh, as a new process would
     return lambda fault: monkeypatch.setenv("ROMANASN_FAKE_HOSTILE", fault)
