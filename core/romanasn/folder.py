@@ -38,7 +38,7 @@ from romanasn.interrupt import SIGNALS
 
 log = logging.getLogger("romanasn.folder")
 
-__all__ = ["Folder", "recover", "safe_name", "JOURNAL", "STAGING_PREFIX", "NAME_MAX"]
+__all__ = ["Folder", "locked", "recover", "safe_name", "JOURNAL", "STAGING_PREFIX", "NAME_MAX"]
 
 JOURNAL = ".romanasn-journal"
 STAGING_PREFIX = ".romanasn-staging-"
@@ -414,20 +414,34 @@ class Folder:
             self.lock = -1
 
 
-def _lock(out: Path) -> int:
-    """Lock the folder ``out`` for this process (an error when another run holds it); the lock's fd."""
+def _lock(out: Path, wait: bool = False) -> int:
+    """Lock the folder ``out`` for this process; the lock's fd. When another run holds it, an
+    error, or with ``wait`` wait until it is done."""
     fd = os.open(out, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            raise AsnError(f"{out}: another romanasn run is writing this folder") from exc
-        raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            if not wait:
+                raise AsnError(f"{out}: another romanasn run is writing this folder") from exc
+            log.info("%s: waiting for another romanasn run writing this folder", out)
+            fcntl.flock(fd, fcntl.LOCK_EX)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike) -> Iterator[None]:
+    """Hold the lock of the folder ``path`` (the one runs writing into it take), waiting for it."""
+    fd = _lock(Path(path), wait=True)
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def _is_file(path: Path) -> bool:

@@ -35,7 +35,7 @@ from typing import Any, Iterable, Iterator, Sequence, TextIO
 import numpy as np
 from attrs import define, field, frozen
 
-from romanasn import asdfheader
+from romanasn import asdfheader, folder
 from romanasn.columns import merge_columns
 from romanasn.errors import PoolError, RomanasnError, UsageError
 from romanasn.plugins.types import PoolColumn
@@ -394,9 +394,16 @@ def make_pool(
     if output.exists() and not update and not overwrite:
         raise UsageError(f"{output} exists: give --update to add files to it or --overwrite to replace it")
     known = merge_columns(columns)
-    fields = _fields(known)
     extra = list(columns)
+    with folder.locked(output.parent):  # one make-pool at a time reads and replaces a pool there
+        return _make_pool(inputs, output, known, extra, format, skip_bad, update, jobs, engine, scheduler,
+                          progress, stream)
 
+
+def _make_pool(inputs, output, known, extra, format, skip_bad, update, jobs, engine, scheduler, progress,
+               stream) -> MakePoolResult:
+    """:func:`make_pool`, its arguments checked and the folder of ``output`` locked."""
+    fields = _fields(known)
     existing = _Existing.load(output, extra) if update and output.exists() else None
     if update and existing is None:
         log.info("%s does not exist yet: making it", output)

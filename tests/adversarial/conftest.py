@@ -59,3 +59,34 @@ def hostile(monkeypatch):
     monkeypatch.setenv("ROMANASN_FAKE_HOSTILE", "")
     monkeypatch.delitem(sys.modules, "fake_hostile", raising=False)  # imported afresh, as a new process would
     return lambda fault: monkeypatch.setenv("ROMANASN_FAKE_HOSTILE", fault)
+
+
+VISIT = "0000101001001001001"
+
+
+@pytest.fixture
+def exposure():
+    """``exposure(folder, number, detector, **meta)``: a Level 2 exposure file (an ASDF header as
+    romancal writes it, no arrays); ``meta`` sets ``group.name`` values as YAML text."""
+    return _exposure
+
+
+def _exposure(folder, number, detector, name=None, **meta):
+    values = {"exposure.type": "WFI_IMAGE", "instrument.detector": f"WFI{detector:02d}",
+              "instrument.optical_element": "F158", **{k.replace("__", "."): v for k, v in meta.items()}}
+    observation = dict(program=1, execution_plan=1, **{"pass": 1}, segment=1, observation=1, visit=1,
+                       visit_file_group=1, visit_file_sequence=1, visit_file_activity="'01'", exposure=number,
+                       visit_id=f"'{VISIT}'", observation_id=f"'{VISIT}01101{number:04d}'")
+    values.update({f"observation.{key}": value for key, value in observation.items()})
+    groups: dict[str, list[str]] = {}
+    for key, value in values.items():
+        group, field = key.split(".")
+        groups.setdefault(group, []).append(f"      {field}: {value}")
+    lines = ["#ASDF 1.0.0", "#ASDF_STANDARD 1.5.0", "%YAML 1.1", "%TAG ! tag:stsci.edu:asdf/",
+             "--- !core/asdf-1.1.0", "roman: !<asdf://stsci.edu/datamodels/roman/tags/wfi_image-1.1.0>",
+             "  meta:", "    model_type: ImageModel"]
+    for group, items in groups.items():
+        lines += [f"    {group}:"] + items
+    path = Path(folder) / (name or f"r{VISIT}_{number:04d}_wfi{detector:02d}_f158_cal.asdf")
+    path.write_text("\n".join(lines) + "\n...\n")
+    return path
