@@ -13,6 +13,7 @@ import pytest
 from romanasn import level3_name, pool, read_pool
 from romanasn.cli import main
 from romanasn.errors import PoolError
+from romanasn.inputs import open_regular
 from romanasn.naming import unsafe_reason
 
 DISTS = Path(__file__).parent / "data" / "dists"
@@ -266,8 +267,7 @@ def test_a_large_pool_is_read_in_blocks_and_never_held_twice(tmp_path, monkeypat
     assert path.stat().st_size > 6 * block
     monkeypatch.setattr(pool, "_BLOCK_BYTES", block)
     sizes = []
-    monkeypatch.setattr(pool, "open", lambda p, mode="r", **kw: _CountingReader(open(p, mode, **kw), sizes),
-                        raising=False)
+    monkeypatch.setattr(pool, "open_regular", lambda p: _CountingReader(open_regular(p), sizes))
     tracemalloc.start()
     try:
         table = read_pool(path)

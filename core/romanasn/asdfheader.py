@@ -28,6 +28,7 @@ from attrs import frozen
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from romanasn.errors import RomanasnError
+from romanasn.inputs import open_regular_fd
 
 __all__ = [
     "ArrayRef",
@@ -217,7 +218,7 @@ def read_header(path: str | os.PathLike, *, check_blocks: bool = True) -> bytes:
     is truncated.
     """
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_regular_fd(path)
     except OSError as exc:
         raise HeaderError(f"cannot open: {exc.strerror or exc}") from None
     try:
@@ -348,6 +349,47 @@ def _compose(text: bytes) -> Node | None:
         return loader.get_single_node()
     finally:
         loader.dispose()
+
+
+def check_expansion(node: Node | None, source: str) -> None:
+    """Refuse a YAML tree whose aliases (``*name``) make it far larger than its text (a "billion
+    laughs"): a :class:`HeaderError` naming ``source``. Counts each node once."""
+    if node is None:
+        return
+    sizes: dict[int, int] = {}
+    total = _expanded(node, sizes)
+    if total > _EXPANSION * len(sizes) + _EXPANSION_FREE:
+        raise HeaderError(f"{source} holds YAML aliases that expand its {len(sizes)} nodes to {total}: refused")
+
+
+_EXPANSION, _EXPANSION_FREE = 10, 100_000
+
+
+def _expanded(node: Node, sizes: dict[int, int]) -> int:
+    """The number of nodes ``node`` stands for once its aliases are expanded (a cycle counts once)."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    sizes[key] = 1
+    if isinstance(node, SequenceNode):
+        children = node.value
+    elif isinstance(node, MappingNode):
+        children = [child for pair in node.value for child in pair]
+    else:
+        return 1
+    sizes[key] = 1 + sum(_expanded(child, sizes) for child in children)
+    return sizes[key]
+
+
+def compose_checked(text: bytes | str, source: str) -> Node | None:
+    """The node tree of the YAML document ``text`` (ASDF tags kept as tags), its aliases checked
+    (:func:`check_expansion`)."""
+    if isinstance(text, bytes) and text.startswith(ASDF_MAGIC):
+        block = text.find(BLOCK_MAGIC)
+        text = text if block < 0 else text[:block]
+    node = _compose(text)
+    check_expansion(node, source)
+    return node
 
 
 def _parse_error(exc: Exception) -> HeaderError:

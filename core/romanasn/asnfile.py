@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
 import attrs
 
 from romanasn.errors import AsnError
+from romanasn.inputs import open_regular
 from romanasn.records import Association, Member, Product, Provenance
 
 if TYPE_CHECKING:
@@ -386,7 +387,7 @@ def format_of(path: str | os.PathLike) -> str:
     if found:
         return found
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             return _sniff(f.read(1024))
     except OSError as e:
         raise AsnError(f"{path}: cannot read association: {e.strerror}") from e
@@ -446,6 +447,10 @@ def _load(path_or_fileobj: str | os.PathLike | IO, validate: bool) -> tuple[str,
     source, data = _read(path_or_fileobj)
     format = _format_from_name(source) or _sniff(data[:1024])
     try:
+        if format != "json":  # a YAML tree whose aliases would blow it up is refused before it is built
+            from romanasn import asdfheader
+
+            asdfheader.compose_checked(data, "the file")
         d = _DECODERS[format](data)
     except Exception as e:  # any parser failure means the content is not an association
         raise AsnError(f"{source}: cannot read {format} association: {e}") from e
@@ -460,6 +465,7 @@ def _read(path_or_fileobj: str | os.PathLike | IO) -> tuple[str, bytes]:
         source = str(getattr(path_or_fileobj, "name", "<stream>"))
         return source, data.encode("utf-8") if isinstance(data, str) else data
     try:
-        return str(path_or_fileobj), Path(path_or_fileobj).read_bytes()
+        with open_regular(path_or_fileobj) as stream:
+            return str(path_or_fileobj), stream.read()
     except OSError as e:
         raise AsnError(f"{path_or_fileobj}: cannot read association: {e.strerror}") from e

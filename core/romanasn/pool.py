@@ -42,6 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from romanasn.columns import enums, merge_columns, patterns, ranges
 from romanasn.errors import PoolError, UsageError
+from romanasn.inputs import open_regular
 from romanasn.naming import NAME_BYTES, unsafe_reason
 from romanasn.plugins.types import PoolColumn
 
@@ -209,15 +210,15 @@ def _read(path: Path, known: tuple[PoolColumn, ...], format: str | None, problem
 
 def _detect_format(path: Path) -> str:
     """"ecsv", "csv" or "legacy", from the first line of the file."""
-    with open(path, "rb") as stream:
-        first = stream.readline()
+    with open_regular(path) as stream:
+        first = stream.readline(_BLOCK_BYTES)
     if first.startswith(b"# %ECSV"):
         return "ecsv"
     return "legacy" if b"|" in first else "csv"
 
 
 def _read_text(path: Path, format: str, problems: _Problems) -> _Text:
-    with open(path, "rb") as stream:
+    with open_regular(path) as stream:
         if format == "ecsv":
             delimiter, declared, line = _read_ecsv_header(stream, path)
         else:

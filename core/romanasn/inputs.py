@@ -1,0 +1,30 @@
+"""Input files (pools, association files, exposure headers) are opened only when they are
+regular files: a FIFO, a device or a link to one (``/dev/zero``) is an error naming the file,
+never a hang or a read without end."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import BinaryIO
+
+__all__ = ["open_regular", "open_regular_fd"]
+
+
+def open_regular_fd(path: str | os.PathLike) -> int:
+    """A file descriptor open for reading on the regular file ``path`` (else an ``OSError``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO opens without a writer
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, a device or a folder)", os.fspath(path))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """The regular file ``path``, open for reading in binary (else an ``OSError``)."""
+    return os.fdopen(open_regular_fd(path), "rb")
