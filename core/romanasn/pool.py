@@ -51,6 +51,8 @@ log = logging.getLogger("romanasn.pool")
 FORMATS = ("ecsv", "csv", "legacy")
 
 _BLOCK_BYTES = 1 << 24
+_LINE_BYTES = 1 << 26
+CELL_BYTES = 1024  # the longest cell a pool may hold: a column takes at most rows x 5 x CELL_BYTES bytes
 _WRITE_ROWS = 50_000
 _MAX_LINES = 20
 _SHOWN_ROWS = 5
@@ -308,7 +310,7 @@ def _read_rows(
     parts: list[list[np.ndarray]] = [[] for _ in names]
     numbers = []
     seen, line = 0, first_line
-    for block in _blocks(stream):
+    for block in _blocks(stream, path):
         buf = np.frombuffer(block, np.uint8)
         if (buf >= 0x80).any():
             _check_utf8(block, path, line)
@@ -318,6 +320,7 @@ def _read_rows(
             path, None, seen + lines.bad_rows, lambda k: f"{counts[k]} fields, expected {expected}"
         )
         lengths = (lines.ends - lines.starts).T.copy()  # one row per column
+        _check_cell_lengths(lengths, names, seen + lines.rows, path)
         padded = np.concatenate((buf, np.zeros(lengths.max(initial=0) + 1, np.uint8)))
         quotes = _QUOTE in block
         for part, starts, length in zip(parts, lines.starts.T.copy(), lengths):
@@ -331,13 +334,24 @@ def _read_rows(
     return cells, np.concatenate(numbers) if numbers else np.array([], dtype=np.int64)
 
 
-def _blocks(stream: BinaryIO) -> Iterator[bytes]:
+def _check_cell_lengths(lengths: np.ndarray, names: list[str], rows: np.ndarray, path: Path) -> None:
+    """Refuse a cell longer than :data:`CELL_BYTES` (``lengths`` has one row per column)."""
+    if lengths.max(initial=0) <= CELL_BYTES:
+        return
+    line, column = np.unravel_index(np.argmax((lengths > CELL_BYTES).T), lengths.T.shape)  # the first row
+    raise PoolError(f"{path}: row {rows[line]}, column {names[column]!r}: a cell of {lengths[column, line]} bytes, "
+                    f"more than the {CELL_BYTES} a pool cell may hold")
+
+
+def _blocks(stream: BinaryIO, path: Path) -> Iterator[bytes]:
     """Whole lines of ``stream``, about a block at a time, each block ending with a newline."""
     rest = b""
     while chunk := stream.read(_BLOCK_BYTES):
         chunk = rest + chunk
         cut = chunk.rfind(b"\n") + 1
         rest = chunk[cut:]
+        if len(rest) > _LINE_BYTES:  # no line of cells within the limit is that long
+            raise PoolError(f"{path}: a line longer than {_LINE_BYTES >> 20} MiB")
         if cut:
             yield chunk[:cut]
     if rest.strip():
@@ -402,7 +416,7 @@ def _gather(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarra
     width = max(int(length.max(initial=0)), 1)
     chars = sliding_window_view(buf, width)[start]
     if length.min(initial=width) < width:
-        chars *= np.tri(width + 1, width, -1, dtype=np.uint8)[length]  # row L: L ones, then zeros
+        chars[np.arange(width) >= length[:, None]] = 0  # the bytes past each field's end
     return chars.view(f"S{width}").ravel()
 
 
