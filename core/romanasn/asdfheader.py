@@ -99,7 +99,8 @@ class AsdfTime:
         try:
             time = Time(self.value, format=fmt, scale=self.scale.lower(), precision=3)
         except Exception as exc:
-            raise ValueError(f"cannot read time {self.value!r} ({fmt or 'any format'}, {self.scale}): {exc}") from None
+            reason = str(exc).splitlines()[0].rstrip(": ")  # not astropy's list of every format it knows
+            raise ValueError(f"cannot read time {self.value!r} ({fmt or 'any format'}, {self.scale}): {reason}") from None
         time.precision = 3
         return time
 

@@ -40,6 +40,7 @@ from astropy.table import Column, MaskedColumn, Table, vstack
 from astropy.table.meta import get_header_from_yaml
 from numpy.lib.stride_tricks import sliding_window_view
 
+from romanasn.asdfheader import HeaderError, compose_checked
 from romanasn.columns import enums, merge_columns, patterns, ranges
 from romanasn.errors import PoolError, UsageError
 from romanasn.inputs import open_regular
@@ -229,7 +230,7 @@ def _read_text(path: Path, format: str, problems: _Problems) -> _Text:
         line += 1
         if not header.strip():
             raise PoolError(f"{path}: no header line with the column names")
-        names = _split_names(_decode(header, path, line), delimiter)
+        names = _split_names(_decode(header, path, line), delimiter, path, line)
         if declared and list(declared) != names:
             raise PoolError(f"{path}: line {line}: the column names differ from the ECSV header's")
         cells, rows = _read_rows(stream, path, names, delimiter, line + 1, problems)
@@ -248,13 +249,20 @@ def _read_ecsv_header(stream: BinaryIO, path: Path) -> tuple[str, dict[str, str]
     if not lines or not lines[0].startswith("# %ECSV"):
         raise PoolError(f"{path}: line 1: not an ECSV file (no '# %ECSV' line)")
     try:
-        header = get_header_from_yaml([line[2:] for line in lines])
+        text = [line[2:] for line in lines]
+        compose_checked("\n".join(text[1:]), f"{path}: the ECSV header")  # after the %ECSV line
+        header = get_header_from_yaml(text)
         declared = {
             spec["name"]: _declared_dtype(spec.get("datatype", "string")) for spec in header["datatype"]
         }
+    except HeaderError as error:
+        raise PoolError(str(error)) from error
     except Exception as error:
         raise PoolError(f"{path}: bad ECSV header: {error!r}") from error
-    return header.get("delimiter", " "), declared, len(lines)
+    delimiter = header.get("delimiter", " ")
+    if delimiter not in (" ", ","):
+        raise PoolError(f"{path}: bad ECSV header: delimiter {delimiter!r} (ECSV allows ' ' or ',')")
+    return delimiter, declared, len(lines)
 
 
 def _declared_dtype(datatype: str) -> str:
@@ -276,8 +284,15 @@ def _not_utf8(path: Path, line: int, byte: int) -> PoolError:
     return PoolError(f"{path}: line {line}: not valid UTF-8 (byte {byte:#04x})")
 
 
-def _split_names(line: str, delimiter: str) -> list[str]:
-    names = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter))
+def _split_names(line: str, delimiter: str, path: Path, number: int) -> list[str]:
+    line = line.rstrip("\r\n")
+    if "\r" in line:
+        raise PoolError(f"{path}: line {number}: a carriage return inside the line (do lines end in CR "
+                        "alone?): end lines with LF or CR LF")
+    try:
+        names = next(csv.reader([line], delimiter=delimiter))
+    except csv.Error as error:
+        raise PoolError(f"{path}: line {number}: the column names cannot be read: {error}") from error
     return [name.strip() for name in names]
 
 
