@@ -332,6 +332,10 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     if args.report and args.dry_run:
         raise UsageError("--report needs a run that writes its associations (not --dry-run)")
     pm.check()
+    if args.orphans:
+        from romanasn import explain
+
+        explain.check_orphans_path(args.orphans, None if args.dry_run else args.output_dir, args.pools)
     rules, skip_rules = _names(args.rules, "--rules"), _names(args.skip_rules, "--skip-rules") or []
     config = RunConfig(
         data_release_id=args.data_release_id,

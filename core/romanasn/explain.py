@@ -33,7 +33,7 @@ import numpy as np
 from attrs import field, frozen
 
 from romanasn import engine, pool
-from romanasn.errors import PoolError, RomanasnError
+from romanasn.errors import PoolError, RomanasnError, UsageError
 from romanasn.naming import member_filename, strip_level
 from romanasn.plugins.manager import KERNEL, PluginManager, RuleEntry
 from romanasn.plugins.types import RunConfig
@@ -447,6 +447,26 @@ def run(args: argparse.Namespace, pm: PluginManager) -> int:
 
 
 # -- orphans --------------------------------------------------------------------------
+
+
+def check_orphans_path(path: str | os.PathLike, out: str | os.PathLike | None, inputs: Sequence[str]) -> None:
+    """Refuse, before a run writes anything, an ``--orphans`` file that cannot be written or would
+    overwrite an input or a file the run writes into ``out``."""
+    if str(path) == "-":
+        return
+    path = Path(path)
+    if not path.name or path.is_dir():
+        raise UsageError(f"--orphans {path}: a folder, not a file")
+    in_out = out is not None and path.resolve().parent == Path(out).resolve()
+    if not path.parent.is_dir() and not in_out:  # the run makes its output folder
+        raise UsageError(f"--orphans {path}: no folder {path.parent}")
+    for given in inputs:
+        if path.exists() and os.path.exists(given) and os.path.samefile(path, given):
+            raise UsageError(f"--orphans {path}: would overwrite the input {given}")
+    if in_out:
+        if path.name.startswith(".romanasn-") or path.suffix in (".json", ".yaml", ".asdf"):
+            raise UsageError(f"--orphans {path}: named like the files the run writes in {out} (its run report, "
+                             "associations, journal); write the orphans elsewhere")
 
 
 def write_orphans(orphans: Sequence[str], path: str | os.PathLike) -> None:

@@ -114,6 +114,9 @@ def find_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[st
     notes, missing = [], []
     for given in inputs:
         text = os.fspath(given)
+        if not text:
+            missing.append("'': an empty path (give '.' for the current folder)")
+            continue
         if _GLOB_CHARS & set(text) and not os.path.exists(text):
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
@@ -411,6 +414,7 @@ def _make_pool(inputs, output, known, extra, format, skip_bad, update, jobs, eng
     result = MakePoolResult(output=output, format=fmt)
 
     paths, notes = find_files(inputs)
+    _check_not_input(output, paths)
     result.notes.extend(notes)
     if existing is not None:
         held = [p for p in paths if p.name in existing.names]
@@ -464,6 +468,13 @@ def _make_pool(inputs, output, known, extra, format, skip_bad, update, jobs, eng
     if skipped or skip_bad:
         result.report = write_report(Path(f"{output}{SKIPPED_SUFFIX}"), skipped)
     return result
+
+
+def _check_not_input(output: Path, paths: list[Path]) -> None:
+    """Refuse an ``output`` that is one of the exposure files read."""
+    for path in paths:
+        if path.name == output.name and output.exists() and os.path.samefile(path, output):
+            raise UsageError(f"-o {output} is one of the exposure files read: the pool would overwrite it")
 
 
 def _check_engine(engine: str, scheduler: str | None, jobs: int) -> None:
