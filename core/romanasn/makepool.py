@@ -102,16 +102,17 @@ class MakePoolResult:
 # -- finding files ------------------------------------------------------------------
 
 
-def find_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[str]]:
+def find_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[str], list[Skipped]]:
     """The files named by ``inputs`` (files, folders searched for ``*.asdf``, globs).
 
     Returns the files, each once, in the order found (folders and globs
-    sorted), and notes about files listed more than once. A path that does
-    not exist or a glob that matches nothing is a
+    sorted), notes about files listed more than once, and the folders that
+    could not be searched (as bad files: what they hold is left out). A path
+    that does not exist or a glob that matches nothing is a
     :class:`~romanasn.errors.RomanasnError`.
     """
     found: dict[str, Path] = {}
-    notes, missing = [], []
+    notes, missing, unreadable = [], [], []
     for given in inputs:
         text = os.fspath(given)
         if not text:
@@ -121,13 +122,13 @@ def find_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[st
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 missing.append(f"{text}: the pattern matches nothing")
-            paths = [p for m in matches for p in _expand(Path(m))]
+            paths = [p for m in matches for p in _expand(Path(m), unreadable)]
         else:
             path = Path(text)
             if not path.exists():
                 missing.append(f"{text}: no such file or folder")
                 continue
-            paths = list(_expand(path))
+            paths = list(_expand(path, unreadable))
         for path, key in paths:
             if key in found:
                 notes.append(f"{path}: listed more than once (read once)")
@@ -135,11 +136,12 @@ def find_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[st
                 found[key] = path
     if missing:
         raise RomanasnError("\n".join(missing))
-    return list(found.values()), notes
+    return list(found.values()), notes, unreadable
 
 
-def _expand(path: Path) -> Iterator[tuple[Path, str]]:
-    """The files under ``path`` (or ``path`` itself), each with a key naming the file once.
+def _expand(path: Path, unreadable: list[Skipped]) -> Iterator[tuple[Path, str]]:
+    """The files under ``path`` (or ``path`` itself), each with a key naming the file once; the
+    folders that cannot be listed are added to ``unreadable``.
 
     The key is the real path of the file's folder and its name: one
     ``realpath`` per folder, not per file.
@@ -147,7 +149,11 @@ def _expand(path: Path) -> Iterator[tuple[Path, str]]:
     if not path.is_dir():
         yield path, os.path.realpath(path)
         return
-    for root, dirs, files in os.walk(path, followlinks=False):
+
+    def cannot_list(error: OSError) -> None:
+        unreadable.append(Skipped(str(error.filename), f"folder cannot be searched: {error.strerror or error}"))
+
+    for root, dirs, files in os.walk(path, followlinks=False, onerror=cannot_list):
         dirs.sort()
         real = os.path.realpath(root)
         for name in sorted(files):
@@ -238,6 +244,9 @@ def _convert(value: Any, f: _Field, problems: list[str]) -> Any:
             if isinstance(value, date):
                 return value.isoformat()
             if isinstance(value, str):
+                if not value and f.required:
+                    problems.append(f"required field {where} is empty")
+                    return None
                 return value
         elif f.dtype == "int":
             if isinstance(value, int) and not isinstance(value, bool):
@@ -413,9 +422,10 @@ def _make_pool(inputs, output, known, extra, format, skip_bad, update, jobs, eng
     fmt = format or (existing.format if existing else "ecsv")
     result = MakePoolResult(output=output, format=fmt)
 
-    paths, notes = find_files(inputs)
+    paths, notes, unreadable = find_files(inputs)
     _check_not_input(output, paths)
     result.notes.extend(notes)
+    result.bad.extend(unreadable)
     if existing is not None:
         held = [p for p in paths if p.name in existing.names]
         result.kept = len(held)
