@@ -9,12 +9,20 @@ from romanasn import encoder as encoder_module
 
 
 @pytest.mark.parametrize("value", [
-    {"a": [1, 2.5, float("inf"), float("-inf"), None, True, False, {"x": [], "y": {}}], "é": "ü\n\"\t\u2028"},
+    {"a": [1, 2.5, None, True, False, {"x": [], "y": {}}], "é": "ü\n\"\t\u2028"},
     [], {}, "text", 3, 1e100, -0.0, [[[]]], {"k": {"k": {"k": [1]}}}, {1: "int key", None: 0, False: 1, 2.5: 3},
 ])
 @pytest.mark.parametrize("indent", [2, 4])
 def test_encode_json_writes_what_json_dumps_writes(value, indent):
-    assert encoder_module.encode_json(value, indent) == json.dumps(value, indent=indent)
+    assert encoder_module.encode_json(value, indent) == json.dumps(value, indent=indent, allow_nan=False)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), [float("-inf")], {float("nan"): 1}])
+def test_encode_json_refuses_what_is_not_json(value):
+    with pytest.raises(ValueError):
+        json.dumps(value, allow_nan=False)
+    with pytest.raises(encoder_module.NotJSON, match="is not a JSON number"):
+        encoder_module.encode_json(value)
 
 
 def test_the_encoder_writes_what_asnfile_dumps_writes(tmp_path):

@@ -318,7 +318,11 @@ _KEYWORDS = {
 
 
 def _write_json(d: dict, stream: IO[bytes]) -> None:
-    stream.write((json.dumps(d, indent=4) + "\n").encode("utf-8"))
+    try:
+        text = json.dumps(d, indent=4, allow_nan=False)
+    except ValueError as exc:  # NaN or an infinity
+        raise AsnError(f"cannot be written as JSON: {exc}") from exc
+    stream.write((text + "\n").encode("utf-8"))
 
 
 def _write_yaml(d: dict, stream: IO[bytes]) -> None:

@@ -24,6 +24,7 @@ import argparse
 import json
 import logging
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -245,14 +246,18 @@ def _fields(data: Mapping[str, Any], ignored: set[str]) -> dict[str, Any]:
     return {k: v for k, v in flat.items() if k not in ignored}
 
 
-def _members(data: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
-    """Members by (product name, expname), in file order."""
+def _members(data: Mapping[str, Any]) -> dict[tuple[str, str, int], Mapping[str, Any]]:
+    """Members by (product name, expname, how many times it came before), in file order: a member
+    listed twice is two members."""
     single = len(data["products"]) == 1
-    found: dict[tuple[str, str], Mapping[str, Any]] = {}
+    found: dict[tuple[str, str, int], Mapping[str, Any]] = {}
+    seen: Counter = Counter()
     for product in data["products"]:
         for member in product["members"]:
             shown = member if single else {"product": product["name"], **member}
-            found[(product["name"], member["expname"])] = shown
+            name = (product["name"], member["expname"])
+            found[(*name, seen[name])] = shown
+            seen[name] += 1
     return found
 
 

@@ -70,11 +70,13 @@ def encode_json(value: Any, indent: int = 4, level: int = 0) -> str:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+class NotJSON(ValueError):
+    """A value JSON cannot hold (NaN, an infinity), met while encoding."""
+
+
 def _float(value: float) -> str:
-    if value != value:
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
+    if value != value or math.isinf(value):
+        raise NotJSON(f"{value!r} is not a JSON number (NaN and infinities are not JSON)")
     return float.__repr__(value)
 
 
@@ -262,11 +264,14 @@ class Encoder:
 
     def encode(self, association: Association, source: str) -> bytes:
         """The file bytes of ``association``; AsnError naming ``source`` when it is invalid."""
-        if self._plan is not None:
-            data = self._fast(association)
-            if data is not None:
-                return data
-        return self._keyed(association, source)
+        try:
+            if self._plan is not None:
+                data = self._fast(association)
+                if data is not None:
+                    return data
+            return self._keyed(association, source)
+        except NotJSON as exc:
+            raise AsnError(f"{source}: {exc}") from exc
 
     # The fast lane: an association of plain values (text, None; no top-level extra keys, no
     # WCS mapping, member extras of plain values), checked and written in one pass. Everything

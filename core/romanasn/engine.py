@@ -313,6 +313,10 @@ class Plan:
         self.id_numbers: list[int] = []  # and its id number
         self.stems: list[str] | None = None
 
+    def plugin_of(self, rule: str) -> Any:
+        """The plugin (:class:`PluginInfo`) of the rule named ``rule``."""
+        return self._entries[rule].plugin
+
     def fail(self, rule: str, exc: RomanasnError) -> None:
         """Record that the rule named ``rule`` failed; raise ``exc`` unless the run keeps going."""
         if not self.keep_going:

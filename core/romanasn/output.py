@@ -36,6 +36,7 @@ from romanasn.engine import Plan, Result, paused_gc
 from romanasn.engine import plan as make_plan
 from romanasn.errors import AsnError, RomanasnError, UsageError
 from romanasn.folder import Folder
+from romanasn.inputs import open_regular
 from romanasn.plugins.manager import PluginManager
 from romanasn.plugins.types import RunConfig
 from romanasn.progress import Progress
@@ -315,7 +316,9 @@ class _LocalRun:
             try:
                 data = self.encoder.encode(association, stem + self.ext)
             except RomanasnError as exc:
-                self.plan.fail(association.asn_rule, exc)  # raises unless the run keeps going
+                rule = association.asn_rule
+                named = type(exc)(f"rule {rule!r} of plugin {self.plan.plugin_of(rule).label}: {exc}")
+                self.plan.fail(rule, named)  # raises unless the run keeps going
                 continue
             yield number, association.asn_rule, association.product_name, stem, data
 
@@ -425,7 +428,7 @@ def _put(folder: Folder, source, ext: str, known: Mapping[str, Entry], outcome: 
         made[name] = entry
         old = known.get(name)
         if old is not None and name in folder.existing and (old.digest, old.size) == (entry.digest, entry.size) \
-                and not old.stale and _size(folder.out / name) == entry.size:
+                and not old.stale and _on_disk(folder.out / name, entry):
             outcome.unchanged.append(name)
             continue
         folder.add(name, data)
@@ -463,11 +466,15 @@ class _Paths(Sequence):
         return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
 
 
-def _size(path: Path) -> int:
+def _on_disk(path: Path, entry: Entry) -> bool:
+    """Whether the file at ``path`` holds what ``entry`` records (size, then digest of its bytes)."""
     try:
-        return path.stat().st_size
+        if path.stat().st_size != entry.size:
+            return False
+        with open_regular(path) as stream:
+            return digest(stream.read()) == entry.digest
     except OSError:
-        return -1
+        return False
 
 
 def _previous_manifest(out: Path, format: str) -> dict[str, Entry]:
