@@ -33,17 +33,16 @@ sys.exit(main(sys.argv[3:]))
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGINT"])
 @pytest.mark.parametrize("where", ["writing", "commit"])
-def test_a_signal_undoes_or_finishes_the_run_and_says_so(pool, tmp_path, snapshot, name, where):
+def test_a_signal_undoes_or_finishes_the_run_and_says_so(run, pool, tmp_path, snapshot, name, where):
     out = tmp_path / "D"
-    script = tmp_path / "sender.py"
-    script.write_text(SENDER)
-    args = [sys.executable, str(script), name, "none", "generate", str(pool), "-o", str(out), "-q"]
-    assert subprocess.run(args, capture_output=True).returncode == 0
+    assert run("generate", pool, "-o", out, "-q")[0] == 0
     complete = snapshot(out)
     (out / "r00001_p_full_f158_asn.json").unlink()  # so that the run both adds and replaces
     before = snapshot(out)
-    args[3] = where
-    done = subprocess.run(args + ["--overwrite"], capture_output=True, text=True)
+    script = tmp_path / "sender.py"
+    script.write_text(SENDER)
+    args = [sys.executable, str(script), name, where, "generate", str(pool), "-o", str(out), "-q", "--overwrite"]
+    done = subprocess.run(args, capture_output=True, text=True)
     number = getattr(signal, name)
     assert done.returncode == 128 + number, done.stderr  # 130 for SIGINT, 143 for SIGTERM
     assert f"romanasn: interrupted ({name}): the output folder holds the whole run or none of it" in done.stderr
