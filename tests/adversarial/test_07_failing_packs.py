@@ -13,8 +13,8 @@ def test_a_pack_that_stops_at_import_fails_every_command_that_needs_it(run, pool
     status, _, err = run("generate", pool, "-o", tmp_path / "D")
     assert (status, not (tmp_path / "D").exists()) == (1, True)
     assert f"{PACK} failed to load: cannot import fake_hostile: {shown}" in err
-    status, out, _ = run("plugins")
-    assert status == 1 and f"cannot import fake_hostile: {shown}" in out
+    status, out, err = run("plugins")
+    assert status == 1 and "romanasn-fake-hostile" in out and f"cannot import fake_hostile: {shown}" in out + err
 
 
 @pytest.mark.parametrize("fault", ["file_stem:exit", "product_names:exit3", "finalize:interrupt",
@@ -36,7 +36,7 @@ def test_validate_still_checks_files_when_a_pack_cannot_load(run, pool, tmp_path
     report = tmp_path / "D" / "romanasn-run.json"
     files = sorted(str(p) for p in (tmp_path / "D").glob("*_asn.json"))
     status, out, _ = run("validate", *files)
-    assert status == 0 and out.count(": valid") == len(files)
+    assert status == 0 and f"{len(files)} files: {len(files)} valid" in out
     (tmp_path / "D" / "bad_asn.json").write_text("{}")
     assert run("validate", tmp_path / "D" / "bad_asn.json")[0] == 1
     assert report.exists()
