@@ -14,7 +14,10 @@
 The table has every canonical column (and those packs declare), typed by
 ``schemas/pool.schema.json``: integer columns are int64, optional numeric
 and boolean columns are masked where empty, string columns hold the text as
-written ("" when empty). Columns nobody declares follow, as text (or as
+written ("" when empty): fixed-width, or Python strings (dtype object) for a
+free-text column of short cells and a few long ones, which fixed width would
+hold at the width of the longest. A cell longer than :data:`CELL_BYTES` is
+an error. Columns nobody declares follow, as text (or as
 typed by an ECSV header).
 
 Text is read in blocks of whole lines and split into fields with numpy, so
@@ -201,6 +204,7 @@ def _read(path: Path, known: tuple[PoolColumn, ...], format: str | None, problem
         text = _read_text(path, format, problems)
     except OSError as error:
         raise PoolError(f"{path}: cannot read the pool: {error.strerror or error}") from error
+    _narrow_checked(text, known, format)
     repairs = _Repairs(path)
     if format == "legacy":
         _repair_legacy(text, known, repairs)
@@ -209,6 +213,19 @@ def _read(path: Path, known: tuple[PoolColumn, ...], format: str | None, problem
     table, valid = _typed_table(text, known, problems)
     _check_values(table, valid, text, problems)
     return table, text.rows, {"path": str(path), "format": format, "repairs": list(repairs)}
+
+
+def _narrow_checked(text: _Text, known: tuple[PoolColumn, ...], format: str) -> None:
+    """Hold again at fixed width the variable-width columns that are not free text (typed, or checked
+    cell by cell): those the checks read as arrays of code points. Their cells are at most
+    :data:`CELL_BYTES` long."""
+    dtypes = {column.name: column.dtype for column in known}
+    for name, values in text.cells.items():
+        if values.dtype != _STRINGS:
+            continue
+        canonical = _LEGACY_NAMES.get(name, name.lower()) if format == "legacy" else name
+        if canonical in _cell_rules() or dtypes.get(canonical, text.declared.get(name, "str")) != "str":
+            text.cells[name] = values.astype(f"U{max(int(np.strings.str_len(values).max(initial=0)), 1)}")
 
 
 def _detect_format(path: Path) -> str:
@@ -323,6 +340,7 @@ def _read_rows(
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The data lines of ``stream``: a str array for each column, and the data row numbers."""
     parts: list[list[np.ndarray]] = [[] for _ in names]
+    wide = [False] * len(names)  # columns held as variable-width text (see _is_wide)
     numbers = []
     seen, line = 0, first_line
     for block in _blocks(stream, path):
@@ -338,15 +356,46 @@ def _read_rows(
         _check_cell_lengths(lengths, names, seen + lines.rows, path)
         padded = np.concatenate((buf, np.zeros(lengths.max(initial=0) + 1, np.uint8)))
         quotes = _QUOTE in block
-        for part, starts, length in zip(parts, lines.starts.T.copy(), lengths):
-            part.append(_field_bytes(padded, starts, length, quotes))
+        for column, (starts, length) in enumerate(zip(lines.starts.T.copy(), lengths)):
+            wide[column] |= _is_wide(length)
+            fields = (_compact_fields if wide[column] else _field_bytes)(padded, starts, length, quotes)
+            parts[column].append(fields)
         numbers.append(seen + lines.rows)
         seen += lines.count
         line += block.count(b"\n")
     cells = {}
-    for name, part in zip(names, parts):
-        cells.setdefault(name, _to_str(np.concatenate(part) if part else np.array([], dtype="S1")))
+    for name, part, compact in zip(names, parts, wide):
+        if compact:
+            cells.setdefault(name, np.concatenate([_compact(p) for p in part]))
+        else:
+            cells.setdefault(name, _to_str(np.concatenate(part) if part else np.array([], dtype="S1")))
     return cells, np.concatenate(numbers) if numbers else np.array([], dtype=np.int64)
+
+
+_STRINGS = np.dtypes.StringDType()
+_WIDE_BYTES = 64  # a column of fields wider than this, mostly padding, is held as variable-width text
+
+
+def _is_wide(length: np.ndarray) -> bool:
+    """Whether fields of ``length`` bytes, held at the width of the longest, would be mostly
+    padding: a few long cells in a column of short ones."""
+    width = int(length.max(initial=0))
+    return width > _WIDE_BYTES and width * len(length) > 8 * int(length.sum()) + (1 << 20)
+
+
+def _compact_fields(buf: np.ndarray, start: np.ndarray, length: np.ndarray, quotes: bool) -> np.ndarray:
+    """:func:`_field_bytes` as variable-width text: the short fields cut at a small width together,
+    the long ones one by one, so that memory follows the fields' bytes."""
+    long = np.flatnonzero(length > _WIDE_BYTES)
+    short = _field_bytes(buf, start, np.where(length > _WIDE_BYTES, 0, length), quotes)
+    fields = _to_str(short).astype(_STRINGS)
+    fields[long] = [str(_field_bytes(buf, start[i:i + 1], length[i:i + 1], quotes)[0], "utf-8") for i in long]
+    return fields
+
+
+def _compact(fields: np.ndarray) -> np.ndarray:
+    """``fields`` (bytes, or text already compact) as variable-width text."""
+    return fields if fields.dtype == _STRINGS else _to_str(fields).astype(_STRINGS)
 
 
 def _check_cell_lengths(lengths: np.ndarray, names: list[str], rows: np.ndarray, path: Path) -> None:
@@ -686,8 +735,8 @@ def _convert(cells, name, dtype, required, text, problems):
     empty = cells == ""
     if required:
         problems.add_rows(text.path, name, text.rows[empty], lambda k: "empty value in a required column")
-    if dtype == "str":
-        return Column(cells, name=name), ~empty
+    if dtype == "str":  # compact text goes to the table as Python strings, which any code reads
+        return Column(cells.astype(object) if cells.dtype == _STRINGS else cells, name=name), ~empty
     values, parsed = _PARSERS[dtype](np.where(empty, "0", cells) if empty.any() else cells)
     bad = np.flatnonzero(~parsed & ~empty)
     problems.add_rows(
