@@ -107,11 +107,11 @@ def test_headers_are_read_on_the_workers_in_order(scheduler, monkeypatch, tmp_pa
     monkeypatch.setattr(makepool, "_row", row)  # the workers are threads of this process
     columns = [PoolColumn("filename", "str"), PoolColumn("absolute", "bool"), PoolColumn("fields", "int")]
     paths = [f"f{i:03d}.asdf" for i in range(7)] + [tmp_path / "bad.asdf"]
-    got = list(cluster.read_rows(paths, columns, scheduler=scheduler, block=3))
+    got = list(cluster.read_rows(paths, columns, makepool._read_block, scheduler=scheduler, block=3))
     assert [path for path, _, _ in got] == paths  # as given; the workers get absolute paths
     assert got[0][1] == {"filename": "f000.asdf", "absolute": True, "fields": 3} and got[0][2] is None
     assert got[-1][1:] == (None, "no roman.meta")
-    assert [path for path, _, _ in cluster.read_rows(paths, columns, scheduler=scheduler)] == paths
+    assert [path for path, _, _ in cluster.read_rows(paths, columns, makepool._read_block, scheduler=scheduler)] == paths
 
 
 def test_packs_naming_files_themselves_run_on_the_cluster_too(scheduler, tmp_path):

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from romanasn import asnfile, columns, engine, interrupt, output, pool
 from romanasn._version import __version__
 from romanasn.errors import RomanasnError, UsageError
+from romanasn.explain import pack_option_values
 from romanasn.plugins.manager import PluginManager, failure, get_plugin_manager
 from romanasn.plugins.types import RunConfig
 from romanasn.words import count, did_you_mean
@@ -316,16 +317,6 @@ def _names(values: list[str] | None, option: str) -> list[str] | None:
     return names
 
 
-def _pack_options(args: argparse.Namespace) -> dict[str, Any]:
-    values = {}
-    for option in args._pack_options:
-        value = getattr(args, option.dest)
-        if value in (None, False):
-            value = next((os.environ[e] for e in option.env if os.environ.get(e)), option.default)
-        values[option.dest] = value
-    return values
-
-
 def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     if not args.dry_run and not args.output_dir:
         raise UsageError("generate needs -o DIR (or --dry-run)")
@@ -341,7 +332,7 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
         data_release_id=args.data_release_id,
         version_id=args.version_id,
         pool_name=Path(args.pools[0]).stem,
-        options=_pack_options(args),
+        options=pack_option_values(args),
     )
     selected = engine.select_rules(pm.rules(), rules, skip_rules)  # before the pools are read
     engine.check_runnable(selected, config, named=[n for n in rules or () if not engine.is_pattern(n)])

@@ -10,8 +10,10 @@ the client writes the files. The output is byte for byte the local
 engine's.
 
 ``make-pool``: :func:`read_rows` reads the headers of exposure files on the
-workers, a block of files per task, and gives back the rows in the order of
-the files; the pool is byte for byte the local engine's.
+workers, a block of files per task (with the task ``makepool`` gives it: this
+module imports neither ``makepool`` nor ``output``, which import it), and gives
+back the rows in the order of the files; the pool is byte for byte the local
+engine's.
 
 For ``generate`` the workers need romanasn and the same packs (same
 versions) installed; a worker whose packs differ stops the run with an
@@ -26,11 +28,12 @@ import contextlib
 import logging
 import os
 import warnings
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from romanasn.engine import Plan, Result, _id_numbers, _runnable, select_rules
+from romanasn.encoder import Encoder, extension
+from romanasn.engine import Plan, Result, _id_numbers, _runnable, _stems_with_hooks, select_rules
 from romanasn.errors import PluginError, RomanasnError, RuleError, UsageError
 from romanasn.plugins.manager import KERNEL, PluginManager, get_plugin_manager
 from romanasn.plugins.types import RunConfig
@@ -168,16 +171,12 @@ def _survey(key: str, spec, table, row_ids, config, rules, skip_rules) -> dict:
 
 def plan_stems(plan: Plan) -> list[str]:
     """The file stems of a general-lane plan, in its own (unsorted) key order."""
-    from romanasn.engine import _stems_with_hooks
-
     built = plan._built or []
     return _stems_with_hooks(plan.pm, built, plan.config) if built else []
 
 
 def _encode(key: str, spec, table, row_ids, config, rules, skip_rules, ordered, numbers, format, prefix) -> list:
     """Task 2: number a partition's associations, build, check and encode them."""
-    from romanasn.output import Encoder, extension
-
     plan = _plan(key, spec, table, row_ids, config, rules, skip_rules)
     plan.number(ordered=ordered, numbers=numbers)
     encoder = Encoder(format, prefix)
@@ -317,19 +316,15 @@ class DaskRun:
 # -- make-pool -----------------------------------------------------------------------------------------
 
 
-def _read_block(paths: list[str], columns) -> list[tuple[tuple | None, str | None]]:
-    """Task: the headers of a block of files (``makepool._read_block``)."""
-    from romanasn import makepool
-
-    return makepool._read_block(paths, columns)
-
-
-def read_rows(paths: Sequence[str | os.PathLike], columns: Sequence[Any], *, scheduler: str | None = None,
-              client: Any = None, block: int | None = None) -> Iterator[tuple[Any, dict | None, str | None]]:
+def read_rows(paths: Sequence[str | os.PathLike], columns: Sequence[Any], task: Callable[..., list], *,
+              scheduler: str | None = None, client: Any = None,
+              block: int | None = None) -> Iterator[tuple[Any, dict | None, str | None]]:
     """``(path, row, reason)`` for every exposure file, in order, its header read on a Dask worker.
 
-    ``row`` is :func:`romanasn.makepool.read_row`'s with ``columns`` (None
-    for a bad file, ``reason`` saying why). The workers are sent absolute
+    ``task(paths, columns)`` runs on a worker and gives ``(values, None)``
+    or ``(None, reason)`` per file (``makepool._read_block``); ``row`` is
+    ``dict(zip(column names, values))`` (None for a bad file, ``reason``
+    saying why). The workers are sent absolute
     paths: they must see the files there. ``block`` files make a task
     (default: about four tasks per worker thread, at most 256 files each).
     """
@@ -341,7 +336,7 @@ def read_rows(paths: Sequence[str | os.PathLike], columns: Sequence[Any], *, sch
             threads = sum(made.nthreads().values()) or 1
             block = max(1, min(256, -(-len(paths) // (4 * threads))))
         blocks = [paths[k:k + block] for k in range(0, len(paths), block)]
-        futures = [made.submit(_read_block, [os.path.abspath(p) for p in chunk], columns, pure=False)
+        futures = [made.submit(task, [os.path.abspath(p) for p in chunk], columns, pure=False)
                    for chunk in blocks]
         try:
             for chunk, future in zip(blocks, futures):

@@ -25,7 +25,7 @@ from romanasn import asnfile
 from romanasn.errors import AsnError
 from romanasn.records import Association, Member, Product, Provenance
 
-__all__ = ["Encoder", "encode_json"]
+__all__ = ["Encoder", "encode_json", "extension"]
 
 
 # -- JSON as json.dumps(..., indent=N) writes it ------------------------------------------------
@@ -237,6 +237,13 @@ def _string_check(compiled: Any, least: int) -> Any:
         return compiled(value)
 
     return check
+
+
+def extension(format: str) -> str:
+    """The file extension of association files in ``format`` (``.json``, ``.yaml``, ``.asdf``)."""
+    if format not in asnfile.EXTENSIONS:
+        raise AsnError(f"unknown association format {format!r}; use one of {', '.join(asnfile.EXTENSIONS)}")
+    return asnfile.EXTENSIONS[format][len("_asn"):]
 
 
 class Encoder:

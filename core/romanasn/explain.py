@@ -426,15 +426,25 @@ def add_pack_options(parser: argparse.ArgumentParser, pm: PluginManager, title: 
     parser.set_defaults(_pack_options=options)
 
 
+def pack_option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The value of each pack option in ``args`` (``generate``'s, ``explain``'s or ``report``'s): as
+    given, else from its environment variable, else its default."""
+    values = {}
+    for option in args._pack_options:
+        value = getattr(args, option.dest)
+        if value in (None, False):
+            value = next((os.environ[e] for e in option.env if os.environ.get(e)), option.default)
+        values[option.dest] = value
+    return values
+
+
 def run(args: argparse.Namespace, pm: PluginManager) -> int:
     """``romanasn explain``: print each rule's verdict on one exposure."""
-    from romanasn.cli import _pack_options  # the same option values generate would use
-
     pm.check()
     extra = [found.item for found in pm.pool_columns()]
     table = pool.read_pools([args.pool], columns=extra)
     config = RunConfig(data_release_id=args.data_release_id, version_id=args.version_id,
-                       pool_name=Path(args.pool).stem, options=_pack_options(args))
+                       pool_name=Path(args.pool).stem, options=pack_option_values(args))
     names = None
     if args.rule:
         names = [n.strip() for value in args.rule for n in value.split(",") if n.strip()]

@@ -438,7 +438,7 @@ def _make_pool(inputs, output, known, extra, format, skip_bad, update, jobs, eng
     if engine == "dask" and paths:
         from romanasn import cluster
 
-        source = cluster.read_rows(paths, known, scheduler=scheduler)
+        source = cluster.read_rows(paths, known, _read_block, scheduler=scheduler)
     else:
         source = _read_all(paths, fields, jobs)
     try:

@@ -31,7 +31,7 @@ from attrs import define, evolve, field
 
 from romanasn import asnfile, members
 from romanasn._version import __version__
-from romanasn.encoder import Encoder, encode_json
+from romanasn.encoder import Encoder, encode_json, extension
 from romanasn.engine import Plan, Result, paused_gc
 from romanasn.engine import plan as make_plan
 from romanasn.errors import AsnError, RomanasnError, UsageError
@@ -150,13 +150,6 @@ def member_prefix(out: Path, member_dir: str | os.PathLike | None) -> str | None
     if member_dir is None:
         return None
     return os.path.relpath(Path(member_dir).resolve(), out.resolve())
-
-
-def extension(format: str) -> str:
-    """The file extension of association files in ``format`` (``.json``, ``.yaml``, ``.asdf``)."""
-    if format not in asnfile.EXTENSIONS:
-        raise AsnError(f"unknown association format {format!r}; use one of {', '.join(asnfile.EXTENSIONS)}")
-    return asnfile.EXTENSIONS[format][len("_asn"):]
 
 
 def generate_to(

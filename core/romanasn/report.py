@@ -608,14 +608,14 @@ def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
 def run(args: argparse.Namespace, pm: PluginManager) -> int:
     """``romanasn report``: write the page and say where it is."""
     from romanasn import pool as pools
-    from romanasn.cli import _pack_options
+    from romanasn.explain import pack_option_values
 
     table = None
     if args.pool:
         pm.check()
         table = pools.read_pools(args.pool, columns=[f.item for f in pm.pool_columns()])
     page = write_report(args.folder, args.output, plugin_manager=pm, pool=table,
-                        options=_pack_options(args), against=args.against)
+                        options=pack_option_values(args), against=args.against)
     if not args.quiet:
         print(f"wrote {page} (open it in a browser; its data are in {page.stem}_data/ beside it)")
     return 0
