@@ -20,14 +20,17 @@ hold at the width of the longest. A cell longer than :data:`CELL_BYTES` is
 an error. Columns nobody declares follow, as text (or as
 typed by an ECSV header).
 
-Text is read in blocks of whole lines and split into fields with numpy, so
-no Python object is made per cell and a file is never held twice in memory.
+The header lines are read here; the rows by Arrow's CSV reader (every cell
+as text, a block of whole lines at a time). Numbers in plain form are cast
+by Arrow; the other columns become numpy str arrays without a Python object
+per cell, and the checks are array operations on them.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
+import io
 import logging
 import math
 import os
@@ -35,9 +38,12 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, NamedTuple
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import yaml
 from astropy.table import Column, MaskedColumn, Table, vstack
 from astropy.table.meta import get_header_from_yaml
@@ -55,12 +61,11 @@ log = logging.getLogger("romanasn.pool")
 FORMATS = ("ecsv", "csv", "legacy")
 
 _BLOCK_BYTES = 1 << 24
-_LINE_BYTES = 1 << 26
+_LINE_BYTES = 1 << 26  # the longest line (and Arrow's block)
 CELL_BYTES = 1024  # the longest cell a pool may hold: a column takes at most rows x 5 x CELL_BYTES bytes
 _WRITE_ROWS = 50_000
 _MAX_LINES = 20
 _SHOWN_ROWS = 5
-_NEWLINE, _CR, _QUOTE = ord("\n"), ord("\r"), ord('"')
 
 _LEGACY_NAMES = {
     "FILENAME": "filename",
@@ -181,11 +186,12 @@ def write_pool(table: Table, path: str | os.PathLike) -> None:
 
 @dataclass
 class _Text:
-    """A pool's cells as text, one str array per column, and their data row numbers."""
+    """A pool's cells as text, a str array (or, until typed, an Arrow column) per column, and
+    their data row numbers."""
 
     path: Path
     names: list[str]
-    cells: dict[str, np.ndarray]
+    cells: dict[str, np.ndarray | pa.ChunkedArray]
     rows: np.ndarray
     declared: dict[str, str]  # dtype an ECSV header gives each column
 
@@ -221,7 +227,7 @@ def _narrow_checked(text: _Text, known: tuple[PoolColumn, ...], format: str) -> 
     :data:`CELL_BYTES` long."""
     dtypes = {column.name: column.dtype for column in known}
     for name, values in text.cells.items():
-        if values.dtype != _STRINGS:
+        if not isinstance(values, np.ndarray) or values.dtype != _STRINGS:  # Arrow's: see _convert
             continue
         canonical = _LEGACY_NAMES.get(name, name.lower()) if format == "legacy" else name
         if canonical in _cell_rules() or dtypes.get(canonical, text.declared.get(name, "str")) != "str":
@@ -252,7 +258,7 @@ def _read_text(path: Path, format: str, problems: _Problems) -> _Text:
             raise PoolError(f"{path}: line {line}: the column names differ from the ECSV header's")
         cells, rows = _read_rows(stream, path, names, delimiter, line + 1, problems)
     if format == "legacy":
-        cells = {name: np.strings.strip(values) for name, values in cells.items()}
+        cells = {name: np.strings.strip(_str_array(values)) for name, values in cells.items()}
     if not len(rows):
         problems.add(path, "no data rows")
     return _Text(path, _unique_names(names, path, problems), cells, rows, declared)
@@ -321,55 +327,81 @@ def _unique_names(names: list[str], path: Path, problems: _Problems) -> list[str
     return unique
 
 
-# -- splitting text with numpy ----------------------------------------------------
-
-
-class _Lines(NamedTuple):
-    """The fields of a block of lines."""
-
-    starts: np.ndarray  # field start offsets, lines x columns
-    ends: np.ndarray  # field end offsets, lines x columns
-    rows: np.ndarray  # 1-based position of each of those lines among the non-blank ones
-    bad_rows: np.ndarray  # positions of the non-blank lines with another number of fields
-    bad_counts: np.ndarray  # and their number of fields
-    count: int  # non-blank lines in the block
+# -- reading the cells with Arrow ------------------------------------------------
 
 
 def _read_rows(
     stream: BinaryIO, path: Path, names: list[str], delimiter: str, first_line: int, problems: _Problems
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The data lines of ``stream``: a str array for each column, and the data row numbers."""
-    parts: list[list[np.ndarray]] = [[] for _ in names]
-    wide = [False] * len(names)  # columns held as variable-width text (see _is_wide)
-    numbers = []
-    seen, line = 0, first_line
-    for block in _blocks(stream, path):
-        buf = np.frombuffer(block, np.uint8)
-        if (buf >= 0x80).any():
+) -> tuple[dict[str, pa.ChunkedArray], np.ndarray]:
+    """The data lines of ``stream`` (read by Arrow's CSV reader): an Arrow text column for each
+    column, and the data row numbers (1-based, blank lines not counted)."""
+    start = stream.tell()
+    bad: list[tuple[int | None, int]] = []
+    try:
+        table = _arrow_read(stream, path, first_line, len(names), delimiter, bad, threads=True)
+        if bad:  # the rows of the wrong length are numbered only when read in one thread
+            bad.clear()
+            stream.seek(start)
+            table = _arrow_read(stream, path, first_line, len(names), delimiter, bad, threads=False)
+    except pa.ArrowInvalid as error:
+        stream.seek(start)
+        for block, line in _numbered_blocks(stream, path, first_line):  # Arrow does not say where
             _check_utf8(block, path, line)
-        lines = _split_lines(buf, ord(delimiter), len(names))
-        counts, expected = lines.bad_counts, len(names)
-        problems.add_rows(
-            path, None, seen + lines.bad_rows, lambda k: f"{counts[k]} fields, expected {expected}"
-        )
-        lengths = (lines.ends - lines.starts).T.copy()  # one row per column
-        _check_cell_lengths(lengths, names, seen + lines.rows, path)
-        padded = np.concatenate((buf, np.zeros(lengths.max(initial=0) + 1, np.uint8)))
-        quotes = _QUOTE in block
-        for column, (starts, length) in enumerate(zip(lines.starts.T.copy(), lengths)):
-            wide[column] |= _is_wide(length)
-            fields = (_compact_fields if wide[column] else _field_bytes)(padded, starts, length, quotes)
-            parts[column].append(fields)
-        numbers.append(seen + lines.rows)
-        seen += lines.count
-        line += block.count(b"\n")
+        raise PoolError(f"{path}: cannot read the rows: {error}") from None
+    numbers = np.array([number for number, _ in bad], np.int64)
+    problems.add_rows(path, None, numbers, lambda k: f"{bad[k][1]} fields, expected {len(names)}")
+    rows = np.delete(np.arange(1, table.num_rows + len(bad) + 1), numbers - 1)
+    _check_cell_lengths(table, names, rows, path)
     cells = {}
-    for name, part, compact in zip(names, parts, wide):
-        if compact:
-            cells.setdefault(name, np.concatenate([_compact(p) for p in part]))
-        else:
-            cells.setdefault(name, _to_str(np.concatenate(part) if part else np.array([], dtype="S1")))
-    return cells, np.concatenate(numbers) if numbers else np.array([], dtype=np.int64)
+    for name, column in zip(names, table.columns):
+        cells.setdefault(name, column)
+    return cells, rows
+
+
+def _arrow_read(stream: BinaryIO, path: Path, line: int, width: int, delimiter: str, bad: list,
+                threads: bool) -> pa.Table:
+    """Every cell as text; the rows with another number of fields are left out and added to
+    ``bad`` as (data row number or None, fields)."""
+    keys = [str(k) for k in range(width)]
+    blocks = _BlockFile(_numbered_blocks(stream, path, line), path)
+    if not blocks.peek():
+        return pa.table({key: pa.array([], pa.large_string()) for key in keys})
+
+    def skip(row) -> str:
+        bad.append((row.number, row.actual_columns))
+        return "skip"
+
+    return pa_csv.read_csv(
+        blocks,
+        read_options=pa_csv.ReadOptions(column_names=keys, use_threads=threads, block_size=_LINE_BYTES),
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip),
+        convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(keys, pa.large_string()),
+                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+
+
+class _BlockFile(io.RawIOBase):
+    """The file Arrow reads: whole lines of a pool, a block at a time (see :func:`_blocks`)."""
+
+    def __init__(self, blocks: Iterator[tuple[bytes, int]], path: Path):
+        super().__init__()
+        self._blocks, self._rest, self._path = blocks, b"", path
+
+    def readable(self) -> bool:
+        return True
+
+    def peek(self) -> bytes:
+        """The next block (b"" at the end), left to be read."""
+        if not self._rest:
+            self._rest, line = next(self._blocks, (b"", 0))
+            _check_line_ends(self._rest, self._path, line)
+        return self._rest
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.peek()
+        size = len(data) if size < 0 else size
+        self._rest = data[size:]
+        return data[:size]
 
 
 _STRINGS = np.dtypes.StringDType()
@@ -383,28 +415,13 @@ def _is_wide(length: np.ndarray) -> bool:
     return width > _WIDE_BYTES and width * len(length) > 8 * int(length.sum()) + (1 << 20)
 
 
-def _compact_fields(buf: np.ndarray, start: np.ndarray, length: np.ndarray, quotes: bool) -> np.ndarray:
-    """:func:`_field_bytes` as variable-width text: the short fields cut at a small width together,
+def _compact_fields(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """:func:`_gather` as variable-width text: the short fields cut at a small width together,
     the long ones one by one, so that memory follows the fields' bytes."""
     long = np.flatnonzero(length > _WIDE_BYTES)
-    short = _field_bytes(buf, start, np.where(length > _WIDE_BYTES, 0, length), quotes)
-    fields = _to_str(short).astype(_STRINGS)
-    fields[long] = [str(_field_bytes(buf, start[i:i + 1], length[i:i + 1], quotes)[0], "utf-8") for i in long]
+    fields = _to_str(_gather(buf, start, np.where(length > _WIDE_BYTES, 0, length))).astype(_STRINGS)
+    fields[long] = [str(_gather(buf, start[i:i + 1], length[i:i + 1])[0], "utf-8") for i in long]
     return fields
-
-
-def _compact(fields: np.ndarray) -> np.ndarray:
-    """``fields`` (bytes, or text already compact) as variable-width text."""
-    return fields if fields.dtype == _STRINGS else _to_str(fields).astype(_STRINGS)
-
-
-def _check_cell_lengths(lengths: np.ndarray, names: list[str], rows: np.ndarray, path: Path) -> None:
-    """Refuse a cell longer than :data:`CELL_BYTES` (``lengths`` has one row per column)."""
-    if lengths.max(initial=0) <= CELL_BYTES:
-        return
-    line, column = np.unravel_index(np.argmax((lengths > CELL_BYTES).T), lengths.T.shape)  # the first row
-    raise PoolError(f"{path}: row {rows[line]}, column {names[column]!r}: a cell of {lengths[column, line]} bytes, "
-                    f"more than the {CELL_BYTES} a pool cell may hold")
 
 
 def _blocks(stream: BinaryIO, path: Path) -> Iterator[bytes]:
@@ -422,6 +439,22 @@ def _blocks(stream: BinaryIO, path: Path) -> Iterator[bytes]:
         yield rest + b"\n"
 
 
+def _numbered_blocks(stream: BinaryIO, path: Path, line: int) -> Iterator[tuple[bytes, int]]:
+    """:func:`_blocks` with the line number each starts at."""
+    for block in _blocks(stream, path):
+        yield block, line
+        line += block.count(b"\n")
+
+
+def _check_line_ends(block: bytes, path: Path, first_line: int) -> None:
+    """Refuse a carriage return that does not end a line with a line feed (as Arrow would read it)."""
+    if block.count(b"\r") != block.count(b"\r\n"):
+        at = block.replace(b"\r\n", b"  ").index(b"\r")
+        line = first_line + block.count(b"\n", 0, at)
+        raise PoolError(f"{path}: line {line}: a carriage return inside the "
+                        "line (do lines end in CR alone?): end lines with LF or CR LF")
+
+
 def _check_utf8(block: bytes, path: Path, first_line: int) -> None:
     try:
         block.decode("utf-8")
@@ -430,49 +463,33 @@ def _check_utf8(block: bytes, path: Path, first_line: int) -> None:
         raise _not_utf8(path, line, block[error.start]) from error
 
 
-def _split_lines(buf: np.ndarray, delimiter: int, ncols: int) -> _Lines:
-    """Find the fields of the lines in ``buf``, which ends with a newline.
-
-    Fields may be quoted with '"' (a doubled quote stands for one): quoted
-    delimiters and newlines do not separate.
-    """
-    separator = (buf == delimiter) | (buf == _NEWLINE)
-    quote = buf == _QUOTE
-    if quote.any():
-        separator &= (np.cumsum(quote) & 1) == 0
-        separator[-1] = True
-    at = np.flatnonzero(separator)
-    newline = buf[at] == _NEWLINE
-    line = np.cumsum(newline) - newline  # the line of each separator
-    line_end = at[newline]
-    line_start = np.concatenate(([0], line_end[:-1] + 1))
-    content_end = line_end - (buf[line_end - 1] == _CR)
-    blank = content_end == line_start
-    fields = np.bincount(line, minlength=len(line_end))
-    number = np.cumsum(~blank)
-    good = ~blank & (fields == ncols)
-    bad = ~blank & (fields != ncols)
-    ends = at[good[line]].reshape(-1, ncols)
-    ends[:, -1] = content_end[good]
-    starts = np.empty_like(ends)
-    starts[:, 0] = line_start[good]
-    starts[:, 1:] = ends[:, :-1] + 1
-    count = int(number[-1]) if len(number) else 0
-    return _Lines(starts, ends, number[good], number[bad], fields[bad], count)
+def _check_cell_lengths(table: pa.Table, names: list[str], rows: np.ndarray, path: Path) -> None:
+    """Refuse a cell longer than :data:`CELL_BYTES`: the first one, by row then column."""
+    first = []
+    for column, values in enumerate(table.columns):
+        lengths = pc.binary_length(values)
+        if len(values) and pc.max(lengths).as_py() > CELL_BYTES:
+            index = pc.index(pc.greater(lengths, CELL_BYTES), True).as_py()
+            first.append((index, column, lengths[index].as_py()))
+    if first:
+        index, column, length = min(first)
+        raise PoolError(f"{path}: row {rows[index]}, column {names[column]!r}: a cell of {length} bytes, "
+                        f"more than the {CELL_BYTES} a pool cell may hold")
 
 
-def _field_bytes(buf: np.ndarray, start: np.ndarray, length: np.ndarray, quotes: bool) -> np.ndarray:
-    """The fields of ``length`` bytes at ``start`` as a bytes array, unquoted if ``quotes`` may be present.
-
-    ``buf`` is padded with zeros at least as long as the widest field.
-    """
-    if not quotes:
-        return _gather(buf, start, length)
-    quoted = (length >= 2) & (buf[start] == _QUOTE) & (buf[start + length - 1] == _QUOTE)
-    fields = _gather(buf, start + quoted, length - 2 * quoted)
-    if quoted.any():
-        fields[quoted] = np.strings.replace(fields[quoted], b'""', b'"')
-    return fields
+def _str_array(column: pa.ChunkedArray, compact: bool = True) -> np.ndarray:
+    """The cells of an Arrow text column as a numpy str array, with no Python object per cell;
+    variable-width if ``compact`` and a few long cells would make it mostly padding (see
+    :func:`_is_wide`)."""
+    array = column.combine_chunks() if column.num_chunks else pa.array([], pa.large_string())
+    _, offsets, data = array.buffers()
+    offsets = np.frombuffer(offsets, np.int64, len(array) + 1, array.offset * 8)
+    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    padded = np.concatenate((data, np.zeros(lengths.max(initial=0) + 1, np.uint8)))
+    if compact and _is_wide(lengths):
+        return _compact_fields(padded, offsets[:-1], lengths)
+    return _to_str(_gather(padded, offsets[:-1], lengths))
 
 
 def _gather(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -731,46 +748,53 @@ def _typed_table(text: _Text, known: tuple[PoolColumn, ...], problems: _Problems
 
 
 def _convert(cells, name, dtype, required, text, problems):
-    """The column of ``dtype`` made from ``cells``, and which cells hold a valid value."""
-    empty = cells == ""
+    """The column of ``dtype`` made from ``cells`` (a str array or an Arrow text column), and which
+    cells hold a valid value."""
+    plain = _plain_numbers(cells, dtype) if isinstance(cells, pa.ChunkedArray) else None
+    if plain is None and isinstance(cells, pa.ChunkedArray):  # checked cell by cell: fixed width
+        cells = _str_array(cells, compact=dtype == "str" and name not in _cell_rules())
+    values, empty = plain or (None, cells == "")
     if required:
         problems.add_rows(text.path, name, text.rows[empty], lambda k: "empty value in a required column")
     if dtype == "str":  # compact text goes to the table as Python strings, which any code reads
         return Column(cells.astype(object) if cells.dtype == _STRINGS else cells, name=name), ~empty
-    values, parsed = _PARSERS[dtype](np.where(empty, "0", cells) if empty.any() else cells)
-    bad = np.flatnonzero(~parsed & ~empty)
-    problems.add_rows(
-        text.path, name, text.rows[bad], lambda k: f"{_shown(cells[bad[k]])} is not {_NOUNS[dtype]}"
-    )
-    valid = parsed & ~empty
+    valid = ~empty
+    if plain is None:
+        values, parsed = _PARSERS[dtype](np.where(empty, "0", cells) if empty.any() else cells)
+        bad = np.flatnonzero(~parsed & ~empty)
+        problems.add_rows(
+            text.path, name, text.rows[bad], lambda k: f"{_shown(cells[bad[k]])} is not {_NOUNS[dtype]}"
+        )
+        valid &= parsed
     if required:
         return Column(values, name=name), valid
     return MaskedColumn(values, name=name, mask=empty), valid
 
 
+def _plain_numbers(cells: pa.ChunkedArray, dtype: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The values and the empty cells of a number column whose every cell is empty or a number
+    in plain form (cast by Arrow); else None, for the str parsers and their messages."""
+    if dtype not in ("int", "float") or not len(cells):
+        return None
+    empty = pc.equal(cells, "")
+    if dtype == "int":  # digits alone (Arrow's cast refuses those beyond ASCII)
+        plain = pc.utf8_is_decimal(cells)
+    else:
+        plain = pc.match_substring_regex(cells, r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?$")
+    if not pc.all(pc.or_(empty, plain)).as_py():
+        return None
+    try:
+        values = pc.cast(pc.if_else(empty, "0", cells), pa.int64() if dtype == "int" else pa.float64()).to_numpy()
+    except pa.ArrowInvalid:  # too large
+        return None
+    if dtype == "float" and not np.isfinite(values).all():
+        return None
+    return values, empty.to_numpy()
+
+
 def _codes(cells: np.ndarray) -> np.ndarray:
     """The code points of a str array: one row per string, padded with zeros."""
     return np.ascontiguousarray(cells).view(np.uint32).reshape(len(cells), cells.dtype.itemsize // 4)
-
-
-def _parse_ints(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The int64 value of each cell, and which cells are integers.
-
-    Plain digit strings are read with array arithmetic; the others (signs,
-    spaces, bad text) one distinct value at a time.
-    """
-    codes = _codes(cells)
-    if codes.shape[1] > 18:  # int64 holds every 18-digit number
-        return _parse_each(cells, np.int64)
-    digits = codes.astype(np.int64) - ord("0")
-    is_digit = (digits >= 0) & (digits <= 9)
-    plain = is_digit[:, 0] & np.all(is_digit | (codes == 0), axis=1)
-    values = np.zeros(len(cells), np.int64)
-    for position in range(codes.shape[1]):
-        values = np.where(is_digit[:, position], values * 10 + digits[:, position], values)
-    others = np.flatnonzero(~plain)
-    values[others], plain[others] = _parse_each(cells[others], np.int64)
-    return values, plain
 
 
 def _parse_floats(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -805,7 +829,7 @@ def _parse_bools(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return true, true | np.isin(lowered, ("false", "0"))
 
 
-_PARSERS = {"int": _parse_ints, "float": _parse_floats, "bool": _parse_bools}
+_PARSERS = {"int": lambda cells: _parse_each(cells, np.int64), "float": _parse_floats, "bool": _parse_bools}
 _NOUNS = {"int": "an integer", "float": "a finite number", "bool": "true or false"}
 
 
@@ -1053,8 +1077,7 @@ def _repeats(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # -- file names and footprints ------------------------------------------------------
 
-_REGION_BYTES = 1 << 23  # bytes of s_region text checked at once with array operations
-_PAD = 5  # NULs before each s_region: looking back from a dot never leaves its row
+_REGION_BYTES = 1 << 23  # bytes of s_region text checked at once
 _NOT_POLYGON = "is not 'POLYGON [frame] ra1 dec1 ra2 dec2 ra3 dec3 ...'"
 
 
@@ -1087,10 +1110,10 @@ def _unsafe_slice(names: np.ndarray) -> np.ndarray:
 def _malformed_regions(regions: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     """Which ``s_region`` values are malformed, and why, for each malformed value.
 
-    Plain polygons pass with array operations (:func:`_plain_polygons`); the
+    Plain polygons pass by a regular expression (:func:`_plain_polygons`); the
     other non-empty values go to :func:`region_problem`, each distinct value once.
     """
-    step = max(1, _REGION_BYTES // (regions.dtype.itemsize // 4 + _PAD))
+    step = max(1, _REGION_BYTES // max(regions.dtype.itemsize // 4, 1))
     suspects = [np.array([], dtype=np.int64)]
     for start in range(0, len(regions), step):
         index = start + np.flatnonzero(regions[start : start + step] != "")
@@ -1139,74 +1162,23 @@ def _float(word: str) -> float | None:
 
 
 def _plain_polygons(regions: np.ndarray) -> np.ndarray:
-    """Which ``regions`` are surely well formed, found with array operations.
+    """Which ``regions`` are surely well formed, found by one regular expression (Arrow's).
 
     Plain is the form Roman writes: ``POLYGON `` or ``POLYGON ICRS `` then
     numbers apart by spaces, each an optional sign, 1 to 3 digits, a dot and
-    digits; 6 or more, in pairs, RA in [0, 360) and |Dec| < 90. What is not
+    digits; 3 or more pairs, RA in [0, 360) and |Dec| < 90. What is not
     plain may still be well formed: :func:`region_problem` decides.
     """
-    n = len(regions)
-    if not n:
+    if not len(regions):
         return np.zeros(0, bool)
-    flat, stride, plain = _region_bytes(regions)
-    frame = np.strings.startswith(regions, "POLYGON ICRS ")
-    plain &= np.strings.startswith(regions, "POLYGON ")
-    sep = (flat == ord(" ")) | (flat == 0)
-    digit = (flat >= ord("0")) & (flat <= ord("9"))
-    sign = (flat == ord("-")) | (flat == ord("+"))
-    dot = flat == ord(".")
-    # No other bytes but the letters of the head.
-    plain &= _per_row(~(sep | digit | sign | dot), n) == len("POLYGON") + len("ICRS") * frame
-    begin = ~sep
-    begin[1:] &= sep[:-1]
-    at = np.flatnonzero(dot)
-    row = at // stride
-    dots = np.bincount(row, minlength=n)
-    plain &= (dots == _per_row(begin, n) - 1 - frame) & (dots >= 6) & (dots % 2 == 0)
-    # Each dot: a digit after it; 1 to 3 digits before, after a space or a sign after a space.
-    # Such a dot is the first of its word, so as many dots as numbers means one dot per number.
-    one, two, three = digit[at - 1], digit[at - 2], digit[at - 3]
-    digits = one.astype(np.int8) + (one & two) + (one & two & three)
-    start = at - 1 - digits
-    signed = sign[start]
-    good = one & digit[at + 1] & np.where(signed, sep[start - 1], sep[start])
-    plain &= _per_row(sign, n) == np.bincount(row[signed], minlength=n)
-    # RA (first of each pair) in [0, 360), |Dec| < 90, from the digits before the dot.
-    ra = (np.arange(len(at)) - (np.cumsum(dots) - dots)[row]) % 2 == 0
-    top, second = flat[at - digits], flat[at - digits + 1]
-    ra_ok = (flat[start] != ord("-")) & (
-        (digits < 3) | (top < ord("3")) | ((top == ord("3")) & (second < ord("6"))))
-    dec_ok = (digits < 2) | ((digits == 2) & (top < ord("9")))
-    good &= np.where(ra, ra_ok, dec_ok)
-    plain[row[~good]] = False
-    return plain
+    text = pa.array(regions, pa.large_string())  # which ends at a NUL inside: such a value is not plain
+    plain = pc.match_substring_regex(text, _PLAIN_POLYGON).to_numpy(zero_copy_only=False)
+    return plain & (pc.utf8_length(text).to_numpy() == np.strings.str_len(regions))
 
 
-def _region_bytes(regions: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
-    """The bytes of ``regions`` in one array, each row after _PAD NULs, and a NUL at the end.
-
-    Returns the bytes, the length of a row, and which rows may be plain:
-    those without a NUL inside (U strings pad with NULs; those are kept).
-    Characters beyond ASCII become byte 0x80.
-    """
-    n, width = len(regions), regions.dtype.itemsize // 4
-    flat = np.zeros(n * (width + _PAD) + 1, np.uint8)
-    chars = flat[:-1].reshape(n, width + _PAD)[:, _PAD:]
-    codes = _codes(regions)
-    chars[...] = codes
-    if codes.max(initial=0) >= 0x80:
-        chars[codes >= 0x80] = 0x80
-    lengths = np.strings.str_len(regions)
-    no_inner_nul = np.ones(n, bool)
-    if np.count_nonzero(chars == 0) != n * width - lengths.sum():
-        no_inner_nul = np.count_nonzero(chars == 0, axis=1) == width - lengths
-    return flat, width + _PAD, no_inner_nul
-
-
-def _per_row(mask: np.ndarray, rows: int) -> np.ndarray:
-    """How many of each row's bytes ``mask`` holds (``mask`` over the rows and a last byte)."""
-    return np.add.reduce(mask[:-1].view(np.uint8).reshape(rows, -1), axis=1, dtype=np.int32)
+_RA = r"\+?([0-9]{1,2}|[0-2][0-9]{2}|3[0-5][0-9])\.[0-9]+"
+_DEC = r"[-+]?[0-8]?[0-9]\.[0-9]+"
+_PLAIN_POLYGON = rf"^POLYGON +(ICRS +)?{_RA} +{_DEC}( +{_RA} +{_DEC}){{2,}} *$"
 
 
 def _stack(tables: list[Table], paths: list[Path]) -> Table:
