@@ -486,8 +486,15 @@ def _str_array(column: pa.ChunkedArray, compact: bool = True) -> np.ndarray:
     offsets = np.frombuffer(offsets, np.int64, len(array) + 1, array.offset * 8)
     data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
     lengths = np.diff(offsets)
-    padded = np.concatenate((data, np.zeros(lengths.max(initial=0) + 1, np.uint8)))
-    if compact and _is_wide(lengths):
+    width = max(int(lengths.max(initial=0)), 1)
+    wide = compact and _is_wide(lengths)
+    if not wide and data.max(initial=0) < 0x80:  # ASCII: Arrow pads every cell to the width with NULs
+        fixed = pc.ascii_rpad(array, width=width, padding="\0")
+        _, offsets, data = fixed.buffers()
+        start = int(np.frombuffer(offsets, np.int64, 1, fixed.offset * 8)[0])
+        return _to_str(np.frombuffer(data, np.uint8, len(fixed) * width, start).view(f"S{width}"))
+    padded = np.concatenate((data, np.zeros(width + 1, np.uint8)))
+    if wide:
         return _compact_fields(padded, offsets[:-1], lengths)
     return _to_str(_gather(padded, offsets[:-1], lengths))
 
