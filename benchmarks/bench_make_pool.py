@@ -32,27 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from romanasn.testing import tan_wcs
+
 VERSION = "2"  # bump when the files made change
 DETECTORS = 18
-
-
-def tan_wcs(ra: float, dec: float, roll: float, size: int = 4088, scale: float = 0.11):
-    """A gwcs TAN WCS of a full-size WFI detector, and its footprint as an s_region."""
-    import numpy as np
-    from astropy import coordinates, units as u
-    from astropy.modeling import models
-    from gwcs import WCS, coordinate_frames as cf
-
-    center = (size - 1) / 2
-    transform = ((models.Shift(-center) & models.Shift(-center))
-                 | (models.Scale(scale / 3600) & models.Scale(scale / 3600))
-                 | models.Rotation2D(roll) | models.Pix2Sky_TAN()
-                 | models.RotateNative2Celestial(ra, dec, 180))
-    detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
-    sky = cf.CelestialFrame(reference_frame=coordinates.ICRS(), name="world", unit=(u.deg, u.deg))
-    corners = transform(np.array([0, size - 1, size - 1, 0]), np.array([0, 0, size - 1, size - 1]))
-    s_region = "POLYGON ICRS  " + " ".join(f"{r:.9f} {d:.9f}" for r, d in zip(*corners))
-    return WCS([(detector, transform), (sky, None)]), s_region
 
 
 def make_files(folder: Path, numbers: list[int]) -> None:
@@ -86,7 +69,7 @@ def make_files(folder: Path, numbers: list[int]) -> None:
         ra, dec, roll = 10.0 + exposure * 0.01 + (detector % 6) * 0.13, -30.0 + (detector // 6) * 0.13, 15.0
         meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref, meta.wcsinfo.roll_ref = ra, dec, roll
         meta.wcsinfo.aperture_name = f"WFI{detector:02d}_FULL"
-        meta.wcs, meta.wcsinfo.s_region = tan_wcs(ra, dec, roll)
+        meta.wcs, meta.wcsinfo.s_region = tan_wcs(ra, dec, roll)  # romanasn.testing's
         name = f"r{visit_id}_{exposure:04d}_wfi{detector:02d}_{element.lower()}_cal.asdf"
         model.save(folder / name)
 

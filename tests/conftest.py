@@ -4,12 +4,25 @@ The browser tests use Debian's Chromium (``apt-get install chromium``) through
 Playwright for Python, never a browser Playwright downloads. When either is
 missing they are skipped, and the summary of the test run says so in one line
 (unless ``ROMANASN_REQUIRE_BROWSER`` is set, as ``.ci/run`` does: then they fail).
+
+``postgresql_server`` starts a cluster of Debian's ``postgresql`` package
+(``initdb`` and ``pg_ctl`` from ``/usr/lib/postgresql/*/bin``) in a
+temporary folder, as the ``postgres`` user when the tests run as root,
+listening on 127.0.0.1 at a free port, once per session; ``postgresql_url``
+gives each test a database of its own and ``pool_db`` is an SQLite file,
+then a PostgreSQL database. When no server can be started the tests that
+need one are skipped, and the summary says so in one line.
 """
 
 from __future__ import annotations
 
+import glob
+import itertools
 import os
 import shutil
+import socket
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -97,7 +110,83 @@ def chromium():
         browser.close()
 
 
+# -- PostgreSQL -------------------------------------------------------------------------------------
+
+_NOT_RUN: list[str] = []  # why the PostgreSQL tests could not run
+_NUMBERS = itertools.count(1)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _as_owner(command: list[str], owner: str | None) -> list[str]:
+    return ["runuser", "-u", owner, "--", *command] if owner else command
+
+
+def _skip(reason: str):
+    if reason not in _NOT_RUN:
+        _NOT_RUN.append(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """``(host, port, user)`` of a PostgreSQL server started for the session (skips when none can be)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        _skip("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb): apt-get install postgresql")
+    bin_dir = Path(found[-1]).parent
+    owner = "postgres" if os.geteuid() == 0 else None
+    if owner and not shutil.which("runuser"):
+        _skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
+    root = Path(tempfile.mkdtemp(prefix="romanasn-pg-"))
+    data, port, user = root / "data", _free_port(), "romanasn"
+    if owner:
+        shutil.chown(root, owner)
+    try:
+        subprocess.run(_as_owner([str(bin_dir / "initdb"), "-D", str(data), "-U", user, "--auth=trust",
+                                  "-E", "UTF8", "--no-sync"], owner), check=True, capture_output=True, text=True)
+        subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
+                                  "-o", f"-h 127.0.0.1 -p {port} -k {root} -F", "start"], owner),
+                       check=True, capture_output=True, text=True, timeout=60)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        detail = getattr(exc, "stderr", None) or str(exc)
+        shutil.rmtree(root, ignore_errors=True)
+        _skip(f"the PostgreSQL server would not start: {' '.join(str(detail).split())[:200]}")
+    try:
+        yield "127.0.0.1", port, user
+    finally:
+        subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], owner),
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgresql_url(postgresql_server):
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    import psycopg
+
+    host, port, user = postgresql_server
+    name = f"pool{next(_NUMBERS)}"
+    with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"postgresql://{user}@{host}:{port}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pool_db(request, tmp_path):
+    """A database pool to write: an SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "pool.sqlite")
+    return request.getfixturevalue("postgresql_url")
+
+
 def pytest_terminal_summary(terminalreporter):
-    """One plain line when the browser tests could not run."""
+    """One plain line when the browser tests, or the PostgreSQL tests, could not run."""
     if _browser_skipped:
         terminalreporter.write_line(f"browser tests: could not run: {_browser_skipped[0]}")
+    for reason in _NOT_RUN:
+        terminalreporter.write_line(f"PostgreSQL tests did not run: {reason}")

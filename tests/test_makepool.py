@@ -16,7 +16,7 @@ rdm = pytest.importorskip("roman_datamodels.datamodels")
 from romanasn import makepool, read_pool, write_pool  # noqa: E402
 from romanasn.cli import main  # noqa: E402
 from romanasn.errors import PoolError, RomanasnError, UsageError  # noqa: E402
-from romanasn.testing import exposure_rows, pool_table  # noqa: E402
+from romanasn.testing import exposure_rows, make_exposure, pool_table, tan_wcs  # noqa: E402
 
 VISIT = "0000101001001001001"
 DARK_VISIT = "0000101001001002001"
@@ -25,62 +25,6 @@ EXTRA = {"ma_table_name": "IMG_16", "ma_table_number": 16, "nresultants": 6,
 
 
 # -- making exposure files -------------------------------------------------------------------------
-
-
-def tan_wcs(ra: float, dec: float, roll: float, size: int = 4088, scale: float = 0.11):
-    """A gwcs TAN WCS of a full-size detector, and its footprint as an s_region."""
-    from astropy import coordinates, units as u
-    from astropy.modeling import models
-    from gwcs import WCS, coordinate_frames as cf
-
-    center = (size - 1) / 2
-    transform = ((models.Shift(-center) & models.Shift(-center))
-                 | (models.Scale(scale / 3600) & models.Scale(scale / 3600))
-                 | models.Rotation2D(roll) | models.Pix2Sky_TAN()
-                 | models.RotateNative2Celestial(ra, dec, 180))
-    detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
-    sky = cf.CelestialFrame(reference_frame=coordinates.ICRS(), name="world", unit=(u.deg, u.deg))
-    corners = transform(np.array([0, size - 1, size - 1, 0]), np.array([0, 0, size - 1, size - 1]))
-    s_region = "POLYGON ICRS  " + " ".join(f"{r:.9f} {d:.9f}" for r, d in zip(*corners))
-    return WCS([(detector, transform), (sky, None)]), s_region
-
-
-def make_exposure(folder: Path, row: dict, *, level: int = 2, shape=(8, 8), **save) -> Path:
-    """Write the L1 or L2 file of a pool ``row`` (as :func:`exposure_rows` makes them)."""
-    from astropy import units as u
-    from astropy.time import Time
-
-    if level == 1:
-        model = rdm.ScienceRawModel.create_fake_data(shape=(2, *shape))
-    else:
-        model = rdm.ImageModel.create_fake_data(shape=shape)
-    meta = model.meta
-    for name in ("program", "execution_plan", "pass", "segment", "observation", "visit",
-                 "visit_file_group", "visit_file_sequence", "visit_file_activity", "exposure",
-                 "visit_id", "observation_id"):
-        meta.observation[name] = row[name]
-    meta.exposure.type = row["exposure_type"]
-    start = Time("2027-03-01T12:00:00", scale="utc") + row["exposure"] * 200 * u.s
-    meta.exposure.start_time = start
-    meta.exposure.end_time = start + 139.8 * u.s
-    meta.exposure.ma_table_name = row.get("ma_table_name", "IMG_16")
-    meta.exposure.ma_table_number = row.get("ma_table_number", 16)
-    meta.exposure.nresultants = row.get("nresultants", 6)
-    meta.exposure.data_problem = "false"
-    meta.exposure.engineering_quality = "OK"
-    meta.instrument.detector = row["detector"]
-    meta.instrument.optical_element = row["optical_element"]
-    meta.program.category = row.get("program_category", "GI")
-    meta.program.subcategory = row.get("program_subcategory", "HLWA")
-    ra, dec, roll = 80.5 + int(row["detector"][3:]) * 0.12, -69.4, 12.0
-    meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref, meta.wcsinfo.roll_ref = ra, dec, roll
-    wcs, meta.wcsinfo.s_region = tan_wcs(ra, dec, roll)
-    if level == 2:
-        meta.wcs = wcs
-    name = row["filename"].replace("_uncal.", "_uncal." if level == 1 else "_cal.")
-    path = folder / name
-    model.save(path, **save)
-    return path
 
 
 def rows(visit: str, exposure: int, kind: str = "WFI_IMAGE", element: str = "F158", *, detectors=(1, 2)):

@@ -117,10 +117,10 @@ def test_the_run_report_holds_the_manifest_of_the_folder(pool, tmp_path):
     manifest = json.loads((tmp_path / "out" / "romanasn-run.json").read_text())["manifest"]
     assert manifest["version"] == 1 and manifest["format"] == "json"
     for number, path in enumerate(written):
-        asn_id, rule, product, size, digest = manifest["files"][path.name]
+        asn_id, rule, product, size, digest, program = manifest["files"][path.name]
         data = path.read_bytes()
         assert (asn_id, rule, size, digest) == (f"a{3001 + number}", "each", len(data), output.digest(data))
-        assert product == load_asn(path).product_name
+        assert (product, program) == (load_asn(path).product_name, load_asn(path).program)
 
 
 def test_nothing_is_left_behind_but_the_files_and_the_report(pool, tmp_path):

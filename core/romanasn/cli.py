@@ -222,6 +222,8 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     _add_validate(sub)
     _add_from_list(sub)
     _add_make_pool(sub)
+    _add_pool(sub)
+    _add_watch(sub)
     _add_explain(sub, pm)
     _add_diff(sub)
     _add_report(sub, pm)
@@ -337,7 +339,7 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     selected = engine.select_rules(pm.rules(), rules, skip_rules)  # before the pools are read
     engine.check_runnable(selected, config, named=[n for n in rules or () if not engine.is_pattern(n)])
     extra = [f.item for f in pm.pool_columns()]
-    table = pool.read_pools(args.pools, columns=extra)
+    table = _read_for_run(args, extra)
     if args.program:
         table = _only_programs(table, args.program)
     written = []
@@ -351,7 +353,7 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
                                      prune=args.prune, prune_all=args.prune_all, member_dir=args.member_dir,
                                      inputs=args.pools, engine=args.engine, scheduler=args.scheduler,
                                      keep_going=args.keep_going, progress=False if args.quiet else None,
-                                     strict=args.strict)
+                                     strict=args.strict, programs=table.meta.get("romanasn", {}).get("programs"))
         result, written = outcome.result, outcome.written
         if args.update and not args.quiet:
             say(output.update_summary(outcome))
@@ -370,6 +372,19 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
         print(f"romanasn: error: rule {failed.rule!r} of plugin {failed.plugin} {failed.version} left out "
               f"(the other rules finished): {failed.error}", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def _read_for_run(args: argparse.Namespace, extra: list) -> Any:
+    """The pool; for ``--update`` from one database pool into a folder that recorded the pool's
+    change number, only the rows of the programs changed since (``meta["romanasn"]["programs"]``)."""
+    if args.update and args.output_dir and len(args.pools) == 1:
+        from romanasn.pooldb import is_database
+
+        if is_database(args.pools[0]):
+            manifest = output.Manifest.load(Path(args.output_dir), programs=())  # the report alone
+            if manifest is not None and manifest.pool_seq is not None:
+                return pool.read_pool(args.pools[0], columns=extra, since=manifest.pool_seq)
+    return pool.read_pools(args.pools, columns=extra)
 
 
 def _only_programs(table: Any, programs: list[int]) -> Any:
@@ -574,6 +589,31 @@ def _add_make_pool(sub: Any) -> None:
     _add_module(sub, "make-pool", makepool, "make a pool from exposure files (reads only their YAML headers)",
                 "Read roman.meta from the YAML header of each ASDF exposure file and write the pool that"
                 " generate reads.")
+
+
+def _add_pool(sub: Any) -> None:
+    from romanasn import pooldb
+
+    p = sub.add_parser("pool", help="move a pool between a database and a file (export, import)",
+                       description="export: write a database pool as an ECSV file; import: insert or update"
+                                   " a pool file's rows in a database pool (one transaction). Both check"
+                                   " the rows as generate does.")
+    _common(p)
+    pooldb.configure(p)
+    p.set_defaults(run=pooldb.run)
+
+
+def _add_watch(sub: Any) -> None:
+    from romanasn import watch
+
+    p = sub.add_parser("watch", help="keep associations up to date as exposure files land",
+                       description="Watch LANDING_DIR for new and changed ASDF files, commit their headers to a"
+                                   " database pool, update the associations of the programs that changed in DIR"
+                                   " and print one JSON line per association added, changed or removed. Stops"
+                                   " cleanly on Ctrl-C or SIGTERM; a restart resumes where it stopped.")
+    _common(p)
+    watch.configure(p)
+    p.set_defaults(run=watch.run)
 
 
 # -- new-pack ------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def _encode(key: str, spec, table, row_ids, config, rules, skip_rules, ordered, 
     made = []
     for number, association, stem in plan.stream(release=True):
         data = encoder.encode(association, stem + ext)
-        made.append((number, association.asn_rule, association.product_name, stem, data))
+        made.append((number, association.asn_rule, association.product_name, stem, data, association.program))
     return made
 
 
@@ -291,7 +291,7 @@ class DaskRun:
         """Every file stem, in id order."""
         return list(self.file_stem_list)
 
-    def items(self) -> Iterator[tuple[int, str, str, str, bytes]]:
+    def items(self) -> Iterator[tuple[int, str, str, str, bytes, str]]:
         """``(id number, rule, product name, file stem, bytes)`` of each association, as partitions finish."""
         distributed = _distributed()
         client = self.client

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import gc
+import itertools
 import logging
 from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -627,9 +628,30 @@ def _plan_rule(pm: PluginManager, entry: RuleEntry, index: int, view: PoolView, 
         rows, vetoes = _constrain(entry, view, selected, own + matching)
         groups = _group(entry, view, rows, config, matching)
         names = pm.product_names(rule, groups, config)
+    _check_one_program(entry, view, groups)
     for name in names:
         check_name(name, "product name", rule.name, plugin.label)
     return RulePlan(entry, index, groups, names, vetoes)
+
+
+def _check_one_program(entry: RuleEntry, view: PoolView, groups: Sequence[Group]) -> None:
+    """The rule-pack contract: no association crosses a program (its rows and companions all of
+    one program), so that a program's associations can be made from its rows alone."""
+    if "program" not in view.table.colnames or not groups:
+        return
+    programs = np.asarray(view.table["program"])
+    if len(programs) < 2 or (programs == programs[0]).all():
+        return
+    rows = [list(group.rows) + [row for more in group.companions for row in more] for group in groups]
+    sizes = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    flat = programs[np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(sizes.sum()))]
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[sizes > 0]
+    mixed = np.flatnonzero(np.maximum.reduceat(flat, starts) != np.minimum.reduceat(flat, starts))
+    if len(mixed):
+        group = [g for g, size in zip(groups, sizes) if size][mixed[0]]
+        found = sorted({int(programs[row]) for row in rows[groups.index(group)]})
+        raise RuleError(f"rule {entry.name!r} of plugin {entry.plugin.label} makes an association across programs"
+                        f" {', '.join(map(str, found))} (key {group.key}): associations never cross a program")
 
 
 def _select(constraints: Sequence[tuple[Constraint, Any]], view: PoolView) -> np.ndarray:

@@ -30,7 +30,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence, TextIO
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
 
 import numpy as np
 from attrs import define, field, frozen
@@ -86,6 +86,7 @@ class MakePoolResult:
     read: int = 0
     kept: int = 0
     new_rows: int = 0
+    updated_rows: int = 0
     seconds: float = 0.0
     bad: list[Skipped] = field(factory=list)
     left_out: list[Skipped] = field(factory=list)
@@ -360,8 +361,10 @@ def _read_block(paths: Sequence[str], columns: Sequence[PoolColumn]) -> list[tup
 
 def make_pool(
     inputs: Sequence[str | os.PathLike],
-    output: str | os.PathLike,
+    output: str | os.PathLike | None,
     *,
+    pool_db: str | os.PathLike | None = None,
+    index: Iterable[tuple[str, ...]] = (),
     columns: Iterable[PoolColumn] = (),
     format: str | None = None,
     skip_bad: bool = False,
@@ -394,13 +397,26 @@ def make_pool(
         ``dask.distributed`` scheduler (default: a local cluster for the run).
     :param progress: draw a progress bar on ``stream`` (default: when
         ``stream``, stderr by default, is a terminal).
+    :param pool_db: instead of ``output``, a database pool (an SQLite file or a
+        URL, see :mod:`romanasn.pooldb`): the rows are inserted, or update
+        the rows of the same file name, in one transaction (all or none);
+        ``update`` then reads only the files not yet in it. ``index``: more
+        keys to index (those rules group by).
     """
-    output = Path(output)
+    if (output is None) == (pool_db is None):
+        raise UsageError("make-pool needs -o POOL or --pool-db DB (one of them)")
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown pool format {format!r}: use one of {', '.join(FORMATS)}")
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     _check_engine(engine, scheduler, jobs)
+    if pool_db is not None:
+        if format is not None or overwrite:
+            raise UsageError("--format and --overwrite are for pool files, not --pool-db")
+        return _make_in_database(inputs, pool_db, columns=columns, index=index, skip_bad=skip_bad,
+                                 update=update, jobs=jobs, engine=engine, scheduler=scheduler,
+                                 progress=progress, stream=stream)
+    output = Path(output)
     if not output.parent.is_dir():
         raise UsageError(f"cannot write {output}: no folder {output.parent}")
     if output.exists() and not update and not overwrite:
@@ -415,7 +431,6 @@ def make_pool(
 def _make_pool(inputs, output, known, extra, format, skip_bad, update, jobs, engine, scheduler, progress,
                stream) -> MakePoolResult:
     """:func:`make_pool`, its arguments checked and the folder of ``output`` locked."""
-    fields = _fields(known)
     existing = _Existing.load(output, extra) if update and output.exists() else None
     if update and existing is None:
         log.info("%s does not exist yet: making it", output)
@@ -433,34 +448,7 @@ def _make_pool(inputs, output, known, extra, format, skip_bad, update, jobs, eng
     if not paths and existing is None:
         raise RomanasnError("no exposure files found in " + ", ".join(map(os.fspath, inputs)))
 
-    bar = Progress(len(paths), stream, enabled=progress)
-    rows: list[tuple[Path, dict[str, Any]]] = []
-    if engine == "dask" and paths:
-        from romanasn import cluster
-
-        source = cluster.read_rows(paths, known, _read_block, scheduler=scheduler)
-    else:
-        source = _read_all(paths, fields, jobs)
-    try:
-        for path, row, reason in source:
-            bar.update()
-            if row is None:
-                result.bad.append(Skipped(str(path), reason or "unreadable"))
-            else:
-                rows.append((path, row))
-    finally:
-        bar.close()
-    result.read, result.seconds = bar.done, bar.seconds
-    if not bar.enabled:
-        result.summary = bar.summary()
-
-    rows, left_out, conflicts = _settle(rows)
-    result.bad.extend(conflicts)
-    result.left_out.extend(left_out)
-    if result.bad and not skip_bad:
-        lines = [f"{s.path}: {s.reason}" for s in result.bad]
-        raise PoolError(f"{len(result.bad)} bad file{'s' if len(result.bad) > 1 else ''}"
-                        " (nothing written; --skip-bad writes the pool of the others):\n" + "\n".join(lines))
+    rows = read_settled(paths, known, result, skip_bad, jobs, engine, scheduler, progress, stream)
 
     replaced: set[int] = set()
     if existing is not None:
@@ -477,6 +465,71 @@ def _make_pool(inputs, output, known, extra, format, skip_bad, update, jobs, eng
     skipped = result.bad + result.left_out
     if skipped or skip_bad:
         result.report = write_report(Path(f"{output}{SKIPPED_SUFFIX}"), skipped)
+    return result
+
+
+def read_settled(paths: list[Path], known: tuple[PoolColumn, ...], result: MakePoolResult, skip_bad: bool,
+                 jobs: int, engine: str, scheduler: str | None, progress: bool | None,
+                 stream: TextIO | None) -> list[tuple[Path, dict[str, Any]]]:
+    """The rows of ``paths``, one per file name and per exposure and detector; bad files stop
+    the run unless ``skip_bad`` (then they are listed in ``result.bad``)."""
+    bar = Progress(len(paths), stream, enabled=progress)
+    rows: list[tuple[Path, dict[str, Any]]] = []
+    if engine == "dask" and paths:
+        from romanasn import cluster
+
+        source = cluster.read_rows(paths, known, _read_block, scheduler=scheduler)
+    else:
+        source = _read_all(paths, _fields(known), jobs)
+    try:
+        for path, row, reason in source:
+            bar.update()
+            if row is None:
+                result.bad.append(Skipped(str(path), reason or "unreadable"))
+            else:
+                rows.append((path, row))
+    finally:
+        bar.close()
+    result.read, result.seconds = bar.done, bar.seconds
+    if not bar.enabled:
+        result.summary = bar.summary()
+    rows, left_out, conflicts = _settle(rows)
+    result.bad.extend(conflicts)
+    result.left_out.extend(left_out)
+    if result.bad and not skip_bad:
+        lines = [f"{s.path}: {s.reason}" for s in result.bad]
+        raise PoolError(f"{len(result.bad)} bad file{'s' if len(result.bad) > 1 else ''}"
+                        " (nothing written; --skip-bad writes the pool of the others):\n" + "\n".join(lines))
+    return rows
+
+
+def _make_in_database(inputs, target, *, columns, index, skip_bad, update, jobs, engine, scheduler, progress,
+                      stream) -> MakePoolResult:
+    """:func:`make_pool` into a database pool."""
+    from romanasn.pooldb import PoolDB
+
+    columns = list(columns)
+    db = PoolDB(target, columns, index)
+    try:
+        result = MakePoolResult(output=Path(db.label), format="database")
+        paths, notes, unreadable = find_files(inputs)
+        result.notes.extend(notes)
+        result.bad.extend(unreadable)
+        if update:
+            held = db.names(p.name for p in paths)
+            result.kept = sum(p.name in held for p in paths)
+            paths = [p for p in paths if p.name not in held]
+        elif not paths:
+            raise RomanasnError("no exposure files found in " + ", ".join(map(os.fspath, inputs)))
+        rows = read_settled(paths, merge_columns(columns), result, skip_bad, jobs, engine, scheduler,
+                            progress, stream)
+        rows.sort(key=lambda item: item[1]["filename"])
+        result.rows = into_database(db, rows, result)
+    finally:
+        db.close()
+    skipped = result.bad + result.left_out
+    if (skipped or skip_bad) and db.sqlite and db.url.database:  # beside an SQLite file; a server's: in the log
+        result.report = write_report(Path(f"{db.url.database}{SKIPPED_SUFFIX}"), skipped)
     return result
 
 
@@ -598,30 +651,60 @@ class _Existing:
 
     def settle(self, rows: list[tuple[Path, dict[str, Any]]]):
         """New rows against the old: a higher level replaces an old row, a lower one is left out."""
-        index = {}
         ids, detectors = np.asarray(self.table["observation_id"]), np.asarray(self.table["detector"])
         levels = self.table["level"] if "level" in self.table.colnames else None
-        files = np.asarray(self.table["filename"])
-        for i, key in enumerate(zip(ids.tolist(), detectors.tolist())):
-            index[key] = i
-        kept, replaced, left_out = [], set(), []
-        for path, row in rows:
-            i = index.get((row["observation_id"], row["detector"]))
-            if i is None:
-                kept.append((path, row))
-                continue
-            old_level = None if levels is None or np.ma.is_masked(levels[i]) else int(levels[i])
-            old = (files[i], {**row, "level": old_level, "filename": str(files[i])})
-            if old_level is not None and row["level"] > old_level:
-                replaced.add(i)
-                kept.append((path, row))
-                left_out.append(_superseded(old, (path, row)))
-            elif old_level is not None and row["level"] < old_level:
-                left_out.append(_superseded((path, row), old))
-            else:
-                left_out.append(Skipped(str(path), f"same exposure {row['observation_id']} and detector"
-                                        f" {row['detector']} as {files[i]}, already in the pool"))
-        return kept, replaced, left_out
+        files = np.asarray(self.table["filename"]).tolist()
+        held = {key: (files[i], None if levels is None or np.ma.is_masked(levels[i]) else int(levels[i]), i)
+                for i, key in enumerate(zip(ids.tolist(), detectors.tolist()))}
+        return _settle_against(rows, held)
+
+
+def _settle_against(rows: list[tuple[Path, dict[str, Any]]], held: Mapping[tuple[str, str], tuple[str, Any, Any]]):
+    """New rows against those already in a pool, ``held`` by (observation id, detector) as
+    (file name, level, handle): a higher level replaces an old row, a lower one is left out.
+
+    Returns the rows kept, the handles of the old rows replaced, and the files left out. A new
+    row of a file name already held updates it.
+    """
+    kept, replaced, left_out = [], set(), []
+    for path, row in rows:
+        found = held.get((row["observation_id"], row["detector"]))
+        if found is None or found[0] == row["filename"]:
+            kept.append((path, row))
+            continue
+        name, old_level, handle = found
+        old = (name, {**row, "level": old_level, "filename": name})
+        if old_level is not None and row["level"] > old_level:
+            replaced.add(handle)
+            kept.append((path, row))
+            left_out.append(_superseded(old, (path, row)))
+        elif old_level is not None and row["level"] < old_level:
+            left_out.append(_superseded((path, row), old))
+        else:
+            left_out.append(Skipped(str(path), f"same exposure {row['observation_id']} and detector"
+                                    f" {row['detector']} as {name}, already in the pool"))
+    return kept, replaced, left_out
+
+
+def into_database(db: Any, rows: list[tuple[Path, dict[str, Any]]], result: MakePoolResult) -> int:
+    """Put ``rows`` ((path, row) pairs) into the database pool ``db`` in one transaction (see
+    :func:`put_settled`); return the pool's rows."""
+    with db.writing() as writer:
+        return put_settled(writer, rows, result)
+
+
+def put_settled(writer: Any, rows: list[tuple[Path, dict[str, Any]]], result: MakePoolResult) -> int:
+    """Put ``rows`` into a database pool through ``writer`` (a :class:`romanasn.pooldb.Writer`),
+    settled against the rows there; note what was left out and how many rows are new or updated
+    in ``result``; log the changes; return the pool's rows."""
+    old = writer.rows("observation_id", {row["observation_id"] for _, row in rows})
+    held = {(r["observation_id"], r["detector"]): (r["filename"], r.get("level"), r["filename"]) for r in old}
+    rows, replaced, left_out = _settle_against(rows, held)
+    result.left_out.extend(left_out)
+    writer.delete(replaced)
+    result.new_rows, result.updated_rows = writer.put([row for _, row in rows])
+    writer.log_changes()
+    return writer.count()
 
 
 def _split_text(text: str) -> tuple[list[str], list[str]]:
@@ -756,7 +839,10 @@ def configure(parser: Any) -> None:
     """Add make-pool's arguments to ``parser``."""
     parser.add_argument("inputs", nargs="+", metavar="PATH",
                         help="ASDF exposure files, folders (searched recursively for *.asdf) or globs")
-    parser.add_argument("-o", "--output", required=True, metavar="POOL", help="the pool file to write")
+    parser.add_argument("-o", "--output", metavar="POOL", help="the pool file to write")
+    parser.add_argument("--pool-db", metavar="DB",
+                        help="instead of -o: insert or update the rows in a database pool, in one transaction"
+                             " (an SQLite file, sqlite:///FILE or postgresql://...)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="ecsv (default; typed, what generate reads) or legacy (romancal's |-separated"
                              " form); with --update, the existing pool's format by default")
@@ -779,9 +865,11 @@ def run(args: Any, pm: Any) -> int:
     """``romanasn make-pool``: make the pool, print a summary."""
     pm.check()
     extra = [found.item for found in pm.pool_columns()]
-    result = make_pool(args.inputs, args.output, columns=extra, format=args.format, skip_bad=args.skip_bad,
-                       update=args.update, overwrite=args.overwrite, jobs=args.jobs, engine=args.engine,
-                       scheduler=args.scheduler)
+    from romanasn.pooldb import group_columns
+
+    result = make_pool(args.inputs, args.output, pool_db=args.pool_db, index=group_columns(pm), columns=extra,
+                       format=args.format, skip_bad=args.skip_bad, update=args.update, overwrite=args.overwrite,
+                       jobs=args.jobs, engine=args.engine, scheduler=args.scheduler)
     if result.summary and not args.quiet:
         print(result.summary, file=sys.stderr)
     for note in result.notes:
@@ -795,11 +883,13 @@ def run(args: Any, pm: Any) -> int:
     for s in result.bad:
         log.warning("skipped %s: %s", s.path, s.reason)
     if not args.quiet:
-        added = f", {result.new_rows} new" if args.update else ""
+        added = f", {result.new_rows} new" if args.update or args.pool_db else ""
+        added += f", {result.updated_rows} updated" if args.pool_db else ""
         print(f"wrote {result.output} ({result.format}): {count(result.rows, 'row')}{added}")
         if args.update and result.kept:
             print(f"  {count(result.kept, 'file')} already in the pool (not read)")
         left = len(result.bad) + len(result.left_out)
         if left:
-            print(f"  {count(left, 'file')} left out ({len(result.bad)} bad): see {result.report}")
+            where = f": see {result.report}" if result.report else " (listed above with -v)"
+            print(f"  {count(left, 'file')} left out ({len(result.bad)} bad){where}")
     return 0

@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import uuid
 from json.encoder import encode_basestring_ascii as _string
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -37,6 +38,7 @@ from romanasn.engine import plan as make_plan
 from romanasn.errors import AsnError, RomanasnError, UsageError
 from romanasn.folder import Folder
 from romanasn.inputs import open_regular
+from romanasn.naming import program_id
 from romanasn.plugins.manager import PluginManager
 from romanasn.plugins.types import RunConfig
 from romanasn.progress import Progress
@@ -45,6 +47,9 @@ log = logging.getLogger("romanasn.output")
 
 RUN_REPORT = "romanasn-run.json"
 MANIFEST_VERSION = 1
+#: A manifest of a run from a database pool: one file per program, ``SHARD_PREFIX`` + program id.
+SHARDED_VERSION = 2
+SHARD_PREFIX = ".romanasn-manifest-"
 
 
 
@@ -58,8 +63,8 @@ def digest(data: bytes) -> str:
 
 @define
 class Entry:
-    """What one association file holds: id, rule, product, size and digest; ``stale`` when the
-    last run did not make it."""
+    """What one association file holds: id, rule, product, size, digest and program; ``stale``
+    when the last run did not make it."""
 
     asn_id: str
     rule: str
@@ -67,11 +72,21 @@ class Entry:
     size: int
     digest: str
     stale: bool = False
+    program: str | None = None
 
     def row(self) -> list:
-        """The entry as the list the run report stores."""
+        """The entry as the list the run report stores (the program after the digest)."""
         row = [self.asn_id, self.rule, self.product, self.size, self.digest]
+        if self.program is not None:
+            row.append(self.program)
         return row + ["stale"] if self.stale else row
+
+    @classmethod
+    def from_row(cls, row: list) -> "Entry":
+        """The entry a run report's list stores."""
+        rest = row[5:]
+        program = next((item for item in rest if item != "stale"), None)
+        return cls(*row[:5], stale="stale" in rest, program=program)
 
 
 @define
@@ -80,28 +95,52 @@ class Manifest:
 
     format: str
     files: dict[str, Entry] = field(factory=dict)
+    pool_seq: int | None = None  # the change number of the database pool the folder reflects
+    shards: dict[str, int] | None = None  # sharded: the entries in each program's shard
+    highest: list | None = None  # sharded: (rule, product, asn_id) of the highest asn_id
+    stale: list[str] = field(factory=list)  # sharded: the programs with stale entries
+    loaded: set[str] | None = None  # sharded: the programs whose shards were loaded (None: all)
 
     @classmethod
-    def load(cls, out: Path) -> "Manifest | None":
-        """The manifest in ``out``'s run report, or None when there is none."""
+    def load(cls, out: Path, programs: Iterable[str] | None = None, stale: bool = False) -> "Manifest | None":
+        """The manifest in ``out``'s run report, or None when there is none.
+
+        A sharded manifest (one file per program, from a database pool) loads
+        only the shards of ``programs`` (program ids) when given, and with
+        ``stale`` those holding stale entries too.
+        """
         path = out / RUN_REPORT
         if not path.exists():
             return None
         try:
             report = json.loads(path.read_bytes())
             manifest = report["manifest"]
-            if manifest.get("version") != MANIFEST_VERSION:
-                raise ValueError(f"manifest version {manifest.get('version')!r}")
-            files = {name: Entry(*row[:5], stale=len(row) > 5 and row[5] == "stale")
-                     for name, row in manifest["files"].items()}
-            return cls(manifest["format"], files)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            version = manifest.get("version")
+            if version == SHARDED_VERSION:
+                held = set(manifest["shards"])
+                loaded = None if programs is None else set(programs) | (set(manifest["stale"]) if stale else set())
+                files = {}
+                for program in sorted(held if loaded is None else held & loaded):
+                    rows = json.loads((out / (SHARD_PREFIX + program)).read_bytes())
+                    files.update((name, Entry.from_row(row)) for name, row in rows.items())
+                return cls(manifest["format"], files, report.get("pool_seq"), dict(manifest["shards"]),
+                           manifest.get("highest"), manifest["stale"], loaded)
+            if version != MANIFEST_VERSION:
+                raise ValueError(f"manifest version {version!r}")
+            files = {name: Entry.from_row(row) for name, row in manifest["files"].items()}
+            return cls(manifest["format"], files, report.get("pool_seq"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise AsnError(f"{path}: no usable manifest ({exc}); run without --update "
                            "(with --overwrite) to start a new one") from exc
 
     def ids(self) -> dict[tuple[str, str], str]:
-        """``(asn_rule, product_name)`` -> ``asn_id`` of every association the folder holds."""
-        return {(e.rule, e.product): e.asn_id for e in self.files.values()}
+        """``(asn_rule, product_name)`` -> ``asn_id`` of every association loaded (and, sharded,
+        of the highest ``asn_id``, so that new ones count on from it)."""
+        ids = {(e.rule, e.product): e.asn_id for e in self.files.values()}
+        if self.highest:
+            rule, product, asn_id = self.highest
+            ids.setdefault((rule, product), asn_id)
+        return ids
 
     def as_dict(self) -> dict:
         """The manifest as the run report stores it."""
@@ -124,6 +163,9 @@ class Outcome:
     unchanged: list[str] = field(factory=list)
     stale: list[str] = field(factory=list)
     removed: list[str] = field(factory=list)
+    kept: int = 0  # files of programs not re-planned (an update of some programs only)
+    run_id: str | None = None
+    events: list[dict] = field(factory=list)
 
 
 class LazyAssociations(Sequence):
@@ -172,6 +214,8 @@ def generate_to(
     keep_going: bool = False,
     progress: bool | None = False,
     strict: bool = False,
+    programs: Iterable[Any] | None = None,
+    events: bool = False,
 ) -> Outcome:
     """Make the associations of ``pool`` and write each as soon as it is built.
 
@@ -189,6 +233,15 @@ def generate_to(
         stderr is a terminal).
     :param strict: with ``member_dir``, member files missing from it are an
         error (nothing is written) rather than a warning (see :mod:`romanasn.members`).
+    :param programs: with ``update``, ``pool`` holds only these programs'
+        rows (those changed since the last run): the folder's associations of
+        other programs are kept as they are (associations never cross a
+        program). ``pool.meta["romanasn"]["seq"]``, when a database pool
+        gives it, is recorded as ``pool_seq`` in the run report.
+    :param events: record in the run report a ``run_id`` and ``events``: one
+        record per association file added, changed or removed (``event``,
+        ``file``, ``asn_id``, ``rule``, ``product``, ``program``), committed
+        with the files (what ``romanasn watch`` prints).
     """
     prune = prune or prune_all
     if prune and not update:
@@ -200,16 +253,18 @@ def generate_to(
     with paused_gc():
         return _generate_to(pool, Path(out_dir), plugin_manager, config, rules, skip_rules, format, overwrite,
                             update, prune, member_dir, inputs, engine, scheduler, keep_going, progress, strict,
-                            prune_all)
+                            prune_all, programs, events)
 
 
 def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, overwrite, update, prune,
-                 member_dir, inputs, engine, scheduler, keep_going, progress, strict, prune_all) -> Outcome:
+                 member_dir, inputs, engine, scheduler, keep_going, progress, strict, prune_all, programs=None,
+                 events=False) -> Outcome:
     ext = extension(format)
     folder = Folder(out)
     _guard(folder.open)
     try:
-        manifest = Manifest.load(out) if update else None
+        scope = None if programs is None else {program_id(p) for p in programs}
+        manifest = Manifest.load(out, scope if engine == "local" else None, stale=prune) if update else None
         if manifest is not None and manifest.format != format:
             raise UsageError(f"{out} holds {manifest.format} associations: --update needs --format {manifest.format}")
         existing_ids = manifest.ids() if manifest is not None else None
@@ -227,8 +282,10 @@ def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, o
             members.check(source.plan, member_dir, strict)
         if prune and not prune_all and manifest is not None:
             _check_prune(out, manifest, [stem + ext for stem in source.stems()])
+        scope = None if manifest is None else scope
+        seq = (getattr(pool, "meta", None) or {}).get("romanasn", {}).get("seq")
         outcome = _write(folder, source, ext, overwrite, manifest, prune, config, plugin_manager, format, inputs,
-                         keep_going, progress)
+                         keep_going, progress, scope, seq, events)
     except BaseException as exc:
         folder.abort()
         _reraise(exc, out)
@@ -237,6 +294,8 @@ def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, o
 
 def _check_prune(out: Path, manifest: Manifest, names: list[str]) -> None:
     """Refuse a ``--prune`` that would remove every association file the folder holds."""
+    if manifest.loaded is not None and any(program not in manifest.loaded for program in manifest.shards or {}):
+        return  # an update of some programs: the others' files stay
     if manifest.files and not set(manifest.files) & set(names):
         raise UsageError(f"{out}: --prune would remove all {len(manifest.files):,} association files it holds"
                          f" (this run makes none of them again); check the pools and the selection,"
@@ -302,8 +361,8 @@ class _LocalRun:
     def stems(self) -> list[str]:
         return self.plan.file_stems()
 
-    def items(self) -> Iterator[tuple[int, str, str, str, bytes]]:
-        """``(id number, rule, product name, file stem, bytes)`` of each association."""
+    def items(self) -> Iterator[tuple[int, str, str, str, bytes, str]]:
+        """``(id number, rule, product name, file stem, bytes, program)`` of each association."""
         release = not self.plan.hooks.written  # no observer will ask for them again
         for number, association, stem in self.plan.stream(release=release):
             try:
@@ -313,7 +372,7 @@ class _LocalRun:
                 named = type(exc)(f"rule {rule!r} of plugin {self.plan.plugin_of(rule).label}: {exc}")
                 self.plan.fail(rule, named)  # raises unless the run keeps going
                 continue
-            yield number, association.asn_rule, association.product_name, stem, data
+            yield number, association.asn_rule, association.product_name, stem, data, association.program
 
     def failed_rules(self) -> set[str]:
         """The rules that failed (once every item is out); the plan forgets their associations."""
@@ -338,7 +397,8 @@ class _ResultRun:
     def items(self):
         for association, stem in zip(self._result.associations, self._result.file_stems):
             data = self.encoder.encode(association, stem + self.ext)
-            yield int(association.asn_id[1:]), association.asn_rule, association.product_name, stem, data
+            yield (int(association.asn_id[1:]), association.asn_rule, association.product_name, stem, data,
+                   association.program)
 
     def result(self) -> Result:
         return self._result
@@ -346,7 +406,8 @@ class _ResultRun:
 
 def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest | None, prune: bool,
            config: RunConfig, pm: PluginManager, format: str, inputs: Iterable[str],
-           keep_going: bool = False, progress: bool | None = False) -> Outcome:
+           keep_going: bool = False, progress: bool | None = False, scope: set[str] | None = None,
+           pool_seq: int | None = None, events: bool = False) -> Outcome:
     out = folder.out
     if format != "json":
         log.warning("writing %s associations: romancal reads JSON associations only (--format json)", format)
@@ -371,6 +432,9 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
         for name in sorted(set(known) - set(made)):
             if known[name].rule in failed:  # as the last run left it
                 files[name] = known[name]
+            elif scope is not None and known[name].program not in scope and not (prune and known[name].stale):
+                # of a program not re-planned (a stale one goes with --prune)
+                files[name] = known[name]
             elif prune and name in folder.existing:
                 folder.remove(name)
                 outcome.removed.append(name)
@@ -386,13 +450,70 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     report = run_report(outcome.result, pm, config, inputs)
     report["format"] = format
     report["files"] = names
+    if pool_seq is not None:
+        report["pool_seq"] = pool_seq
+    if events:
+        outcome.run_id = uuid.uuid4().hex
+        outcome.events = _events(outcome, files, known, out)
+        report["run_id"], report["events"] = outcome.run_id, outcome.events
     if manifest is not None:
         report["update"] = {"added": len(outcome.added), "changed": len(outcome.changed),
                             "unchanged": len(outcome.unchanged), "stale": outcome.stale,
                             "removed": outcome.removed}
+        if scope is not None:
+            report["update"]["programs"] = sorted(scope)
     observe = (lambda: _observe(pm, outcome, out, config)) if pm.wants_written() else None
-    folder.commit(RUN_REPORT, _report_pieces(report, format, files), then=observe)
+    if pool_seq is None:
+        pieces = _report_pieces(report, format, files)
+    else:  # from a database pool: a shard per program, so that an update reads and writes only its programs'
+        rewritten = None if scope is None or manifest is None else manifest.loaded
+        report["manifest"] = _write_shards(folder, files, format, rewritten, manifest)
+        outcome.kept = sum(count for program, count in report["manifest"]["shards"].items()
+                           if rewritten is not None and program not in rewritten)
+        pieces = [encode_json(report, 2).encode("utf-8")]
+    folder.commit(RUN_REPORT, pieces, then=observe)
     return outcome
+
+
+def _write_shards(folder: Folder, files: Mapping[str, Entry], format: str, scope: set[str] | None,
+                  previous: Manifest | None) -> dict:
+    """Write the manifest shards of the programs of ``files`` (those of ``scope``, the programs
+    loaded, when given: the others stay), remove those of programs gone; the sharded manifest
+    the run report holds."""
+    groups: dict[str, dict[str, Entry]] = {}
+    for name, entry in files.items():
+        groups.setdefault(entry.program or "noprogram", {})[name] = entry
+    old = previous.shards or {} if previous is not None else {}
+    counts = {program: count for program, count in old.items() if scope is not None and program not in scope}
+    for program, entries in sorted(groups.items()):
+        rows = ",\n".join(f"{_string(name)}: {json.dumps(entries[name].row())}" for name in sorted(entries))
+        folder.add(SHARD_PREFIX + program, ("{\n" + rows + "\n}\n").encode("utf-8"))
+        counts[program] = len(entries)
+    held = {name for name in folder.existing if name.startswith(SHARD_PREFIX)} if scope is None else (
+        {SHARD_PREFIX + program for program in old})
+    for name in sorted(held - {SHARD_PREFIX + program for program in counts}):
+        folder.remove(name)
+    highest = previous.highest if previous is not None and scope is not None else None
+    top = max(files.values(), key=lambda entry: int(entry.asn_id[1:]), default=None)
+    if top is not None and (highest is None or int(top.asn_id[1:]) > int(highest[2][1:])):
+        highest = [top.rule, top.product, top.asn_id]
+    stale = {program for program in (previous.stale if previous is not None and scope is not None else [])
+             if program not in scope}
+    stale |= {entry.program or "noprogram" for entry in files.values() if entry.stale}
+    return {"version": SHARDED_VERSION, "format": format, "shards": dict(sorted(counts.items())),
+            "highest": highest, "stale": sorted(stale)}
+
+
+def _events(outcome: Outcome, files: Mapping[str, Entry], known: Mapping[str, Entry], out: Path) -> list[dict]:
+    """One record per association file the run added, changed or removed, in that order."""
+    made = []
+    for kind, names, entries in (("added", outcome.added, files), ("changed", outcome.changed, files),
+                                 ("removed", outcome.removed, known)):
+        for name in sorted(names):
+            entry = entries[name]
+            made.append({"event": kind, "file": str(out / name), "asn_id": entry.asn_id, "rule": entry.rule,
+                         "product": entry.product, "program": entry.program})
+    return made
 
 
 def _check_names(folder: Folder, names: list[str], known: Mapping[str, Entry] | None, overwrite: bool) -> None:
@@ -414,10 +535,10 @@ def _put(folder: Folder, source, ext: str, known: Mapping[str, Entry], outcome: 
          made: dict[str, Entry], bar: Progress) -> None:
     """Hand each association's file to the folder (unless the manifest knows it unchanged), noting
     what it holds in ``made`` and what changed in ``outcome``."""
-    for number, rule, product, stem, data in source.items():
+    for number, rule, product, stem, data, program in source.items():
         bar.update()
         name = stem + ext
-        entry = Entry(f"a{number}", rule, product, len(data), digest(data))
+        entry = Entry(f"a{number}", rule, product, len(data), digest(data), program=program)
         made[name] = entry
         old = known.get(name)
         if old is not None and name in folder.existing and (old.digest, old.size) == (entry.digest, entry.size) \
@@ -543,6 +664,8 @@ def update_summary(outcome: Outcome) -> str:
     """One line: what an ``--update`` run added, changed, left alone, and found stale or removed."""
     line = (f"update: {len(outcome.added)} added, {len(outcome.changed)} changed, "
             f"{len(outcome.unchanged)} unchanged")
+    if outcome.kept:
+        line += f", {outcome.kept} of unchanged programs kept"
     if outcome.stale:
         line += f", {len(outcome.stale)} no longer made (kept, listed as stale in {RUN_REPORT}; --prune removes them)"
     if outcome.removed:

@@ -115,19 +115,27 @@ _ID_PARTS = {"visit_id": _VISIT_PARTS, "observation_id": _VISIT_PARTS + _EXPOSUR
 
 
 def read_pool(
-    path: str | os.PathLike, *, columns: Iterable[PoolColumn] = (), format: str | None = None
+    path: str | os.PathLike, *, columns: Iterable[PoolColumn] = (), format: str | None = None,
+    programs: Iterable[int] | None = None, since: int | None = None,
 ) -> Table:
-    """Read and check one pool file.
+    """Read and check one pool file, or a pool in a database.
 
     ``columns`` are the columns packs declare, typed and checked like the
     canonical ones; ``format`` ("ecsv", "csv" or "legacy") overrides the
-    detection by content. ``table.meta["romanasn"]`` holds the ``path``, the
-    ``format`` and the list of ``repairs`` made. Raises
+    detection by content. ``path`` may also name a database pool (an SQLite
+    file, or a ``sqlite:///`` or ``postgresql://`` URL, see
+    :mod:`romanasn.pooldb`): its rows are checked as a file's, in file-name
+    order; ``programs`` then reads only those programs' rows, ``since``
+    only the rows of the programs changed after that change number.
+    ``table.meta["romanasn"]`` holds the ``path``, the ``format``
+    ("database" for a database, with the change number ``seq`` the rows
+    reflect and, when limited, the ``programs`` read) and the list of
+    ``repairs`` made. Raises
     :class:`~romanasn.errors.PoolError` listing every problem found.
     """
-    path = Path(path)
+    path = _source(path)
     problems = _Problems([path])
-    table, _, meta = _read(path, merge_columns(columns), format, problems)
+    table, _, meta = _read(path, merge_columns(columns), format, problems, programs, since)
     problems.raise_any()
     table.meta["romanasn"] = meta
     return table
@@ -139,7 +147,7 @@ def read_pools(paths: Iterable[str | os.PathLike], *, columns: Iterable[PoolColu
     ``table.meta["romanasn"]`` holds lists: ``path`` and ``format`` (one
     per file) and every file's ``repairs``.
     """
-    paths = [Path(path) for path in paths]
+    paths = [_source(path) for path in paths]
     if not paths:
         raise UsageError("no pool file given")
     known = merge_columns(columns)
@@ -156,6 +164,8 @@ def read_pools(paths: Iterable[str | os.PathLike], *, columns: Iterable[PoolColu
         "format": [meta["format"] for _, _, meta in read],
         "repairs": [repair for _, _, meta in read for repair in meta["repairs"]],
     }}
+    if len(read) == 1 and "seq" in read[0][2]:  # one database pool: the change number its rows reflect
+        table.meta["romanasn"]["seq"] = read[0][2]["seq"]
     return table
 
 
@@ -201,13 +211,28 @@ class _Text:
         self.rows = self.rows[index]
 
 
-def _read(path: Path, known: tuple[PoolColumn, ...], format: str | None, problems: _Problems):
-    """One pool file as (typed table, data row numbers, meta), its problems recorded."""
+def _source(path: str | os.PathLike) -> Path | str:
+    """A pool file's path, or a database URL as given."""
+    text = os.fspath(path)
+    return text if "://" in text else Path(text)
+
+
+def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, problems: _Problems,
+          programs: Iterable[int] | None = None, since: int | None = None):
+    """One pool file (or database) as (typed table, data row numbers, meta), its problems recorded."""
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown pool format {format!r}: use one of {', '.join(FORMATS)}")
+    from romanasn.pooldb import is_database
+
+    seq = None
     try:
-        format = format or _detect_format(path)
-        text = _read_text(path, format, problems)
+        if format is None and is_database(path):
+            (text, seq, programs), format = _database_text(path, known, programs, since, problems), "database"
+        elif since is not None:
+            raise UsageError(f"{path}: only a database pool records its changes")
+        else:
+            format = format or _detect_format(path)
+            text = _read_text(path, format, problems)
     except OSError as error:
         raise PoolError(f"{path}: cannot read the pool: {error.strerror or error}") from error
     _narrow_checked(text, known, format)
@@ -218,7 +243,33 @@ def _read(path: Path, known: tuple[PoolColumn, ...], format: str | None, problem
     _check_names(text, known, problems)
     table, valid = _typed_table(text, known, problems)
     _check_values(table, valid, text, problems)
-    return table, text.rows, {"path": str(path), "format": format, "repairs": list(repairs)}
+    meta = {"path": str(path), "format": format, "repairs": list(repairs)}
+    if seq is not None:
+        meta["seq"] = seq
+        if programs is not None:
+            meta["programs"] = sorted(programs, key=str)
+    if programs is not None and format != "database":
+        keep = np.isin(np.asarray(table["program"]), list(programs))
+        table, rows = table[keep], text.rows[keep]
+        return table, rows, meta
+    return table, text.rows, meta
+
+
+def _database_text(source: Path | str, known: tuple[PoolColumn, ...], programs: Iterable[int] | None,
+                   since: int | None, problems: _Problems) -> tuple[_Text, int, set | None]:
+    """A database pool's cells as a file's text would give them, the change number they reflect
+    and the programs read (None: all)."""
+    from romanasn.pooldb import PoolDB
+
+    db = PoolDB(source, known)
+    try:
+        cells, kinds, seq, programs = db.cells(programs, since)
+    finally:
+        db.close()
+    count = len(next(iter(cells.values()))) if cells else 0
+    if not count and programs is None:
+        problems.add(source, "no data rows")
+    return _Text(source, list(cells), cells, np.arange(1, count + 1), kinds), seq, programs
 
 
 def _narrow_checked(text: _Text, known: tuple[PoolColumn, ...], format: str) -> None:

@@ -17,6 +17,8 @@ Pools for such tests: :func:`exposure_rows` makes the rows of one exposure
 (one per detector, every required column filled in consistently) and
 :func:`pool_table` turns rows into a table that :func:`romanasn.generate`
 takes, or that :func:`romanasn.write_pool` writes for :func:`romanasn.read_pool`.
+:func:`make_exposure` writes a row's real ASDF exposure file (with
+roman_datamodels), for ``make-pool`` and ``watch``.
 
 3. Packaging: :func:`build_wheel` once per test session, :func:`install_target`
    into a temporary folder, then :func:`run_romanasn` with that folder on
@@ -38,7 +40,8 @@ from typing import Any, Iterable, Mapping
 
 from romanasn.plugins.manager import PluginManager, get_plugin_manager
 
-__all__ = ["build_wheel", "exposure_rows", "install_target", "manager_with", "pool_table", "run_romanasn"]
+__all__ = ["build_wheel", "exposure_rows", "install_target", "make_exposure", "manager_with", "pool_table",
+           "run_romanasn", "tan_wcs"]
 
 
 def manager_with(*plugins: ModuleType | object | tuple[object, str]) -> PluginManager:
@@ -199,3 +202,66 @@ def run_romanasn(
         environment["PYTHONPATH"] = os.pathsep.join(paths)
     return subprocess.run([sys.executable, "-m", "romanasn", *map(str, args)],
                           capture_output=True, text=True, env=environment)
+
+
+def tan_wcs(ra: float, dec: float, roll: float, size: int = 4088, scale: float = 0.11):
+    """A gwcs TAN WCS of a full-size detector at (``ra``, ``dec``, ``roll``), and its footprint as an s_region."""
+    import numpy as np
+    from astropy import coordinates, units as u
+    from astropy.modeling import models
+    from gwcs import WCS, coordinate_frames as cf
+
+    center = (size - 1) / 2
+    transform = ((models.Shift(-center) & models.Shift(-center))
+                 | (models.Scale(scale / 3600) & models.Scale(scale / 3600))
+                 | models.Rotation2D(roll) | models.Pix2Sky_TAN()
+                 | models.RotateNative2Celestial(ra, dec, 180))
+    detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
+    sky = cf.CelestialFrame(reference_frame=coordinates.ICRS(), name="world", unit=(u.deg, u.deg))
+    corners = transform(np.array([0, size - 1, size - 1, 0]), np.array([0, 0, size - 1, size - 1]))
+    s_region = "POLYGON ICRS  " + " ".join(f"{r:.9f} {d:.9f}" for r, d in zip(*corners))
+    return WCS([(detector, transform), (sky, None)]), s_region
+
+
+def make_exposure(folder: Path, row: Mapping[str, Any], *, level: int = 2, shape=(8, 8), **save) -> Path:
+    """Write a real ASDF exposure file of a pool ``row`` (as :func:`exposure_rows` makes it) into ``folder``.
+
+    Made with roman_datamodels (which the tests need): level 1 (``ScienceRawModel``) or 2
+    (``ImageModel``, with a TAN WCS), data of ``shape``, the ``roman.meta`` values of ``row``
+    (``_uncal`` becomes ``_cal`` at level 2); ``save`` goes to ``model.save``. Returns its path.
+    """
+    from astropy import units as u
+    from astropy.time import Time
+    from roman_datamodels import datamodels as rdm
+
+    if level == 1:
+        model = rdm.ScienceRawModel.create_fake_data(shape=(2, *shape))
+    else:
+        model = rdm.ImageModel.create_fake_data(shape=shape)
+    meta = model.meta
+    for name in ("program", "execution_plan", "pass", "segment", "observation", "visit",
+                 "visit_file_group", "visit_file_sequence", "visit_file_activity", "exposure",
+                 "visit_id", "observation_id"):
+        meta.observation[name] = row[name]
+    meta.exposure.type = row["exposure_type"]
+    start = Time("2027-03-01T12:00:00", scale="utc") + row["exposure"] * 200 * u.s
+    meta.exposure.start_time = start
+    meta.exposure.end_time = start + 139.8 * u.s
+    meta.exposure.ma_table_name = row.get("ma_table_name", "IMG_16")
+    meta.exposure.ma_table_number = row.get("ma_table_number", 16)
+    meta.exposure.nresultants = row.get("nresultants", 6)
+    meta.exposure.data_problem = "false"
+    meta.exposure.engineering_quality = "OK"
+    meta.instrument.detector = row["detector"]
+    meta.instrument.optical_element = row["optical_element"]
+    meta.program.category = row.get("program_category", "GI")
+    meta.program.subcategory = row.get("program_subcategory", "HLWA")
+    ra, dec, roll = 80.5 + int(row["detector"][3:]) * 0.12, -69.4, 12.0
+    meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref, meta.wcsinfo.roll_ref = ra, dec, roll
+    wcs, meta.wcsinfo.s_region = tan_wcs(ra, dec, roll)
+    if level == 2:
+        meta.wcs = wcs
+    name = row["filename"].replace("_uncal.", "_uncal." if level == 1 else "_cal.")
+    path = folder / name
+    model.save(path, **save)
+    return path

@@ -50,7 +50,8 @@ def romanasn_rules() -> Sequence[Rule]:
 
     :return: a sequence of :class:`~romanasn.plugins.types.Rule` records.
         Rule names must be unique across all installed packs; a duplicate is
-        an error naming both distributions.
+        an error naming both distributions. A rule's associations must never
+        cross a program (checked on every run: a rule that breaks it fails).
 
     Called once per plugin manager, for every plugin.
 

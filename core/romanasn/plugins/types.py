@@ -170,6 +170,11 @@ class Rule:
       (``target``, ``skycell_wcs_info``, ...).
     - ``needs``: names of ``generate`` options the rule cannot run without;
       when one is missing the rule is skipped with a warning.
+
+    Contract: an association never crosses a program (its rows and
+    companions are all of one program), so that a program's associations
+    can be made from its rows alone; the engine fails a rule that breaks it,
+    naming the rule and its plugin.
     """
 
     name: str = field(validator=validators.matches_re(_NAME))

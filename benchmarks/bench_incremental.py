@@ -1,0 +1,306 @@
+"""Incremental work on a database pool: the numbers of issue #17.
+
+1. update: a pool of ROWS rows (1,000,000 by default, the mission pool of
+   ``mission_pool.py``) in a database, its associations written; 100
+   exposures (18 detectors each) of one program arrive: the time to commit
+   them to the pool, then ``generate --update`` (the changed program re-planned,
+   changed files rewritten). Target: under 2 s together. Measured for the
+   smallest imaging program with 3,600 rows or more, then the largest.
+2. landing: ``romanasn watch`` on that pool and folder; one new Level 2 file
+   of the smaller program lands: the time until its Level 2 association's
+   event is printed. Target: under 3 s.
+3. burst: 10,000 real L2 files land at once in a watched folder (a fresh pool
+   and folder): the watch's rate (files read, committed and their associations
+   written and announced, per second) against ``make-pool``'s rate on the
+   same files into a database in the same run (the floor). Target: at least
+   the make-pool rate.
+
+Everything slow to make (the pool, the database, the associations, the
+files) is made once under ``--dir`` and reused; each number is measured once.
+``--db postgresql://...`` runs the same against a PostgreSQL database (made
+anew: give an empty one).
+
+Usage: python benchmarks/bench_incremental.py [--rows N] [--files N] [--dir DIR] [--db URL] [--skip update,landing,burst]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+NEW_EXPOSURES = 100
+DETECTORS = 18
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# -- the pool and its associations ----------------------------------------------------------------
+
+
+def split_pool(rows: int):
+    """The mission pool less the last 100 exposures of its smallest and of its largest imaging
+    program; those rows (smallest first); the two programs."""
+    from mission_pool import mission_pool
+
+    from romanasn import read_pool, write_pool
+
+    with tempfile.TemporaryDirectory() as scratch:  # typed and checked as any pool read
+        write_pool(mission_pool(rows), Path(scratch) / "pool.ecsv")
+        table = read_pool(Path(scratch) / "pool.ecsv")
+    table.meta = {}
+    program_of, ids = np.asarray(table["program"]), np.asarray(table["observation_id"])
+    imaging = np.asarray(table["exposure_type"]) == "WFI_IMAGE"
+    programs, counts = np.unique(program_of[imaging], return_counts=True)
+    big = counts >= NEW_EXPOSURES * DETECTORS * 2
+    chosen = [int(programs[big][np.argmin(counts[big])]), int(programs[np.argmax(counts)])]
+    new = []
+    for program in chosen:
+        exposures = np.unique(ids[program_of == program])[-NEW_EXPOSURES:]
+        new.append(np.isin(ids, exposures) & (program_of == program))
+    return table[~(new[0] | new[1])], [table[mask] for mask in new], chosen
+
+
+def put_rows(target: str, table, *, batch: int = 50_000) -> float:
+    """Commit ``table``'s rows to the database pool ``target`` in one transaction; seconds taken."""
+    from romanasn.pooldb import PoolDB, table_rows
+
+    db = PoolDB(target)
+    started = time.perf_counter()
+    with db.writing() as writer:
+        for start in range(0, len(table), batch):
+            writer.put(table_rows(table[start:start + batch]))
+        writer.log_changes()
+    seconds = time.perf_counter() - started
+    db.close()
+    return seconds
+
+
+def romanasn(*args: str, quiet: bool = True) -> float:
+    """Run ``romanasn`` in a new process; its wall seconds."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "romanasn", *args, *(["-q"] if quiet else [])], check=True)
+    return time.perf_counter() - started
+
+
+def prepared(work: Path, rows: int, db: str | None) -> tuple[str, Path, list, list[int]]:
+    """The database pool (less the new rows) and its association folder, made once; the new rows
+    and their programs."""
+    base, new, programs = split_pool(rows)
+    target = db or str(work / f"pool_{rows}.sqlite")
+    out = work / f"asn_{rows}" if db is None else work / f"asn_{rows}_pg"
+    stamp = out / ".bench-ready"
+    if db is not None or not stamp.exists():
+        for path in (out, Path(target)):
+            if path.exists() and path != Path(db or "-"):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        log(f"committing {len(base):,} rows to {target} (once) ...")
+        log(f"  {put_rows(target, base):.1f} s")
+        log(f"writing every association to {out} (once) ...")
+        log(f"  {romanasn('generate', target, '-o', str(out)):.1f} s")
+        stamp.write_text("")
+    return target, out, new, programs
+
+
+def file_count(out: Path) -> int:
+    """The association files in ``out`` (its manifest's shards)."""
+    return sum(json.loads((out / "romanasn-run.json").read_bytes())["manifest"]["shards"].values())
+
+
+# -- 1. update ------------------------------------------------------------------------------------
+
+
+def in_process(*args: str) -> float:
+    """Run ``romanasn`` in this process (as a running service would: Python and the packs loaded)."""
+    from romanasn.cli import main as romanasn_main
+
+    started = time.perf_counter()
+    if romanasn_main([*args, "-q"]) != 0:
+        raise SystemExit(f"romanasn {' '.join(args)} failed")
+    return time.perf_counter() - started
+
+
+def bench_update(target: str, out: Path, new, program: int) -> dict:
+    """Time 100 exposures of ``program`` (the rows ``new``) committed, then ``generate --update``."""
+    from romanasn.plugins.manager import get_plugin_manager
+
+    get_plugin_manager().check()  # the packs imported, as in a service that runs
+    pool_seconds = put_rows(target, new)
+    generate_seconds = in_process("generate", target, "-o", str(out), "--update")
+    report = json.loads((out / "romanasn-run.json").read_bytes())
+    update = report["update"]
+    floor = romanasn("--version")  # starting the command: what a run as a command costs on top
+    total = pool_seconds + generate_seconds
+    log(f"update: +{len(new):,} rows ({NEW_EXPOSURES} exposures of program {program}, {report['pool_rows']:,}"
+        f" rows after) into the pool of a {file_count(out):,}-association folder")
+    log(f"  pool commit {pool_seconds:.2f} s + generate --update {generate_seconds:.2f} s = {total:.2f} s"
+        f" in a running process (target < 2 s: {'holds' if total < 2 else 'MISSED'}); starting the romanasn"
+        f" command alone takes {floor:.2f} s more")
+    log(f"  {update['added']} added, {update['changed']} changed, {update['unchanged']} unchanged,"
+        f" programs re-planned {update.get('programs')}")
+    return {"program": program, "program_rows": report["pool_rows"], "pool_seconds": pool_seconds,
+            "generate_seconds": generate_seconds, "total": total, "command_start": floor}
+
+
+# -- 2. landing -----------------------------------------------------------------------------------
+
+
+class Watching:
+    """A ``romanasn watch`` process writing its events to a file."""
+
+    def __init__(self, landing: Path, target: str, out: Path, events: Path, *more: str) -> None:
+        self.events = events
+        events.unlink(missing_ok=True)
+        self.process = subprocess.Popen([sys.executable, "-m", "romanasn", "watch", str(landing), "--pool-db",
+                                         target, "-o", str(out), "--events", str(events), "-q", *more])
+
+    def lines(self) -> list[dict]:
+        if not self.events.exists():
+            return []
+        return [json.loads(line) for line in self.events.read_text().splitlines() if line.endswith("}")]
+
+    def until(self, done, timeout: float) -> float:
+        """Seconds until ``done(events)``."""
+        started = time.perf_counter()
+        while time.perf_counter() - started < timeout:
+            if done(self.lines()):
+                return time.perf_counter() - started
+            if self.process.poll() is not None:
+                raise SystemExit(f"romanasn watch stopped (status {self.process.returncode})")
+            time.sleep(0.02)
+        raise SystemExit(f"nothing after {timeout} s")
+
+    def idle(self, quiet: float = 1.0) -> None:
+        """Wait until no event has come for ``quiet`` seconds."""
+        count, since = len(self.lines()), time.perf_counter()
+        while time.perf_counter() - since < quiet:
+            time.sleep(0.1)
+            if len(self.lines()) != count:
+                count, since = len(self.lines()), time.perf_counter()
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(120)
+
+
+def land(paths: list[Path], landing: Path) -> None:
+    for path in paths:
+        os.replace(path, landing / path.name)
+
+
+def bench_landing(work: Path, target: str, out: Path, program: int) -> dict:
+    from romanasn.testing import exposure_rows, make_exposure
+
+    landing, staging = work / "landing", work / "staging"
+    for folder in (landing, staging):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+    visit = f"{program:05d}99099099099099"
+    row = exposure_rows(visit, 1, detectors=(1,), ma_table_name="IMG_16", ma_table_number=16, nresultants=6,
+                        program_category="SURVEY", program_subcategory="HLWA")[0]
+    path = make_exposure(staging, row)
+    watching = Watching(landing, target, out, work / "landing.events")
+    try:
+        watching.idle(3.0)  # started and caught up
+        land([path], landing)
+        product = path.name.replace("_cal.asdf", "")
+        seconds = watching.until(lambda events: any(e["product"] == product for e in events), 300)
+    finally:
+        watching.stop()
+    log(f"landing: one L2 file into the watched {file_count(out):,}-association folder: its Level 2"
+        f" association and event in {seconds:.2f} s (target < 3 s: {'holds' if seconds < 3 else 'MISSED'})")
+    return {"seconds": seconds}
+
+
+# -- 3. burst -------------------------------------------------------------------------------------
+
+
+def bench_burst(work: Path, files: int, db: str | None) -> dict:
+    from bench_make_pool import ensure_files, warm
+
+    source = ensure_files(work / f"files_{files}", files, 2)
+    warm(source)
+    floor_db, target = fresh_database(work, db, "burst_floor"), fresh_database(work, db, "burst")
+    floor = romanasn("make-pool", str(work / f"files_{files}"), "--pool-db", floor_db, "-j", "2")
+    landing, out = work / "burst_landing", work / "burst_asn"
+    for path in (landing, out):
+        shutil.rmtree(path, ignore_errors=True)
+    landing.mkdir()
+    watching = Watching(landing, target, out, work / "burst.events", "-j", "2")
+    try:
+        watching.idle(3.0)
+        wanted = {path.name.replace("_cal.asdf", "") for path in source}
+        started = time.perf_counter()
+        for path in source:  # hard links: the files appear at once, the originals stay for the next run
+            os.link(path, landing / path.name)
+        seconds = watching.until(lambda events: wanted <= {e["product"] for e in events}, 1800)
+        linked = time.perf_counter() - started - seconds
+    finally:
+        watching.stop()
+    rate, floor_rate = files / seconds, files / floor
+    log(f"burst: {files:,} files landing at once: every Level 2 association and event in {seconds:.1f} s,"
+        f" {rate:,.0f} files/s; make-pool --pool-db -j 2 on the same files {floor:.1f} s, {floor_rate:,.0f} files/s"
+        f" (ratio {rate / floor_rate:.2f}; target >= 1: {'holds' if rate >= floor_rate else 'MISSED'})")
+    return {"seconds": seconds, "rate": rate, "make_pool_rate": floor_rate, "linked": linked}
+
+
+def fresh_database(work: Path, db: str | None, name: str) -> str:
+    """An empty database pool: an SQLite file in ``work``, or a new database beside ``db`` on its server."""
+    if db is None:
+        path = work / f"{name}.sqlite"
+        for leftover in work.glob(f"{name}.sqlite*"):
+            leftover.unlink()
+        return str(path)
+    import psycopg
+    import sqlalchemy as sa
+
+    url = sa.make_url(db)
+    server = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {url.database}_{name}")
+        conn.execute(f"CREATE DATABASE {url.database}_{name}")
+    return url.set(database=f"{url.database}_{name}").render_as_string(hide_password=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the pool (default 1,000,000)")
+    parser.add_argument("--files", type=int, default=10_000, help="files of the burst (default 10,000)")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "romanasn-bench-incremental",
+                        help="work folder (what is slow to make is kept there and reused)")
+    parser.add_argument("--db", help="a PostgreSQL URL to use instead of SQLite files")
+    parser.add_argument("--skip", default="", help="comma-separated parts to leave out: update, landing, burst")
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    args.dir.mkdir(parents=True, exist_ok=True)
+    log(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, pool {args.db or 'SQLite'}")
+    results = {}
+    if {"update", "landing"} - skip:
+        target, out, new, programs = prepared(args.dir, args.rows, args.db)
+        (out / ".bench-ready").unlink()  # the pool grows: made anew next time
+        if "update" not in skip:
+            results["update"] = [bench_update(target, out, rows, program) for rows, program in zip(new, programs)]
+        if "landing" not in skip:
+            results["landing"] = bench_landing(args.dir, target, out, programs[0])
+    if "burst" not in skip:
+        results["burst"] = bench_burst(args.dir, args.files, args.db)
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,421 @@
+"""Pools in a database: an SQLite file, or a PostgreSQL server, through SQLAlchemy Core.
+
+A database pool is the table ``pool``: the pool's columns (the schema's and
+those packs declare) typed as the schema says, a primary key on
+``filename``, and indexes on ``program``, on ``(observation_id, detector)``
+and on the other columns rules group by. Beside it ``pool_changes`` logs,
+for every transaction that changed rows, the programs whose rows changed
+under an increasing sequence number: a later run re-plans only the programs
+changed since the sequence number it last saw (:meth:`PoolDB.changes`).
+
+Writers take the pool's write lock for their whole transaction (SQLite's
+``BEGIN IMMEDIATE``, a PostgreSQL transaction-level advisory lock), so
+concurrent writers are serialized and never lose a row, and the change log's
+order is the order of commits. Readers see one consistent snapshot (rows and
+change sequence together) and never wait for writers (SQLite runs in WAL
+mode).
+
+Reading goes through :func:`romanasn.pool.read_pool`: the cells are handed
+to the same checks as a file's, with the same messages; the source is named
+as given and rows are numbered in file-name order (the order
+``romanasn pool export`` writes them).
+
+``target`` is a file name (an SQLite file, made when first written) or a URL:
+``sqlite:///pool.sqlite``, ``postgresql://user@host/db`` (driven by psycopg 3).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from romanasn.columns import merge_columns
+from romanasn.errors import PoolError, UsageError
+from romanasn.plugins.types import PoolColumn
+
+log = logging.getLogger("romanasn.pooldb")
+
+__all__ = ["PoolDB", "Writer", "database_url", "group_columns", "is_database", "table_rows", "SCHEMES"]
+
+#: The URL schemes of the databases a pool may live in.
+SCHEMES = ("sqlite", "postgresql")
+POOL_TABLE = "pool"
+CHANGES_TABLE = "pool_changes"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_TYPES = {"str": sa.Text, "int": sa.BigInteger, "float": sa.Double, "bool": sa.Boolean}
+_KINDS = ((sa.Boolean, "bool"), (sa.Integer, "int"), (sa.Float, "float"), (sa.Numeric, "float"))
+_LOCK_KEY = 0x726F6D616E61736E  # "romanasn": the pool's PostgreSQL advisory lock
+_CHUNK = 500  # values in one IN (...) list
+
+
+def is_database(source: str | os.PathLike) -> bool:
+    """Whether ``source`` names a database pool: a URL (``sqlite:///``, ``postgresql://``; another
+    scheme is refused when opened), or an SQLite file."""
+    text = os.fspath(source)
+    if "://" in text:
+        return True
+    try:
+        with open(text, "rb") as stream:
+            return stream.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def database_url(target: str | os.PathLike) -> sa.URL:
+    """The SQLAlchemy URL of ``target`` (a file name is an SQLite file; ``postgresql`` uses psycopg 3)."""
+    text = os.fspath(target)
+    if "://" not in text:
+        return sa.URL.create("sqlite", database=text)
+    try:
+        url = sa.make_url(text)
+    except sa.exc.ArgumentError as exc:
+        raise UsageError(f"{text}: not a database URL ({exc})") from exc
+    backend = url.get_backend_name()
+    if backend not in SCHEMES:
+        raise UsageError(f"{_hidden(text)}: unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
+
+
+def _hidden(text: str) -> str:
+    """``text`` as shown in messages: a URL without its password."""
+    if "://" not in text:
+        return text
+    with contextlib.suppress(sa.exc.ArgumentError):
+        return sa.make_url(text).render_as_string(hide_password=True)
+    return text
+
+
+class PoolDB:
+    """A pool in a database (see the module's docstring).
+
+    ``columns`` are the columns packs declare; ``index`` more keys (tuples
+    of columns) to index, such as :func:`group_columns`. Nothing is made
+    until written to.
+    """
+
+    def __init__(self, target: str | os.PathLike, columns: Iterable[PoolColumn] = (),
+                 index: Iterable[tuple[str, ...]] = ()) -> None:
+        self.label = _hidden(os.fspath(target))
+        self.url = database_url(target)
+        self.sqlite = self.url.get_backend_name() == "sqlite"
+        if self.sqlite and self.url.database and not os.path.isdir(os.path.dirname(self.url.database) or "."):
+            raise UsageError(f"{self.label}: no folder {os.path.dirname(self.url.database)}")
+        self.known = merge_columns(columns)
+        self.index = _widest([("program",), ("observation_id", "detector"), *map(tuple, index)])
+        self.engine = self._engine()
+        self.metadata = sa.MetaData()
+        self.changes_table = sa.Table(
+            CHANGES_TABLE, self.metadata,
+            sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("program", sa.BigInteger, nullable=True),
+            sqlite_autoincrement=True,
+        )
+
+    def _engine(self) -> sa.Engine:
+        try:
+            engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+        except ImportError as exc:
+            raise UsageError(f"{self.label}: the database driver cannot be imported ({exc});"
+                             " for PostgreSQL: pip install 'romanasn[postgresql]'") from exc
+        if self.sqlite:
+            @sa.event.listens_for(engine, "connect")
+            def _connect(connection, record):  # transactions are begun by hand, below
+                connection.isolation_level = None
+                connection.execute("PRAGMA busy_timeout = 600000")
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")
+
+            @sa.event.listens_for(engine, "begin")
+            def _begin(connection):
+                connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
+        return engine
+
+    def close(self) -> None:
+        """Let the database connections go."""
+        self.engine.dispose()
+
+    # -- transactions ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection seeing one snapshot of the pool (rolled back at the end)."""
+        with self._connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ") if not self.sqlite else conn
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator["Writer"]:
+        """A transaction holding the pool's write lock: committed when the block ends, rolled back
+        (nothing written) when it raises."""
+        with self._connect() as conn:
+            if self.sqlite:
+                conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with conn.begin():
+                if not self.sqlite:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
+                yield Writer(self, conn, self._ensure(conn))
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.DBAPIError as exc:  # cannot connect, not a database, a failing statement
+            raise PoolError(f"{self.label}: {_reason(exc)}") from exc
+
+    # -- the table ---------------------------------------------------------------------------------
+
+    def _ensure(self, conn: sa.Connection) -> sa.Table:
+        """The pool table, made or given the columns it lacks; its indexes; the change log."""
+        inspector = sa.inspect(conn)
+        if not inspector.has_table(POOL_TABLE):
+            table = sa.Table(POOL_TABLE, sa.MetaData(), *(_column(c) for c in self.known))
+            table.create(conn)
+        else:
+            have = {column["name"] for column in inspector.get_columns(POOL_TABLE)}
+            for column in self.known:
+                if column.name not in have:
+                    kind = _TYPES[column.dtype]().compile(dialect=conn.dialect)
+                    conn.exec_driver_sql(f'ALTER TABLE {POOL_TABLE} ADD COLUMN "{column.name}" {kind}')
+            table = sa.Table(POOL_TABLE, sa.MetaData(), autoload_with=conn)
+        self.changes_table.create(conn, checkfirst=True)
+        names = set(table.c.keys())
+        for columns in self.index:
+            if set(columns) <= names:
+                sa.Index(f"ix_pool_{'_'.join(columns)}"[:60], *(table.c[c] for c in columns)).create(
+                    conn, checkfirst=True)
+        return table
+
+    def _reflect(self, conn: sa.Connection) -> sa.Table:
+        if not sa.inspect(conn).has_table(POOL_TABLE):
+            raise PoolError(f"{self.label}: no pool here (no table {POOL_TABLE!r}); make one with"
+                            " make-pool --pool-db or romanasn pool import")
+        return sa.Table(POOL_TABLE, sa.MetaData(), autoload_with=conn)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def cells(self, programs: Iterable[int] | None = None, since: int | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, str], int, set | None]:
+        """The pool's rows (of ``programs`` only, or of the programs changed after change number
+        ``since``, when given) as text cells, in file-name order.
+
+        Returns a str array per column (empty text for NULL), the dtype of
+        each column (``int``, ``float``, ``bool`` or ``str``), the change
+        sequence number the rows reflect, and the programs read (None: all).
+        """
+        with self.reading() as conn:
+            table = self._reflect(conn)
+            query = sa.select(table).order_by(table.c.filename)
+            if since is not None:
+                programs = self._changed(conn, since)
+            if programs is not None:
+                query = query.where(table.c.program.in_(sorted(set(programs))))
+            rows = conn.execute(query).fetchall()
+            seq = self._last_seq(conn)
+        kinds = {column.name: _kind(column.type) for column in table.columns}
+        values = list(zip(*rows)) if rows else [() for _ in table.columns]
+        cells = {name: _text(column, kinds[name]) for name, column in zip(table.c.keys(), values)}
+        return cells, kinds, seq, None if programs is None else set(programs)
+
+    def names(self, filenames: Iterable[str] | None = None) -> set[str]:
+        """The file names in the pool (of those in ``filenames``, when given)."""
+        with self.reading() as conn:
+            if not sa.inspect(conn).has_table(POOL_TABLE):
+                return set()
+            table = self._reflect(conn)
+            if filenames is None:
+                return set(conn.execute(sa.select(table.c.filename)).scalars())
+            found = set()
+            for chunk in _chunks(sorted(set(filenames))):
+                found.update(conn.execute(sa.select(table.c.filename).where(table.c.filename.in_(chunk))).scalars())
+            return found
+
+    def changes(self, since: int) -> tuple[set[int | None], int]:
+        """The programs whose rows changed after change number ``since``, and the last change number."""
+        with self.reading() as conn:
+            return self._changed(conn, since), self._last_seq(conn)
+
+    def _changed(self, conn: sa.Connection, since: int) -> set[int | None]:
+        if not sa.inspect(conn).has_table(CHANGES_TABLE):
+            return set()
+        log = self.changes_table
+        return set(conn.execute(sa.select(log.c.program).where(log.c.seq > since).distinct()).scalars())
+
+    def _last_seq(self, conn: sa.Connection) -> int:
+        if not sa.inspect(conn).has_table(CHANGES_TABLE):
+            return 0
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(self.changes_table.c.seq), 0))).scalar())
+
+
+class Writer:
+    """The pool table inside one write transaction (from :meth:`PoolDB.writing`)."""
+
+    def __init__(self, db: PoolDB, conn: sa.Connection, table: sa.Table) -> None:
+        self.db, self.conn, self.table = db, conn, table
+        self.programs: set[int | None] = set()
+        self.columns = [name for name in table.c.keys()]
+
+    def rows(self, column: str, values: Iterable[Any]) -> list[dict[str, Any]]:
+        """The rows whose ``column`` is one of ``values``, as dicts."""
+        found = []
+        for chunk in _chunks(sorted(set(values))):
+            found += [dict(row._mapping) for row in
+                      self.conn.execute(sa.select(self.table).where(self.table.c[column].in_(chunk)))]
+        return found
+
+    def put(self, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+        """Insert ``rows``, or update the rows of the same file name that differ; return (inserted, updated)."""
+        if not rows:
+            return 0, 0
+        old = {row["filename"]: row for row in self.rows("filename", (row["filename"] for row in rows))}
+        full = [{name: row.get(name) for name in self.columns} for row in rows]
+        changed = [row for row in full if old.get(row["filename"]) != row]
+        if not changed:
+            return 0, 0
+        self.programs.update(row["program"] for row in changed)
+        self.programs.update(old[row["filename"]]["program"] for row in changed if row["filename"] in old)
+        insert = (sqlite.insert if self.db.sqlite else postgresql.insert)(self.table)
+        update = {name: insert.excluded[name] for name in self.columns if name != "filename"}
+        self.conn.execute(insert.on_conflict_do_update(index_elements=["filename"], set_=update), changed)
+        updated = sum(row["filename"] in old for row in changed)
+        return len(changed) - updated, updated
+
+    def delete(self, filenames: Iterable[str]) -> int:
+        """Remove the rows of ``filenames``; return how many there were."""
+        gone = self.rows("filename", filenames)
+        self.programs.update(row["program"] for row in gone)
+        for chunk in _chunks([row["filename"] for row in gone]):
+            self.conn.execute(sa.delete(self.table).where(self.table.c.filename.in_(chunk)))
+        return len(gone)
+
+    def count(self) -> int:
+        """The rows in the pool."""
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar())
+
+    def log_changes(self) -> int:
+        """Record the programs changed in this transaction; return the last change number."""
+        if self.programs:
+            self.conn.execute(sa.insert(self.db.changes_table),
+                              [{"program": program} for program in sorted(self.programs, key=str)])
+            self.programs = set()
+        return self.db._last_seq(self.conn)
+
+
+def group_columns(pm: Any) -> list[tuple[str, ...]]:
+    """The keys (tuples of pool columns) the rules of ``pm`` group by, to index."""
+    names = {column.name for column in merge_columns(found.item for found in pm.pool_columns())}
+    keys = {tuple(name for name in entry.rule.group_by if name in names) for entry in pm.rules()}
+    return sorted(key for key in keys if key and key != ("filename",))
+
+
+def _widest(keys: Iterable[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+    """``keys`` less those that start another (the longer key's index serves them)."""
+    keys = set(keys)
+    return tuple(sorted(key for key in keys if not any(other[:len(key)] == key != other for other in keys)))
+
+
+def _column(column: PoolColumn) -> sa.Column:
+    name = column.name
+    return sa.Column(name, _TYPES[column.dtype], primary_key=name == "filename",
+                     nullable=not column.required and name != "filename")
+
+
+def _kind(kind: Any) -> str:
+    """``int``, ``float``, ``bool`` or ``str`` for an SQL column type."""
+    return next((name for base, name in _KINDS if isinstance(kind, base)), "str")
+
+
+def _text(values: Sequence[Any], kind: str) -> np.ndarray:
+    """A column's values as the text a pool file would hold (NULL as empty text)."""
+    if not len(values):
+        return np.array([], dtype="U1")
+    if kind == "str":
+        if None in values:
+            return np.array(["" if v is None else str(v) for v in values], dtype=str)
+        return np.array(values, dtype=str)
+    array = np.array(values, dtype=object)
+    null = np.equal(array, None)
+    if kind == "bool":
+        text = np.where(array.astype(bool), "true", "false")
+    else:
+        dtype = np.int64 if kind == "int" else np.float64
+        text = np.where(null, 0, array).astype(dtype).astype(str)
+    return np.where(null, "", text) if null.any() else text
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def _reason(exc: sa.exc.DBAPIError) -> str:
+    """The database's own one-line reason for ``exc``."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return " ".join(text.split()) or type(exc).__name__
+
+
+# -- export, import --------------------------------------------------------------------------------
+
+
+def table_rows(table: Any) -> list[dict[str, Any]]:
+    """The rows of a pool table as dicts, masked cells and empty text as None."""
+    columns = {}
+    for name in table.colnames:
+        column = table[name]
+        values = np.asarray(column).tolist()
+        mask = getattr(column, "mask", None)
+        if mask is not None and np.any(mask):
+            values = [None if m else v for v, m in zip(values, np.asarray(mask).tolist())]
+        if column.dtype.kind == "U":
+            values = [v or None for v in values]
+        columns[name] = values
+    return [dict(zip(columns, row)) for row in zip(*columns.values())]
+
+
+def configure(parser: Any) -> None:
+    """Add ``romanasn pool``'s arguments to ``parser``."""
+    parser.add_argument("action", choices=("export", "import"),
+                        help="export: write the database pool to FILE; import: put FILE's rows into it")
+    parser.add_argument("file", metavar="FILE", help="the pool file (ECSV when exported)")
+    parser.add_argument("--pool-db", required=True, metavar="DB",
+                        help="the database pool: an SQLite file, sqlite:///FILE or postgresql://...")
+    parser.add_argument("--overwrite", action="store_true", help="with export, replace an existing FILE")
+
+
+def run(args: Any, pm: Any) -> int:
+    """``romanasn pool export|import``: move a pool between a database and a file, checked both ways."""
+    from romanasn import makepool
+    from romanasn.pool import read_pool, write_pool
+
+    pm.check()
+    extra = [found.item for found in pm.pool_columns()]
+    if args.action == "export":
+        if os.path.exists(args.file) and not args.overwrite:
+            raise UsageError(f"{args.file} exists: give --overwrite to replace it")
+        table = read_pool(args.pool_db, columns=extra)
+        table.meta = {}
+        write_pool(table, args.file)
+        message = f"wrote {args.file}: {len(table)} rows from {_hidden(os.fspath(args.pool_db))}"
+    else:
+        table = read_pool(args.file, columns=extra)
+        db = PoolDB(args.pool_db, extra, group_columns(pm))
+        result = makepool.MakePoolResult(output=args.file, format="database")
+        try:
+            rows = [(args.file, row) for row in table_rows(table)]
+            result.rows = makepool.into_database(db, rows, result)
+        finally:
+            db.close()
+        for skipped in result.left_out:
+            log.warning("left out %s", skipped.reason)
+        message = (f"imported {args.file} into {db.label}: {result.rows} rows, {result.new_rows} new,"
+                   f" {result.updated_rows} updated")
+    if not args.quiet:
+        print(message)
+    return 0

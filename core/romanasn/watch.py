@@ -1,0 +1,365 @@
+"""``romanasn watch``: associations kept up to date as exposure files land.
+
+A watch notices new and changed ``*.asdf`` files under a landing folder
+(inotify through watchdog, or polling), reads their headers as
+``make-pool`` does, commits their rows to a database pool in one
+transaction (with the size and time of each file read, in
+``landed_files``), then updates the associations of the programs that
+changed (``generate --update --prune`` from the database, all or nothing)
+and prints one JSON line per association file added, changed or removed.
+
+Files arriving close together are taken as one batch: a batch starts once
+no file has come for ``settle`` seconds, or ``longest`` seconds after the
+first one. A file that cannot be read yet (still being copied, or bad) is
+left for its next change.
+
+Restarts: on start the output folder's interrupted run is finished or
+undone, the events of its last run that were not printed are printed, files
+not yet read (or changed since) are read and any program changed since the
+folder's last run is updated. Events are numbered by ``watch_events`` in
+the database: a line is printed (and, with ``--events FILE``, on disk) before
+its number is committed, and a line found at the end of FILE but not
+committed is committed, not printed again; so a restart neither loses nor
+repeats an event in FILE (on stdout a line printed just before a kill may
+be printed again). SIGINT and SIGTERM stop the watch once the batch under
+way is done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+import sqlalchemy as sa
+
+from romanasn import makepool, output
+from romanasn.columns import merge_columns
+from romanasn.errors import UsageError
+from romanasn.folder import recover
+from romanasn.pool import read_pool
+from romanasn.pooldb import PoolDB, group_columns
+from romanasn.plugins.types import PoolColumn, RunConfig
+
+log = logging.getLogger("romanasn.watch")
+
+__all__ = ["Watch", "configure", "run"]
+
+_META = sa.MetaData()
+LANDED = sa.Table(
+    "landed_files", _META,
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+)
+EVENTS = sa.Table(
+    "watch_events", _META,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("folder", sa.Text, nullable=False),
+    sa.Column("run", sa.Text, nullable=False),
+    sa.Column("item", sa.Integer, nullable=False),
+    sa.Column("line", sa.Text, nullable=False),
+    sa.UniqueConstraint("folder", "run", "item"),
+    sqlite_autoincrement=True,
+)
+
+
+class _Inbox:
+    """Paths reported by the observer, taken in batches."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.paths: set[str] = set()
+        self.last = 0.0
+
+    def put(self, path: str) -> None:
+        with self.condition:
+            self.paths.add(path)
+            self.last = time.monotonic()
+            self.condition.notify()
+
+    def take(self, stop: threading.Event, settle: float, longest: float) -> set[str]:
+        """The next batch: once quiet for ``settle`` seconds or ``longest`` after its first path."""
+        with self.condition:
+            while not self.paths and not stop.is_set():
+                self.condition.wait(0.2)
+            first = time.monotonic()
+            while not stop.is_set():
+                now = time.monotonic()
+                wait = min(settle - (now - self.last), longest - (now - first))
+                if wait <= 0:
+                    break
+                self.condition.wait(wait)
+            taken, self.paths = self.paths, set()
+            return taken
+
+
+class _Handler:
+    """A watchdog event handler putting the ``*.asdf`` paths of file events (and folders moved in) in the inbox."""
+
+    def __init__(self, inbox: _Inbox) -> None:
+        self.inbox = inbox
+
+    def dispatch(self, event: Any) -> None:
+        if event.event_type in ("deleted", "opened", "closed_no_write"):
+            return
+        for path in (event.src_path, getattr(event, "dest_path", "")):
+            path = os.fsdecode(path)
+            if event.is_directory and path and event.event_type in ("created", "moved"):
+                for found in Path(path).rglob("*.asdf"):
+                    self.inbox.put(str(found))
+            elif path.endswith(".asdf"):
+                self.inbox.put(path)
+
+
+class Watch:
+    """One watch: a landing folder, a database pool, an output folder and where events go."""
+
+    def __init__(self, landing: str | os.PathLike, pool_db: str | os.PathLike, out: str | os.PathLike, *,
+                 plugin_manager: Any, config: RunConfig, events: TextIO, format: str = "json",
+                 columns: Iterable[PoolColumn] = (), jobs: int = 1, settle: float = 0.25,
+                 longest: float = 2.0) -> None:
+        self.landing = Path(landing).resolve()
+        if not self.landing.is_dir():
+            raise UsageError(f"{landing}: not a folder")
+        self.out = Path(out).resolve()
+        self.pm, self.config, self.format, self.jobs = plugin_manager, config, format, jobs
+        self.columns = list(columns)
+        self.target = pool_db
+        self.db = PoolDB(pool_db, self.columns, group_columns(plugin_manager))
+        self.events = events
+        self.settle, self.longest = settle, longest
+        self.inbox = _Inbox()
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, poll: float | None = None) -> None:
+        """Catch up, then take batches until ``stop`` is set (``poll``: poll every so many seconds
+        instead of inotify)."""
+        self.start()
+        observer = self._observer(poll)
+        try:
+            self.batch(self.scan())
+            while not stop.is_set():
+                paths = self.inbox.take(stop, self.settle, self.longest)
+                if paths and not stop.is_set():
+                    self.batch(paths)
+        finally:
+            observer.stop()
+            observer.join()
+            self.db.close()
+
+    def _observer(self, poll: float | None) -> Any:
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        observer = PollingObserver(timeout=poll) if poll else Observer()
+        observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True)
+        try:
+            observer.start()
+        except OSError as exc:  # no inotify (or no watches left): poll instead
+            log.warning("%s: cannot watch with inotify (%s): polling every second instead", self.landing, exc)
+            observer = PollingObserver(timeout=1.0)
+            observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True)
+            observer.start()
+        return observer
+
+    def start(self) -> None:
+        """Make the tables, finish or undo an interrupted run, print its events not printed yet."""
+        with self.db.writing() as writer:
+            _META.create_all(writer.conn)
+        if self.out.is_dir():
+            recover(self.out)
+        self.emit_report()
+
+    def scan(self) -> set[str]:
+        """Every ``*.asdf`` file under the landing folder."""
+        return {str(path) for path in self.landing.rglob("*.asdf")}
+
+    def batch(self, paths: Iterable[str]) -> None:
+        """Read the files new or changed among ``paths``, commit their rows, update the associations."""
+        try:
+            self.ingest(paths)
+            self.update()
+        except KeyboardInterrupt:  # Ctrl-C while the output folder was committing: its events are in its report
+            self.emit_report()
+            raise
+
+    def ingest(self, paths: Iterable[str]) -> None:
+        """Commit the rows of the files not read yet, or changed since, in one transaction."""
+        stats = {}
+        for path in sorted(set(paths)):
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            stats[os.path.relpath(path, self.landing)] = (path, info.st_size, info.st_mtime_ns)
+        seen = self._landed(stats)
+        fresh = {key: value for key, value in stats.items() if seen.get(key) != value[1:]}
+        if not fresh:
+            return
+        result = makepool.MakePoolResult(output=Path(self.db.label), format="database")
+        rows = makepool.read_settled([Path(path) for path, _, _ in fresh.values()], merge_columns(self.columns),
+                                     result, True, self.jobs, "local", None, False, None)
+        for skipped in result.bad:
+            log.warning("not read yet: %s: %s", skipped.path, skipped.reason)
+        bad = {skipped.path for skipped in result.bad}
+        read = [{"path": key, "size": size, "mtime_ns": mtime} for key, (path, size, mtime) in fresh.items()
+                if path not in bad]
+        with self.db.writing() as writer:
+            makepool.put_settled(writer, rows, result)
+            _upsert(writer, LANDED, read, "path")
+        log.info("%d files read: %d rows new, %d updated", len(read), result.new_rows, result.updated_rows)
+
+    def _landed(self, stats: dict[str, tuple]) -> dict[str, tuple[int, int]]:
+        found = {}
+        keys = sorted(stats)
+        with self.db.reading() as conn:
+            for start in range(0, len(keys), 500):
+                query = sa.select(LANDED).where(LANDED.c.path.in_(keys[start:start + 500]))
+                found.update((row.path, (row.size, row.mtime_ns)) for row in conn.execute(query))
+        return found
+
+    def update(self) -> None:
+        """Update the associations of the programs changed since the folder's last run; print the events."""
+        manifest = output.Manifest.load(self.out, programs=())  # the report alone
+        since = manifest.pool_seq if manifest is not None else None
+        if self.db.changes(since or 0)[1] == (since or 0):  # nothing changed (or an empty pool)
+            return
+        table = read_pool(self.target, columns=self.columns, since=since)
+        programs = table.meta["romanasn"].get("programs")
+        outcome = output.generate_to(table, self.out, plugin_manager=self.pm, config=self.config,
+                                     format=self.format, update=True, prune=True, programs=programs,
+                                     inputs=[self.db.label], events=True)
+        self.emit(outcome.run_id, outcome.events)
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def emit_report(self) -> None:
+        """Print the events of the folder's last run that were not printed yet."""
+        path = self.out / output.RUN_REPORT
+        if path.exists():
+            report = json.loads(path.read_bytes())
+            if report.get("run_id"):
+                self.emit(report["run_id"], report.get("events", []))
+
+    def emit(self, run_id: str, events: list[dict]) -> None:
+        """Print those of ``events`` not printed yet, numbered on from the last event, one JSON line
+        each, then commit their numbers."""
+        folder = str(self.out)
+        with self.db.writing() as writer:
+            conn = writer.conn
+            query = sa.select(EVENTS.c.item).where(EVENTS.c.folder == folder, EVENTS.c.run == run_id)
+            done = set(conn.execute(query).scalars())
+            todo = [(item, event) for item, event in enumerate(events) if item not in done]
+            if not todo:
+                return
+            first = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(EVENTS.c.seq), 0))).scalar()) + 1
+            lines = [json.dumps({"seq": first + k, **event, "run": run_id}, separators=(",", ":"))
+                     for k, (_, event) in enumerate(todo)]
+            self._print(lines[_already_written(self.events, first, run_id):])
+            conn.execute(sa.insert(EVENTS), [{"seq": first + k, "folder": folder, "run": run_id, "item": item,
+                                              "line": line} for k, ((item, _), line) in enumerate(zip(todo, lines))])
+
+    def _print(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        self.events.write("".join(line + "\n" for line in lines))
+        self.events.flush()
+        if self.events is not sys.stdout:
+            os.fsync(self.events.fileno())
+
+
+def _upsert(writer: Any, table: sa.Table, rows: list[dict], key: str) -> None:
+    """Insert ``rows`` into ``table``, or update those with the same ``key``."""
+    if not rows:
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = (sqlite.insert if writer.db.sqlite else postgresql.insert)(table)
+    update = {name: insert.excluded[name] for name in table.c.keys() if name != key}
+    writer.conn.execute(insert.on_conflict_do_update(index_elements=[key], set_=update), rows)
+
+
+def _already_written(stream: TextIO, first: int, run_id: str) -> int:
+    """How many lines of run ``run_id`` numbered ``first`` or more the events file ``stream`` ends
+    with: printed before a kill, their numbers not committed (0 for stdout). A last line cut
+    short by a kill is taken off the file."""
+    name = getattr(stream, "name", None)
+    if stream is sys.stdout or not isinstance(name, str) or not os.path.isfile(name):
+        return 0
+    with open(name, "rb+") as file:
+        end = file.seek(0, os.SEEK_END)
+        start = max(0, end - (1 << 20))
+        file.seek(start)
+        data = file.read()
+        if data and not data.endswith(b"\n"):
+            data = data[:data.rfind(b"\n") + 1]
+            end = file.truncate(start + len(data))
+        data, end = b"", end
+        while True:
+            start = max(0, end - (1 << 20))
+            file.seek(start)
+            data = file.read(end - start) + data
+            end = start
+            lines = data.split(b"\n")[1 if start else 0:]
+            count = 0
+            for line in reversed([line for line in lines if line.strip()]):
+                event = json.loads(line)
+                if event.get("seq", 0) < first or event.get("run") != run_id:
+                    return count
+                count += 1
+            if start == 0:
+                return count
+
+
+# -- command line -------------------------------------------------------------------------------------
+
+
+def configure(parser: Any) -> None:
+    """Add watch's arguments to ``parser``."""
+    parser.add_argument("landing", metavar="LANDING_DIR", help="the folder exposure files land in (searched recursively)")
+    parser.add_argument("--pool-db", required=True, metavar="DB",
+                        help="the database pool: an SQLite file, sqlite:///FILE or postgresql://...")
+    parser.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="the folder of association files")
+    parser.add_argument("--events", metavar="FILE",
+                        help="append the events (one JSON line per association added, changed or removed) to FILE"
+                             " instead of printing them")
+    parser.add_argument("--format", choices=sorted(output.asnfile.EXTENSIONS), default="json",
+                        help="association file format (default: json)")
+    parser.add_argument("--data-release-id", default="p", help="data release id in product names (default: p)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="read headers in N processes")
+    parser.add_argument("--settle", type=float, default=0.25, metavar="SECONDS",
+                        help="start a batch once no file has landed for SECONDS (default: 0.25)")
+    parser.add_argument("--poll", type=float, default=None, metavar="SECONDS",
+                        help="poll the landing folder every SECONDS instead of using inotify")
+
+
+def run(args: Any, pm: Any) -> int:
+    """``romanasn watch``: watch until SIGINT or SIGTERM."""
+    pm.check()
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    config = RunConfig(data_release_id=args.data_release_id, pool_name=Path(args.pool_db).stem)  # as generate names it
+    events = open(args.events, "a", encoding="utf-8") if args.events else sys.stdout
+    try:
+        watch = Watch(args.landing, args.pool_db, args.output_dir, plugin_manager=pm, config=config, events=events,
+                      format=args.format, columns=[found.item for found in pm.pool_columns()], jobs=args.jobs,
+                      settle=args.settle)
+        log.info("watching %s (pool %s, associations in %s)", watch.landing, watch.db.label, watch.out)
+        try:
+            watch.run(stop, poll=args.poll)
+        except KeyboardInterrupt:
+            pass
+    finally:
+        if events is not sys.stdout:
+            events.close()
+    log.info("stopped")
+    return 0

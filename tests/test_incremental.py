@@ -1,0 +1,130 @@
+"""Incremental generation from a database pool: only the programs changed since the last run are re-planned."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from romanasn import generate
+from romanasn.cli import main
+from romanasn.errors import RuleError
+from romanasn.output import SHARD_PREFIX, Manifest
+from romanasn.plugins.types import MemberSpec, Rule
+from romanasn.plugins import hookimpl
+from romanasn.pooldb import PoolDB
+from romanasn.testing import exposure_rows, manager_with, pool_table
+
+EXTRA = {"ma_table_name": "IMG_16", "ma_table_number": 16, "nresultants": 6,
+         "program_category": "GI", "program_subcategory": "HLWA"}
+VISITS = {1: "0000101001001001001", 2: "0000201001001001001", 3: "0000301001001001001"}
+
+
+def rows(program: int, exposures, detectors=(1, 2)) -> list[dict]:
+    return [row for exposure in exposures
+            for row in exposure_rows(VISITS[program], exposure, detectors=detectors, **EXTRA)]
+
+
+def put(target: str, new: list[dict], gone: list[str] = ()) -> None:
+    db = PoolDB(target)
+    with db.writing() as writer:
+        writer.put(new)
+        writer.delete(gone)
+        writer.log_changes()
+    db.close()
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "romanasn-run.json").read_text())
+
+
+def entries(out: Path) -> dict:
+    """The folder's manifest entries, every shard loaded."""
+    return Manifest.load(out).files
+
+
+def stamps(out: Path, pattern: str = "*_asn.json") -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob(pattern)}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_update_replans_only_changed_programs_keeps_ids_and_rewrites_only_changed_files(
+        backend, tmp_path, request, capsys):
+    db = str(tmp_path / "pool.sqlite") if backend == "sqlite" else request.getfixturevalue("postgresql_url")
+    out = tmp_path / "asn"
+    put(db, rows(1, [1, 2]) + rows(2, [1]) + rows(3, [1]))
+    assert main(["generate", db, "-o", str(out), "-q"]) == 0
+    before, first, old = stamps(out), manifest(out), entries(out)
+    assert first["pool_seq"] == 3 and first["manifest"]["shards"] == {"00001": 9, "00002": 6, "00003": 6}
+    shards = stamps(out, SHARD_PREFIX + "*")
+    put(db, rows(2, [2, 3]))  # two more exposures of program 2
+    capsys.readouterr()
+    assert main(["generate", db, "-o", str(out), "--update"]) == 0
+    said = capsys.readouterr().out
+    after, second, new = stamps(out), manifest(out), entries(out)
+    assert second["pool_seq"] == 4 and second["update"]["programs"] == ["00002"]
+    assert second["pool_rows"] == 6  # only program 2's rows were read
+    touched = {name for name in after if after[name] != before.get(name)}
+    assert touched and all(new[name].program == "00002" for name in touched)
+    assert {name for name, stamp in stamps(out, SHARD_PREFIX + "*").items() if shards[name] != stamp} == {
+        SHARD_PREFIX + "00002"}
+    assert "15 of unchanged programs kept" in said
+    assert all(new[name].asn_id == entry.asn_id for name, entry in old.items())
+    assert len({entry.asn_id for entry in new.values()}) == len(new)  # new ones count on from the highest
+    # what a full run from the grown pool makes, association for association
+    assert main(["generate", db, "-o", str(tmp_path / "full"), "-q"]) == 0
+    assert main(["diff", str(out), str(tmp_path / "full"), "-q"]) == 0
+    assert main(["generate", db, "-o", str(out), "--update", "-q"]) == 0
+    assert stamps(out) == after and manifest(out)["update"]["programs"] == []
+
+
+def test_a_program_whose_rows_went_is_stale_then_pruned(tmp_path):
+    db, out = str(tmp_path / "pool.sqlite"), tmp_path / "asn"
+    put(db, rows(1, [1]) + rows(2, [1]))
+    main(["generate", db, "-o", str(out), "-q"])
+    programs = {name: entry.program for name, entry in entries(out).items()}
+    put(db, [], gone=[row["filename"] for row in rows(2, [1])])
+    main(["generate", db, "-o", str(out), "--update", "-q"])
+    gone = {name for name, program in programs.items() if program == "00002"}
+    assert set(manifest(out)["update"]["stale"]) == gone
+    main(["generate", db, "-o", str(out), "--update", "--prune", "-q"])
+    assert not gone & {p.name for p in out.iterdir()} and {p.name for p in out.glob("*_asn.json")}
+    assert manifest(out)["manifest"]["shards"] == {"00001": 6} and not (out / (SHARD_PREFIX + "00002")).exists()
+
+
+def test_an_update_from_a_file_pool_still_replans_everything(tmp_path):
+    db, out = str(tmp_path / "pool.sqlite"), tmp_path / "asn"
+    put(db, rows(1, [1]))
+    main(["pool", "export", str(tmp_path / "pool.ecsv"), "--pool-db", db, "-q"])
+    main(["generate", str(tmp_path / "pool.ecsv"), "-o", str(out), "-q"])
+    assert "pool_seq" not in manifest(out)
+    main(["generate", db, "-o", str(out), "--update", "-q"])
+    assert manifest(out)["pool_seq"] == 1 and "programs" not in manifest(out)["update"]
+
+
+class _CrossingPack:
+    """A pack whose rule groups every image of a detector, whatever its program."""
+
+    @hookimpl
+    def romanasn_rules(self):
+        return [Rule(name="by_detector", asn_type="image3", level=3, group_by=("detector",),
+                     member=MemberSpec(exptype="science", suffix="cal"),
+                     product_name=lambda group, config: f"r_{group.key['detector'].lower()}")]
+
+
+def test_a_rule_making_an_association_across_programs_fails_naming_it():
+    pm = manager_with((_CrossingPack(), "romanasn-crossing"))
+    with pytest.raises(RuleError, match=r"rule 'by_detector' of plugin romanasn-crossing .* across programs 1, 2"):
+        generate(pool_table(rows(1, [1]) + rows(2, [1])), plugin_manager=pm)
+    assert len(generate(pool_table(rows(1, [1, 2])), plugin_manager=pm).associations) == 2
+
+
+def test_no_shipped_rule_crosses_a_program():
+    from romanasn.testing import exposure_rows as make
+
+    pool = pool_table([row for program, visit in VISITS.items() for exposure in (1, 2)
+                       for kind, element in (("WFI_IMAGE", "F158"), ("WFI_SPECTRAL", "GRISM"), ("WFI_IM_DARK", "DARK"))
+                       for row in make(visit, exposure, kind, element, detectors=(1, 2), **EXTRA)])
+    result = generate(pool)  # every installed pack; the kernel check fails a crossing rule
+    assert result.associations and {a.program for a in result.associations} == {"00001", "00002", "00003"}
