@@ -60,6 +60,8 @@ def is_database(source: str | os.PathLike) -> bool:
     text = os.fspath(source)
     if "://" in text:
         return True
+    if not os.path.isfile(text):  # a FIFO or a device is not opened here (it could block)
+        return False
     try:
         with open(text, "rb") as stream:
             return stream.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
