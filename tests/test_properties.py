@@ -44,11 +44,12 @@ KINDS = [("WFI_IMAGE", "F158"), ("WFI_IMAGE", "F062"), ("WFI_SPECTRAL", "GRISM")
 
 
 def _parity_keys(table, rows, config):
-    """Two keys per row: its detector's parity and ``all`` (a row in several associations)."""
-    detectors = table["detector"]
+    """Two keys per row, in its program (associations never cross one): its detector's parity and
+    ``all`` (a row in several associations)."""
+    detectors, programs = table["detector"], table["program"]
     for i in rows:
-        yield int(i), ("odd" if int(str(detectors[i])[3:]) % 2 else "even",)
-        yield int(i), ("all",)
+        yield int(i), (int(programs[i]), "odd" if int(str(detectors[i])[3:]) % 2 else "even")
+        yield int(i), (int(programs[i]), "all")
 
 
 class _Parity:
@@ -59,8 +60,9 @@ class _Parity:
     @hookimpl
     def romanasn_rules(self):
         return [Rule(name="parity", asn_type="image3", level=3, select=[isin("exposure_type", "WFI_IMAGE")],
-                     group_by=("parity",), keys=_parity_keys, member=MemberSpec("science", "cal"),
-                     product_name=lambda group, config: f"r00000_{config.data_release_id}_{group.key['parity']}")]
+                     group_by=("program", "parity"), keys=_parity_keys, member=MemberSpec("science", "cal"),
+                     product_name=lambda group, config:
+                     f"r{group.key['program']:05d}_{config.data_release_id}_{group.key['parity']}")]
 
 
 def _manager():

@@ -88,6 +88,7 @@ def check_final(tmp: Path, watcher: Watcher, files) -> list[dict]:
     assert sorted(read_pool(watcher.db)["filename"]) == sorted(p.name for p in files)
     assert main(["generate", watcher.db, "-o", str(tmp / "full"), "-q"]) == 0
     assert main(["diff", str(watcher.out), str(tmp / "full"), "-q"]) == 0
+    assert main(["validate", str(watcher.out), "-q"]) == 0  # the files and the run report, events and all
     events = watcher.lines()
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     keys = [(e["run"], e["event"], e["file"]) for e in events]

@@ -58,6 +58,10 @@ the id of every association the folder's romanasn-run.json already lists.""",
                 "  romanasn validate asn/r00001_p_full_f158_asn.json",
     "make-pool": "examples:\n  romanasn make-pool /data/l2/ -o pool.ecsv --jobs 2\n"
                  "  romanasn make-pool /data/l2/ -o pool.ecsv --update --skip-bad",
+    "pool": "examples:\n  romanasn pool export pool.ecsv --pool-db pool.sqlite\n"
+            "  romanasn pool import pool.ecsv --pool-db postgresql://ingest@dbhost/roman",
+    "watch": "examples:\n  romanasn watch /data/landing --pool-db pool.sqlite -o asn/\n"
+             "  romanasn watch /data/landing --pool-db pool.sqlite -o asn/ --events events.jsonl -j 2",
     "explain": "examples:\n  romanasn explain pool.ecsv r0000101001001001001_0001_wfi01_f158_cal.asdf\n"
                "  romanasn explain pool.ecsv FILE --rule wfi_image_visit --json",
     "diff": "examples:\n  romanasn diff old/ new/\n  romanasn diff old/ new/ --json --ignore target",
