@@ -596,15 +596,15 @@ def _add_make_pool(sub: Any) -> None:
 
 
 def _add_pool(sub: Any) -> None:
-    from romanasn import pooldb
+    from romanasn import makepool
 
     p = sub.add_parser("pool", help="move a pool between a database and a file (export, import)",
                        description="export: write a database pool as an ECSV file; import: insert or update"
                                    " a pool file's rows in a database pool (one transaction). Both check"
                                    " the rows as generate does.")
     _common(p)
-    pooldb.configure(p)
-    p.set_defaults(run=pooldb.run)
+    makepool.configure_pool(p)
+    p.set_defaults(run=makepool.run_pool)
 
 
 def _add_watch(sub: Any) -> None:

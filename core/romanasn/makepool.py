@@ -893,3 +893,48 @@ def run(args: Any, pm: Any) -> int:
             where = f": see {result.report}" if result.report else " (listed above with -v)"
             print(f"  {count(left, 'file')} left out ({len(result.bad)} bad){where}")
     return 0
+
+
+# -- romanasn pool export|import ----------------------------------------------------------------
+
+
+def configure_pool(parser: Any) -> None:
+    """Add ``romanasn pool``'s arguments to ``parser``."""
+    parser.add_argument("action", choices=("export", "import"),
+                        help="export: write the database pool to FILE; import: put FILE's rows into it")
+    parser.add_argument("file", metavar="FILE", help="the pool file (ECSV when exported)")
+    parser.add_argument("--pool-db", required=True, metavar="DB",
+                        help="the database pool: an SQLite file, sqlite:///FILE or postgresql://...")
+    parser.add_argument("--overwrite", action="store_true", help="with export, replace an existing FILE")
+
+
+def run_pool(args: Any, pm: Any) -> int:
+    """``romanasn pool export|import``: move a pool between a database and a file, checked both ways."""
+    from romanasn.pool import read_pool, write_pool
+    from romanasn.pooldb import PoolDB, group_columns, hidden, table_rows
+
+    pm.check()
+    extra = [found.item for found in pm.pool_columns()]
+    if args.action == "export":
+        if os.path.exists(args.file) and not args.overwrite:
+            raise UsageError(f"{args.file} exists: give --overwrite to replace it")
+        table = read_pool(args.pool_db, columns=extra)
+        table.meta = {}
+        write_pool(table, args.file)
+        message = f"wrote {args.file}: {len(table)} rows from {hidden(os.fspath(args.pool_db))}"
+    else:
+        table = read_pool(args.file, columns=extra)
+        db = PoolDB(args.pool_db, extra, group_columns(pm))
+        result = MakePoolResult(output=args.file, format="database")
+        try:
+            rows = [(args.file, row) for row in table_rows(table)]
+            result.rows = into_database(db, rows, result)
+        finally:
+            db.close()
+        for skipped in result.left_out:
+            log.warning("left out %s", skipped.reason)
+        message = (f"imported {args.file} into {db.label}: {result.rows} rows, {result.new_rows} new,"
+                   f" {result.updated_rows} updated")
+    if not args.quiet:
+        print(message)
+    return 0

@@ -27,7 +27,6 @@ as given and rows are numbered in file-name order (the order
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -39,9 +38,7 @@ from romanasn.columns import merge_columns
 from romanasn.errors import PoolError, UsageError
 from romanasn.plugins.types import PoolColumn
 
-log = logging.getLogger("romanasn.pooldb")
-
-__all__ = ["PoolDB", "Writer", "database_url", "group_columns", "is_database", "table_rows", "SCHEMES"]
+__all__ = ["PoolDB", "Writer", "database_url", "group_columns", "hidden", "is_database", "table_rows", "SCHEMES"]
 
 #: The URL schemes of the databases a pool may live in.
 SCHEMES = ("sqlite", "postgresql")
@@ -80,11 +77,11 @@ def database_url(target: str | os.PathLike) -> sa.URL:
         raise UsageError(f"{text}: not a database URL ({exc})") from exc
     backend = url.get_backend_name()
     if backend not in SCHEMES:
-        raise UsageError(f"{_hidden(text)}: unsupported database {backend!r}: use sqlite:/// or postgresql://")
+        raise UsageError(f"{hidden(text)}: unsupported database {backend!r}: use sqlite:/// or postgresql://")
     return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
 
 
-def _hidden(text: str) -> str:
+def hidden(text: str) -> str:
     """``text`` as shown in messages: a URL without its password."""
     if "://" not in text:
         return text
@@ -103,7 +100,7 @@ class PoolDB:
 
     def __init__(self, target: str | os.PathLike, columns: Iterable[PoolColumn] = (),
                  index: Iterable[tuple[str, ...]] = ()) -> None:
-        self.label = _hidden(os.fspath(target))
+        self.label = hidden(os.fspath(target))
         self.url = database_url(target)
         self.sqlite = self.url.get_backend_name() == "sqlite"
         if self.sqlite and self.url.database and not os.path.isdir(os.path.dirname(self.url.database) or "."):
@@ -247,8 +244,8 @@ class PoolDB:
     def _changed(self, conn: sa.Connection, since: int) -> set[int | None]:
         if not sa.inspect(conn).has_table(CHANGES_TABLE):
             return set()
-        log = self.changes_table
-        return set(conn.execute(sa.select(log.c.program).where(log.c.seq > since).distinct()).scalars())
+        changes = self.changes_table
+        return set(conn.execute(sa.select(changes.c.program).where(changes.c.seq > since).distinct()).scalars())
 
     def _last_seq(self, conn: sa.Connection) -> int:
         if not sa.inspect(conn).has_table(CHANGES_TABLE):
@@ -379,45 +376,3 @@ def table_rows(table: Any) -> list[dict[str, Any]]:
             values = [v or None for v in values]
         columns[name] = values
     return [dict(zip(columns, row)) for row in zip(*columns.values())]
-
-
-def configure(parser: Any) -> None:
-    """Add ``romanasn pool``'s arguments to ``parser``."""
-    parser.add_argument("action", choices=("export", "import"),
-                        help="export: write the database pool to FILE; import: put FILE's rows into it")
-    parser.add_argument("file", metavar="FILE", help="the pool file (ECSV when exported)")
-    parser.add_argument("--pool-db", required=True, metavar="DB",
-                        help="the database pool: an SQLite file, sqlite:///FILE or postgresql://...")
-    parser.add_argument("--overwrite", action="store_true", help="with export, replace an existing FILE")
-
-
-def run(args: Any, pm: Any) -> int:
-    """``romanasn pool export|import``: move a pool between a database and a file, checked both ways."""
-    from romanasn import makepool
-    from romanasn.pool import read_pool, write_pool
-
-    pm.check()
-    extra = [found.item for found in pm.pool_columns()]
-    if args.action == "export":
-        if os.path.exists(args.file) and not args.overwrite:
-            raise UsageError(f"{args.file} exists: give --overwrite to replace it")
-        table = read_pool(args.pool_db, columns=extra)
-        table.meta = {}
-        write_pool(table, args.file)
-        message = f"wrote {args.file}: {len(table)} rows from {_hidden(os.fspath(args.pool_db))}"
-    else:
-        table = read_pool(args.file, columns=extra)
-        db = PoolDB(args.pool_db, extra, group_columns(pm))
-        result = makepool.MakePoolResult(output=args.file, format="database")
-        try:
-            rows = [(args.file, row) for row in table_rows(table)]
-            result.rows = makepool.into_database(db, rows, result)
-        finally:
-            db.close()
-        for skipped in result.left_out:
-            log.warning("left out %s", skipped.reason)
-        message = (f"imported {args.file} into {db.label}: {result.rows} rows, {result.new_rows} new,"
-                   f" {result.updated_rows} updated")
-    if not args.quiet:
-        print(message)
-    return 0
