@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,10 +51,23 @@ class Watcher:
         self.process = None
 
     def start(self) -> "Watcher":
+        """Start the process and wait until it says it is watching (a signal before that stops its start-up)."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "romanasn", "watch", str(self.landing), "--pool-db", str(self.db),
-             "-o", str(self.out), "--events", str(self.events), "--settle", "0.2", "-q", *self.more],
+             "-o", str(self.out), "--events", str(self.events), "--settle", "0.2", *self.more],
             stderr=subprocess.PIPE, text=True)
+        self.said: list[str] = []
+        ready = threading.Event()
+
+        def drain(stream, said=self.said):
+            for line in stream:
+                said.append(line)
+                if "watching " in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=drain, args=(self.process.stderr,), daemon=True).start()
+        assert ready.wait(60), "the watch did not start within 60 s"
         return self
 
     def lines(self) -> list[dict]:
@@ -68,7 +82,7 @@ class Watcher:
             events = self.lines()
             if done(events):
                 return events
-            assert self.process.poll() is None, self.process.stderr.read()
+            assert self.process.poll() is None, "".join(self.said)
             time.sleep(0.1)
         raise AssertionError(f"timed out; events so far: {self.lines()}")
 
