@@ -1,6 +1,6 @@
-"""#16.12 (but from-list, which issue #12 covers): diff counts a member listed twice, --update
+"""#16.12: diff counts a member listed twice, --update
 compares content not sizes, a pack's NaN is an error rather than bare ``NaN``, and pool file
-names a run cannot use are refused naming the row."""
+names a run cannot use are refused naming the row, and from-list refuses the product names generate refuses."""
 
 import json
 
@@ -61,3 +61,11 @@ def test_make_pool_refuses_a_file_name_generate_would_refuse(run, tmp_path, expo
     bad = exposure(tmp_path, 2, 1, name="$(touch y);x_cal.asdf")
     status, _, err = run("make-pool", tmp_path, "-o", tmp_path / "pool.ecsv")
     assert status == 1 and f"{bad}: " in err and "is not a bare file name" in err
+
+
+@pytest.mark.parametrize("name", ["../../x", "x\ny", "a/b"])
+def test_from_list_refuses_a_product_name_generate_would_refuse(run, tmp_path, name):
+    out = tmp_path / "x_asn.json"
+    status, _, err = run("from-list", "-o", out, "--product-name", name, "a_cal.asdf")
+    assert status == 2 and "--product-name" in err and not out.exists()
+    assert not (tmp_path.parent / "x_asn.json").exists()
