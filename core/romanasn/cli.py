@@ -60,6 +60,9 @@ the id of every association the folder's romanasn-run.json already lists.""",
                  "  romanasn make-pool /data/l2/ -o pool.ecsv --update --skip-bad",
     "pool": "examples:\n  romanasn pool export pool.ecsv --pool-db pool.sqlite\n"
             "  romanasn pool import pool.ecsv --pool-db postgresql://ingest@dbhost/roman",
+    "from-list": "examples:\n  romanasn from-list -o mosaic_asn.json --product-name my_mosaic *_cal.asdf\n"
+                 "  romanasn from-list -o l3_asn.json --product-name r00001_p_full_f158 -t None"
+                 " --_tweakreg-catalogs *_cal.asdf",
     "watch": "examples:\n  romanasn watch /data/landing --pool-db pool.sqlite -o asn/\n"
              "  romanasn watch /data/landing --pool-db pool.sqlite -o asn/ --events events.jsonl -j 2",
     "explain": "examples:\n  romanasn explain pool.ecsv r0000101001001001001_0001_wfi01_f158_cal.asdf\n"
@@ -573,15 +576,9 @@ def _add_validate(sub: Any) -> None:
 def _add_from_list(sub: Any) -> None:
     from romanasn import fromlist
 
-    p = sub.add_parser("from-list", help="one association from an explicit list of files (romancal's asn_from_list)",
-                       description="Make one association from the files given. Every argument of romancal's"
-                                   " asn_from_list works here with the same meaning.",
-                       epilog="examples:\n  romanasn from-list -o mosaic_asn.json --product-name my_mosaic *_cal.asdf\n"
-                              "  romanasn from-list -o l3_asn.json --product-name r00001_p_full_f158 -t None"
-                              " --_tweakreg-catalogs *_cal.asdf")
-    _common(p)
-    fromlist.configure(p)
-    p.set_defaults(run=fromlist.run)
+    _add_module(sub, "from-list", fromlist, "one association from an explicit list of files (romancal's asn_from_list)",
+                "Make one association from the files given. Every argument of romancal's asn_from_list works"
+                " here with the same meaning.")
 
 
 # -- make-pool -----------------------------------------------------------------------
@@ -610,14 +607,11 @@ def _add_pool(sub: Any) -> None:
 def _add_watch(sub: Any) -> None:
     from romanasn import watch
 
-    p = sub.add_parser("watch", help="keep associations up to date as exposure files land",
-                       description="Watch LANDING_DIR for new and changed ASDF files, commit their headers to a"
-                                   " database pool, update the associations of the programs that changed in DIR"
-                                   " and print one JSON line per association added, changed or removed. Stops"
-                                   " cleanly on Ctrl-C or SIGTERM; a restart resumes where it stopped.")
-    _common(p)
-    watch.configure(p)
-    p.set_defaults(run=watch.run)
+    _add_module(sub, "watch", watch, "keep associations up to date as exposure files land",
+                "Watch LANDING_DIR for new and changed ASDF files, commit their headers to a database pool,"
+                " update the associations of the programs that changed in DIR and print one JSON line per"
+                " association added, changed or removed. Stops cleanly on Ctrl-C or SIGTERM; a restart resumes"
+                " where it stopped.")
 
 
 # -- new-pack ------------------------------------------------------------------------
@@ -648,7 +642,6 @@ def _add_diff(sub: Any) -> None:
     _add_module(sub, "diff", diff, "compare two folders of association files by content",
                 "Compare two sets of association files by product name: associations added and removed,"
                 " members gained and lost. Exit status 0 when equal, 3 when they differ.")
-
 
 
 def _add_report(sub: Any, pm: PluginManager) -> None:
