@@ -127,7 +127,7 @@ class PoolDB:
             def _connect(connection, record):  # transactions are begun by hand, below
                 connection.isolation_level = None
                 connection.execute("PRAGMA busy_timeout = 600000")
-                connection.execute("PRAGMA journal_mode = WAL")
+                _set_wal(connection)
                 connection.execute("PRAGMA synchronous = NORMAL")
 
             @sa.event.listens_for(engine, "begin")
@@ -376,3 +376,21 @@ def table_rows(table: Any) -> list[dict[str, Any]]:
             values = [v or None for v in values]
         columns[name] = values
     return [dict(zip(columns, row)) for row in zip(*columns.values())]
+
+
+def _set_wal(connection, seconds: float = 600.0) -> None:
+    """Put an SQLite database in WAL mode. Switching needs the database to itself, and SQLite does
+    not wait for that (the busy timeout does not apply), so writers starting together retry."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
