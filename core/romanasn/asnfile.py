@@ -157,14 +157,19 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 @functools.cache
-def _fast_check() -> Callable[[Any], bool]:
-    return _compile(schema(), schema())
+def _compiled() -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(schema())
 
 
 def validate(data: Mapping, source: str = "<association>") -> None:
     """Raise :class:`AsnError` naming ``source`` and the JSON paths of the first problems."""
-    if _fast_check()(data):
-        return
+    try:
+        if _compiled().is_valid(data):
+            return
+    except (ValueError, TypeError):  # a value jsonschema-rs does not take: jsonschema says
+        pass
     import jsonschema.exceptions
 
     errors = itertools.islice(_validator().iter_errors(data), _MAX_ERRORS)
@@ -179,139 +184,6 @@ _validate = validate  # for functions whose ``validate`` argument hides it
 def _describe(error: jsonschema.ValidationError) -> str:
     message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
     return f"at {error.json_path}: {message}"
-
-
-# A checker compiled from the schema: each keyword becomes a predicate with the same meaning
-# as in jsonschema (draft 2020-12). Keywords not listed here are refused when compiling, so
-# the schema cannot grow a rule the fast check would silently skip.
-
-_ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description"})
-_CLASSES = {"string": str, "object": dict, "array": list, "null": type(None), "boolean": bool}
-
-
-def _compile(node: Mapping, root: Mapping) -> Callable[[Any], bool]:
-    checks = []
-    for keyword, arg in node.items():
-        if keyword in _ANNOTATIONS:
-            continue
-        if keyword not in _KEYWORDS:
-            raise AsnError(f"asn.schema.json: the fast check does not support {keyword!r}")
-        checks.append(_KEYWORDS[keyword](arg, node, root))
-    return _all_of(checks)
-
-
-def _all_of(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
-    if len(checks) == 1:
-        return checks[0]
-
-    def check(v):
-        for c in checks:
-            if not c(v):
-                return False
-        return True
-
-    return check
-
-
-def _is_number(v: Any) -> bool:
-    return type(v) in (int, float) or (isinstance(v, numbers.Number) and not isinstance(v, bool))
-
-
-def _type(names, node, root):
-    names = [names] if isinstance(names, str) else names
-    classes = tuple(_CLASSES[n] for n in names if n != "number")
-    if "number" not in names:
-        return lambda v: isinstance(v, classes)
-    if not classes:
-        return _is_number
-    return lambda v: isinstance(v, classes) or _is_number(v)
-
-
-def _required(names, node, root):
-    names = frozenset(names)
-    return lambda v: not isinstance(v, dict) or v.keys() >= names
-
-
-def _properties(props, node, root):
-    checks = [(name, _compile(sub, root)) for name, sub in props.items()]
-
-    def check(v):
-        if isinstance(v, dict):
-            for name, c in checks:
-                if name in v and not c(v[name]):
-                    return False
-        return True
-
-    return check
-
-
-def _additional_properties(allowed, node, root):
-    if allowed is True:
-        return lambda v: True
-    if allowed is not False:
-        raise AsnError("asn.schema.json: the fast check supports only boolean additionalProperties")
-    names = frozenset(node.get("properties", ()))
-    return lambda v: not isinstance(v, dict) or v.keys() <= names
-
-
-def _items(sub, node, root):
-    c = _compile(sub, root)
-    return lambda v: not isinstance(v, list) or all(map(c, v))
-
-
-def _min_items(n, node, root):
-    return lambda v: not isinstance(v, list) or len(v) >= n
-
-
-def _min_length(n, node, root):
-    return lambda v: not isinstance(v, str) or len(v) >= n
-
-
-def _pattern(regex, node, root):
-    search = re.compile(regex).search
-    return lambda v: not isinstance(v, str) or search(v) is not None
-
-
-def _enum(values, node, root):
-    if not all(isinstance(x, str) for x in values):
-        raise AsnError("asn.schema.json: the fast check supports only enums of strings")
-    values = frozenset(values)
-    return lambda v: isinstance(v, str) and v in values
-
-
-def _one_of(subs, node, root):
-    checks = [_compile(sub, root) for sub in subs]
-    return lambda v: sum(1 for c in checks if c(v)) == 1
-
-
-def _any_of(subs, node, root):
-    checks = [_compile(sub, root) for sub in subs]
-    return lambda v: any(c(v) for c in checks)
-
-
-def _ref(ref, node, root):
-    if not ref.startswith("#/"):
-        raise AsnError(f"asn.schema.json: the fast check supports only local $ref, not {ref!r}")
-    target = root
-    for part in ref[2:].split("/"):
-        target = target[part.replace("~1", "/").replace("~0", "~")]
-    return _compile(target, root)
-
-
-_KEYWORDS = {
-    "type": _type,
-    "required": _required,
-    "properties": _properties,
-    "additionalProperties": _additional_properties,
-    "items": _items,
-    "minItems": _min_items,
-    "minLength": _min_length,
-    "pattern": _pattern,
-    "enum": _enum,
-    "oneOf": _one_of,
-    "anyOf": _any_of,
-    "$ref": _ref,
-}
 
 
 # --- formats -------------------------------------------------------------------------------

@@ -1,22 +1,23 @@
 """The engine: run rules over a pool and return associations.
 
 Each rule costs one pass over the rows it selects: rows are grouped by
-hashing their keys, never offered one by one to open associations, so a run
-grows linearly with the pool.
+factorising their key columns, never offered one by one to open associations,
+so a run grows linearly with the pool.
 
 A run has two steps. :class:`Plan` selects, constrains, groups and names
 every rule's associations and gives each its ``asn_id`` (``a3001`` up, in
-product-name order), holding only row indices and names. Associations are
-then built from the plan, a block at a time, so a writer can write each as
-soon as it is finished (:meth:`Plan.stream`) and nothing holds every
-association of a large pool at once. :func:`generate` does both steps and
-returns every association in a :class:`Result`.
+product-name order), holding columns of row indices and names
+(:mod:`romanasn.lane`). Associations are then made from the plan, a block at
+a time, so a writer can write each as soon as it is finished and nothing
+holds every association of a large pool at once. :func:`generate` does both
+steps and returns every association in a :class:`Result`.
 
-When no pack implements ``romanasn_build_associations``,
-``romanasn_file_stem`` or ``romanasn_finalize``, the engine builds the
-associations itself, exactly as the kernel's default hooks would (the *fast
-lane*); otherwise it calls the hooks as before, building every association
-before numbering them.
+Two lanes: when no pack implements ``romanasn_build_associations``,
+``romanasn_file_stem`` or ``romanasn_finalize``, the writer takes the
+*columnar lane* (:meth:`Plan.encoded`: each association file made as a column
+of bytes, no record per association); otherwise the *object lane* calls the
+hooks, building every association record before numbering them. Both give the
+same files; ``ROMANASN_LANE=object`` forces the object lane.
 """
 
 from __future__ import annotations
@@ -24,21 +25,24 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import gc
-import itertools
 import logging
+import os
 from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from attrs import evolve, field, frozen
 
-from romanasn import products
+from romanasn import asnfile, lane, products
 from romanasn._version import __version__
-from romanasn.errors import PluginError, RomanasnError, RuleError
-from romanasn.naming import check_name, member_filename, program_id
+from romanasn.encoder import encode_json
+from romanasn.errors import PluginError, RomanasnError, RuleError, UsageError
+from romanasn.naming import check_name, program_id
 from romanasn.plugins.manager import KERNEL, PluginManager, RuleEntry, get_plugin_manager
-from romanasn.plugins.types import Companion, Constraint, Group, MemberSpec, PoolView, Rule, RunConfig
-from romanasn.records import NO_DEGRADED, NO_TARGET, SOME_DEGRADED, Association, Member, Product, Provenance, degraded_status
+from romanasn.plugins.types import Constraint, Group, PoolView, Rule, RunConfig
+from romanasn.records import NO_TARGET, Association, Member, Product, Provenance, degraded_status
 from romanasn.words import did_you_mean
 
 log = logging.getLogger("romanasn.engine")
@@ -222,9 +226,13 @@ def plan(
 
 # -- the plan --------------------------------------------------------------------------------------
 
+#: ``ROMANASN_LANE=object`` makes every run take the object lane (as when a pack implements a
+#: per-association hook): to compare the lanes, or to rule the columnar lane out.
+LANE_ENV = "ROMANASN_LANE"
+
 
 class Hooks:
-    """Which per-association hooks packs (not the kernel) implement."""
+    """Which per-association hooks packs (not the kernel) implement, and so which lane a run takes."""
 
     def __init__(self, pm: PluginManager) -> None:
         def by_packs(name: str) -> bool:
@@ -233,58 +241,67 @@ class Hooks:
         self.build = by_packs("romanasn_build_associations")
         self.file_stem = by_packs("romanasn_file_stem")
         self.finalize = by_packs("romanasn_finalize")
+        self.names = by_packs("romanasn_product_names")
         self.written = pm.wants_written()
+        lane = os.environ.get(LANE_ENV, "")
+        if lane not in ("", "columns", "object"):
+            raise UsageError(f"{LANE_ENV}={lane!r}: use columns (the default) or object")
+        self.forced = lane == "object"
 
     @property
     def fast(self) -> bool:
-        """Whether the engine may build associations and name files itself."""
-        return not (self.build or self.file_stem or self.finalize)
+        """Whether the run takes the columnar lane: no pack builds, names files or finalises."""
+        return not (self.build or self.file_stem or self.finalize or self.forced)
 
 
 class RulePlan:
-    """One rule's groups, their product names, and the rows it vetoed.
+    """One rule's groups (:class:`romanasn.lane.Groups`), their product names (an Arrow
+    column), and the rows it vetoed.
 
-    ``vetoes`` holds ``(constraint index, row, Veto)``; ``ids`` the id number
-    of each group's association once the plan is numbered.
+    ``vetoes`` holds ``(constraint index, row, Veto)``; ``ids`` the id number of each group's
+    association once the plan is numbered; ``programs`` the program id of each group's
+    association (codes into ``program_ids``).
     """
 
-    __slots__ = ("entry", "index", "groups", "names", "vetoes", "provenance", "ids", "count")
+    __slots__ = ("entry", "index", "groups", "names", "vetoes", "provenance", "ids", "count", "view",
+                 "programs", "program_ids")
 
-    def __init__(self, entry: RuleEntry, index: int, groups: list[Group], names: list[str],
+    def __init__(self, entry: RuleEntry, index: int, view: PoolView, groups: lane.Groups, names: pa.Array,
                  vetoes: list[tuple[int, int, Veto]]) -> None:
-        self.entry, self.index, self.groups, self.names, self.vetoes = entry, index, groups, names, vetoes
+        self.entry, self.index, self.view, self.groups, self.names, self.vetoes = entry, index, view, groups, names, vetoes
         self.count = len(groups)
         plugin = entry.plugin
         self.provenance = Provenance(entry.rule.name, plugin.name, plugin.version, __version__)
-        self.ids: list[int] = []
+        self.ids = np.zeros(self.count, dtype=np.int64)
+        self.programs, self.program_ids = _programs(view, groups)
 
     @property
     def rule(self) -> Rule:
         """The rule planned."""
         return self.entry.rule
 
+    def group_objects(self, indices: Iterable[int] | None = None) -> list[Group]:
+        """:class:`Group` records of the groups ``indices`` (all by default), for hooks and namers."""
+        return _group_objects(self.rule, self.view, self.groups, indices)
+
 
 class Plan:
     """A run's decisions: every rule's groups and product names, vetoes, orphans and ids.
 
-    Holds row indices and names, not associations: :meth:`stream` builds
-    the associations a block at a time, :meth:`result` all of them.
-    ``row_ids`` gives each pool row's number in a larger pool (the rows of
-    one program of a partitioned run); by default its own position.
+    Holds columns (rows, offsets, names), not associations: in the columnar lane
+    :meth:`encoded` makes the association files a block at a time, :meth:`stream` and
+    :meth:`result` build association records. ``row_ids`` gives each pool row's number in a
+    larger pool (the rows of one program of a partitioned run); by default its own position.
 
-    With ``keep_going`` a rule that fails (planning, building, or when the
-    writer reports its association invalid, :meth:`fail`) is left out and
-    listed in :attr:`failed`; a rule failing while it is built leaves gaps in
-    the ids, so the others keep the ids they would have had.
+    With ``keep_going`` a rule that fails (planning, building, or when the writer reports its
+    association invalid, :meth:`fail`) is left out and listed in :attr:`failed`; a rule failing
+    while it is built leaves gaps in the ids, so the others keep the ids they would have had.
     """
 
     def __init__(self, pool: Any, pm: PluginManager, config: RunConfig, entries: list[RuleEntry],
                  row_ids: np.ndarray | None = None, keep_going: bool = False) -> None:
         self.pm, self.config = pm, config
         self.view = PoolView(pool)
-        self._members: dict[MemberSpec, _Members] = {}
-        self._builders: dict[int, _Builder] = {}
-        _share_values(self.view, entries)
         self.pool_rows = len(pool)
         self.row_ids = np.arange(len(pool)) if row_ids is None else np.asarray(row_ids)
         self.hooks = Hooks(pm)
@@ -295,7 +312,7 @@ class Plan:
         self.plans: list[RulePlan] = []
         for entry in list(self.rules):
             try:
-                rule_plan = _plan_rule(pm, entry, len(self.plans), self.view, config)
+                rule_plan = _plan_rule(pm, self.hooks, entry, len(self.plans), self.view, config)
             except RomanasnError as exc:
                 self.fail(entry.name, exc)
                 continue
@@ -310,8 +327,9 @@ class Plan:
             self._untake_failed()
         self.total = len(self._built) if self._built is not None else sum(p.count for p in self.plans)
         self.released = False
-        self.order: list[tuple[int, int]] = []  # (rule index, group index) of each association, by asn_id
-        self.id_numbers: list[int] = []  # and its id number
+        # (rule index, group index) of each association, by asn_id, and its id number
+        self.order = np.zeros((0, 2), dtype=np.int64)
+        self.id_numbers = np.zeros(0, dtype=np.int64)
         self.stems: list[str] | None = None
 
     def plugin_of(self, rule: str) -> Any:
@@ -332,28 +350,25 @@ class Plan:
         if not self.failed:
             return
         self._untake_failed()
-        kept = [(place, n) for place, n in zip(self.order, self.id_numbers)
-                if self._rule_name(place) not in self.failed]
-        self.order = [place for place, _ in kept]
-        self.id_numbers = [n for _, n in kept]
         if self._built is not None:
             pairs = [(a, s) for a, s in zip(self._built, self.stems) if a.asn_rule not in self.failed]
             self._built = [a for a, _ in pairs]
             self.stems = [s for _, s in pairs]
-            self.order = [(0, i) for i in range(len(self._built))]
+            self.order = np.stack((np.zeros(len(pairs), np.int64), np.arange(len(pairs))), axis=1)
+            self.id_numbers = np.asarray([int(a.asn_id[1:]) for a in self._built], dtype=np.int64)
+        else:
+            dead = np.asarray([p.entry.name in self.failed for p in self.plans] or [False])
+            kept = ~dead[self.order[:, 0]]
+            self.order, self.id_numbers = self.order[kept], self.id_numbers[kept]
         self.total = len(self.order)
 
     def _untake_failed(self) -> None:
         """The rows of failed rules are no longer taken by them."""
         for rule_plan in self.plans:
-            if rule_plan.entry.name in self.failed and rule_plan.groups:
+            if rule_plan.entry.name in self.failed and rule_plan.count:
                 self.takers[_rows_used(rule_plan)] -= 1
-                rule_plan.groups = []
-
-    def _rule_name(self, place: tuple[int, int]) -> str:
-        if self._built is not None:
-            return self._built[place[1]].asn_rule
-        return self.plans[place[0]].entry.name
+                rule_plan.groups = lane.Groups.empty(rule_plan.rule.group_by, len(rule_plan.rule.companions))
+                rule_plan.count = 0
 
     # -- numbering -----------------------------------------------------------------------------
 
@@ -361,7 +376,7 @@ class Plan:
         """``(product name, rule, rule index, group index)`` of every association, unsorted."""
         if self._built is not None:
             return [(a.product_name, a.asn_rule, 0, i) for i, a in enumerate(self._built)]
-        return [(name, p.entry.name, p.index, i) for p in self.plans for i, name in enumerate(p.names)]
+        return [(name, p.entry.name, p.index, i) for p in self.plans for i, name in enumerate(p.names.to_pylist())]
 
     def number(self, existing: Mapping[tuple[str, str], str] | None = None,
                ordered: Sequence[int] | None = None, numbers: Sequence[int] | None = None) -> None:
@@ -372,85 +387,133 @@ class Plan:
         ``ordered`` and ``numbers`` (positions into :meth:`keys` and their id
         numbers, from a partitioned run) replace the numbering.
         """
-        keys = self.keys()
-        if ordered is None:
-            text = [f"{name}\0{rule}" for name, rule, _, _ in keys]
-            ordered = sorted(range(len(keys)), key=text.__getitem__)
-            numbers = _id_numbers([keys[k] for k in ordered], existing)
-        self.order = [(keys[k][2], keys[k][3]) for k in ordered]
-        self.id_numbers = list(numbers)
         if self._built is not None:
+            keys = self.keys()
+            if ordered is None:
+                text = [f"{name}\0{rule}" for name, rule, _, _ in keys]
+                ordered = sorted(range(len(keys)), key=text.__getitem__)
+                numbers = _id_numbers([keys[k][:2] for k in ordered], existing)
             self._built = [self._built[k] for k in ordered]
-            self._built = [evolve(a, asn_id=_asn_id(n)) for a, n in zip(self._built, self.id_numbers)]
-            self.order = [(0, i) for i in range(len(self._built))]
+            self._built = [evolve(a, asn_id=_asn_id(n)) for a, n in zip(self._built, numbers)]
+            self.order = np.stack((np.zeros(len(self._built), np.int64), np.arange(len(self._built))), axis=1)
+            self.id_numbers = np.asarray(list(numbers), dtype=np.int64)
             self.stems = _stems_with_hooks(self.pm, self._built, self.config)
-        else:
-            for rule_plan in self.plans:
-                rule_plan.ids = [0] * len(rule_plan.groups)
-            for (rule_index, group_index), n in zip(self.order, self.id_numbers):
-                self.plans[rule_index].ids[group_index] = n
-            self.stems = None
-            self._check_stems()
+            return
+        counts = [p.count for p in self.plans]
+        places = np.stack((np.repeat(np.arange(len(self.plans)), counts),
+                           np.concatenate([np.arange(c) for c in counts] or [np.zeros(0, np.int64)])), axis=1)
+        names = pa.chunked_array([p.names for p in self.plans], pa.string()).combine_chunks()
+        if ordered is None:
+            rank = np.argsort(np.argsort([p.entry.name for p in self.plans]))
+            table = pa.table({"name": names, "rule": np.repeat(rank, counts).astype(np.int64)})
+            ordered = pc.sort_indices(table, [("name", "ascending"), ("rule", "ascending")]).to_numpy()
+            if existing:
+                sorted_names = names.take(pa.array(ordered)).to_pylist()
+                rules = [self.plans[r].entry.name for r in places[ordered, 0].tolist()]
+                numbers = _id_numbers(list(zip(sorted_names, rules)), existing)
+            else:
+                numbers = np.arange(FIRST_ASN_ID, FIRST_ASN_ID + len(ordered))
+        ordered = np.asarray(ordered, dtype=np.int64)
+        self.order, self.id_numbers = places[ordered], np.asarray(numbers, dtype=np.int64)
+        for index, rule_plan in enumerate(self.plans):
+            mine = self.order[:, 0] == index
+            rule_plan.ids[self.order[mine, 1]] = self.id_numbers[mine]
+        self._check_stems(names.take(pa.array(ordered)), places[ordered, 0])
 
-    def _check_stems(self) -> None:
-        """In the fast lane a file stem is the product name and ``_asn``: no two may be equal."""
-        previous = None
-        for rule_index, group_index in self.order:
-            name = self.plans[rule_index].names[group_index]
-            if previous is not None and name == previous[0]:
-                first, second = self.plans[previous[1]], self.plans[rule_index]
-                raise RuleError(f"two associations would be written to {name + '_asn'!r}: "
-                                f"{_who_plan(first)} and {_who_plan(second)}")
-            previous = (name, rule_index)
-
-    def stem(self, rule_index: int, group_index: int) -> str:
-        """The file stem of one association (fast lane)."""
-        return self.plans[rule_index].names[group_index] + "_asn"
+    def _check_stems(self, names: pa.Array, rules: np.ndarray) -> None:
+        """In the columnar lane a file stem is the product name and ``_asn``: no two may be equal."""
+        if len(names) < 2:
+            return
+        same = np.flatnonzero(pc.equal(names[1:], names[:-1]).to_numpy(zero_copy_only=False))
+        if len(same):
+            first, second = self.plans[rules[same[0]]], self.plans[rules[same[0] + 1]]
+            raise RuleError(f"two associations would be written to {names[int(same[0])].as_py() + '_asn'!r}: "
+                            f"{_who_plan(first)} and {_who_plan(second)}")
 
     # -- building ------------------------------------------------------------------------------
 
-    def stream(self, block: int = BLOCK, release: bool = False) -> Iterator[tuple[int, Association, str]]:
-        """``(id number, association, file stem)`` of every association, built a block at a time.
-
-        Rule by rule, not in id order; each association is finished (numbered
-        and stamped) when it is yielded. With ``release``, each rule's groups,
-        and the members no later rule uses, are let go once built (the plan
-        then builds no more associations).
-        """
-        if self._built is not None:
-            for item in zip(self.id_numbers, self._built, self.stems):
-                if item[1].asn_rule not in self.failed:
-                    yield item
-            return
-        last_use = {spec: rule_plan.index for rule_plan in self.plans for spec in _specs(rule_plan.rule)}
+    def encoded(self, member_prefix: str | None = None, block: int = BLOCK
+                ) -> Iterator[tuple[int, str, str, str, memoryview, str]]:
+        """``(id number, rule, product name, file stem, file bytes, program)`` of every association
+        (the columnar lane), a block of groups at a time, rule by rule, each file's bytes checked
+        (validated by the writer). A rule failing here stops its files (see :meth:`fail`)."""
         for rule_plan in self.plans:
-            yield from self._stream_rule(rule_plan, block)
-            if release and rule_plan.entry.name not in self.failed:  # a failed rule's groups stay, for drop_failed
-                self._release(rule_plan, last_use)
-
-    def _stream_rule(self, rule_plan: RulePlan, block: int) -> Iterator[tuple[int, Association, str]]:
-        """One rule's items, a block at a time, until the rule fails (here, or as the writer found)."""
-        name = rule_plan.entry.name
-        for start in range(0, rule_plan.count, block):
-            groups = range(start, min(start + block, rule_plan.count))
+            name, names, programs = rule_plan.entry.name, rule_plan.names, rule_plan.program_ids
             try:
-                built = self._build_fast(rule_plan, groups)
+                with _blame(rule_plan.entry):
+                    files = lane.Files(self.view, rule_plan.rule, rule_plan.groups, rule_plan.names,
+                                       (rule_plan.programs, programs), self._heads(rule_plan), member_prefix)
             except RomanasnError as exc:
                 self.fail(name, exc)
-                return
-            for group_index, association in zip(groups, built):
-                if name in self.failed:
-                    return
-                yield rule_plan.ids[group_index], association, rule_plan.names[group_index] + "_asn"
+                continue
+            for start in range(0, rule_plan.count, block):
+                stop = min(start + block, rule_plan.count)
+                try:
+                    with _blame(rule_plan.entry):
+                        texts = files.block(start, stop, rule_plan.ids)
+                except RomanasnError as exc:
+                    self.fail(name, exc)
+                    break
+                products = names[start:stop].to_pylist()
+                codes = rule_plan.programs[start:stop].tolist()
+                for number, product, code, data in zip(rule_plan.ids[start:stop].tolist(), products, codes,
+                                                      lane.views(texts)):
+                    yield number, name, product, product + "_asn", data, programs[code]
 
-    def _release(self, rule_plan: RulePlan, last_use: Mapping[MemberSpec, int]) -> None:
-        """Let go of a built rule's groups, builder, and the members no later rule uses."""
-        self.released = True
-        rule_plan.groups = []
-        self._builders.pop(rule_plan.index, None)
-        for spec in _specs(rule_plan.rule):
-            if last_use[spec] == rule_plan.index:
-                self._members.pop(spec, None)
+    def _heads(self, rule_plan: RulePlan):
+        """The function giving the top-level text of a group's file before and after ``asn_id``."""
+        rule, config = rule_plan.rule, self.config
+        constraints = products.describe(rule)
+        provenance = rule_plan.provenance
+        objects: dict[int, Group] = {}
+
+        def head(group: int, program: str, degraded: str) -> tuple[str, str]:
+            extras = {}
+            if rule.extras:
+                made = objects.get(group) or rule_plan.group_objects([group])[0]
+                extras = dict(rule.extras(made, config))
+            top = {key: extras.pop(key) for key in ("target", "skycell_wcs_info", "program") if key in extras}
+            association = Association(
+                products=(Product("-", (Member("-"),)),), asn_type=rule.asn_type, asn_rule=rule.name,
+                asn_pool=config.pool_name, program=top.get("program", program), target=top.get("target", NO_TARGET),
+                version_id=config.version_id, code_version=__version__, constraints=constraints,
+                data_release_id=config.data_release_id, skycell_wcs_info=top.get("skycell_wcs_info", "none"),
+                degraded_status=degraded, extra=extras, provenance=provenance, asn_id="a1")
+            data = asnfile.to_dict(association)
+            del data["products"]
+            texts = ["\n    " + encode_json(key) + ": " + encode_json(value, 4, 1) + "," for key, value in data.items()]
+            at = list(data).index("asn_id")
+            return "".join(texts[:at]), "".join(texts[at + 1:])
+
+        head.per_group = rule.extras is not None
+        return head
+
+    def stream(self, block: int = BLOCK, release: bool = False) -> Iterator[tuple[int, Association, str]]:
+        """``(id number, association, file stem)`` of every association, as records.
+
+        Rule by rule, not in id order; each association is finished (numbered
+        and stamped) when it is yielded. With ``release``, each rule's groups
+        are let go once built (the plan then builds no more associations).
+        """
+        if self._built is not None:
+            for number, association, stem in zip(self.id_numbers.tolist(), self._built, self.stems):
+                if association.asn_rule not in self.failed:
+                    yield number, association, stem
+            return
+        for rule_plan in self.plans:
+            name = rule_plan.entry.name
+            for start in range(0, rule_plan.count, block):
+                indices = range(start, min(start + block, rule_plan.count))
+                try:
+                    built = self._build(rule_plan, indices)
+                except RomanasnError as exc:
+                    self.fail(name, exc)
+                    break
+                for group_index, association in zip(indices, built):
+                    yield int(rule_plan.ids[group_index]), association, association.product_name + "_asn"
+            if release and name not in self.failed:  # a failed rule's groups stay, for drop_failed
+                self.released = True
+                rule_plan.groups = lane.Groups.empty(rule_plan.rule.group_by, len(rule_plan.rule.companions))
 
     def association(self, position: int) -> Association:
         """The association with the ``position``-th id."""
@@ -458,14 +521,29 @@ class Plan:
             raise RomanasnError("this plan let its groups go while streaming: it builds no more associations")
         if self._built is not None:
             return self._built[position]
-        rule_index, group_index = self.order[position]
-        return self._build_fast(self.plans[rule_index], [group_index])[0]
+        rule_index, group_index = self.order[position].tolist()
+        return self._build(self.plans[rule_index], [group_index])[0]
+
+    def _build(self, rule_plan: RulePlan, indices: Sequence[int]) -> list[Association]:
+        """The records of some groups' associations, as the kernel's default hooks build them."""
+        entry, names = rule_plan.entry, rule_plan.names
+        with _blame(entry):
+            built = products.build_associations(rule_plan.rule, rule_plan.group_objects(indices),
+                                                [names[g].as_py() for g in indices], self.config)
+        return [evolve(_stamp(a, rule_plan.provenance, entry.plugin.label), asn_id=_asn_id(int(rule_plan.ids[g])))
+                for g, a in zip(indices, built)]
 
     def file_stems(self) -> list[str]:
         """Every file stem, in id order."""
         if self.stems is not None:
             return list(self.stems)
-        return [self.stem(r, g) for r, g in self.order]
+        stems: list[str | None] = [None] * len(self.order)
+        for index, rule_plan in enumerate(self.plans):
+            mine = np.flatnonzero(self.order[:, 0] == index)
+            names = rule_plan.names.take(pa.array(self.order[mine, 1])).to_pylist()
+            for position, name in zip(mine.tolist(), names):
+                stems[position] = name + "_asn"
+        return stems
 
     def result(self) -> Result:
         """Every association, built, in a :class:`Result`."""
@@ -476,7 +554,7 @@ class Plan:
             for number, association, _ in self.stream():
                 made[number] = association
             self.drop_failed()
-            associations = tuple(made[n] for n in self.id_numbers)
+            associations = tuple(made[n] for n in self.id_numbers.tolist())
         return self.summary(associations, tuple(self.file_stems()))
 
     def summary(self, associations: Sequence[Association], stems: Sequence[str]) -> Result:
@@ -503,8 +581,8 @@ class Plan:
 
     def orphans(self) -> list[str]:
         """The file names of the rows no rule took."""
-        filenames = self.view.column("filename")
-        return [filenames[i] for i in np.flatnonzero(self.takers == 0).tolist()]
+        filenames = lane.arrow_column(self.view, "filename")
+        return filenames.take(pa.array(np.flatnonzero(self.takers == 0))).to_pylist()
 
     def counts(self) -> dict[str, int]:
         """Associations made per rule (rules that failed left out)."""
@@ -519,13 +597,14 @@ class Plan:
         return counts
 
     def _build_with_hooks(self) -> list[Association]:
-        """Every association through the build and finalize hooks (the general lane)."""
+        """Every association through the build and finalize hooks (the object lane)."""
         made: list[Association] = []
         for rule_plan in self.plans:
             entry = rule_plan.entry
             try:
                 with _blame(entry):
-                    built = self.pm.build_associations(entry.rule, rule_plan.groups, rule_plan.names, self.config)
+                    built = self.pm.build_associations(entry.rule, rule_plan.group_objects(),
+                                                       rule_plan.names.to_pylist(), self.config)
             except RomanasnError as exc:
                 self.fail(entry.name, exc)
                 rule_plan.count = 0
@@ -533,40 +612,42 @@ class Plan:
             made.extend(_stamp(a, rule_plan.provenance, entry.plugin.label) for a in built)
         return self.pm.finalize(sorted(made, key=_order), self.config)
 
-    def _build_fast(self, rule_plan: RulePlan, group_indices: Iterable[int]) -> list[Association]:
-        entry = rule_plan.entry
-        with _blame(entry):
-            builder = self._builders.get(rule_plan.index)
-            if builder is None:
-                builder = self._builders[rule_plan.index] = _Builder(self, rule_plan)
-            return builder.build(group_indices)
 
-    def member_table(self, spec: MemberSpec) -> "_Members":
-        """Each pool row's member under ``spec``, made when first asked for (shared by the rules)."""
-        table = self._members.get(spec)
-        if table is None:
-            table = self._members[spec] = _Members(self.view, spec)
-        return table
+def _programs(view: PoolView, groups: lane.Groups) -> tuple[np.ndarray, list[str]]:
+    """The program id of each group's association (a code per group, and each code's id): the
+    key's program, else its rows' program when they share one, else ``noprogram``."""
+    if "program" in groups.keys:
+        keys = groups.keys["program"]
+        codes, values = lane.factorize(keys if isinstance(keys, pa.Array) else pa.array(keys))
+        return codes, [program_id(v) for v in lane.as_list(values)]
+    if not len(groups):
+        return np.zeros(0, dtype=np.int64), []
+    if "program" not in view.table.colnames:
+        raise KeyError("program")
+    codes, values = lane.factorize(lane.arrow_column(view, "program").take(pa.array(groups.rows)))
+    starts = groups.offsets[:-1]
+    low, high = np.minimum.reduceat(codes, starts), np.maximum.reduceat(codes, starts)
+    ids = [program_id(v) for v in lane.as_list(values)] + ["noprogram"]
+    return np.where(low == high, low, len(values)), ids
 
 
 def _rows_used(rule_plan: RulePlan) -> np.ndarray:
     """The rows in any of a rule's groups, each once."""
-    rows = [i for group in rule_plan.groups for i in group.rows]
-    return np.unique(np.asarray(rows, dtype=np.int64))
+    return np.unique(rule_plan.groups.rows)
 
 
 def _asn_id(number: int) -> str:
     return f"a{number}"
 
 
-def _id_numbers(keys: Sequence[tuple[str, str, int, int]], existing: Mapping[tuple[str, str], str] | None) -> list[int]:
+def _id_numbers(keys: Sequence[tuple], existing: Mapping[tuple[str, str], str] | None) -> list[int]:
     """Id numbers for associations in this (sorted) order: kept ones keep theirs, new ones count on."""
     if not existing:
         return list(range(FIRST_ASN_ID, FIRST_ASN_ID + len(keys)))
     kept = {key: int(value[1:]) for key, value in existing.items()}
     following = max([FIRST_ASN_ID - 1, *kept.values()]) + 1
     numbers = []
-    for name, rule, _, _ in keys:
+    for name, rule, *_ in keys:
         number = kept.get((rule, name))
         if number is None:
             number, following = following, following + 1
@@ -617,7 +698,8 @@ def _runnable(entries: list[RuleEntry], config: RunConfig,
     return runnable, skipped
 
 
-def _plan_rule(pm: PluginManager, entry: RuleEntry, index: int, view: PoolView, config: RunConfig) -> RulePlan:
+def _plan_rule(pm: PluginManager, hooks: Hooks, entry: RuleEntry, index: int, view: PoolView,
+               config: RunConfig) -> RulePlan:
     """Select, constrain, group and name one rule's associations."""
     rule, plugin = entry.rule, entry.plugin
     with _blame(entry):
@@ -627,31 +709,55 @@ def _plan_rule(pm: PluginManager, entry: RuleEntry, index: int, view: PoolView, 
         selected = _select([(constraint, plugin) for constraint in rule.select], view)
         rows, vetoes = _constrain(entry, view, selected, own + matching)
         groups = _group(entry, view, rows, config, matching)
-        names = pm.product_names(rule, groups, config)
+        if isinstance(rule.product_name, str) and not hooks.names:
+            template = lane.Template(rule.product_name, rule.group_by)
+            names = template.names(groups.keys, len(groups), config.data_release_id)
+        else:
+            names = pa.array(pm.product_names(rule, _group_objects(rule, view, groups), config), pa.string())
+        rule_plan = RulePlan(entry, index, view, groups, names, vetoes)
     _check_one_program(entry, view, groups)
-    for name in names:
-        check_name(name, "product name", rule.name, plugin.label)
-    return RulePlan(entry, index, groups, names, vetoes)
+    for bad in lane.unsafe_names(names)[:1]:
+        check_name(names[bad].as_py(), "product name", rule.name, plugin.label)
+    return rule_plan
 
 
-def _check_one_program(entry: RuleEntry, view: PoolView, groups: Sequence[Group]) -> None:
+def _group_objects(rule: Rule, view: PoolView, groups: lane.Groups, indices: Iterable[int] | None = None) -> list[Group]:
+    """:class:`Group` records of the groups ``indices`` (all by default)."""
+    bounds = groups.offsets.tolist()
+    companions = [(rows.tolist(), offsets.tolist()) for rows, offsets in groups.companions]
+    rows = groups.rows.tolist()
+    keys = {name: lane.as_list(values) for name, values in groups.keys.items()}
+    made = []
+    for g in range(len(groups)) if indices is None else indices:
+        key = {name: values[g] for name, values in keys.items()}
+        joined = tuple(tuple(r[o[g]:o[g + 1]]) for r, o in companions)
+        made.append(Group(rule, key, tuple(rows[bounds[g]:bounds[g + 1]]), view, joined))
+    return made
+
+
+def _check_one_program(entry: RuleEntry, view: PoolView, groups: lane.Groups) -> None:
     """The rule-pack contract: no association crosses a program (its rows and companions all of
     one program), so that a program's associations can be made from its rows alone."""
-    if "program" not in view.table.colnames or not groups:
+    if "program" not in view.table.colnames or not len(groups):
         return
-    programs = np.asarray(view.table["program"])
-    if len(programs) < 2 or (programs == programs[0]).all():
+    owners = [groups.group_of_rows()] + [np.repeat(np.arange(len(groups)), np.diff(o)) for _, o in groups.companions]
+    owner = np.concatenate(owners)
+    rows = np.concatenate([groups.rows] + [r for r, _ in groups.companions])
+    codes, values = lane.factorize(lane.arrow_column(view, "program").take(pa.array(rows)))
+    if len(values) < 2:
         return
-    rows = [list(group.rows) + [row for more in group.companions for row in more] for group in groups]
-    sizes = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    flat = programs[np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(sizes.sum()))]
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[sizes > 0]
-    mixed = np.flatnonzero(np.maximum.reduceat(flat, starts) != np.minimum.reduceat(flat, starts))
+    low = np.full(len(groups), len(values), dtype=np.int64)
+    high = np.full(len(groups), -1, dtype=np.int64)
+    np.minimum.at(low, owner, codes)
+    np.maximum.at(high, owner, codes)
+    mixed = np.flatnonzero(low != high)
     if len(mixed):
-        group = [g for g, size in zip(groups, sizes) if size][mixed[0]]
-        found = sorted({int(programs[row]) for row in rows[groups.index(group)]})
+        g = int(mixed[0])
+        values = lane.as_list(values)
+        found = sorted({values[c] for c in codes[owner == g].tolist()})
+        key = {name: lane.as_list(column)[g] for name, column in groups.keys.items()}
         raise RuleError(f"rule {entry.name!r} of plugin {entry.plugin.label} makes an association across programs"
-                        f" {', '.join(map(str, found))} (key {group.key}): associations never cross a program")
+                        f" {', '.join(map(str, found))} (key {key}): associations never cross a program")
 
 
 def _select(constraints: Sequence[tuple[Constraint, Any]], view: PoolView) -> np.ndarray:
@@ -697,22 +803,25 @@ def _constrain(
     entry: RuleEntry, view: PoolView, rows: np.ndarray, added: list[tuple[Any, Any]]
 ) -> tuple[np.ndarray, list[tuple[int, int, Veto]]]:
     """Apply the rule's own constraints and those other plugins add; record vetoes."""
-    filenames = view.column("filename")
     vetoes = []
     for number, (constraint, plugin) in enumerate(added):
         if not len(rows):
             break
         passed = _test(constraint, plugin, view)[rows]
         reason = constraint.reason or constraint.name
-        vetoes += [(number, i, Veto(entry.name, filenames[i], reason, plugin.label)) for i in rows[~passed].tolist()]
+        vetoed = rows[~passed]
+        if len(vetoed):
+            filenames = lane.arrow_column(view, "filename").take(pa.array(vetoed)).to_pylist()
+            vetoes += [(number, i, Veto(entry.name, name, reason, plugin.label))
+                       for i, name in zip(vetoed.tolist(), filenames)]
         rows = rows[passed]
     return rows, vetoes
 
 
 def _group(
     entry: RuleEntry, view: PoolView, rows: np.ndarray, config: RunConfig, matching: Sequence[tuple[Constraint, Any]] = ()
-) -> list[Group]:
-    """Hash the selected rows by their keys; one group per distinct key.
+) -> lane.Groups:
+    """The selected rows grouped by their keys, as columns: one group per distinct key.
 
     A group's rows are sorted by file name, so nothing depends on row order.
     Companion rows must pass the ``matching`` constraints other plugins add
@@ -722,74 +831,25 @@ def _group(
     if rule.keys is not None:
         rows, codes, keys = _custom_keys(rule, view, rows, config)
     else:
-        codes, keys = _column_keys(rule.group_by, view, rows)
-    if not len(rows):
-        return []
-    order = np.lexsort((view.derived("filename_rank", _filename_rank)[rows], codes))
-    rows, codes = rows[order], codes[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    bounds = starts.tolist() + [len(rows)]
-    firsts = codes[starts].tolist()
-    rows = rows.tolist()
-    names = rule.group_by
-    if not rule.companions:
-        return [Group(rule, dict(zip(names, keys[code])), tuple(rows[start:stop]), view)
-                for code, start, stop in zip(firsts, bounds, bounds[1:])]
-    own = [[(constraint, entry.plugin) for constraint in c.select] for c in rule.companions]
-    lookups = [_companion_index(c, view, select + list(matching)) for c, select in zip(rule.companions, own)]
-    groups = []
-    for code, start, stop in zip(firsts, bounds, bounds[1:]):
-        members = tuple(rows[start:stop])
-        companions = tuple(_joined(c, lookup, view, members) for c, lookup in zip(rule.companions, lookups))
-        groups.append(Group(rule, dict(zip(names, keys[code])), members, view, companions))
+        codes, keys = lane.key_codes(view, rule.group_by, rows)
+    groups = lane.group_rows(rows, codes, dict(zip(rule.group_by, keys)), lane.filename_rank(view))
+    for companion in rule.companions:
+        select = [(constraint, entry.plugin) for constraint in companion.select] + list(matching)
+        groups.companions.append(lane.join(view, groups, companion.on, _select(select, view)))
     return groups
 
 
-def _filename_rank(table: Any) -> np.ndarray:
-    """Each row's position in file-name order."""
-    rank = np.empty(len(table), dtype=np.int64)
-    rank[np.argsort(np.asarray(table["filename"]), kind="stable")] = np.arange(len(table))
-    return rank
-
-
-def _column_keys(names: Sequence[str], view: PoolView, rows: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
-    """A code per selected row (equal codes, equal keys) and each code's key."""
-    picked = rows.tolist()
-    index: dict[tuple, int] = {}
-    if len(names) == 1:
-        column = view.column(names[0])
-        codes = [index.setdefault((column[i],), len(index)) for i in picked]
-    else:
-        subsets = [[column[i] for i in picked] for column in map(view.column, names)]
-        codes = [index.setdefault(key, len(index)) for key in zip(*subsets)]
-    return np.asarray(codes, dtype=np.int64), list(index)
-
-
 def _custom_keys(rule: Rule, view: PoolView, rows: np.ndarray, config: RunConfig):
-    """Rows, codes and keys from a rule's key function (a row may yield several keys)."""
+    """Rows, codes and each column's value per code, from a rule's key function (a row may
+    yield several keys)."""
     index: dict[tuple, int] = {}
     taken, codes = [], []
     for i, key in rule.keys(view.table, rows, config):
         taken.append(i)
         codes.append(index.setdefault(tuple(key), len(index)))
-    return np.asarray(taken, dtype=np.int64), np.asarray(codes, dtype=np.int64), list(index)
-
-
-def _companion_index(companion: Companion, view: PoolView, select: Sequence[tuple[Constraint, Any]]) -> dict[tuple, list[int]]:
-    """Companion rows (those passing ``select``) by their values in the ``on`` columns."""
-    index: dict[tuple, list[int]] = defaultdict(list)
-    columns = [view.column(name) for name in companion.on]
-    for i in _select(select, view).tolist():
-        index[tuple(column[i] for column in columns)].append(i)
-    return index
-
-
-def _joined(companion: Companion, index: dict, view: PoolView, rows: Sequence[int]) -> tuple[int, ...]:
-    columns = [view.column(name) for name in companion.on]
-    keys = {tuple(column[i] for column in columns) for i in rows}
-    if len(keys) == 1:
-        return tuple(sorted(set(index.get(keys.pop(), ()))))
-    return tuple(sorted({j for key in keys for j in index.get(key, ())}))
+    keys = list(index)
+    per_column = [[key[k] for key in keys] for k in range(len(rule.group_by))]
+    return np.asarray(taken, dtype=np.int64), np.asarray(codes, dtype=np.int64), per_column
 
 
 def _stamp(association: Association, provenance: Provenance, plugin: str) -> Association:
@@ -825,149 +885,3 @@ def _who(association: Association) -> str:
 def _who_plan(rule_plan: RulePlan) -> str:
     p = rule_plan.provenance
     return f"rule {p.rule!r} of plugin {p.plugin} {p.plugin_version}"
-
-
-# -- the fast lane: building associations as the kernel's default hooks do ---------------------
-
-
-def degraded_reasons(table: Any) -> list[str | None]:
-    """The same as :func:`romanasn.products.degraded_reasons`, one test per distinct value."""
-    reasons: list[str | None] = [None] * len(table)
-    checks = (("exposerr", products._OK), ("data_problem", products._FALSE),
-              ("engineering_quality", products._OK))
-    for column, fine in checks:
-        if column not in table.colnames:
-            continue
-        verdicts: dict[tuple[type, Any], str | None] = {}
-        for i, value in enumerate(table[column].tolist()):
-            key = (type(value), value)
-            if key not in verdicts:
-                text = "" if value is None else str(value).strip()
-                verdicts[key] = None if text.upper() in fine else f"{column}: {text}"
-            reason = verdicts[key]
-            if reason is not None:
-                reasons[i] = reason if reasons[i] is None else f"{reasons[i]}; {reason}"
-    return reasons
-
-
-class _Members:
-    """Each pool row's member under one MemberSpec, made when first asked for (shared by rules)."""
-
-    def __init__(self, view: PoolView, spec: MemberSpec) -> None:
-        self.spec = spec
-        self.filenames = view.column("filename")
-        self.reasons = view.derived("romanasn.engine:degraded", degraded_reasons)
-        has = "asn_candidate" in view.table.colnames
-        self.candidates = view.column("asn_candidate") if has else None
-        self.made: dict[int, Member] = {}
-
-    def __getitem__(self, i: int) -> Member:
-        member = self.made.get(i)
-        if member is None:
-            candidate = self.candidates[i] if self.candidates is not None else None
-            member = Member(member_filename(self.filenames[i], self.spec.suffix), self.spec.exptype,
-                            self.reasons[i], {"asn_candidate": candidate} if candidate else None)
-            self.made[i] = member
-        return member
-
-    def pick(self, rows: Sequence[int], taken: set[str] | None = None) -> tuple[Member, ...]:
-        """Members for ``rows``, sorted by file name, none repeated, none of ``taken``."""
-        if len(rows) == 1 and not taken:
-            return (self[rows[0]],)
-        members = {}
-        for i in rows:
-            member = self[i]
-            if not taken or member.expname not in taken:
-                members[member.expname] = member
-        return tuple(members[name] for name in sorted(members))
-
-
-class _Builder:
-    """Builds one rule's associations exactly as ``products.build_associations`` and the engine's
-    stamping and numbering would, without the intermediate records."""
-
-    def __init__(self, run: Plan, rule_plan: RulePlan) -> None:
-        rule, config = rule_plan.rule, run.config
-        self.rule_plan, self.config = rule_plan, config
-        self.members = run.member_table(rule.member)
-        self.companions = [run.member_table(c.member) for c in rule.companions]
-        self.constraints = products.describe(rule)
-        self.label = rule_plan.entry.plugin.label
-        self.programs = run.view.column("program") if "program" in run.view.table.colnames else None
-        self.common = dict(asn_type=rule.asn_type, asn_rule=rule.name, asn_pool=config.pool_name,
-                           version_id=config.version_id, code_version=__version__,
-                           constraints=self.constraints, data_release_id=config.data_release_id,
-                           provenance=rule_plan.provenance)
-
-    def build(self, group_indices: Iterable[int]) -> list[Association]:
-        rule, config, plan = self.rule_plan.rule, self.config, self.rule_plan
-        made = []
-        for g in group_indices:
-            group, name = plan.groups[g], plan.names[g]
-            members = self.members.pick(group.rows)
-            for table, rows in zip(self.companions, group.companions):
-                members += table.pick(rows, {m.expname for m in members})
-            extras = dict(rule.extras(group, config)) if rule.extras else {}
-            top = {key: extras.pop(key) for key in ("target", "skycell_wcs_info", "program") if key in extras}
-            degraded = NO_DEGRADED
-            for member in members:
-                if member.exposerr is not None:
-                    degraded = SOME_DEGRADED
-                    break
-            made.append(Association(
-                products=(Product(name, members),),
-                asn_id=_asn_id(plan.ids[g]),
-                program=top["program"] if "program" in top else self._program(group),
-                target=top.get("target", NO_TARGET),
-                skycell_wcs_info=top.get("skycell_wcs_info", "none"),
-                degraded_status=degraded,
-                extra=extras,
-                **self.common,
-            ))
-        return made
-
-    def _program(self, group: Group) -> str:
-        if "program" in group.key:
-            return _program_id(group.key["program"])
-        if self.programs is None:
-            raise KeyError("program")
-        rows = group.rows
-        if len(rows) == 1:
-            return _program_id(self.programs[rows[0]])
-        programs = {self.programs[i] for i in rows}
-        return _program_id(programs.pop()) if len(programs) == 1 else "noprogram"
-
-
-def _specs(rule: Rule) -> list[MemberSpec]:
-    return [rule.member] + [companion.member for companion in rule.companions]
-
-
-def _share_values(view: PoolView, entries: Sequence[RuleEntry]) -> None:
-    """Make the value lists of the columns rules group and join on hold one object per distinct
-    value (``tolist`` makes one per cell): a large pool's lists take a fraction of the memory."""
-    lists = getattr(view, "_lists", None)
-    if not isinstance(lists, dict):
-        return
-    names = {"program", "exposure_type"}
-    for entry in entries:
-        names.update(entry.rule.group_by)
-        for companion in entry.rule.companions:
-            names.update(companion.on)
-    for name in sorted(names - {"filename"}):
-        if name in view.table.colnames and name not in lists:
-            shared: dict = {}
-            lists[name] = [shared.setdefault(value, value) for value in view.table[name].tolist()]
-
-
-_PROGRAM_IDS: dict[Any, str] = {}
-
-
-def _program_id(program: Any) -> str:
-    key = (type(program), program)
-    found = _PROGRAM_IDS.get(key)
-    if found is None:
-        found = program_id(program)
-        if len(_PROGRAM_IDS) < 100_000:
-            _PROGRAM_IDS[key] = found
-    return found
-

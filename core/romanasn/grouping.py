@@ -16,12 +16,12 @@ gives the rules ``my_pack_visit``, ``my_pack_pass`` and ``my_pack_full``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
-from romanasn.naming import GROUPING_COLUMNS, grouping_code, level3_name
-from romanasn.plugins.types import Constraint, Group, MemberSpec, Rule, RunConfig
+from romanasn.naming import GROUPING_COLUMNS
+from romanasn.plugins.types import Constraint, MemberSpec, Rule
 
-__all__ = ["GROUPING_SCOPES", "LEVEL2_SCIENCE", "grouping_rules"]
+__all__ = ["GROUPING_SCOPES", "GROUPING_TEMPLATES", "LEVEL2_SCIENCE", "grouping_rules", "level3_template"]
 
 #: What one group of each grouping spans, in words (the ``{scope}`` of a summary).
 GROUPING_SCOPES: dict[str, str] = {
@@ -35,13 +35,19 @@ GROUPING_SCOPES: dict[str, str] = {
 LEVEL2_SCIENCE = MemberSpec("science", "cal")
 
 
-def _product_name(grouping: str, by: tuple[str, ...]) -> Callable[[Group, RunConfig], str]:
-    def product_name(group: Group, config: RunConfig) -> str:
-        key = group.key
-        code = grouping_code(grouping, key)
-        return level3_name(key["program"], config.data_release_id, code, *(key[column] for column in by))
+#: The grouping part of a Level 3 product name template, by grouping (see :func:`romanasn.naming.grouping_code`).
+GROUPING_TEMPLATES: dict[str, str] = {
+    "visit": "{visit_id:visit}",
+    "pass": "p{execution_plan:02d}{pass:03d}",
+    "daily": "d{execution_plan:02d}{pass:03d}{segment:03d}",
+    "full": "full",
+}
 
-    return product_name
+
+def level3_template(grouping: str, by: Sequence[str]) -> str:
+    """The product name template of a Level 3 rule of ``grouping`` split by the columns ``by``:
+    ``r<PPPPP>_<drid>_<code>[_<by value>...]``, each value of ``by`` a name token."""
+    return "_".join(["r{program:program}", "{drid}", GROUPING_TEMPLATES[grouping], *(f"{{{c}:token}}" for c in by)])
 
 
 def grouping_rules(
@@ -64,10 +70,10 @@ def grouping_rules(
       ``GROUPING_COLUMNS[g] + by``;
     - makes members of them as ``member`` says (by default science members,
       their Level 2 ``_cal`` files);
-    - names its product ``r<PPPPP>_<drid>_<code>[_<by value>...]``, the code
-      being :func:`romanasn.naming.grouping_code` and the values of ``by``
-      going through :func:`romanasn.naming.name_token` (see
-      :func:`romanasn.naming.level3_name`);
+    - names its product ``r<PPPPP>_<drid>_<code>[_<by value>...]`` by a
+      template (:func:`level3_template`), the code being
+      :func:`romanasn.naming.grouping_code`'s and the values of ``by`` going
+      through :func:`romanasn.naming.name_token`;
     - is summed up by ``summary``, in which ``{scope}`` becomes the
       grouping's words in :data:`GROUPING_SCOPES` (or its name).
 
@@ -91,7 +97,7 @@ def grouping_rules(
             select=select,
             group_by=GROUPING_COLUMNS[grouping] + by,
             member=member,
-            product_name=_product_name(grouping, by),
+            product_name=level3_template(grouping, by),
             summary=summary.replace("{scope}", GROUPING_SCOPES.get(grouping, grouping)),
             **fields,
         )

@@ -48,12 +48,10 @@ class EarlierLevels:
 
 def _specs(rule_plan) -> Iterator[tuple[object, np.ndarray]]:
     """(member spec, rows) of a rule plan: its own rows, then each companion's rows."""
-    rule = rule_plan.rule
-    rows = [i for group in rule_plan.groups for i in group.rows]
-    yield rule.member, np.unique(np.asarray(rows, dtype=np.int64))
-    for k, companion in enumerate(rule.companions):
-        rows = [i for group in rule_plan.groups for i in group.companions[k]]
-        yield companion.member, np.unique(np.asarray(rows, dtype=np.int64))
+    rule, groups = rule_plan.rule, rule_plan.groups
+    yield rule.member, np.unique(groups.rows)
+    for companion, (rows, _) in zip(rule.companions, groups.companions):
+        yield companion.member, np.unique(rows)
 
 
 def earlier_levels(plan) -> list[EarlierLevels]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+import string
+from typing import Any, Callable, Mapping, Sequence
 
 from romanasn.errors import RuleError
 
@@ -171,3 +172,53 @@ SUFFIX_LEVELS = {"uncal": 1, "rate": 2, "cal": 2, "coadd": 3}
 def suffix_level(suffix: str | None) -> int | None:
     """The processing level a file-name suffix stands for, or None when it names no level."""
     return SUFFIX_LEVELS.get(suffix) if suffix else None
+
+
+# -- product name templates ---------------------------------------------------------------------
+
+#: The conversions a product name template may apply to a key value (``{column:conversion}``).
+TEMPLATE_CONVERSIONS: dict[str, Callable[[Any], str]] = {
+    "token": lambda value: name_token(value),
+    "program": lambda value: program_id(value),
+    "visit": lambda value: visit_code(value),
+    "stem": lambda value: strip_level(value),
+}
+_INTEGER_FORMAT = re.compile(r"^0?[1-9]?d$")
+
+
+def template_conversion(spec: str | None) -> Callable[[Any], str]:
+    """The function a template field's conversion stands for (None: the value as text)."""
+    if spec is None:
+        return str
+    if spec in TEMPLATE_CONVERSIONS:
+        return TEMPLATE_CONVERSIONS[spec]
+    return lambda value: format(int(value), spec)
+
+
+def parse_template(text: str, columns: Sequence[str]) -> list[tuple[str, str | None, str | None]]:
+    """The pieces ``(literal, field, conversion)`` of a product name template; ValueError when
+    it names a field that is not one of ``columns`` nor ``drid``, or an unknown conversion.
+
+    In a template, ``{column}`` is the group's value of one of the rule's ``group_by`` columns
+    as text; ``{column:conversion}`` the value converted: ``token`` (:func:`name_token`),
+    ``program`` (:func:`program_id`), ``visit`` (:func:`visit_code`), ``stem``
+    (:func:`strip_level`), or an integer format such as ``03d``; ``{drid}`` is the data release
+    id as a name token. ``"r{program:program}_{drid}_{visit_id:visit}_{optical_element:token}"``
+    gives ``r00001_p_v01001001001002_f158``.
+    """
+    parts = []
+    try:
+        pieces = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(f"product name template {text!r}: {exc}") from None
+    for literal, field, spec, conversion in pieces:
+        if conversion:
+            raise ValueError(f"product name template {text!r}: !{conversion} is not allowed")
+        if field is not None and field != "drid" and field not in columns:
+            raise ValueError(f"product name template {text!r}: {{{field}}} is neither a group_by column "
+                             f"({', '.join(columns)}) nor drid")
+        if spec and spec not in TEMPLATE_CONVERSIONS and not _INTEGER_FORMAT.match(spec):
+            raise ValueError(f"product name template {text!r}: unknown conversion {spec!r} (known: "
+                             f"{', '.join(TEMPLATE_CONVERSIONS)}, or an integer format such as 03d)")
+        parts.append((literal, field, spec or None))
+    return parts

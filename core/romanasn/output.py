@@ -32,7 +32,7 @@ from attrs import define, evolve, field
 
 from romanasn import asnfile, members
 from romanasn._version import __version__
-from romanasn.encoder import Encoder, encode_json, extension
+from romanasn.encoder import Encoder, check_file, encode_json, extension
 from romanasn.engine import Plan, Result, paused_gc
 from romanasn.engine import plan as make_plan
 from romanasn.errors import AsnError, RomanasnError, UsageError
@@ -349,7 +349,8 @@ def _reraise(exc: BaseException, out: Path) -> None:
 
 
 class _LocalRun:
-    """Plans on this machine and builds, checks and encodes each association in turn."""
+    """Plans on this machine and makes each association file in turn: as columns (the columnar
+    lane, JSON), or building, checking and encoding each association record (the object lane)."""
 
     def __init__(self, pool, *, plugin_manager, config, rules, skip_rules, format, member_prefix, existing_ids,
                  keep_going=False):
@@ -357,12 +358,16 @@ class _LocalRun:
                               plugin_manager=plugin_manager, existing_ids=existing_ids, keep_going=keep_going)
         self.encoder = Encoder(format, member_prefix)
         self.ext = extension(format)
+        self.columns = self.plan.hooks.fast and format == "json"
 
     def stems(self) -> list[str]:
         return self.plan.file_stems()
 
     def items(self) -> Iterator[tuple[int, str, str, str, bytes, str]]:
         """``(id number, rule, product name, file stem, bytes, program)`` of each association."""
+        if self.columns:
+            yield from self._checked(self.plan.encoded(self.encoder.prefix))
+            return
         release = not self.plan.hooks.written  # no observer will ask for them again
         for number, association, stem in self.plan.stream(release=release):
             try:
@@ -373,6 +378,19 @@ class _LocalRun:
                 self.plan.fail(rule, named)  # raises unless the run keeps going
                 continue
             yield number, association.asn_rule, association.product_name, stem, data, association.program
+
+    def _checked(self, items: Iterator[tuple]) -> Iterator[tuple]:
+        """The columnar lane's files, each validated against the association schema."""
+        for item in items:
+            rule = item[1]
+            if rule in self.plan.failed:
+                continue
+            try:
+                check_file(item[4], item[3] + self.ext)
+            except RomanasnError as exc:
+                self.plan.fail(rule, type(exc)(f"rule {rule!r} of plugin {self.plan.plugin_of(rule).label}: {exc}"))
+                continue
+            yield item
 
     def failed_rules(self) -> set[str]:
         """The rules that failed (once every item is out); the plan forgets their associations."""

@@ -9,12 +9,9 @@ from typing import Any, Sequence
 
 from romanasn._version import __version__
 from romanasn.naming import member_filename, program_id
-from romanasn.plugins.types import Group, MemberSpec, RunConfig
+from romanasn import lane
+from romanasn.plugins.types import Group, MemberSpec, PoolView, RunConfig
 from romanasn.records import NO_TARGET, Association, Member, Product
-
-_OK = {"", "NULL", "NONE", "OK"}
-_FALSE = {"", "FALSE", "NULL", "NONE", "0", "NO"}
-
 
 def degraded_reasons(table: Any) -> list[str | None]:
     """Per pool row, why the exposure is degraded, or None when it is not.
@@ -23,17 +20,7 @@ def degraded_reasons(table: Any) -> list[str | None]:
     ``data_problem`` is true or a non-empty text, or ``engineering_quality``
     is not ``OK``.
     """
-    reasons: list[str | None] = [None] * len(table)
-    checks = (("exposerr", _OK), ("data_problem", _FALSE), ("engineering_quality", _OK))
-    for column, fine in checks:
-        if column not in table.colnames:
-            continue
-        for i, value in enumerate(table[column].tolist()):
-            text = "" if value is None else str(value).strip()
-            if text.upper() not in fine:
-                reason = f"{column}: {text}"
-                reasons[i] = reason if reasons[i] is None else f"{reasons[i]}; {reason}"
-    return reasons
+    return lane.degraded_reasons(PoolView(table)).to_pylist()
 
 
 def build_associations(

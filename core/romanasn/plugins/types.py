@@ -165,7 +165,10 @@ class Rule:
       vetoed with its reason.
     - ``member``: how a row becomes a member (exptype, level suffix).
     - ``companions``: rows joined in from outside the selection.
-    - ``product_name(group, config)``: the product name for one group.
+    - ``product_name``: the product name of a group: a template over the
+      ``group_by`` columns, computed for every group at once (``"r{program:program}_{drid}_full"``;
+      see :func:`romanasn.naming.parse_template`), or a function
+      ``product_name(group, config)``, called once per group.
     - ``extras(group, config)``: optional extra top-level keys
       (``target``, ``skycell_wcs_info``, ...).
     - ``needs``: names of ``generate`` options the rule cannot run without;
@@ -180,7 +183,7 @@ class Rule:
     name: str = field(validator=validators.matches_re(_NAME))
     asn_type: str
     level: int = field(validator=validators.in_((1, 2, 3)))
-    product_name: Callable[[Group, RunConfig], str]
+    product_name: str | Callable[[Group, RunConfig], str] = field()
     select: tuple[Constraint, ...] = field(converter=_tuple, default=())
     group_by: tuple[str, ...] = field(converter=_tuple, default=())
     keys: KeyFunction | None = None
@@ -195,6 +198,18 @@ class Rule:
     def _check_group_by(self, _attribute, value):
         if not value:
             raise ValueError(f"rule {self.name!r}: group_by must name at least one key")
+
+    @product_name.validator
+    def _check_product_name(self, _attribute, value):
+        if isinstance(value, str):
+            from romanasn.naming import parse_template
+
+            try:
+                parse_template(value, self.group_by)
+            except ValueError as exc:
+                raise ValueError(f"rule {self.name!r}: {exc}") from None
+        elif not callable(value):
+            raise TypeError(f"rule {self.name!r}: product_name must be a template or a function, not {value!r}")
 
 
 @frozen

@@ -15,12 +15,12 @@ the exposure type without ``WFI_``, in lower case.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from romanasn import Constraint, Group, MemberSpec, Rule, RunConfig, degraded_reasons, isin
-from romanasn.naming import GROUPING_COLUMNS, level3_name, visit_code
+from romanasn.naming import GROUPING_COLUMNS, level3_name
 
 LEVEL1 = MemberSpec("science", "uncal")
 
@@ -60,21 +60,16 @@ def calibration_type(exposure_type: str) -> str:
     return exposure_type.upper().removeprefix("WFI_").lower()
 
 
-def per_detector_name(column: str) -> Callable[[Group, RunConfig], str]:
-    """Namer of ``r<PPPPP>_<drid>_<type>_<det>_<key>``, ``<key>`` read from ``column`` of the group key."""
-
-    def product_name(group: Group, config: RunConfig) -> str:
-        key = group.key
-        kind = calibration_type(group.first("exposure_type"))
-        return level3_name(key["program"], config.data_release_id, kind, key["detector"], key[column])
-
-    return product_name
+def dark_name(group: Group, config: RunConfig) -> str:
+    """``r<PPPPP>_<drid>_<type>_<det>_<MA table>``, the type (``im_dark``, ``sp_dark``) from the exposure type."""
+    key = group.key
+    kind = calibration_type(key["exposure_type"])
+    return level3_name(key["program"], config.data_release_id, kind, key["detector"], key["ma_table_name"])
 
 
-def per_visit_name(group: Group, config: RunConfig) -> str:
-    """``r<PPPPP>_<drid>_<type>_v<CCAAASSSOOOVVV>``."""
-    kind = calibration_type(group.first("exposure_type"))
-    return level3_name(group.key["program"], config.data_release_id, kind, visit_code(group.key["visit_id"]))
+def per_visit_template(kind: str) -> str:
+    """The template ``r<PPPPP>_<drid>_<type>_v<CCAAASSSOOOVVV>`` of a rule taking one exposure type."""
+    return f"r{{program:program}}_{{drid}}_{kind}_{{visit_id:visit}}"
 
 
 def per_visit_rule(exposure_type: str) -> Rule:
@@ -87,7 +82,7 @@ def per_visit_rule(exposure_type: str) -> Rule:
         select=[isin("exposure_type", exposure_type)],
         group_by=GROUPING_COLUMNS["visit"],
         member=LEVEL1,
-        product_name=per_visit_name,
+        product_name=per_visit_template(kind),
         summary=f"every {exposure_type} exposure of one visit, all detectors",
     )
 
@@ -101,7 +96,7 @@ RULES: tuple[Rule, ...] = (
         group_by=("program", "exposure_type", "detector", "ma_table_name"),
         constraints=[HAS_MA_TABLE],
         member=LEVEL1,
-        product_name=per_detector_name("ma_table_name"),
+        product_name=dark_name,
         summary="WFI_IM_DARK / WFI_SP_DARK exposures of one program, type, detector and MA table",
     ),
     Rule(
@@ -111,7 +106,7 @@ RULES: tuple[Rule, ...] = (
         select=[isin("exposure_type", "WFI_FLAT")],
         group_by=("program", "detector", "optical_element"),
         member=LEVEL1,
-        product_name=per_detector_name("optical_element"),
+        product_name="r{program:program}_{drid}_flat_{detector:token}_{optical_element:token}",
         summary="WFI_FLAT exposures of one program, detector and optical element",
     ),
     per_visit_rule("WFI_WFSC"),

@@ -11,16 +11,15 @@
 
 from __future__ import annotations
 
-from romanasn import Group, MemberSpec, Rule, RunConfig, isin, strip_level
+from romanasn import Group, MemberSpec, Rule, RunConfig, isin
 from romanasn.grouping import grouping_rules
 from romanasn.naming import focal_plane_name
 
 EXPOSURE_TYPE = "WFI_IMAGE"
 
 
-def exposure_name(group: Group, config: RunConfig) -> str:
-    """``r<vid>_<eeee>_<det>_<el>``: the exposure file name without level suffix and extension."""
-    return strip_level(group.key["filename"])
+#: ``r<vid>_<eeee>_<det>_<el>``: the exposure file name without level suffix and extension.
+EXPOSURE_NAME = "{filename:stem}"
 
 
 def fov_name(group: Group, config: RunConfig) -> str:
@@ -38,7 +37,7 @@ RULES: tuple[Rule, ...] = (
         select=SELECT,
         group_by=("filename",),
         member=MemberSpec("science", "uncal"),
-        product_name=exposure_name,
+        product_name=EXPOSURE_NAME,
         summary="one WFI_IMAGE exposure file (one detector), Level 1 member",
     ),
     Rule(

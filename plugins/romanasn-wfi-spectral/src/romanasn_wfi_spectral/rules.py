@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from romanasn import Companion, Group, MemberSpec, Rule, RunConfig, isin, strip_level
+from romanasn import Companion, MemberSpec, Rule, isin
 from romanasn.grouping import grouping_rules
 
 ELEMENTS = ("GRISM", "PRISM")
@@ -26,9 +26,8 @@ DIRECT_IMAGES = Companion(
 )
 
 
-def exposure_name(group: Group, config: RunConfig) -> str:
-    """``r<vid>_<eeee>_<det>_<el>``: the exposure file name without level suffix and extension."""
-    return strip_level(group.key["filename"])
+#: ``r<vid>_<eeee>_<det>_<el>``: the exposure file name without level suffix and extension.
+EXPOSURE_NAME = "{filename:stem}"
 
 
 RULES: tuple[Rule, ...] = (
@@ -40,7 +39,7 @@ RULES: tuple[Rule, ...] = (
         group_by=("filename",),
         member=MemberSpec("science", "uncal"),
         companions=[DIRECT_IMAGES],
-        product_name=exposure_name,
+        product_name=EXPOSURE_NAME,
         summary="one grism or prism exposure file (one detector), Level 1 member, "
                 "with the visit's direct images of that detector",
     ),

@@ -1,0 +1,419 @@
+"""The columnar fast lane: grouping, names and association files as columns, not objects.
+
+When no pack implements a per-association hook, the engine plans and writes
+every association from arrays (numpy and Arrow): the selected rows are
+factorised on their key columns and sorted into groups (:class:`Groups`:
+rows and offsets), product names are computed from a rule's name template
+(:class:`Template`) over its key columns, and the members and the file of a
+block of associations are assembled as Arrow string columns
+(:class:`Files`), the same bytes :func:`romanasn.asnfile.dumps` writes. No
+Python object is made per row; per association, only the file's bytes (a view
+of an Arrow buffer) are handed to the writer.
+"""
+
+from __future__ import annotations
+
+import os
+from json.encoder import encode_basestring_ascii as _json_text
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from romanasn import asnfile
+from romanasn.encoder import encode_json
+from romanasn.naming import member_filename, name_token, parse_template, template_conversion as conversion, unsafe_reason
+from romanasn.plugins.types import PoolView
+from romanasn.records import NO_DEGRADED, NO_TARGET, SOME_DEGRADED
+
+__all__ = ["Files", "Groups", "Template", "degraded_reasons", "factorize", "group_rows", "join", "unsafe_names"]
+
+
+# -- columns ---------------------------------------------------------------------------------------
+
+
+def arrow_column(view: PoolView, name: str) -> pa.Array:
+    """A pool column as an Arrow array (masked cells null), made once per run."""
+
+    def make(table: Any) -> pa.Array:
+        column = table[name]
+        mask = np.ma.getmaskarray(column)
+        data = np.asarray(column.data if hasattr(column, "mask") else column)
+        try:
+            return pa.array(data, mask=mask if mask.any() else None)
+        except (pa.ArrowException, TypeError, ValueError):  # mixed Python objects: one cell at a time
+            return pa.array(view.column(name))
+
+    return view.derived(("romanasn.lane:arrow", name), make)
+
+
+def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
+    """A code per value (equal values, equal codes; null its own) and each code's value (an
+    Arrow array; a list for values Arrow cannot hash, compared by Python's equality)."""
+    try:
+        encoded = pc.dictionary_encode(values, null_encoding="encode")
+    except pa.ArrowNotImplementedError:
+        index: dict = {}
+        codes = [index.setdefault(value, len(index)) for value in values.to_pylist()]
+        return np.asarray(codes, dtype=np.int64), list(index)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+
+
+def as_list(values: pa.Array | list) -> list:
+    """Values (an Arrow array or a list) as a list."""
+    return values if isinstance(values, list) else values.to_pylist()
+
+
+def _taken(values: pa.Array | list, positions: np.ndarray) -> pa.Array | list:
+    if isinstance(values, list):
+        return [values[i] for i in positions.tolist()]
+    return values.take(pa.array(positions))
+
+
+def key_codes(view: PoolView, names: Sequence[str], rows: np.ndarray) -> tuple[np.ndarray, list]:
+    """A code per row of ``rows`` (equal codes, equal values in every column of ``names``), and
+    for each column its value per code."""
+    codes = np.zeros(len(rows), dtype=np.int64)
+    per_column = []
+    for name in names:
+        more, values = factorize(arrow_column(view, name).take(pa.array(rows)))
+        per_column.append((more, values))
+        codes = codes * max(len(values), 1) + more
+        codes = np.unique(codes, return_inverse=True)[1].ravel()
+    first = np.zeros(0, dtype=np.int64)
+    if len(rows):
+        first = np.full(codes.max() + 1, -1, dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(rows) - 1, -1, -1)
+    return codes, [_taken(values, more[first]) for more, values in per_column]
+
+
+# -- groups ----------------------------------------------------------------------------------------
+
+
+class Groups:
+    """A rule's groups as columns: group ``g`` holds ``rows[offsets[g]:offsets[g + 1]]`` (sorted
+    by file name), its key is ``keys[column][g]``; ``companions`` holds, for each of the rule's
+    companions, ``(rows, offsets)`` of the rows it joins in (sorted by row)."""
+
+    __slots__ = ("rows", "offsets", "keys", "companions")
+
+    def __init__(self, rows: np.ndarray, offsets: np.ndarray, keys: dict[str, list],
+                 companions: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> None:
+        self.rows, self.offsets, self.keys, self.companions = rows, offsets, keys, list(companions)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def group_of_rows(self) -> np.ndarray:
+        """The group of each entry of ``rows``."""
+        return np.repeat(np.arange(len(self)), np.diff(self.offsets))
+
+    def take(self, kept: np.ndarray) -> "Groups":
+        """The groups whose indices are in ``kept`` (sorted)."""
+        rows, offsets = _take_ranges(self.rows, self.offsets, kept)
+        companions = [_take_ranges(r, o, kept) for r, o in self.companions]
+        return Groups(rows, offsets, {k: _taken(v, kept) for k, v in self.keys.items()}, companions)
+
+    @classmethod
+    def empty(cls, names: Sequence[str], companions: int = 0) -> "Groups":
+        """No group."""
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, np.zeros(1, dtype=np.int64), {name: [] for name in names}, [(none, np.zeros(1, np.int64))] * companions)
+
+
+def _take_ranges(rows: np.ndarray, offsets: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    sizes = np.diff(offsets)[kept]
+    starts = offsets[:-1][kept]
+    picked = np.repeat(starts - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes) + np.arange(sizes.sum())
+    return rows[picked], np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+
+
+def group_rows(rows: np.ndarray, codes: np.ndarray, keys: dict[str, list], rank: np.ndarray) -> Groups:
+    """Rows with their group code (one group per code, its key in ``keys`` by code), each
+    group's rows sorted by ``rank`` (file-name order)."""
+    if not len(rows):
+        return Groups(rows, np.zeros(1, dtype=np.int64), {name: [] for name in keys})
+    order = np.lexsort((rank[rows], codes))
+    rows, codes = rows[order], codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    offsets = np.append(starts, len(rows)).astype(np.int64)
+    firsts = codes[starts]
+    return Groups(rows, offsets, {name: _taken(values, firsts) for name, values in keys.items()})
+
+
+def join(view: PoolView, groups: Groups, on: Sequence[str], candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, offsets)``: for each group, the ``candidates`` rows with the same values in the
+    ``on`` columns as any of the group's rows, each once, sorted (a hash join)."""
+    both = np.concatenate((groups.rows, candidates))
+    codes, _ = key_codes(view, on, both)
+    mine, theirs = codes[:len(groups.rows)], codes[len(groups.rows):]
+    pairs = np.unique(np.stack((groups.group_of_rows(), mine), axis=1), axis=0) if len(mine) else np.zeros((0, 2), np.int64)
+    order = np.argsort(theirs, kind="stable")
+    sorted_codes = theirs[order]
+    start = np.searchsorted(sorted_codes, pairs[:, 1], "left")
+    stop = np.searchsorted(sorted_codes, pairs[:, 1], "right")
+    sizes = stop - start
+    picked = np.repeat(start - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes) + np.arange(sizes.sum())
+    owner = np.repeat(pairs[:, 0], sizes)
+    joined = np.unique(np.stack((owner, candidates[order][picked]), axis=1), axis=0) if len(owner) else np.zeros((0, 2), np.int64)
+    counts = np.bincount(joined[:, 0], minlength=len(groups)) if len(joined) else np.zeros(len(groups), np.int64)
+    return joined[:, 1].astype(np.int64), np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+
+# -- product names from templates ----------------------------------------------------------------
+
+
+class Template:
+    """A rule's product name template (see :func:`romanasn.naming.parse_template`), computed as a
+    column over the groups' keys."""
+
+    def __init__(self, text: str, columns: Sequence[str]) -> None:
+        self.parts = parse_template(text, columns)
+
+    def names(self, keys: dict[str, list], count: int, drid: str) -> pa.Array:
+        """The product name of each of ``count`` groups, their keys in ``keys``."""
+        pieces: list[pa.Array] = []
+        for literal, field, spec in self.parts:
+            if literal:
+                pieces.append(_column(literal, count))
+            if field == "drid":
+                pieces.append(_column(name_token(drid), count))
+            elif field is not None:
+                pieces.append(_converted(keys[field], spec))
+        if len(pieces) == 1:
+            return pieces[0]
+        return pc.binary_join_element_wise(*pieces, "")
+
+
+def _converted(values: pa.Array | list, spec: str | None) -> pa.Array:
+    """Key values converted as a template says, each distinct value once (file names to their
+    stems as a column)."""
+    if spec == "stem" and isinstance(values, pa.Array) and pa.types.is_string(values.type):
+        parts = _stems(values)
+        if not parts.null_count:
+            return parts.field("stem")
+    codes, distinct = factorize(values if isinstance(values, pa.Array) else pa.array(values))
+    convert = conversion(spec)
+    texts = pa.array([convert(value) for value in as_list(distinct)], pa.string())
+    return texts.take(pa.array(codes))
+
+
+def _stems(filenames: pa.Array) -> pa.StructArray:
+    """Each file name's ``stem`` and ``ext`` around its level suffix (``x_cal.asdf``: ``x`` and
+    ``.asdf``; null for a name without one)."""
+    return pc.extract_regex(filenames, r"^(?P<stem>.+)_[A-Za-z0-9]+(?P<ext>\.[A-Za-z0-9]+)$")
+
+
+_STEM = r"^(.+)_[A-Za-z0-9]+\.[A-Za-z0-9]+$"  # strip_level's pattern: the name less "_<level>.<ext>"
+_SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+
+
+def unsafe_names(names: pa.Array) -> list[int]:
+    """The positions of the names :func:`romanasn.naming.unsafe_reason` refuses."""
+    bad = pc.invert(pc.and_(pc.match_substring_regex(names, _SAFE_NAME),
+                            pc.invert(pc.match_substring(names, ".."))))
+    bad = pc.or_(bad, pc.greater(pc.utf8_length(names), 200))
+    suspects = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
+    return [i for i in suspects.tolist() if unsafe_reason(names[i].as_py())]
+
+
+# -- members and files -----------------------------------------------------------------------------
+
+_OK = {"", "NULL", "NONE", "OK"}
+_FALSE = {"", "FALSE", "NULL", "NONE", "0", "NO"}
+_CHECKS = (("exposerr", _OK), ("data_problem", _FALSE), ("engineering_quality", _OK))
+
+
+def degraded_reasons(view: PoolView) -> pa.Array:
+    """Per pool row, why the exposure is degraded (null when it is not): ``exposerr`` not empty,
+    ``NULL``, ``NONE`` or ``OK``, ``data_problem`` true or a text, ``engineering_quality`` not ``OK``."""
+
+    def make(table: Any) -> pa.Array:
+        reasons = pa.nulls(len(table), pa.string())
+        for column, fine in _CHECKS:
+            if column not in table.colnames:
+                continue
+            codes, values = factorize(arrow_column(view, column))
+            texts = ["" if v is None else str(v).strip() for v in as_list(values)]
+            why = pa.array([None if t.upper() in fine else f"{column}: {t}" for t in texts], pa.string())
+            reason = why.take(pa.array(codes))
+            joined = pc.binary_join_element_wise(reasons, reason, "; ")
+            reasons = pc.coalesce(joined, reasons, reason)
+        return reasons
+
+    return view.derived("romanasn.lane:degraded", make)
+
+
+_PLAIN_TEXT = r'^[ !#-\[\]-~]*$'  # printable ASCII but " and \: JSON text is the text in quotes
+_MEMBER_START = '\n                {\n                    "expname": '
+_MEMBER_EXPTYPE = ',\n                    "exptype": '
+_MEMBER_EXPOSERR = ',\n                    "exposerr": '
+_MEMBER_CANDIDATE = ',\n                    "asn_candidate": '
+_MEMBER_CLOSE = "\n                }"
+
+
+def json_texts(values: pa.Array) -> pa.Array:
+    """Each text as a JSON string (``json.dumps`` with ``ensure_ascii``)."""
+    quoted = pc.binary_join_element_wise('"', values, '"', "")
+    if _plain(values):
+        return quoted
+    plain = pc.match_substring_regex(values, _PLAIN_TEXT)
+    escaped = pa.array([None if v is None else _json_text(v) for v in values.to_pylist()], pa.string())
+    return pc.if_else(plain, quoted, escaped)
+
+
+_NOT_PLAIN = np.ones(256, dtype=bool)
+_NOT_PLAIN[0x20:0x7F] = False
+_NOT_PLAIN[[ord('"'), ord("\\")]] = True
+
+
+def _plain(values: pa.Array) -> bool:
+    """Whether every text is printable ASCII without ``"`` and ``\\`` (JSON holds it as it is)."""
+    if not len(values):
+        return True
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32 if values.type == pa.string() else np.int64)
+    offsets = offsets[values.offset:values.offset + len(values) + 1]
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return not _NOT_PLAIN[data].any()
+
+
+def member_names(view: PoolView, suffix: str | None) -> pa.Array:
+    """Each pool row's member file name at the level ``suffix`` names (made once per run)."""
+    filenames = arrow_column(view, "filename")
+    if suffix is None:
+        return filenames
+
+    def make(table: Any) -> pa.Array:
+        parts = view.derived("romanasn.lane:stems", lambda table: _stems(filenames))
+        names = pc.binary_join_element_wise(parts.field("stem"), "_" + suffix, parts.field("ext"), "")
+        if not parts.null_count:
+            return names
+        other = pa.array([member_filename(f, suffix) for f in filenames.to_pylist()], pa.string())
+        return pc.coalesce(names, other)
+
+    return view.derived(("romanasn.lane:members", suffix), make)
+
+
+class Files:
+    """The association files of one rule, a block of groups at a time, as a column of texts.
+
+    ``members`` are the rule's member entries, one per member of each group in file order:
+    ``(group, row, spec)`` where spec 0 is the rule's member and ``k`` its ``k``-th companion.
+    """
+
+    def __init__(self, view: PoolView, rule: Any, groups: Groups, names: pa.Array,
+                 programs: tuple[np.ndarray, list[str]], head: Callable[[int, str, str], tuple[str, str]],
+                 prefix: str | None) -> None:
+        self.view, self.rule, self.names, self.head = view, rule, names, head
+        self.programs, self.program_ids = programs
+        self.specs = [rule.member] + [c.member for c in rule.companions]
+        entries = [(groups.group_of_rows(), groups.rows, np.zeros(len(groups.rows), np.int64))]
+        for k, (rows, offsets) in enumerate(groups.companions, start=1):
+            owner = np.repeat(np.arange(len(groups)), np.diff(offsets))
+            entries.append((owner, rows, np.full(len(rows), k, np.int64)))
+        owner, rows, spec = (np.concatenate(parts) for parts in zip(*entries))
+        expnames = self._expnames(rows, spec, prefix)
+        # Sorted by group, member name, spec, then file name (the rule's rows) or row (companions);
+        # of equal names in one group the members of the first spec stay, the last of them.
+        rank = np.where(spec == 0, filename_rank(view)[rows], rows)
+        table = pa.table({"g": owner, "name": expnames, "spec": spec, "rank": rank})
+        order = pc.sort_indices(table, [("g", "ascending"), ("name", "ascending"), ("spec", "ascending"),
+                                        ("rank", "ascending")]).to_numpy()
+        owner, spec, rows = owner[order], spec[order], rows[order]
+        expnames = expnames.take(pa.array(order))
+        same_name = np.zeros(len(order), dtype=bool)
+        if len(order) > 1:
+            same_name[1:] = (owner[1:] == owner[:-1]) & pc.equal(expnames[1:], expnames[:-1]).to_numpy(zero_copy_only=False)
+        run = np.maximum.accumulate(np.where(same_name, 0, np.arange(len(order))))  # first entry of each name
+        last_of_spec = np.ones(len(order), dtype=bool)
+        last_of_spec[:-1] = ~(same_name[1:] & (spec[1:] == spec[:-1]))
+        kept = np.flatnonzero(last_of_spec & (spec == spec[run]))
+        # and each group's members in order: the rule's by name, then each companion's by name
+        if len(self.specs) > 1:
+            kept = kept[np.lexsort((np.arange(len(kept)), spec[kept], owner[kept]))]
+        self.owner, self.rows, self.spec = owner[kept], rows[kept], spec[kept]
+        self.expnames = expnames.take(pa.array(kept))
+        self.offsets = np.concatenate(([0], np.cumsum(np.bincount(self.owner, minlength=len(groups))))).astype(np.int64)
+        self.reasons = degraded_reasons(view)
+        self.candidates = arrow_column(view, "asn_candidate") if "asn_candidate" in view.table.colnames else None
+        has_reason = pc.is_valid(self.reasons.take(pa.array(self.rows))).to_numpy(zero_copy_only=False)
+        self.degraded = np.add.reduceat(has_reason, self.offsets[:-1]) > 0 if len(self.rows) else np.zeros(0, bool)
+
+    def _expnames(self, rows: np.ndarray, spec: np.ndarray, prefix: str | None) -> pa.Array:
+        """The member name of each entry."""
+        names = pa.nulls(len(rows), pa.string())
+        for k, member in enumerate(self.specs):
+            mine = spec == k
+            if mine.any():
+                made = member_names(self.view, member.suffix).take(pa.array(rows[mine]))
+                names = made if mine.all() else pc.replace_with_mask(names, pa.array(mine), made)
+        if prefix is not None:
+            names = pc.binary_join_element_wise(os.path.join(prefix, ""), names, "")
+        return names
+
+    def block(self, start: int, stop: int, ids: np.ndarray) -> pa.Array:
+        """The file texts of groups ``start`` to ``stop`` (``ids``: every group's id number)."""
+        low, high = int(self.offsets[start]), int(self.offsets[stop])
+        rows, spec, count = self.rows[low:high], self.spec[low:high], stop - start
+        taken = pa.array(rows)
+        exptypes = json_texts(pa.array([member.exptype for member in self.specs], pa.string()))
+        texts = pc.binary_join_element_wise(_column(_MEMBER_START, len(rows)), json_texts(self.expnames[low:high]),
+                                            _column(_MEMBER_EXPTYPE, len(rows)), exptypes.take(pa.array(spec)), "")
+        with_reason = pc.binary_join_element_wise(texts, _column(_MEMBER_EXPOSERR, len(rows)),
+                                                  json_texts(self.reasons.take(taken)), "")
+        texts = pc.coalesce(with_reason, texts)
+        if self.candidates is not None:
+            texts = _with_candidates(texts, self.candidates.take(taken))
+        texts = pc.binary_join_element_wise(texts, _column(_MEMBER_CLOSE, len(rows)), "")
+        members = pa.ListArray.from_arrays(pa.array(self.offsets[start:stop + 1] - low, pa.int32()), texts)
+        groups = np.arange(start, stop)
+        degraded = self.degraded[start:stop]
+        combos = groups if getattr(self.head, "per_group", False) else self.programs[start:stop] * 2 + degraded
+        _, firsts, inverse = np.unique(combos, return_index=True, return_inverse=True)
+        heads = [self.head(g, self.program_ids[self.programs[g]], SOME_DEGRADED if self.degraded[g] else NO_DEGRADED)
+                 for g in (groups[firsts]).tolist()]
+        which = pa.array(inverse.ravel())
+        before = pa.array(["{" + head[0] + '\n    "asn_id": "a' for head in heads], pa.string()).take(which)
+        after = pa.array(['",' + head[1] + '\n    "products": [\n        {\n            "name": ' for head in heads],
+                         pa.string()).take(which)
+        return pc.binary_join_element_wise(
+            before, pa.array(ids[start:stop]).cast(pa.string()), after, json_texts(self.names[start:stop]),
+            _column(',\n            "members": [', count), pc.binary_join(members, ","),
+            _column("\n            ]\n        }\n    ]\n}\n", count), "")
+
+
+def _column(text: Any, count: int) -> pa.Array:
+    if isinstance(text, (pa.Array, pa.ChunkedArray)):
+        return text
+    return pa.array([text], pa.string()).take(pa.array(np.zeros(count, dtype=np.int64)))
+
+
+def _with_candidates(texts: pa.Array, candidates: pa.Array) -> pa.Array:
+    """Member texts with ``asn_candidate`` added where the pool gives a true value."""
+    codes, values = factorize(candidates)
+    pieces = pa.array([_MEMBER_CANDIDATE + encode_json(asnfile._plain(v, "asn_candidate"), 4, 5) if v else None
+                       for v in as_list(values)], pa.string()).take(pa.array(codes))
+    return pc.coalesce(pc.binary_join_element_wise(texts, pieces, ""), texts)
+
+
+def filename_rank(view: PoolView) -> np.ndarray:
+    """Each row's position in file-name order."""
+
+    def make(table: Any) -> np.ndarray:
+        order = pc.sort_indices(arrow_column(view, "filename")).to_numpy()
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        return rank
+
+    return view.derived("filename_rank", make)
+
+
+def views(texts: pa.Array) -> Iterator[memoryview]:
+    """Each text of a column of texts as UTF-8 bytes (a view of the column's buffer)."""
+    texts = texts.cast(pa.large_string()) if texts.type != pa.large_string() else texts
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
+    data = memoryview(texts.buffers()[2])
+    bounds = offsets.tolist()
+    for start, stop in zip(bounds, bounds[1:]):
+        yield data[start:stop]
