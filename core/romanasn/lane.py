@@ -41,9 +41,10 @@ def arrow_column(view: PoolView, name: str) -> pa.Array:
         mask = np.ma.getmaskarray(column)
         data = np.asarray(column.data if hasattr(column, "mask") else column)
         try:
-            return pa.array(data, mask=mask if mask.any() else None)
+            made = pa.array(data, mask=mask if mask.any() else None)
         except (pa.ArrowException, TypeError, ValueError):  # mixed Python objects: one cell at a time
-            return pa.array(view.column(name))
+            made = pa.array(view.column(name))
+        return made.combine_chunks() if isinstance(made, pa.ChunkedArray) else made
 
     return view.derived(("romanasn.lane:arrow", name), make)
 
@@ -51,6 +52,8 @@ def arrow_column(view: PoolView, name: str) -> pa.Array:
 def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
     """A code per value (equal values, equal codes; null its own) and each code's value (an
     Arrow array; a list for values Arrow cannot hash, compared by Python's equality)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     try:
         encoded = pc.dictionary_encode(values, null_encoding="encode")
     except pa.ArrowNotImplementedError:
@@ -79,8 +82,10 @@ def key_codes(view: PoolView, names: Sequence[str], rows: np.ndarray) -> tuple[n
     for name in names:
         more, values = factorize(arrow_column(view, name).take(pa.array(rows)))
         per_column.append((more, values))
-        codes = codes * max(len(values), 1) + more
-        codes = np.unique(codes, return_inverse=True)[1].ravel()
+        if per_column[1:]:
+            codes = factorize(pa.array(codes * max(len(values), 1) + more))[0]
+        else:
+            codes = more
     first = np.zeros(0, dtype=np.int64)
     if len(rows):
         first = np.full(codes.max() + 1, -1, dtype=np.int64)
@@ -295,6 +300,25 @@ def member_names(view: PoolView, suffix: str | None) -> pa.Array:
     return view.derived(("romanasn.lane:members", suffix), make)
 
 
+def name_ranks(view: PoolView, suffixes: tuple[str | None, ...]) -> list[np.ndarray]:
+    """For each suffix, each pool row's member name's dense rank among the member names of every
+    suffix (equal names, equal ranks; in name order), made once per run."""
+
+    def make(table: Any) -> list[np.ndarray]:
+        names = pa.chunked_array([member_names(view, suffix) for suffix in dict.fromkeys(suffixes)]).combine_chunks()
+        order = pc.sort_indices(names).to_numpy()
+        ordered = names.take(pa.array(order))
+        new = np.ones(len(order), dtype=bool)
+        if len(order) > 1:
+            new[1:] = pc.not_equal(ordered[1:], ordered[:-1]).to_numpy(zero_copy_only=False)
+        dense = np.empty(len(order), dtype=np.int64)
+        dense[order] = np.cumsum(new) - 1
+        by_suffix = dict(zip(dict.fromkeys(suffixes), np.split(dense, len(dict.fromkeys(suffixes)))))
+        return [by_suffix[suffix] for suffix in suffixes]
+
+    return view.derived(("romanasn.lane:name-ranks", suffixes), make)
+
+
 class Files:
     """The association files of one rule, a block of groups at a time, as a column of texts.
 
@@ -313,18 +337,18 @@ class Files:
             owner = np.repeat(np.arange(len(groups)), np.diff(offsets))
             entries.append((owner, rows, np.full(len(rows), k, np.int64)))
         owner, rows, spec = (np.concatenate(parts) for parts in zip(*entries))
-        expnames = self._expnames(rows, spec, prefix)
         # Sorted by group, member name, spec, then file name (the rule's rows) or row (companions);
         # of equal names in one group the members of the first spec stay, the last of them.
+        names = name_ranks(view, tuple(member.suffix for member in self.specs))
+        named = np.empty(len(rows), dtype=np.int64)
+        for k, ranks in enumerate(names):
+            mine = spec == k
+            named[mine] = ranks[rows[mine]]
         rank = np.where(spec == 0, filename_rank(view)[rows], rows)
-        table = pa.table({"g": owner, "name": expnames, "spec": spec, "rank": rank})
-        order = pc.sort_indices(table, [("g", "ascending"), ("name", "ascending"), ("spec", "ascending"),
-                                        ("rank", "ascending")]).to_numpy()
-        owner, spec, rows = owner[order], spec[order], rows[order]
-        expnames = expnames.take(pa.array(order))
+        order = np.lexsort((rank, spec, named, owner))
+        owner, spec, rows, named = owner[order], spec[order], rows[order], named[order]
         same_name = np.zeros(len(order), dtype=bool)
-        if len(order) > 1:
-            same_name[1:] = (owner[1:] == owner[:-1]) & pc.equal(expnames[1:], expnames[:-1]).to_numpy(zero_copy_only=False)
+        same_name[1:] = (owner[1:] == owner[:-1]) & (named[1:] == named[:-1])
         run = np.maximum.accumulate(np.where(same_name, 0, np.arange(len(order))))  # first entry of each name
         last_of_spec = np.ones(len(order), dtype=bool)
         last_of_spec[:-1] = ~(same_name[1:] & (spec[1:] == spec[:-1]))
@@ -333,7 +357,7 @@ class Files:
         if len(self.specs) > 1:
             kept = kept[np.lexsort((np.arange(len(kept)), spec[kept], owner[kept]))]
         self.owner, self.rows, self.spec = owner[kept], rows[kept], spec[kept]
-        self.expnames = expnames.take(pa.array(kept))
+        self.expnames = self._expnames(self.rows, self.spec, prefix)
         self.offsets = np.concatenate(([0], np.cumsum(np.bincount(self.owner, minlength=len(groups))))).astype(np.int64)
         self.reasons = degraded_reasons(view)
         self.candidates = arrow_column(view, "asn_candidate") if "asn_candidate" in view.table.colnames else None
