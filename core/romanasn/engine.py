@@ -632,8 +632,10 @@ def _programs(view: PoolView, groups: lane.Groups) -> tuple[np.ndarray, list[str
 
 
 def _rows_used(rule_plan: RulePlan) -> np.ndarray:
-    """The rows in any of a rule's groups, each once."""
-    return np.unique(rule_plan.groups.rows)
+    """Whether each pool row is in any of a rule's groups."""
+    used = np.zeros(len(rule_plan.view), dtype=bool)
+    used[rule_plan.groups.rows] = True
+    return used
 
 
 def _asn_id(number: int) -> str:

@@ -74,13 +74,19 @@ def _taken(values: pa.Array | list, positions: np.ndarray) -> pa.Array | list:
     return values.take(pa.array(positions))
 
 
+def column_codes(view: PoolView, name: str) -> tuple[np.ndarray, pa.Array | list]:
+    """A pool column factorised (:func:`factorize`), once per run."""
+    return view.derived(("romanasn.lane:codes", name), lambda table: factorize(arrow_column(view, name)))
+
+
 def key_codes(view: PoolView, names: Sequence[str], rows: np.ndarray) -> tuple[np.ndarray, list]:
     """A code per row of ``rows`` (equal codes, equal values in every column of ``names``), and
     for each column its value per code."""
     codes = np.zeros(len(rows), dtype=np.int64)
     per_column = []
     for name in names:
-        more, values = factorize(arrow_column(view, name).take(pa.array(rows)))
+        pool_codes, values = column_codes(view, name)
+        more = pool_codes[rows]
         per_column.append((more, values))
         if per_column[1:]:
             codes = factorize(pa.array(codes * max(len(values), 1) + more))[0]
@@ -153,17 +159,24 @@ def join(view: PoolView, groups: Groups, on: Sequence[str], candidates: np.ndarr
     both = np.concatenate((groups.rows, candidates))
     codes, _ = key_codes(view, on, both)
     mine, theirs = codes[:len(groups.rows)], codes[len(groups.rows):]
-    pairs = np.unique(np.stack((groups.group_of_rows(), mine), axis=1), axis=0) if len(mine) else np.zeros((0, 2), np.int64)
+    width = int(codes.max()) + 1 if len(codes) else 1
+    pairs = _distinct(groups.group_of_rows() * width + mine)
+    owners, wanted = pairs // width, pairs % width
     order = np.argsort(theirs, kind="stable")
     sorted_codes = theirs[order]
-    start = np.searchsorted(sorted_codes, pairs[:, 1], "left")
-    stop = np.searchsorted(sorted_codes, pairs[:, 1], "right")
-    sizes = stop - start
+    start = np.searchsorted(sorted_codes, wanted, "left")
+    sizes = np.searchsorted(sorted_codes, wanted, "right") - start
     picked = np.repeat(start - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes) + np.arange(sizes.sum())
-    owner = np.repeat(pairs[:, 0], sizes)
-    joined = np.unique(np.stack((owner, candidates[order][picked]), axis=1), axis=0) if len(owner) else np.zeros((0, 2), np.int64)
-    counts = np.bincount(joined[:, 0], minlength=len(groups)) if len(joined) else np.zeros(len(groups), np.int64)
-    return joined[:, 1].astype(np.int64), np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    rows_width = len(view)
+    joined = _distinct(np.repeat(owners, sizes) * rows_width + candidates[order][picked])
+    counts = np.bincount(joined // rows_width, minlength=len(groups))
+    return (joined % rows_width).astype(np.int64), np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
 # -- product names from templates ----------------------------------------------------------------
@@ -300,6 +313,34 @@ def member_names(view: PoolView, suffix: str | None) -> pa.Array:
     return view.derived(("romanasn.lane:members", suffix), make)
 
 
+def _tail_codes(view: PoolView) -> tuple[np.ndarray, list[tuple[str | None, Any]]]:
+    """Each pool row's code of what its members hold besides name and type: ``(reason it is
+    degraded, asn_candidate)``, and each code's pair (made once per run)."""
+
+    def make(table: Any) -> tuple[np.ndarray, list]:
+        reasons, reason_values = factorize(degraded_reasons(view))
+        if "asn_candidate" in table.colnames:
+            candidates, candidate_values = column_codes(view, "asn_candidate")
+        else:
+            candidates, candidate_values = np.zeros(len(table), dtype=np.int64), [None]
+        width = max(len(candidate_values), 1)
+        codes, pairs = factorize(pa.array(reasons * width + candidates))
+        reason_values, candidate_values = as_list(reason_values), as_list(candidate_values)
+        return codes, [(reason_values[p // width], candidate_values[p % width]) for p in as_list(pairs)]
+
+    return view.derived("romanasn.lane:tails", make)
+
+
+def _tail(exptype: str, reason: str | None, candidate: Any) -> str:
+    """A member's text after its name's opening quote and name."""
+    text = '"' + _MEMBER_EXPTYPE + _json_text(exptype)
+    if reason is not None:
+        text += _MEMBER_EXPOSERR + _json_text(reason)
+    if candidate:
+        text += _MEMBER_CANDIDATE + encode_json(asnfile._plain(candidate, "asn_candidate"), 4, 5)
+    return text + _MEMBER_CLOSE
+
+
 def name_ranks(view: PoolView, suffixes: tuple[str | None, ...]) -> list[np.ndarray]:
     """For each suffix, each pool row's member name's dense rank among the member names of every
     suffix (equal names, equal ranks; in name order), made once per run."""
@@ -331,6 +372,7 @@ class Files:
                  prefix: str | None) -> None:
         self.view, self.rule, self.names, self.head = view, rule, names, head
         self.programs, self.program_ids = programs
+        self._heads: dict[int, tuple[str, str]] = {}
         self.specs = [rule.member] + [c.member for c in rule.companions]
         entries = [(groups.group_of_rows(), groups.rows, np.zeros(len(groups.rows), np.int64))]
         for k, (rows, offsets) in enumerate(groups.companions, start=1):
@@ -359,9 +401,11 @@ class Files:
         self.owner, self.rows, self.spec = owner[kept], rows[kept], spec[kept]
         self.expnames = self._expnames(self.rows, self.spec, prefix)
         self.offsets = np.concatenate(([0], np.cumsum(np.bincount(self.owner, minlength=len(groups))))).astype(np.int64)
-        self.reasons = degraded_reasons(view)
-        self.candidates = arrow_column(view, "asn_candidate") if "asn_candidate" in view.table.colnames else None
-        has_reason = pc.is_valid(self.reasons.take(pa.array(self.rows))).to_numpy(zero_copy_only=False)
+        tail_codes, pairs = _tail_codes(view)
+        self.tails = pa.array([_tail(member.exptype, *pair) for member in self.specs for pair in pairs], pa.string())
+        self.tail_of = self.spec * len(pairs) + tail_codes[self.rows]
+        self.plain = _plain(self.expnames) and _plain(self.names)
+        has_reason = pc.is_valid(degraded_reasons(view).take(pa.array(self.rows))).to_numpy(zero_copy_only=False)
         self.degraded = np.add.reduceat(has_reason, self.offsets[:-1]) > 0 if len(self.rows) else np.zeros(0, bool)
 
     def _expnames(self, rows: np.ndarray, spec: np.ndarray, prefix: str | None) -> pa.Array:
@@ -376,49 +420,46 @@ class Files:
             names = pc.binary_join_element_wise(os.path.join(prefix, ""), names, "")
         return names
 
+    def _head(self, group: int, combo: int) -> tuple[str, str]:
+        """The top-level text of a group's file before and after ``asn_id``, made once per program
+        and degraded status (per group when the rule has extras)."""
+        head = self._heads.get(combo)
+        if head is None:
+            degraded = SOME_DEGRADED if self.degraded[group] else NO_DEGRADED
+            head = self.head(group, self.program_ids[self.programs[group]], degraded)
+            if not getattr(self.head, "per_group", False):
+                self._heads[combo] = head
+        return head
+
     def block(self, start: int, stop: int, ids: np.ndarray) -> pa.Array:
         """The file texts of groups ``start`` to ``stop`` (``ids``: every group's id number)."""
         low, high = int(self.offsets[start]), int(self.offsets[stop])
-        rows, spec, count = self.rows[low:high], self.spec[low:high], stop - start
-        taken = pa.array(rows)
-        exptypes = json_texts(pa.array([member.exptype for member in self.specs], pa.string()))
-        texts = pc.binary_join_element_wise(_column(_MEMBER_START, len(rows)), json_texts(self.expnames[low:high]),
-                                            _column(_MEMBER_EXPTYPE, len(rows)), exptypes.take(pa.array(spec)), "")
-        with_reason = pc.binary_join_element_wise(texts, _column(_MEMBER_EXPOSERR, len(rows)),
-                                                  json_texts(self.reasons.take(taken)), "")
-        texts = pc.coalesce(with_reason, texts)
-        if self.candidates is not None:
-            texts = _with_candidates(texts, self.candidates.take(taken))
-        texts = pc.binary_join_element_wise(texts, _column(_MEMBER_CLOSE, len(rows)), "")
+        tails = self.tails.take(pa.array(self.tail_of[low:high]))
+        quote = _MEMBER_START + '"'
+        if self.plain:
+            texts = pc.binary_join_element_wise(quote, self.expnames[low:high], tails, "")
+            names = pc.binary_join_element_wise('"', self.names[start:stop], '"', "")
+        else:
+            texts = pc.binary_join_element_wise(_MEMBER_START, json_texts(self.expnames[low:high]),
+                                                pc.utf8_slice_codeunits(tails, 1), "")
+            names = json_texts(self.names[start:stop])
         members = pa.ListArray.from_arrays(pa.array(self.offsets[start:stop + 1] - low, pa.int32()), texts)
         groups = np.arange(start, stop)
         degraded = self.degraded[start:stop]
         combos = groups if getattr(self.head, "per_group", False) else self.programs[start:stop] * 2 + degraded
         _, firsts, inverse = np.unique(combos, return_index=True, return_inverse=True)
-        heads = [self.head(g, self.program_ids[self.programs[g]], SOME_DEGRADED if self.degraded[g] else NO_DEGRADED)
-                 for g in (groups[firsts]).tolist()]
+        heads = [self._head(g, combo) for g, combo in zip(groups[firsts].tolist(), combos[firsts].tolist())]
         which = pa.array(inverse.ravel())
         before = pa.array(["{" + head[0] + '\n    "asn_id": "a' for head in heads], pa.string()).take(which)
         after = pa.array(['",' + head[1] + '\n    "products": [\n        {\n            "name": ' for head in heads],
                          pa.string()).take(which)
         return pc.binary_join_element_wise(
-            before, pa.array(ids[start:stop]).cast(pa.string()), after, json_texts(self.names[start:stop]),
-            _column(',\n            "members": [', count), pc.binary_join(members, ","),
-            _column("\n            ]\n        }\n    ]\n}\n", count), "")
+            before, pa.array(ids[start:stop]).cast(pa.string()), after, names, ',\n            "members": [',
+            pc.binary_join(members, ","), "\n            ]\n        }\n    ]\n}\n", "")
 
 
-def _column(text: Any, count: int) -> pa.Array:
-    if isinstance(text, (pa.Array, pa.ChunkedArray)):
-        return text
+def _column(text: str, count: int) -> pa.Array:
     return pa.array([text], pa.string()).take(pa.array(np.zeros(count, dtype=np.int64)))
-
-
-def _with_candidates(texts: pa.Array, candidates: pa.Array) -> pa.Array:
-    """Member texts with ``asn_candidate`` added where the pool gives a true value."""
-    codes, values = factorize(candidates)
-    pieces = pa.array([_MEMBER_CANDIDATE + encode_json(asnfile._plain(v, "asn_candidate"), 4, 5) if v else None
-                       for v in as_list(values)], pa.string()).take(pa.array(codes))
-    return pc.coalesce(pc.binary_join_element_wise(texts, pieces, ""), texts)
 
 
 def filename_rank(view: PoolView) -> np.ndarray:

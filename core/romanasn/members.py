@@ -49,9 +49,10 @@ class EarlierLevels:
 def _specs(rule_plan) -> Iterator[tuple[object, np.ndarray]]:
     """(member spec, rows) of a rule plan: its own rows, then each companion's rows."""
     rule, groups = rule_plan.rule, rule_plan.groups
-    yield rule.member, np.unique(groups.rows)
-    for companion, (rows, _) in zip(rule.companions, groups.companions):
-        yield companion.member, np.unique(rows)
+    for spec, rows in [(rule.member, groups.rows)] + [(c.member, r) for c, (r, _) in zip(rule.companions, groups.companions)]:
+        used = np.zeros(len(rule_plan.view), dtype=bool)
+        used[rows] = True
+        yield spec, np.flatnonzero(used)
 
 
 def earlier_levels(plan) -> list[EarlierLevels]:
