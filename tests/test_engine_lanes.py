@@ -1,9 +1,11 @@
-"""The engine's fast lane builds exactly what the kernel's default hooks build.
+"""The columnar lane writes exactly what the object lane writes.
 
 When no pack implements the build, file-stem or finalize hooks, the engine
-builds associations itself, a block at a time; a pack implementing one of
-them (even one that always answers None) sends the run through the hooks.
-Both must give the same associations, ids, stems, vetoes, orphans and counts.
+plans and writes associations as columns (:mod:`romanasn.lane`); a pack
+implementing one of them (even one that always answers None), or
+``ROMANASN_LANE=object``, sends the run through the hooks, an association
+record at a time. Both must give the same files, byte for byte, and the same
+associations, ids, stems, vetoes, orphans and counts.
 """
 
 import sys
@@ -15,6 +17,9 @@ import pytest
 from astropy.table import Table
 
 from romanasn import RunConfig, engine, get_plugin_manager, hookimpl, products, read_pool
+from romanasn.diff import diff_dirs
+from romanasn.encoder import Encoder
+from romanasn.output import generate_to
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -79,15 +84,56 @@ def test_known_ids_are_kept_and_new_ones_follow():
     assert new == list(range(start, start + len(new)))
 
 
-def test_degraded_reasons_match_the_kernels():
+def test_degraded_reasons_are_read_as_text():
     table = Table({
         "exposerr": ["", "NULL", " ok ", "GUIDING_LOST", "", "x"],
         "data_problem": ["false", "TRUE", "0", "", "no", "1"],
         "engineering_quality": ["OK", "SUSPECT", "", "ok", "BAD", "OK"],
     })
-    assert engine.degraded_reasons(table) == products.degraded_reasons(table)
+    assert products.degraded_reasons(table) == [
+        None, "data_problem: TRUE; engineering_quality: SUSPECT", None, "exposerr: GUIDING_LOST",
+        "engineering_quality: BAD", "exposerr: x; data_problem: 1"]
     masked = Table({"data_problem": np.ma.MaskedArray([1, 0, 1], mask=[False, False, True])})
-    assert engine.degraded_reasons(masked) == products.degraded_reasons(masked)
+    assert products.degraded_reasons(masked) == ["data_problem: 1", None, None]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+@pytest.mark.parametrize("options", [{}, {"drop_degraded": True}])
+def test_the_columnar_lane_writes_what_the_object_lane_writes(tmp_path, monkeypatch, options):
+    fast, _ = _managers()
+    pool = read_pool(ROOT / "examples" / "pool.ecsv", columns=[f.item for f in fast.pool_columns()])
+    config = RunConfig(pool_name="pool", version_id="v1", options=options)
+    for lane in ("columns", "object"):
+        monkeypatch.setenv(engine.LANE_ENV, lane)
+        assert engine.Hooks(fast).fast == (lane == "columns")
+        generate_to(pool, tmp_path / lane, plugin_manager=fast, config=config, member_dir=tmp_path)
+    found = diff_dirs(tmp_path / "columns", tmp_path / "object", all_fields=True)
+    assert not (found.added or found.removed or found.changed) and found.same > 300
+    assert _files(tmp_path / "columns") == _files(tmp_path / "object")  # the run report too
+
+
+def test_an_unknown_lane_is_a_usage_error(monkeypatch):
+    monkeypatch.setenv(engine.LANE_ENV, "rows")
+    with pytest.raises(Exception, match="ROMANASN_LANE='rows': use columns"):
+        engine.Hooks(_managers()[0])
+
+
+@pytest.mark.slow
+def test_the_lanes_make_the_same_files_of_a_large_pool(monkeypatch):
+    """100,000 rows: every file's name and bytes, in memory (what ``romanasn diff`` compares and more)."""
+    fast, _ = _managers()
+    pool = mission_pool(100_000)
+    columns = {stem: bytes(data) for _, _, _, stem, data, _ in engine.plan(pool, plugin_manager=fast).encoded()}
+    monkeypatch.setenv(engine.LANE_ENV, "object")
+    run = engine.plan(pool, plugin_manager=fast)
+    encoder = Encoder()
+    assert len(columns) == run.total > 100_000
+    for _, association, stem in run.stream():
+        assert columns.pop(stem) == encoder.encode(association, stem)
+    assert not columns
 
 
 def test_a_plan_streamed_with_release_lets_its_groups_go():
@@ -95,7 +141,7 @@ def test_a_plan_streamed_with_release_lets_its_groups_go():
     run = engine.plan(mission_pool(400), plugin_manager=fast)
     total = run.total
     assert sum(1 for _ in run.stream(release=True)) == total
-    assert all(not p.groups for p in run.plans) and not run._members
+    assert all(not len(p.groups) for p in run.plans)
     assert sum(run.counts().values()) == total and len(run.file_stems()) == total  # still summarised
     with pytest.raises(Exception, match="let its groups go"):
         run.association(0)
