@@ -7,6 +7,7 @@ import pytest
 from romanasn import Companion, Constraint, Group, MemberSpec, RunConfig, generate, hookimpl, isin
 from romanasn.grouping import GROUPING_SCOPES, grouping_rules
 from romanasn.naming import GROUPING_COLUMNS
+from romanasn.plugins.defaults import romanasn_product_names
 from romanasn.testing import exposure_rows, manager_with, pool_table
 
 KEY = {"program": 3, "execution_plan": 1, "pass": 2, "segment": 4, "visit_id": "0000301002004005006",
@@ -21,7 +22,9 @@ def rules(groupings=("visit", "pass", "daily", "full"), **kwargs):
 
 
 def name(rule, key=KEY, drid="p"):
-    return rule.product_name(Group(rule=rule, key=key, rows=(0,), view=None), RunConfig(data_release_id=drid))
+    """The product name of a group of ``key`` (the rule's template, as the kernel computes it)."""
+    group = Group(rule=rule, key=key, rows=(0,), view=None)
+    return romanasn_product_names(rule, [group], RunConfig(data_release_id=drid))[0]
 
 
 def test_one_level3_rule_a_grouping_in_the_order_given():

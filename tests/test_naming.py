@@ -1,5 +1,7 @@
 """The shared Roman naming helpers of romanasn.naming."""
 
+import re
+
 import pytest
 
 from romanasn.naming import (
@@ -89,3 +91,35 @@ def test_the_older_helpers_still_agree_with_the_new_ones():
     name = "r0000101001001001001_0001_wfi01_f158_uncal.asdf"
     assert strip_level(member_filename(name, "cal")) == strip_level(name)
     assert level3_name(program_id(1), "p", "full") == "r00001_p_full"
+
+
+# -- product name templates ---------------------------------------------------------------------
+
+
+def test_a_template_computes_names_as_a_column():
+    import pyarrow as pa
+
+    from romanasn.lane import Template
+
+    template = Template("r{program:program}_{drid}_{visit_id:visit}_p{pass:03d}_{optical_element:token}_{filename:stem}",
+                        ("program", "visit_id", "pass", "optical_element", "filename"))
+    keys = {"program": pa.array([1, 12]), "visit_id": ["0000101001001001002", "0001201001001001003"],
+            "pass": [2, 31], "optical_element": pa.array(["F158", "IMG 16"]),
+            "filename": pa.array(["r1_0001_wfi01_f158_cal.asdf", "r2_0002_wfi02_f062_uncal.asdf"])}
+    assert template.names(keys, 2, "DR 1").to_pylist() == [
+        "r00001_dr-1_v01001001001002_p002_f158_r1_0001_wfi01_f158",
+        "r00012_dr-1_v01001001001003_p031_img-16_r2_0002_wfi02_f062",
+    ]
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("r{program}_{visit_id}", "{visit_id} is neither a group_by column"),
+    ("r{program:hex}", "unknown conversion 'hex'"),
+    ("r{program!r}", "!r is not allowed"),
+    ("r{program", "product name template 'r{program'"),
+])
+def test_a_rule_refuses_a_template_it_cannot_compute(template, message):
+    from romanasn import Rule
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Rule(name="some_rule", asn_type="image3", level=3, group_by=("program",), product_name=template)

@@ -148,15 +148,15 @@ def test_an_interrupt_before_every_file_is_ready_leaves_the_folder_as_it_was(pm,
     out = tmp_path / "out"
     _run(mission_pool(600), out, pm)
     before = _snapshot(out)
-    real, calls = encoder.Encoder.encode, []
+    real, calls = encoder.check_file, []
 
-    def interrupted(self, association, source):
+    def interrupted(data, source):
         calls.append(source)
         if len(calls) == 200:
             raise KeyboardInterrupt
-        return real(self, association, source)
+        return real(data, source)
 
-    monkeypatch.setattr(encoder.Encoder, "encode", interrupted)
+    monkeypatch.setattr(encoder, "check_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _run(mission_pool(900), out, pm, update=True)
     assert _snapshot(out) == before

@@ -30,9 +30,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from attrs import define, evolve, field
 
-from romanasn import asnfile, members
+from romanasn import asnfile, encoder, members
 from romanasn._version import __version__
-from romanasn.encoder import Encoder, check_file, encode_json, extension
+from romanasn.encoder import Encoder, encode_json, extension
 from romanasn.engine import Plan, Result, paused_gc
 from romanasn.engine import plan as make_plan
 from romanasn.errors import AsnError, RomanasnError, UsageError
@@ -386,7 +386,7 @@ class _LocalRun:
             if rule in self.plan.failed:
                 continue
             try:
-                check_file(item[4], item[3] + self.ext)
+                encoder.check_file(item[4], item[3] + self.ext)
             except RomanasnError as exc:
                 self.plan.fail(rule, type(exc)(f"rule {rule!r} of plugin {self.plan.plugin_of(rule).label}: {exc}"))
                 continue
