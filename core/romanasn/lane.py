@@ -25,7 +25,7 @@ from romanasn import asnfile
 from romanasn.encoder import encode_json
 from romanasn.naming import member_filename, name_token, parse_template, template_conversion as conversion, unsafe_reason
 from romanasn.plugins.types import PoolView
-from romanasn.records import NO_DEGRADED, NO_TARGET, SOME_DEGRADED
+from romanasn.records import NO_DEGRADED, SOME_DEGRADED
 
 __all__ = ["Files", "Groups", "Template", "degraded_reasons", "factorize", "group_rows", "join", "unsafe_names"]
 
@@ -120,24 +120,11 @@ class Groups:
         """The group of each entry of ``rows``."""
         return np.repeat(np.arange(len(self)), np.diff(self.offsets))
 
-    def take(self, kept: np.ndarray) -> "Groups":
-        """The groups whose indices are in ``kept`` (sorted)."""
-        rows, offsets = _take_ranges(self.rows, self.offsets, kept)
-        companions = [_take_ranges(r, o, kept) for r, o in self.companions]
-        return Groups(rows, offsets, {k: _taken(v, kept) for k, v in self.keys.items()}, companions)
-
     @classmethod
     def empty(cls, names: Sequence[str], companions: int = 0) -> "Groups":
         """No group."""
         none = np.zeros(0, dtype=np.int64)
         return cls(none, np.zeros(1, dtype=np.int64), {name: [] for name in names}, [(none, np.zeros(1, np.int64))] * companions)
-
-
-def _take_ranges(rows: np.ndarray, offsets: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    sizes = np.diff(offsets)[kept]
-    starts = offsets[:-1][kept]
-    picked = np.repeat(starts - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes) + np.arange(sizes.sum())
-    return rows[picked], np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
 
 
 def group_rows(rows: np.ndarray, codes: np.ndarray, keys: dict[str, list], rank: np.ndarray) -> Groups:
