@@ -145,3 +145,37 @@ def test_a_plan_streamed_with_release_lets_its_groups_go():
     assert sum(run.counts().values()) == total and len(run.file_stems()) == total  # still summarised
     with pytest.raises(Exception, match="let its groups go"):
         run.association(0)
+
+
+def test_the_lanes_agree_on_extras_companions_odd_names_and_candidates(monkeypatch):
+    """A rule with extras, a function naming its products, companions overlapping its own rows,
+    ``asn_candidate`` cells, degraded rows and file names JSON must escape or that lack a level."""
+    from romanasn import Companion, MemberSpec, Rule, isin
+    from romanasn.testing import exposure_rows, manager_with, pool_table
+
+    rows = exposure_rows("0000101001001001001", 1, detectors=[1, 2], engineering_quality="SUSPECT",
+                         asn_candidate="('o001', 'observation')")
+    rows += exposure_rows("0000101001001001001", 2, detectors=[1, 2, 3], suffix="cal", asn_candidate="")
+    rows += exposure_rows("0000202001001001001", 1, "WFI_SPECTRAL", "GRISM", detectors=[1], exposerr="LOST")
+    rows[0]["filename"] = 'r0000101001001001001_0001_wfi01_"quoted"_uncal.asdf'
+    rows[1]["filename"] = "r0000101001001001001_0001_wfi02_f158_é_uncal.asdf"
+    rows[2]["filename"] = "no_level_suffix"
+
+    def named(group, config):
+        return f"r{group.key['program']:05d}_{config.data_release_id}_odd_{len(group.rows)}"
+
+    rule = Rule(name="odd_visit", asn_type="image3", level=3, select=[isin("program", 1, 2)],
+                group_by=("program", "visit_id"), product_name=named, member=MemberSpec("science", "cal"),
+                companions=[Companion(select=[isin("exposure_type", "WFI_IMAGE")], on=("visit_id",),
+                                      member=MemberSpec("background", None))],
+                extras=lambda group, config: {"target": f"t{len(group.rows)}", "psf_match_reference_filter": "F158"})
+    pack = types.ModuleType("odd")
+    pack.romanasn_rules = hookimpl(lambda: [rule])
+    pm = manager_with((pack, "odd"))
+    pool = pool_table(rows)
+    columns = {stem: bytes(data) for _, _, _, stem, data, _ in engine.plan(pool, plugin_manager=pm).encoded("../x")}
+    monkeypatch.setenv(engine.LANE_ENV, "object")
+    run = engine.plan(pool, plugin_manager=pm)
+    assert sorted(columns) == sorted(run.file_stems()) and len(columns) == 2
+    for _, association, stem in run.stream():
+        assert columns[stem] == Encoder(member_prefix="../x").encode(association, stem)

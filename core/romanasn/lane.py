@@ -295,7 +295,7 @@ def member_names(view: PoolView, suffix: str | None) -> pa.Array:
         if not parts.null_count:
             return names
         other = pa.array([member_filename(f, suffix) for f in filenames.to_pylist()], pa.string())
-        return pc.coalesce(names, other)
+        return pc.if_else(pc.is_valid(parts), names, other)  # a null struct's fields are not null
 
     return view.derived(("romanasn.lane:members", suffix), make)
 
