@@ -465,13 +465,14 @@ class Plan:
         rule, config = rule_plan.rule, self.config
         constraints = products.describe(rule)
         provenance = rule_plan.provenance
-        objects: dict[int, Group] = {}
+        objects: list[Group] = []  # for extras: every group's record, made once
 
         def head(group: int, program: str, degraded: str) -> tuple[str, str]:
             extras = {}
             if rule.extras:
-                made = objects.get(group) or rule_plan.group_objects([group])[0]
-                extras = dict(rule.extras(made, config))
+                if not objects:
+                    objects.extend(rule_plan.group_objects())
+                extras = dict(rule.extras(objects[group], config))
             top = {key: extras.pop(key) for key in ("target", "skycell_wcs_info", "program") if key in extras}
             association = Association(
                 products=(Product("-", (Member("-"),)),), asn_type=rule.asn_type, asn_rule=rule.name,
@@ -485,7 +486,6 @@ class Plan:
             at = list(data).index("asn_id")
             return "".join(texts[:at]), "".join(texts[at + 1:])
 
-        head.per_group = rule.extras is not None
         return head
 
     def stream(self, block: int = BLOCK, release: bool = False) -> Iterator[tuple[int, Association, str]]:

@@ -350,8 +350,11 @@ def name_ranks(view: PoolView, suffixes: tuple[str | None, ...]) -> list[np.ndar
 class Files:
     """The association files of one rule, a block of groups at a time, as a column of texts.
 
-    ``members`` are the rule's member entries, one per member of each group in file order:
-    ``(group, row, spec)`` where spec 0 is the rule's member and ``k`` its ``k``-th companion.
+    Holds the rule's member entries, one per member of each group in file order
+    (``owner``, ``rows``, ``spec``: spec 0 is the rule's member, ``k`` its ``k``-th companion);
+    ``head(group, program, degraded status)`` gives the top-level text of a file before and
+    after ``asn_id``, asked once per program and degraded status, or per group when the rule
+    has extras.
     """
 
     def __init__(self, view: PoolView, rule: Any, groups: Groups, names: pa.Array,
@@ -360,6 +363,7 @@ class Files:
         self.view, self.rule, self.names, self.head = view, rule, names, head
         self.programs, self.program_ids = programs
         self._heads: dict[int, tuple[str, str]] = {}
+        self.per_group = rule.extras is not None
         self.specs = [rule.member] + [c.member for c in rule.companions]
         entries = [(groups.group_of_rows(), groups.rows, np.zeros(len(groups.rows), np.int64))]
         for k, (rows, offsets) in enumerate(groups.companions, start=1):
@@ -414,7 +418,7 @@ class Files:
         if head is None:
             degraded = SOME_DEGRADED if self.degraded[group] else NO_DEGRADED
             head = self.head(group, self.program_ids[self.programs[group]], degraded)
-            if not getattr(self.head, "per_group", False):
+            if not self.per_group:
                 self._heads[combo] = head
         return head
 
@@ -433,7 +437,7 @@ class Files:
         members = pa.ListArray.from_arrays(pa.array(self.offsets[start:stop + 1] - low, pa.int32()), texts)
         groups = np.arange(start, stop)
         degraded = self.degraded[start:stop]
-        combos = groups if getattr(self.head, "per_group", False) else self.programs[start:stop] * 2 + degraded
+        combos = groups if self.per_group else self.programs[start:stop] * 2 + degraded
         _, firsts, inverse = np.unique(combos, return_index=True, return_inverse=True)
         heads = [self._head(g, combo) for g, combo in zip(groups[firsts].tolist(), combos[firsts].tolist())]
         which = pa.array(inverse.ravel())
