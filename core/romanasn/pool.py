@@ -235,7 +235,7 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
             raise UsageError(f"{path}: only a database pool records its changes")
         else:
             format = format or _detect_format(path)
-            text = _read_text(path, format, problems)
+            text = _read_text(path, format, known, problems)
     except OSError as error:
         raise PoolError(f"{path}: cannot read the pool: {error.strerror or error}") from error
     repairs = _Repairs(path)
@@ -285,7 +285,7 @@ def _detect_format(path: Path) -> str:
     return "legacy" if b"|" in first else "csv"
 
 
-def _read_text(path: Path, format: str, problems: _Problems) -> _Text:
+def _read_text(path: Path, format: str, known: tuple[PoolColumn, ...], problems: _Problems) -> _Text:
     with open_regular(path) as stream:
         if format == "ecsv":
             delimiter, declared, line = _read_ecsv_header(stream, path)
@@ -298,7 +298,9 @@ def _read_text(path: Path, format: str, problems: _Problems) -> _Text:
         names = _split_names(_decode(header, path, line), delimiter, path, line)
         if declared and list(declared) != names:
             raise PoolError(f"{path}: line {line}: the column names differ from the ECSV header's")
-        cells, rows = _read_rows(stream, path, names, delimiter, line + 1, problems)
+        dtypes = {} if format == "legacy" else {**declared, **{column.name: column.dtype for column in known}}
+        integers = {name for name, dtype in dtypes.items() if dtype == "int"}
+        cells, rows = _read_rows(stream, path, names, delimiter, line + 1, integers, problems)
     if format == "legacy":
         cells = {name: np.strings.strip(_str_array(values, compact=False)) for name, values in cells.items()}
     if not len(rows):
@@ -372,21 +374,23 @@ def _unique_names(names: list[str], path: Path, problems: _Problems) -> list[str
 # -- reading the cells with Arrow ------------------------------------------------
 
 
-def _read_rows(
-    stream: BinaryIO, path: Path, names: list[str], delimiter: str, first_line: int, problems: _Problems
-) -> tuple[dict[str, pa.ChunkedArray], np.ndarray]:
-    """The data lines of ``stream`` (read by Arrow's CSV reader): an Arrow text column for each
+def _read_rows(stream: BinaryIO, path: Path, names: list[str], delimiter: str, first_line: int,
+               integers: set[str], problems: _Problems) -> tuple[dict[str, pa.ChunkedArray], np.ndarray]:
+    """The data lines of ``stream`` (read by Arrow's CSV reader): an Arrow column for each
     column, and the data row numbers (1-based, blank lines not counted).
 
-    Arrow reads the file itself, on every core. Only a pool it cannot read so
-    (not UTF-8, a line longer than its block, rows of the wrong length, a
-    carriage return inside a line) is read again, whole lines fed a block at a
-    time in one thread, to name the line or row at fault.
+    Arrow reads the file itself, on every core, the columns named in
+    ``integers`` as int64 (null where empty), the others as text. Only a
+    pool it cannot read so (a cell that is not an integer, not UTF-8, a line
+    longer than its block, rows of the wrong length, a carriage return inside
+    a line) is read again, every cell as text, whole lines fed a block at a
+    time in one thread, to name the line, row or cell at fault.
     """
     start, bad = stream.tell(), []
     scanned = _Scanned(stream)
     try:
-        table = _arrow_read(scanned, first_line, len(names), delimiter, bad, threads=True, block=_FAST_BLOCK)
+        types = [pa.int64() if name in integers else pa.large_string() for name in names]
+        table = _arrow_read(scanned, delimiter, types, bad, threads=True, block=_FAST_BLOCK)
     except pa.ArrowInvalid:
         table = None
     if table is None or bad or scanned.carriage:
@@ -394,7 +398,8 @@ def _read_rows(
         stream.seek(start)
         blocks = _BlockFile(_numbered_blocks(stream, path, first_line), path)
         try:
-            table = _arrow_read(blocks, first_line, len(names), delimiter, bad, threads=False, block=_LINE_BYTES)
+            types = [pa.large_string()] * len(names)
+            table = _arrow_read(blocks, delimiter, types, bad, threads=False, block=_LINE_BYTES)
         except pa.ArrowInvalid as error:
             stream.seek(start)
             for block, line in _numbered_blocks(stream, path, first_line):  # Arrow does not say where
@@ -410,12 +415,12 @@ def _read_rows(
     return cells, rows
 
 
-def _arrow_read(stream, line: int, width: int, delimiter: str, bad: list, threads: bool, block: int) -> pa.Table:
-    """Every cell as text; the rows with another number of fields are left out and added to
-    ``bad`` as (data row number or None, fields)."""
-    keys = [str(k) for k in range(width)]
+def _arrow_read(stream, delimiter: str, types: list[pa.DataType], bad: list, threads: bool, block: int) -> pa.Table:
+    """The cells of each column as of ``types`` (text, or int64 null where empty); the rows with
+    another number of fields are left out and added to ``bad`` as (data row number or None, fields)."""
+    keys = [str(k) for k in range(len(types))]
     if not stream.peek():
-        return pa.table({key: pa.array([], pa.large_string()) for key in keys})
+        return pa.table({key: pa.array([], kind) for key, kind in zip(keys, types)})
 
     def skip(row) -> str:
         bad.append((row.number, row.actual_columns))
@@ -425,7 +430,7 @@ def _arrow_read(stream, line: int, width: int, delimiter: str, bad: list, thread
         stream,
         read_options=pa_csv.ReadOptions(column_names=keys, use_threads=threads, block_size=block),
         parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip),
-        convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(keys, pa.large_string()),
+        convert_options=pa_csv.ConvertOptions(column_types=dict(zip(keys, types)), null_values=[""],
                                               strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
 
@@ -517,6 +522,8 @@ def _check_cell_lengths(table: pa.Table, names: list[str], rows: np.ndarray, pat
     """Refuse a cell longer than :data:`CELL_BYTES`: the first one, by row then column."""
     first = []
     for column, values in enumerate(table.columns):
+        if not pa.types.is_large_string(values.type):
+            continue
         lengths = pc.binary_length(values)
         if len(values) and pc.max(lengths).as_py() > CELL_BYTES:
             index = pc.index(pc.greater(lengths, CELL_BYTES), True).as_py()
@@ -800,12 +807,17 @@ def _typed_columns(text: _Text, known: tuple[PoolColumn, ...], problems: _Proble
 def _convert(cells: pa.ChunkedArray, name, dtype, required, text, problems):
     """The column of ``dtype`` made from text ``cells`` (text stays an Arrow column), and which
     cells hold a valid value."""
-    empty = _numpy(pc.equal(cells, ""))
+    if pa.types.is_integer(cells.type):  # read as numbers by Arrow
+        empty = _numpy(pc.is_null(cells))
+        values, parsed = pc.fill_null(cells, 0).to_numpy(), np.ones(len(cells), bool)
+    else:
+        empty = _numpy(pc.equal(cells, ""))
     if required:
         problems.add_rows(text.path, name, text.rows[empty], lambda k: "empty value in a required column")
     if dtype == "str":
         return cells, ~empty
-    values, parsed = _PARSERS[dtype](cells, empty)
+    if not pa.types.is_integer(cells.type):
+        values, parsed = _PARSERS[dtype](cells, empty)
     bad = np.flatnonzero(~parsed & ~empty)
     problems.add_rows(text.path, name, text.rows[bad], lambda k: f"{_shown(cells[bad[k]])} is not {_NOUNS[dtype]}")
     column = Column(values, name=name) if required else MaskedColumn(values, name=name, mask=empty)
@@ -906,21 +918,39 @@ def _is_digits(values: np.ndarray, width: int) -> np.ndarray:
 
 
 def _check_ids(columns: dict, valid: dict[str, np.ndarray], text: _Text, problems: _Problems) -> None:
-    """Check that the ids are their parts' digits, side by side (where the id and its parts are valid)."""
-    digits = {part: pc.utf8_lpad(pc.cast(_arrow_values(columns[part]), pa.large_string()), width, "0")
-              for part, width in _VISIT_PARTS + _EXPOSURE_PARTS}
+    """Check that the ids are their parts' digits, side by side, where the id and its parts are
+    valid: as numbers of at most 18 digits at a time."""
     for name, parts in _ID_PARTS.items():
         checked = valid[name].copy()
         for part, _ in parts:
             checked &= valid[part]
-        expected = pc.binary_join_element_wise(*(digits[part] for part, _ in parts), pa.scalar("", pa.large_string()))
-        wrong = np.flatnonzero(checked & ~_numpy(pc.equal(columns[name], expected)))
+        index = np.flatnonzero(checked)
+        ids, agree, position = _arrow_values(columns[name], index), np.ones(len(index), bool), 0
+        for group in _digit_groups(parts):
+            width = sum(digits for _, digits in group)
+            written = pc.cast(pc.utf8_slice_codeunits(ids, position, position + width), pa.int64()).to_numpy()
+            wanted = np.zeros(len(index), np.int64)
+            for part, digits in group:
+                wanted = wanted * 10**digits + pc.cast(_arrow_values(columns[part], index), pa.int64()).to_numpy()
+            agree &= written == wanted
+            position += width
+        wrong = index[~agree]
 
-        def describe(k: int) -> str:
-            id, wanted = _cell(columns[name], wrong[k]), expected[int(wrong[k])].as_py()
-            return f"{_shown(id)} disagrees with its parts (expected {wanted!r})"
+        def describe(k: int, name=name, parts=parts) -> str:
+            expected = id_from_parts(name, {part: _cell(columns[part], wrong[k]) for part, _ in parts})
+            return f"{_shown(_cell(columns[name], wrong[k]))} disagrees with its parts (expected {expected!r})"
 
         problems.add_rows(text.path, name, text.rows[wrong], describe)
+
+
+def _digit_groups(parts: tuple[tuple[str, int], ...]) -> list[list[tuple[str, int]]]:
+    """``parts`` in runs of at most 18 digits, numbers an int64 holds."""
+    groups = [[]]
+    for part in parts:
+        if sum(digits for _, digits in groups[-1]) + part[1] > 18:
+            groups.append([])
+        groups[-1].append(part)
+    return groups
 
 
 def _arrow_values(values, index: np.ndarray | None = None) -> pa.Array:
@@ -1057,9 +1087,10 @@ def _check_repeats(columns, files_ok, exposures_ok, origins, problems) -> None:
     exposures_ok = exposures_ok.copy()
     exposures_ok[same_file[0]] = False
     index = np.flatnonzero(exposures_ok)
-    exposures = pc.binary_join_element_wise(_arrow_values(ids, index), _arrow_values(detectors, index),
-                                            pa.scalar(" ", pa.large_string()))
-    same_exposure = [index[found] for found in _repeats(exposures)]
+    exposures = pc.dictionary_encode(_arrow_values(ids, index)).indices.to_numpy().astype(np.int64)
+    known = pa.array(enums()["detector"], pa.large_string())
+    exposures = exposures * len(known) + pc.index_in(_arrow_values(detectors, index), known).to_numpy()
+    same_exposure = [index[found] for found in _repeats(pa.array(exposures))]
     checks = [
         ("filename", same_file,
          lambda i, j: f"duplicate file name {_shown(_cell(files, i))} (also {row(i, j)})"),
