@@ -225,16 +225,14 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
     """One pool file (or database) as (typed table, data row numbers, meta), its problems recorded."""
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown pool format {format!r}: use one of {', '.join(FORMATS)}")
-    from romanasn.pooldb import is_database
-
     seq = None
     try:
-        if format is None and is_database(path):
-            (text, seq, programs), format = _database_text(path, known, programs, since, problems), "database"
+        format = format or _detect_format(path)
+        if format == "database":
+            text, seq, programs = _database_text(path, known, programs, since, problems)
         elif since is not None:
             raise UsageError(f"{path}: only a database pool records its changes")
         else:
-            format = format or _detect_format(path)
             text = _read_text(path, format, known, problems)
     except OSError as error:
         raise PoolError(f"{path}: cannot read the pool: {error.strerror or error}") from error
@@ -276,10 +274,15 @@ def _database_text(source: Path | str, known: tuple[PoolColumn, ...], programs: 
     return _Text(source, list(cells), cells, np.arange(1, count + 1), kinds), seq, programs
 
 
-def _detect_format(path: Path) -> str:
-    """"ecsv", "csv" or "legacy", from the first line of the file."""
+def _detect_format(path: Path | str) -> str:
+    """"database" (a URL, or an SQLite file: see :mod:`romanasn.pooldb`), "ecsv", "csv" or
+    "legacy", from the first line of the file."""
+    if isinstance(path, str):
+        return "database"
     with open_regular(path) as stream:
         first = stream.readline(_BLOCK_BYTES)
+    if first.startswith(b"SQLite format 3\x00"):
+        return "database"
     if first.startswith(b"# %ECSV"):
         return "ecsv"
     return "legacy" if b"|" in first else "csv"
