@@ -564,8 +564,8 @@ def _str_array(column: pa.ChunkedArray, compact: bool = True) -> np.ndarray:
     width = max(int(lengths.max(initial=0)), 1)
     if not pc.all(pc.string_is_ascii(array), min_count=0).as_py():
         return array.to_numpy(zero_copy_only=False).astype(str)
-    fixed = pc.ascii_rpad(array, width=width, padding="\0")  # every cell padded to the width
-    _, offsets, data = fixed.buffers()
+    fixed = array if lengths.min(initial=width) == width else pc.ascii_rpad(array, width=width, padding="\0")
+    _, offsets, data = fixed.buffers()  # every cell padded to the width
     start = int(np.frombuffer(offsets, np.int64, 1, fixed.offset * 8)[0])
     return np.frombuffer(data, np.uint8, len(fixed) * width, start).astype(np.uint32).view(f"U{width}")
 
