@@ -386,8 +386,9 @@ def _read_rows(stream: BinaryIO, path: Path, names: list[str], delimiter: str, f
     ``integers`` as int64 (null where empty), the others as text. Only a
     pool it cannot read so (a cell that is not an integer, not UTF-8, a line
     longer than its block, rows of the wrong length, a carriage return inside
-    a line) is read again, every cell as text, whole lines fed a block at a
-    time in one thread, to name the line, row or cell at fault.
+    a line) is scanned, whole lines a block at a time, to name the line at
+    fault, and then read again in one thread, every cell as text, to name the
+    row or cell.
     """
     start, bad = stream.tell(), []
     scanned = _Scanned(stream)
@@ -397,16 +398,15 @@ def _read_rows(stream: BinaryIO, path: Path, names: list[str], delimiter: str, f
     except pa.ArrowInvalid:
         table = None
     if table is None or bad or scanned.carriage:
+        stream.seek(start)
+        for block, line in _numbered_blocks(stream, path, first_line):  # Arrow does not say where
+            _check_block(block, path, line)
         bad.clear()
         stream.seek(start)
-        blocks = _BlockFile(_numbered_blocks(stream, path, first_line), path)
         try:
             types = [pa.large_string()] * len(names)
-            table = _arrow_read(blocks, delimiter, types, bad, threads=False, block=_LINE_BYTES)
+            table = _arrow_read(stream, delimiter, types, bad, threads=False, block=_LINE_BYTES)
         except pa.ArrowInvalid as error:
-            stream.seek(start)
-            for block, line in _numbered_blocks(stream, path, first_line):  # Arrow does not say where
-                _check_utf8(block, path, line)
             raise PoolError(f"{path}: cannot read the rows: {error}") from None
     numbers = np.array([number for number, _ in bad], np.int64)
     problems.add_rows(path, None, numbers, lambda k: f"{bad[k][1]} fields, expected {len(names)}")
@@ -458,30 +458,6 @@ class _Scanned(io.RawIOBase):
         return data
 
 
-class _BlockFile(io.RawIOBase):
-    """The file Arrow reads: whole lines of a pool, a block at a time (see :func:`_blocks`)."""
-
-    def __init__(self, blocks: Iterator[tuple[bytes, int]], path: Path):
-        super().__init__()
-        self._blocks, self._rest, self._path = blocks, b"", path
-
-    def readable(self) -> bool:
-        return True
-
-    def peek(self) -> bytes:
-        """The next block (b"" at the end), left to be read."""
-        if not self._rest:
-            self._rest, line = next(self._blocks, (b"", 0))
-            _check_line_ends(self._rest, self._path, line)
-        return self._rest
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.peek()
-        size = len(data) if size < 0 else size
-        self._rest = data[size:]
-        return data[:size]
-
-
 def _blocks(stream: BinaryIO, path: Path) -> Iterator[bytes]:
     """Whole lines of ``stream``, about a block at a time, each block ending with a newline."""
     rest = b""
@@ -504,21 +480,19 @@ def _numbered_blocks(stream: BinaryIO, path: Path, line: int) -> Iterator[tuple[
         line += block.count(b"\n")
 
 
-def _check_line_ends(block: bytes, path: Path, first_line: int) -> None:
-    """Refuse a carriage return that does not end a line with a line feed (as Arrow would read it)."""
-    if block.count(b"\r") != block.count(b"\r\n"):
-        at = block.replace(b"\r\n", b"  ").index(b"\r")
-        line = first_line + block.count(b"\n", 0, at)
-        raise PoolError(f"{path}: line {line}: a carriage return inside the "
-                        "line (do lines end in CR alone?): end lines with LF or CR LF")
-
-
-def _check_utf8(block: bytes, path: Path, first_line: int) -> None:
+def _check_block(block: bytes, path: Path, first_line: int) -> None:
+    """Refuse text that is not UTF-8, and a carriage return that does not end a line with a line
+    feed (Arrow would read it as a line end), naming the line."""
     try:
         block.decode("utf-8")
     except UnicodeDecodeError as error:
         line = first_line + block.count(b"\n", 0, error.start)
         raise _not_utf8(path, line, block[error.start]) from error
+    if block.count(b"\r") != block.count(b"\r\n"):
+        at = block.replace(b"\r\n", b"  ").index(b"\r")
+        line = first_line + block.count(b"\n", 0, at)
+        raise PoolError(f"{path}: line {line}: a carriage return inside the "
+                        "line (do lines end in CR alone?): end lines with LF or CR LF")
 
 
 def _check_cell_lengths(table: pa.Table, names: list[str], rows: np.ndarray, path: Path) -> None:
