@@ -1,17 +1,22 @@
-"""The hand-written pieces of the pool reader against what pyarrow does alone, on one pool.
+"""The hand-written pieces of the pool reader against what a library does alone, on one pool.
 
 Usage: python benchmarks/bench_pool_pieces.py POOL.ecsv [--json FILE]
 
 Best of two runs each, in one process:
 
-- rows: Arrow reading the file itself, against Arrow fed whole lines by
-  ``pool._blocks`` (which bounds a line, refuses CR-only line ends and reads
-  at most a block at a time);
+- rows: a bare pyarrow read of the file (types inferred, the floor of
+  ``make bench``); Arrow reading it as ``read_pool`` does (every core,
+  integers typed, the rest text); and the reader's second read of a pool
+  Arrow cannot read so (whole lines scanned by ``pool._blocks`` to name the
+  line at fault, then Arrow in one thread, every cell as text, which numbers
+  the rows);
 - text columns to numpy str arrays (astropy's ``Table`` holds fixed-width
   text): ``pool._str_array`` against Arrow's ``to_numpy`` then ``np.array``;
-- the footprint check: one regular expression (Arrow's) and the per-value
-  check for the rest, against the per-value check alone (``region_problem``,
-  timed on 100,000 values and scaled).
+- the footprint and file name checks: one regular expression (Arrow's) and
+  the per-value check for the rest (``pool._judge``), against the per-value
+  check alone (timed on 100,000 values and scaled);
+- repeated file names: Arrow's hashing (``pool._repeats``) against numpy's
+  sort (``np.unique``).
 
 ``docs/design.md`` quotes the results (``benchmarks/results/pool_pieces.json``).
 """
@@ -29,8 +34,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from romanasn import pool
+from romanasn.columns import canonical_columns
+from romanasn.naming import NAME_BYTES, unsafe_reason
 
-TEXT = ("filename", "target", "start_time", "exposure_type", "s_region")
+TEXT = ("filename", "observation_id", "target", "start_time", "exposure_type")
+SAMPLE = 100_000
 
 
 def best(function, runs: int = 2) -> tuple[float, object]:
@@ -50,46 +58,60 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = Path(args.pool)
     with open(path, "rb") as stream:
+        header = 0
         while stream.peek(1)[:1] == b"#":
             stream.readline()
+            header += 1
         names = stream.readline().decode().strip().split(",")
         start = stream.tell()
-    keys = [str(k) for k in range(len(names))]
+    integers = {column.name for column in canonical_columns() if column.dtype == "int"}
 
-    def arrow_alone() -> pa.Table:
+    def bare() -> pa.Table:
+        return pa_csv.read_csv(path, read_options=pa_csv.ReadOptions(skip_rows=header))
+
+    def arrow_reads(threads: bool) -> pa.Table:
         with open(path, "rb") as stream:
             stream.seek(start)
-            return pa_csv.read_csv(
-                stream, read_options=pa_csv.ReadOptions(column_names=keys, block_size=pool._LINE_BYTES),
-                parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-                convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(keys, pa.large_string()),
-                                                      strings_can_be_null=False))
-
-    def arrow_fed() -> pa.Table:
-        with open(path, "rb") as stream:
+            if threads:
+                types = [pa.int64() if name in integers else pa.large_string() for name in names]
+                return pool._arrow_read(pool._Scanned(stream), ",", types, [], True, pool._FAST_BLOCK)
+            for block, line in pool._numbered_blocks(stream, path, header + 2):
+                pool._check_block(block, path, line)
             stream.seek(start)
-            return pool._arrow_read(stream, path, 1, len(names), ",", [], threads=True)
+            return pool._arrow_read(stream, ",", [pa.large_string()] * len(names), [], False, pool._LINE_BYTES)
 
     found = {"pool": str(path), "rows": None}
-    found["arrow_reads_the_file"], table = best(arrow_alone)
-    found["arrow_fed_by_blocks"], _ = best(arrow_fed)
-    found["rows"] = table.num_rows
-    text = [table.column(names.index(name)) for name in TEXT]
-    found["str_array"], _ = best(lambda: [pool._str_array(column) for column in text])
+    found["bare_pyarrow_read"], _ = best(bare)
+    found["arrow_reads_the_file"], table = best(lambda: arrow_reads(True))
+    found["scanned_then_one_thread"], _ = best(lambda: arrow_reads(False))
+    rows = found["rows"] = table.num_rows
+    column = {name: table.column(names.index(name)) for name in names}
+    text = [column[name] for name in TEXT]
+    found["str_array"], _ = best(lambda: [pool._str_array(values) for values in text])
     found["arrow_to_numpy_str"], _ = best(
-        lambda: [np.array(column.to_numpy(zero_copy_only=False), dtype=str) for column in text], 1)
-    regions = pool._str_array(table.column(names.index("s_region")))
-    found["regions_regex_then_per_value"], _ = best(lambda: pool._malformed_regions(regions))
-    sample = regions[:100_000].tolist()
-    seconds, _ = best(lambda: [pool.region_problem(value) for value in sample], 1)
-    found["regions_per_value"] = seconds * len(regions) / len(sample)
-    print(f"{found['rows']:,} rows of {path}")
-    print(f"  rows read: Arrow reading the file itself {found['arrow_reads_the_file']:.2f} s, "
-          f"fed whole lines by _blocks {found['arrow_fed_by_blocks']:.2f} s")
+        lambda: [np.array(values.to_numpy(zero_copy_only=False), dtype=str) for values in text], 1)
+    everywhere = np.ones(rows, bool)
+    for name, plain, longest, alone in (("s_region", pool._PLAIN_POLYGON, pool.CELL_BYTES, pool.region_problem),
+                                        ("filename", pool._PLAIN_NAME, NAME_BYTES, unsafe_reason)):
+        found[f"{name}_regex_then_per_value"], _ = best(
+            lambda: pool._judge(column[name], everywhere, name, plain, longest))
+        sample = column[name].slice(0, SAMPLE).to_pylist()
+        seconds, _ = best(lambda: [alone(value) for value in sample], 1)
+        found[f"{name}_per_value"] = seconds * rows / len(sample)
+    found["repeats_arrow_hash"], _ = best(lambda: pool._repeats(column["filename"].combine_chunks()))
+    files = pool._str_array(column["filename"])
+    found["repeats_numpy_sort"], _ = best(lambda: np.unique(files, return_index=True, return_inverse=True))
+    print(f"{rows:,} rows of {path}")
+    print(f"  rows read: bare pyarrow {found['bare_pyarrow_read']:.2f} s; as read_pool reads them "
+          f"{found['arrow_reads_the_file']:.2f} s; scanned by _blocks, then one thread "
+          f"{found['scanned_then_one_thread']:.2f} s")
     print(f"  {len(TEXT)} text columns to numpy str: _str_array {found['str_array']:.2f} s, "
           f"Arrow to_numpy + np.array {found['arrow_to_numpy_str']:.2f} s")
-    print(f"  s_region: regular expression + per-value rest {found['regions_regex_then_per_value']:.2f} s, "
-          f"per value alone {found['regions_per_value']:.1f} s")
+    for name in ("s_region", "filename"):
+        print(f"  {name}: regular expression + per-value rest {found[f'{name}_regex_then_per_value']:.2f} s, "
+              f"per value alone {found[f'{name}_per_value']:.1f} s")
+    print(f"  repeated file names: Arrow hashing {found['repeats_arrow_hash']:.2f} s, "
+          f"numpy sort {found['repeats_numpy_sort']:.2f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(found, indent=2) + "\n")
     return 0

@@ -5,13 +5,15 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from astropy.table import MaskedColumn, Table
 
 from romanasn import pool
 from romanasn.columns import canonical_columns, ranges
 from romanasn.errors import PoolError, UsageError
-from romanasn.naming import unsafe_reason
+from romanasn.naming import NAME_BYTES, unsafe_reason
 from romanasn.plugins.types import PoolColumn
 from romanasn.pool import read_pool, read_pools, write_pool
 
@@ -327,17 +329,16 @@ def _mutations(rng, count):
         yield "".join(text)
 
 
-def test_the_fast_s_region_check_agrees_with_the_full_one(monkeypatch):
-    """The array check passes only footprints the per-value check passes; together they judge as it does."""
-    monkeypatch.setattr(pool, "_REGION_BYTES", 3000)  # many blocks
+def test_the_fast_s_region_check_agrees_with_the_full_one():
+    """The regular expression passes only footprints the per-value check passes; together they judge as it does."""
     regions = np.array(list(_mutations(np.random.default_rng(7), 3000)) + ["", FOOTPRINT])
     problems = [pool.region_problem(text) if text else None for text in regions.tolist()]
-    plain = pool._plain_polygons(regions)
+    plain = pc.match_substring_regex(pa.array(regions.tolist()), pool._PLAIN_POLYGON).to_numpy(zero_copy_only=False)
     assert not any(plain[k] and problems[k] for k in range(len(regions)))
     assert plain.mean() > 0.05 and 0.1 < np.mean([problem is None for problem in problems]) < 0.9
-    malformed, reasons = pool._malformed_regions(regions)
+    malformed, reasons = pool._judge(regions, regions != "", "s_region", pool._PLAIN_POLYGON, pool.CELL_BYTES)
     assert list(malformed) == [problem is not None for problem in problems]
-    assert all(reasons[text] == problem for text, problem in zip(regions.tolist(), problems) if problem)
+    assert all(reasons[text] == f"{text!r} {problem}" for text, problem in zip(regions.tolist(), problems) if problem)
 
 
 # -- one cell at a time, as make-pool checks each file's row --------------------------------------
@@ -408,8 +409,9 @@ def test_ids_against_their_parts_as_read_pool_checks_them(tmp_path):
     "x_cal.asdf.",
 ])
 def test_unsafe_file_names_are_found_as_naming_finds_them(filename):
-    assert pool._unsafe_names(np.array([filename, "ok_cal.asdf"])).tolist() == [
-        unsafe_reason(filename) is not None, False]
+    names = np.array([filename, "ok_cal.asdf"])
+    bad, _ = pool._judge(names, np.ones(2, bool), "filename", pool._PLAIN_NAME, NAME_BYTES)
+    assert bad.tolist() == [unsafe_reason(filename) is not None, False]
 
 
 def test_a_file_name_that_is_not_bare_names_row_and_column(tmp_path):

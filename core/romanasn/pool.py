@@ -15,15 +15,16 @@ The table has every canonical column (and those packs declare), typed by
 ``schemas/pool.schema.json``: integer columns are int64, optional numeric
 and boolean columns are masked where empty, string columns hold the text as
 written ("" when empty): fixed-width, or Python strings (dtype object) for a
-free-text column of short cells and a few long ones, which fixed width would
-hold at the width of the longest. A cell longer than :data:`CELL_BYTES` is
+column with cells longer than 64 bytes (footprints, long free text), which
+fixed width would hold at four bytes a character of the longest. A cell longer than :data:`CELL_BYTES` is
 an error. Columns nobody declares follow, as text (or as
 typed by an ECSV header).
 
-The header lines are read here; the rows by Arrow's CSV reader (every cell
-as text, a block of whole lines at a time). Numbers in plain form are cast
-by Arrow; the other columns become numpy str arrays without a Python object
-per cell, and the checks are array operations on them.
+The header lines are read here; the rows by Arrow's CSV reader, every cell
+as text. The checks run on Arrow's columns (``pyarrow.compute``): numbers are
+cast by Arrow, enumerations, digit patterns, ids against their parts, file
+names and footprints are Arrow's kernels and regular expressions, repeats its
+hashing. Only then is text made numpy str arrays for the table.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
@@ -47,7 +49,6 @@ import pyarrow.csv as pa_csv
 import yaml
 from astropy.table import Column, MaskedColumn, Table, vstack
 from astropy.table.meta import get_header_from_yaml
-from numpy.lib.stride_tricks import sliding_window_view
 
 from romanasn.asdfheader import HeaderError, compose_checked
 from romanasn.columns import enums, merge_columns, patterns, ranges
@@ -61,7 +62,8 @@ log = logging.getLogger("romanasn.pool")
 FORMATS = ("ecsv", "csv", "legacy")
 
 _BLOCK_BYTES = 1 << 24
-_LINE_BYTES = 1 << 26  # the longest line (and Arrow's block)
+_LINE_BYTES = 1 << 26  # the longest line (and Arrow's block when it is fed whole lines)
+_FAST_BLOCK = 1 << 20  # Arrow's block when it reads the file itself
 CELL_BYTES = 1024  # the longest cell a pool may hold: a column takes at most rows x 5 x CELL_BYTES bytes
 _WRITE_ROWS = 50_000
 _MAX_LINES = 20
@@ -155,10 +157,11 @@ def read_pools(paths: Iterable[str | os.PathLike], *, columns: Iterable[PoolColu
     read = [_read(path, known, None, problems) for path in paths]
     problems.raise_any()
     table = _stack([table for table, _, _ in read], paths)
-    everywhere = np.ones(len(table), bool)
-    origins = [(path, rows) for path, (_, rows, _) in zip(paths, read)]
-    _check_repeats(table, everywhere, everywhere, origins, problems)
-    problems.raise_any()
+    if len(read) > 1:  # each file's own repeats are found as it is read
+        everywhere = np.ones(len(table), bool)
+        origins = [(path, rows) for path, (_, rows, _) in zip(paths, read)]
+        _check_repeats(table, everywhere, everywhere, origins, problems)
+        problems.raise_any()
     table.meta = {"romanasn": {
         "path": [str(path) for path in paths],
         "format": [meta["format"] for _, _, meta in read],
@@ -196,8 +199,8 @@ def write_pool(table: Table, path: str | os.PathLike) -> None:
 
 @dataclass
 class _Text:
-    """A pool's cells as text, a str array (or, until typed, an Arrow column) per column, and
-    their data row numbers."""
+    """A pool's cells as text, an Arrow text column (or, from a legacy pool or a database, a numpy
+    str array) per column, and their data row numbers."""
 
     path: Path
     names: list[str]
@@ -222,27 +225,26 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
     """One pool file (or database) as (typed table, data row numbers, meta), its problems recorded."""
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown pool format {format!r}: use one of {', '.join(FORMATS)}")
-    from romanasn.pooldb import is_database
-
     seq = None
     try:
-        if format is None and is_database(path):
-            (text, seq, programs), format = _database_text(path, known, programs, since, problems), "database"
+        format = format or _detect_format(path)
+        if format == "database":
+            text, seq, programs = _database_text(path, known, programs, since, problems)
         elif since is not None:
             raise UsageError(f"{path}: only a database pool records its changes")
         else:
-            format = format or _detect_format(path)
-            text = _read_text(path, format, problems)
+            text = _read_text(path, format, known, problems)
     except OSError as error:
         raise PoolError(f"{path}: cannot read the pool: {error.strerror or error}") from error
-    _narrow_checked(text, known, format)
     repairs = _Repairs(path)
     if format == "legacy":
         _repair_legacy(text, known, repairs)
         repairs.warn()
+    text.cells = {name: _arrow(values) for name, values in text.cells.items()}
     _check_names(text, known, problems)
-    table, valid = _typed_table(text, known, problems)
-    _check_values(table, valid, text, problems)
+    columns, valid = _typed_columns(text, known, problems)
+    _check_values(columns, valid, text, problems)
+    table = Table([_column(name, values) for name, values in columns.items()], copy=False)
     meta = {"path": str(path), "format": format, "repairs": list(repairs)}
     if seq is not None:
         meta["seq"] = seq
@@ -272,29 +274,21 @@ def _database_text(source: Path | str, known: tuple[PoolColumn, ...], programs: 
     return _Text(source, list(cells), cells, np.arange(1, count + 1), kinds), seq, programs
 
 
-def _narrow_checked(text: _Text, known: tuple[PoolColumn, ...], format: str) -> None:
-    """Hold again at fixed width the variable-width columns that are not free text (typed, or checked
-    cell by cell): those the checks read as arrays of code points. Their cells are at most
-    :data:`CELL_BYTES` long."""
-    dtypes = {column.name: column.dtype for column in known}
-    for name, values in text.cells.items():
-        if not isinstance(values, np.ndarray) or values.dtype != _STRINGS:  # Arrow's: see _convert
-            continue
-        canonical = _LEGACY_NAMES.get(name, name.lower()) if format == "legacy" else name
-        if canonical in _cell_rules() or dtypes.get(canonical, text.declared.get(name, "str")) != "str":
-            text.cells[name] = values.astype(f"U{max(int(np.strings.str_len(values).max(initial=0)), 1)}")
-
-
-def _detect_format(path: Path) -> str:
-    """"ecsv", "csv" or "legacy", from the first line of the file."""
+def _detect_format(path: Path | str) -> str:
+    """"database" (a URL, or an SQLite file: see :mod:`romanasn.pooldb`), "ecsv", "csv" or
+    "legacy", from the first line of the file."""
+    if isinstance(path, str):
+        return "database"
     with open_regular(path) as stream:
         first = stream.readline(_BLOCK_BYTES)
+    if first.startswith(b"SQLite format 3\x00"):
+        return "database"
     if first.startswith(b"# %ECSV"):
         return "ecsv"
     return "legacy" if b"|" in first else "csv"
 
 
-def _read_text(path: Path, format: str, problems: _Problems) -> _Text:
+def _read_text(path: Path, format: str, known: tuple[PoolColumn, ...], problems: _Problems) -> _Text:
     with open_regular(path) as stream:
         if format == "ecsv":
             delimiter, declared, line = _read_ecsv_header(stream, path)
@@ -307,9 +301,11 @@ def _read_text(path: Path, format: str, problems: _Problems) -> _Text:
         names = _split_names(_decode(header, path, line), delimiter, path, line)
         if declared and list(declared) != names:
             raise PoolError(f"{path}: line {line}: the column names differ from the ECSV header's")
-        cells, rows = _read_rows(stream, path, names, delimiter, line + 1, problems)
+        dtypes = {} if format == "legacy" else {**declared, **{column.name: column.dtype for column in known}}
+        integers = {name for name, dtype in dtypes.items() if dtype == "int"}
+        cells, rows = _read_rows(stream, path, names, delimiter, line + 1, integers, problems)
     if format == "legacy":
-        cells = {name: np.strings.strip(_str_array(values)) for name, values in cells.items()}
+        cells = {name: np.strings.strip(_str_array(values, compact=False)) for name, values in cells.items()}
     if not len(rows):
         problems.add(path, "no data rows")
     return _Text(path, _unique_names(names, path, problems), cells, rows, declared)
@@ -381,24 +377,37 @@ def _unique_names(names: list[str], path: Path, problems: _Problems) -> list[str
 # -- reading the cells with Arrow ------------------------------------------------
 
 
-def _read_rows(
-    stream: BinaryIO, path: Path, names: list[str], delimiter: str, first_line: int, problems: _Problems
-) -> tuple[dict[str, pa.ChunkedArray], np.ndarray]:
-    """The data lines of ``stream`` (read by Arrow's CSV reader): an Arrow text column for each
-    column, and the data row numbers (1-based, blank lines not counted)."""
-    start = stream.tell()
-    bad: list[tuple[int | None, int]] = []
+def _read_rows(stream: BinaryIO, path: Path, names: list[str], delimiter: str, first_line: int,
+               integers: set[str], problems: _Problems) -> tuple[dict[str, pa.ChunkedArray], np.ndarray]:
+    """The data lines of ``stream`` (read by Arrow's CSV reader): an Arrow column for each
+    column, and the data row numbers (1-based, blank lines not counted).
+
+    Arrow reads the file itself, on every core, the columns named in
+    ``integers`` as int64 (null where empty), the others as text. Only a
+    pool it cannot read so (a cell that is not an integer, not UTF-8, a line
+    longer than its block, rows of the wrong length, a carriage return inside
+    a line) is scanned, whole lines a block at a time, to name the line at
+    fault, and then read again in one thread, every cell as text, to name the
+    row or cell.
+    """
+    start, bad = stream.tell(), []
+    scanned = _Scanned(stream)
     try:
-        table = _arrow_read(stream, path, first_line, len(names), delimiter, bad, threads=True)
-        if bad:  # the rows of the wrong length are numbered only when read in one thread
-            bad.clear()
-            stream.seek(start)
-            table = _arrow_read(stream, path, first_line, len(names), delimiter, bad, threads=False)
-    except pa.ArrowInvalid as error:
+        types = [pa.int64() if name in integers else pa.large_string() for name in names]
+        table = _arrow_read(scanned, delimiter, types, bad, threads=True, block=_FAST_BLOCK)
+    except pa.ArrowInvalid:
+        table = None
+    if table is None or bad or scanned.carriage:
         stream.seek(start)
         for block, line in _numbered_blocks(stream, path, first_line):  # Arrow does not say where
-            _check_utf8(block, path, line)
-        raise PoolError(f"{path}: cannot read the rows: {error}") from None
+            _check_block(block, path, line)
+        bad.clear()
+        stream.seek(start)
+        try:
+            types = [pa.large_string()] * len(names)
+            table = _arrow_read(stream, delimiter, types, bad, threads=False, block=_LINE_BYTES)
+        except pa.ArrowInvalid as error:
+            raise PoolError(f"{path}: cannot read the rows: {error}") from None
     numbers = np.array([number for number, _ in bad], np.int64)
     problems.add_rows(path, None, numbers, lambda k: f"{bad[k][1]} fields, expected {len(names)}")
     rows = np.delete(np.arange(1, table.num_rows + len(bad) + 1), numbers - 1)
@@ -409,70 +418,44 @@ def _read_rows(
     return cells, rows
 
 
-def _arrow_read(stream: BinaryIO, path: Path, line: int, width: int, delimiter: str, bad: list,
-                threads: bool) -> pa.Table:
-    """Every cell as text; the rows with another number of fields are left out and added to
-    ``bad`` as (data row number or None, fields)."""
-    keys = [str(k) for k in range(width)]
-    blocks = _BlockFile(_numbered_blocks(stream, path, line), path)
-    if not blocks.peek():
-        return pa.table({key: pa.array([], pa.large_string()) for key in keys})
+def _arrow_read(stream, delimiter: str, types: list[pa.DataType], bad: list, threads: bool, block: int) -> pa.Table:
+    """The cells of each column as of ``types`` (text, or int64 null where empty); the rows with
+    another number of fields are left out and added to ``bad`` as (data row number or None, fields)."""
+    keys = [str(k) for k in range(len(types))]
+    if not stream.peek():
+        return pa.table({key: pa.array([], kind) for key, kind in zip(keys, types)})
 
     def skip(row) -> str:
         bad.append((row.number, row.actual_columns))
         return "skip"
 
     return pa_csv.read_csv(
-        blocks,
-        read_options=pa_csv.ReadOptions(column_names=keys, use_threads=threads, block_size=_LINE_BYTES),
+        stream,
+        read_options=pa_csv.ReadOptions(column_names=keys, use_threads=threads, block_size=block),
         parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip),
-        convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(keys, pa.large_string()),
+        convert_options=pa_csv.ConvertOptions(column_types=dict(zip(keys, types)), null_values=[""],
                                               strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
 
 
-class _BlockFile(io.RawIOBase):
-    """The file Arrow reads: whole lines of a pool, a block at a time (see :func:`_blocks`)."""
+class _Scanned(io.RawIOBase):
+    """The rest of a pool file as Arrow reads it, noting whether it holds a carriage return."""
 
-    def __init__(self, blocks: Iterator[tuple[bytes, int]], path: Path):
+    def __init__(self, stream: BinaryIO):
         super().__init__()
-        self._blocks, self._rest, self._path = blocks, b"", path
+        self._stream, self.carriage = stream, False
 
     def readable(self) -> bool:
         return True
 
     def peek(self) -> bytes:
-        """The next block (b"" at the end), left to be read."""
-        if not self._rest:
-            self._rest, line = next(self._blocks, (b"", 0))
-            _check_line_ends(self._rest, self._path, line)
-        return self._rest
+        """Some of the bytes to come (b"" at the end), left to be read."""
+        return self._stream.peek(1)
 
     def read(self, size: int = -1) -> bytes:
-        data = self.peek()
-        size = len(data) if size < 0 else size
-        self._rest = data[size:]
-        return data[:size]
-
-
-_STRINGS = np.dtypes.StringDType()
-_WIDE_BYTES = 64  # a column of fields wider than this, mostly padding, is held as variable-width text
-
-
-def _is_wide(length: np.ndarray) -> bool:
-    """Whether fields of ``length`` bytes, held at the width of the longest, would be mostly
-    padding: a few long cells in a column of short ones."""
-    width = int(length.max(initial=0))
-    return width > _WIDE_BYTES and width * len(length) > 8 * int(length.sum()) + (1 << 20)
-
-
-def _compact_fields(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """:func:`_gather` as variable-width text: the short fields cut at a small width together,
-    the long ones one by one, so that memory follows the fields' bytes."""
-    long = np.flatnonzero(length > _WIDE_BYTES)
-    fields = _to_str(_gather(buf, start, np.where(length > _WIDE_BYTES, 0, length))).astype(_STRINGS)
-    fields[long] = [str(_gather(buf, start[i:i + 1], length[i:i + 1])[0], "utf-8") for i in long]
-    return fields
+        data = self._stream.read(size)
+        self.carriage = self.carriage or b"\r" in data  # a CR LF too: the slow read tells them apart
+        return data
 
 
 def _blocks(stream: BinaryIO, path: Path) -> Iterator[bytes]:
@@ -497,8 +480,14 @@ def _numbered_blocks(stream: BinaryIO, path: Path, line: int) -> Iterator[tuple[
         line += block.count(b"\n")
 
 
-def _check_line_ends(block: bytes, path: Path, first_line: int) -> None:
-    """Refuse a carriage return that does not end a line with a line feed (as Arrow would read it)."""
+def _check_block(block: bytes, path: Path, first_line: int) -> None:
+    """Refuse text that is not UTF-8, and a carriage return that does not end a line with a line
+    feed (Arrow would read it as a line end), naming the line."""
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = first_line + block.count(b"\n", 0, error.start)
+        raise _not_utf8(path, line, block[error.start]) from error
     if block.count(b"\r") != block.count(b"\r\n"):
         at = block.replace(b"\r\n", b"  ").index(b"\r")
         line = first_line + block.count(b"\n", 0, at)
@@ -506,18 +495,12 @@ def _check_line_ends(block: bytes, path: Path, first_line: int) -> None:
                         "line (do lines end in CR alone?): end lines with LF or CR LF")
 
 
-def _check_utf8(block: bytes, path: Path, first_line: int) -> None:
-    try:
-        block.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = first_line + block.count(b"\n", 0, error.start)
-        raise _not_utf8(path, line, block[error.start]) from error
-
-
 def _check_cell_lengths(table: pa.Table, names: list[str], rows: np.ndarray, path: Path) -> None:
     """Refuse a cell longer than :data:`CELL_BYTES`: the first one, by row then column."""
     first = []
     for column, values in enumerate(table.columns):
+        if not pa.types.is_large_string(values.type):
+            continue
         lengths = pc.binary_length(values)
         if len(values) and pc.max(lengths).as_py() > CELL_BYTES:
             index = pc.index(pc.greater(lengths, CELL_BYTES), True).as_py()
@@ -528,44 +511,37 @@ def _check_cell_lengths(table: pa.Table, names: list[str], rows: np.ndarray, pat
                         f"more than the {CELL_BYTES} a pool cell may hold")
 
 
+def _arrow(values: np.ndarray | pa.ChunkedArray) -> pa.ChunkedArray:
+    """Text cells as an Arrow text column."""
+    if isinstance(values, pa.ChunkedArray):
+        return values
+    return pa.chunked_array([pa.array(np.asarray(values).astype(object), pa.large_string())])  # a NUL kept
+
+
+_WIDE_BYTES = 64  # a column with cells longer than this is held as Python strings
+
+
+def _is_wide(length: np.ndarray) -> bool:
+    """Whether a column of cells of ``length`` bytes is held as Python strings: fixed width would
+    take four bytes a character at the width of the longest (footprints, long free text)."""
+    return int(length.max(initial=0)) > _WIDE_BYTES
+
+
 def _str_array(column: pa.ChunkedArray, compact: bool = True) -> np.ndarray:
-    """The cells of an Arrow text column as a numpy str array, with no Python object per cell;
-    variable-width if ``compact`` and a few long cells would make it mostly padding (see
-    :func:`_is_wide`)."""
+    """The cells of an Arrow text column as a numpy str array, fixed width (ASCII without a
+    Python object per cell); Python strings (dtype object) if ``compact`` and the cells are long
+    (see :func:`_is_wide`)."""
     array = column.combine_chunks() if column.num_chunks else pa.array([], pa.large_string())
-    _, offsets, data = array.buffers()
-    offsets = np.frombuffer(offsets, np.int64, len(array) + 1, array.offset * 8)
-    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-    lengths = np.diff(offsets)
+    lengths = pc.binary_length(array).to_numpy()
+    if compact and _is_wide(lengths):
+        return array.to_numpy(zero_copy_only=False)
     width = max(int(lengths.max(initial=0)), 1)
-    wide = compact and _is_wide(lengths)
-    if not wide and data.max(initial=0) < 0x80:  # ASCII: Arrow pads every cell to the width with NULs
-        fixed = pc.ascii_rpad(array, width=width, padding="\0")
-        _, offsets, data = fixed.buffers()
-        start = int(np.frombuffer(offsets, np.int64, 1, fixed.offset * 8)[0])
-        return _to_str(np.frombuffer(data, np.uint8, len(fixed) * width, start).view(f"S{width}"))
-    padded = np.concatenate((data, np.zeros(width + 1, np.uint8)))
-    if wide:
-        return _compact_fields(padded, offsets[:-1], lengths)
-    return _to_str(_gather(padded, offsets[:-1], lengths))
-
-
-def _gather(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """``length`` bytes of ``buf`` from each ``start``, as a bytes array."""
-    width = max(int(length.max(initial=0)), 1)
-    chars = sliding_window_view(buf, width)[start]
-    if length.min(initial=width) < width:
-        chars[np.arange(width) >= length[:, None]] = 0  # the bytes past each field's end
-    return chars.view(f"S{width}").ravel()
-
-
-def _to_str(raw: np.ndarray) -> np.ndarray:
-    """Decode UTF-8 bytes; ASCII quickly, by widening each byte to a code point."""
-    width = raw.dtype.itemsize
-    chars = raw.view(np.uint8).reshape(len(raw), width)
-    if chars.max(initial=0) < 0x80:
-        return chars.astype(np.uint32).view(f"U{width}").ravel()
-    return np.strings.decode(raw, "utf-8")
+    if not pc.all(pc.string_is_ascii(array), min_count=0).as_py():
+        return array.to_numpy(zero_copy_only=False).astype(str)
+    fixed = array if lengths.min(initial=width) == width else pc.ascii_rpad(array, width=width, padding="\0")
+    _, offsets, data = fixed.buffers()  # every cell padded to the width
+    start = int(np.frombuffer(offsets, np.int64, 1, fixed.offset * 8)[0])
+    return np.frombuffer(data, np.uint8, len(fixed) * width, start).astype(np.uint32).view(f"U{width}")
 
 
 # -- legacy repairs ---------------------------------------------------------------
@@ -791,109 +767,93 @@ def _closest(word: str, candidates: list[str], cutoff: float) -> str | None:
     return lowered[found[0]] if found else None
 
 
-def _typed_table(text: _Text, known: tuple[PoolColumn, ...], problems: _Problems):
-    """The table of typed columns, and for each column which cells hold a valid value."""
+def _typed_columns(text: _Text, known: tuple[PoolColumn, ...], problems: _Problems):
+    """The typed columns (numbers, masked where empty; text still as Arrow columns), and for each
+    column which cells hold a valid value."""
     specs = [(column.name, column.dtype, column.required) for column in known]
     names = {column.name for column in known}
     specs += [(name, text.declared.get(name, "str"), False) for name in text.names if name not in names]
-    columns, valid = [], {}
+    columns, valid = {}, {}
     for name, dtype, required in specs:
         present = name in text.cells
-        cells = text.cells[name] if present else np.full(len(text.rows), "")
-        column, valid[name] = _convert(cells, name, dtype, required and present, text, problems)
-        columns.append(column)
-    return Table(columns, copy=False), valid
+        cells = text.cells[name] if present else _arrow(np.full(len(text.rows), ""))
+        columns[name], valid[name] = _convert(cells, name, dtype, required and present, text, problems)
+    return columns, valid
 
 
-def _convert(cells, name, dtype, required, text, problems):
-    """The column of ``dtype`` made from ``cells`` (a str array or an Arrow text column), and which
+def _convert(cells: pa.ChunkedArray, name, dtype, required, text, problems):
+    """The column of ``dtype`` made from text ``cells`` (text stays an Arrow column), and which
     cells hold a valid value."""
-    plain = _plain_numbers(cells, dtype) if isinstance(cells, pa.ChunkedArray) else None
-    if plain is None and isinstance(cells, pa.ChunkedArray):  # checked cell by cell: fixed width
-        cells = _str_array(cells, compact=dtype == "str" and name not in _cell_rules())
-    values, empty = plain or (None, cells == "")
+    if pa.types.is_integer(cells.type):  # read as numbers by Arrow
+        empty = _numpy(pc.is_null(cells))
+        values, parsed = pc.fill_null(cells, 0).to_numpy(), np.ones(len(cells), bool)
+    else:
+        empty = _numpy(pc.equal(cells, ""))
     if required:
         problems.add_rows(text.path, name, text.rows[empty], lambda k: "empty value in a required column")
-    if dtype == "str":  # compact text goes to the table as Python strings, which any code reads
-        return Column(cells.astype(object) if cells.dtype == _STRINGS else cells, name=name), ~empty
-    valid = ~empty
-    if plain is None:
-        values, parsed = _PARSERS[dtype](np.where(empty, "0", cells) if empty.any() else cells)
-        bad = np.flatnonzero(~parsed & ~empty)
-        problems.add_rows(
-            text.path, name, text.rows[bad], lambda k: f"{_shown(cells[bad[k]])} is not {_NOUNS[dtype]}"
-        )
-        valid &= parsed
-    if required:
-        return Column(values, name=name), valid
-    return MaskedColumn(values, name=name, mask=empty), valid
+    if dtype == "str":
+        return cells, ~empty
+    if not pa.types.is_integer(cells.type):
+        values, parsed = _PARSERS[dtype](cells, empty)
+    bad = np.flatnonzero(~parsed & ~empty)
+    problems.add_rows(text.path, name, text.rows[bad], lambda k: f"{_shown(cells[bad[k]])} is not {_NOUNS[dtype]}")
+    column = Column(values, name=name) if required else MaskedColumn(values, name=name, mask=empty)
+    return column, parsed & ~empty
 
 
-def _plain_numbers(cells: pa.ChunkedArray, dtype: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """The values and the empty cells of a number column whose every cell is empty or a number
-    in plain form (cast by Arrow); else None, for the str parsers and their messages."""
-    if dtype not in ("int", "float") or not len(cells):
-        return None
-    empty = pc.equal(cells, "")
-    if dtype == "int":  # digits alone (Arrow's cast refuses those beyond ASCII)
-        plain = pc.utf8_is_decimal(cells)
-    else:
-        plain = pc.match_substring_regex(cells, r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?$")
-    if not pc.all(pc.or_(empty, plain)).as_py():
-        return None
+def _numpy(mask: pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean column as a numpy one (null as False)."""
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def _parse_numbers(cells: pa.ChunkedArray, empty: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """The ``dtype`` value of each cell (0 where empty or not a finite number), and which cells are
+    one: cast by Arrow, or, when a cell is not in the plain form Arrow reads, by numpy one
+    distinct value at a time."""
     try:
-        values = pc.cast(pc.if_else(empty, "0", cells), pa.int64() if dtype == "int" else pa.float64()).to_numpy()
-    except pa.ArrowInvalid:  # too large
-        return None
-    if dtype == "float" and not np.isfinite(values).all():
-        return None
-    return values, empty.to_numpy()
-
-
-def _codes(cells: np.ndarray) -> np.ndarray:
-    """The code points of a str array: one row per string, padded with zeros."""
-    return np.ascontiguousarray(cells).view(np.uint32).reshape(len(cells), cells.dtype.itemsize // 4)
-
-
-def _parse_floats(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The float64 value of each cell, and which cells are finite numbers (not nan or inf)."""
-    codes = _codes(cells)
-    if codes.max(initial=0) < 0x80:  # numpy reads ASCII bytes faster than str
-        cells = codes.astype(np.uint8).view(f"S{codes.shape[1]}").ravel()
-    try:
-        values, parsed = cells.astype(np.float64), np.ones(len(cells), bool)
-    except (ValueError, OverflowError):
-        values, parsed = _parse_each(cells, np.float64)
-    return values, parsed & np.isfinite(values)
-
-
-def _parse_each(cells: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
-    """Parse each distinct value of ``cells`` in turn (0 where it is not a ``dtype``)."""
-    unique, inverse = np.unique(cells, return_inverse=True)
+        values = pc.cast(pc.if_else(pa.chunked_array([empty]), None, cells), pa.from_numpy_dtype(dtype))
+        values = pc.fill_null(values, 0).to_numpy(zero_copy_only=False)
+        if np.isfinite(values).all():
+            return values, np.ones(len(values), bool)
+    except pa.ArrowInvalid:
+        pass
+    unique, inverse = np.unique(np.where(empty, "0", _str_array(cells, compact=False)), return_inverse=True)
     values, parsed = np.zeros(len(unique), dtype), np.zeros(len(unique), bool)
     for k, value in enumerate(unique):
         try:
             values[k] = np.array([value]).astype(dtype)[0]
-            parsed[k] = True
+            parsed[k] = np.isfinite(values[k])
         except (ValueError, OverflowError):
             pass
     return values[inverse], parsed[inverse]
 
 
-def _parse_bools(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _parse_bools(cells: pa.ChunkedArray, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """True for "true"/"1", False for "false"/"0" (any case), and which cells are one of them."""
-    lowered = np.strings.lower(cells)
-    true = np.isin(lowered, ("true", "1"))
-    return true, true | np.isin(lowered, ("false", "0"))
+    lowered = pc.utf8_lower(cells)
+    true = _numpy(pc.is_in(lowered, pa.array(["true", "1"])))
+    return true, true | _numpy(pc.is_in(lowered, pa.array(["false", "0"])))
 
 
-_PARSERS = {"int": lambda cells: _parse_each(cells, np.int64), "float": _parse_floats, "bool": _parse_bools}
+_PARSERS = {"int": partial(_parse_numbers, dtype=np.int64), "float": partial(_parse_numbers, dtype=np.float64),
+            "bool": _parse_bools}
 _NOUNS = {"int": "an integer", "float": "a finite number", "bool": "true or false"}
 
 
-def _check_values(table: Table, valid: dict[str, np.ndarray], text: _Text, problems: _Problems) -> None:
+def _column(name: str, values: Column | pa.ChunkedArray) -> Column:
+    """A column of the table: text as a numpy str array (see :func:`_str_array`)."""
+    return values if isinstance(values, Column) else Column(_str_array(values), name=name)
+
+
+def _cell(values, index: int) -> Any:
+    """The value at ``index`` of a numpy or Arrow column."""
+    value = values[int(index)]
+    return value.as_py() if isinstance(value, pa.Scalar) else value
+
+
+def _check_values(columns: dict, valid: dict[str, np.ndarray], text: _Text, problems: _Problems) -> None:
     """Ranges, enumerations, id formats, ids against their parts, bare file names,
-    footprints and repeated rows.
+    footprints and repeated rows, on the typed columns (text as Arrow's).
 
     A cell found bad is no longer ``valid``, so that later checks skip it.
     """
@@ -901,28 +861,25 @@ def _check_values(table: Table, valid: dict[str, np.ndarray], text: _Text, probl
 
     def check(name: str, bad_cells: np.ndarray, describe: Callable[[Any], str]) -> None:
         bad = np.flatnonzero(valid[name] & bad_cells)
-        values = np.asarray(table[name])
-        problems.add_rows(path, name, rows[bad], lambda k: describe(values[bad[k]]))
+        problems.add_rows(path, name, rows[bad], lambda k: describe(_cell(columns[name], bad[k])))
         valid[name][bad] = False
 
     for name, (low, high) in ranges().items():
-        values = np.asarray(table[name])
+        values = np.asarray(columns[name])
         check(name, (values < low) | (values > high), lambda value: f"{value} is out of range {low}..{high}")
     for name, allowed in enums().items():
-        check(name, ~np.isin(np.asarray(table[name]), allowed),
+        check(name, ~_numpy(pc.is_in(columns[name], pa.array(allowed, pa.large_string()))),
               lambda value: f"{_shown(value)} is not one of {', '.join(allowed)}")
     for name, pattern in patterns().items():
         width = _digit_width(pattern)
-        check(name, ~_is_digits(np.asarray(table[name]), width),
+        check(name, ~_numpy(pc.match_substring_regex(columns[name], pattern)),
               lambda value: f"{_shown(value)} is not {width} digits")
-    for name, parts in _ID_PARTS.items():
-        _check_id(table, valid, name, parts, text, problems)
-    check("filename", _unsafe_names(np.asarray(table["filename"])),
-          lambda value: f"{_shown(value)} is not a bare file name: {unsafe_reason(str(value))}")
-    malformed, reasons = _malformed_regions(np.asarray(table["s_region"]))
-    check("s_region", malformed, lambda value: f"{_shown(value)} {reasons[str(value)]}")
+    _check_ids(columns, valid, text, problems)
+    for name, plain, longest in _JUDGED:
+        bad, reasons = _judge(columns[name], valid[name], name, plain, longest)
+        check(name, bad, lambda value: reasons[value])
     exposures_ok = valid["observation_id"] & valid["detector"]
-    _check_repeats(table, valid["filename"], exposures_ok, [(path, rows)], problems)
+    _check_repeats(columns, valid["filename"], exposures_ok, [(path, rows)], problems)
 
 
 def _digit_width(pattern: str) -> int:
@@ -937,37 +894,50 @@ def _is_digits(values: np.ndarray, width: int) -> np.ndarray:
     return (np.strings.str_len(values) == width) & np.strings.isdigit(values)
 
 
-def _check_id(table, valid, name, parts, text, problems) -> None:
-    """Check that the ids in column ``name`` are their parts' digits, side by side."""
-    checked = valid[name].copy()
-    for part, _ in parts:
-        checked &= valid[part]
-    index = np.flatnonzero(checked)
-    ids = np.asarray(table[name])[index]
-    agree, position = np.ones(len(index), bool), 0
-    for part, width in parts:
-        agree &= _number(ids, position, width) == _part_number(table[part], index, width)
-        position += width
-    bad, bad_ids = index[~agree], ids[~agree]
+def _check_ids(columns: dict, valid: dict[str, np.ndarray], text: _Text, problems: _Problems) -> None:
+    """Check that the ids are their parts' digits, side by side, where the id and its parts are
+    valid: as numbers of at most 18 digits at a time."""
+    for name, parts in _ID_PARTS.items():
+        checked = valid[name].copy()
+        for part, _ in parts:
+            checked &= valid[part]
+        index = np.flatnonzero(checked)
+        ids, agree, position = _arrow_values(columns[name], index), np.ones(len(index), bool), 0
+        for group in _digit_groups(parts):
+            width = sum(digits for _, digits in group)
+            written = pc.cast(pc.utf8_slice_codeunits(ids, position, position + width), pa.int64()).to_numpy()
+            wanted = np.zeros(len(index), np.int64)
+            for part, digits in group:
+                wanted = wanted * 10**digits + pc.cast(_arrow_values(columns[part], index), pa.int64()).to_numpy()
+            agree &= written == wanted
+            position += width
+        wrong = index[~agree]
 
-    def describe(k: int) -> str:
-        expected = id_from_parts(name, table[int(bad[k])])
-        return f"{_shown(bad_ids[k])} disagrees with its parts (expected {expected!r})"
+        def describe(k: int, name=name, parts=parts) -> str:
+            expected = id_from_parts(name, {part: _cell(columns[part], wrong[k]) for part, _ in parts})
+            return f"{_shown(_cell(columns[name], wrong[k]))} disagrees with its parts (expected {expected!r})"
 
-    problems.add_rows(text.path, name, text.rows[bad], describe)
-
-
-def _number(ids: np.ndarray, start: int, width: int) -> np.ndarray:
-    """The numbers written by characters ``start:start + width`` of digit strings."""
-    if not len(ids):
-        return np.zeros(0, np.int64)
-    digits = _codes(ids)[:, start : start + width].astype(np.int64) - ord("0")
-    return digits @ 10 ** np.arange(width - 1, -1, -1)
+        problems.add_rows(text.path, name, text.rows[wrong], describe)
 
 
-def _part_number(column: Column, index: np.ndarray, width: int) -> np.ndarray:
-    values = np.asarray(column)[index]
-    return _number(values, 0, width) if values.dtype.kind == "U" else values
+def _digit_groups(parts: tuple[tuple[str, int], ...]) -> list[list[tuple[str, int]]]:
+    """``parts`` in runs of at most 18 digits, numbers an int64 holds."""
+    groups = [[]]
+    for part in parts:
+        if sum(digits for _, digits in groups[-1]) + part[1] > 18:
+            groups.append([])
+        groups[-1].append(part)
+    return groups
+
+
+def _arrow_values(values, index: np.ndarray | None = None) -> pa.Array:
+    """The values (at ``index``, distinct and ascending) of a numpy or Arrow column, as an Arrow array."""
+    if index is not None and len(index) == len(values):  # every row
+        index = None
+    if isinstance(values, pa.ChunkedArray):
+        return (values if index is None else values.take(index)).combine_chunks()
+    values = np.asarray(values) if index is None else np.asarray(values)[index]
+    return pa.array(values.astype(object) if values.dtype.kind == "U" else values)  # a NUL inside kept
 
 
 # -- one row at a time ------------------------------------------------------------
@@ -1074,7 +1044,7 @@ def _cell_rules() -> dict[str, tuple]:
     return _CELL_RULES
 
 
-def _check_repeats(table, files_ok, exposures_ok, origins, problems) -> None:
+def _check_repeats(columns, files_ok, exposures_ok, origins, problems) -> None:
     """Repeated file names, and two rows for one exposure and detector.
 
     Only rows where ``files_ok`` (``exposures_ok``) are compared; ``origins``
@@ -1083,22 +1053,26 @@ def _check_repeats(table, files_ok, exposures_ok, origins, problems) -> None:
     paths = [path for path, _ in origins]
     source = np.repeat(np.arange(len(origins)), [len(rows) for _, rows in origins])
     rows = np.concatenate([rows for _, rows in origins])
-    files, ids, detectors = (np.asarray(table[name]) for name in ("filename", "observation_id", "detector"))
+    files, ids, detectors = (_arrow(columns[name]) for name in ("filename", "observation_id", "detector"))
 
     def row(i: int, j: int) -> str:
         """Row ``j`` as named in a problem of row ``i``."""
         return f"row {rows[j]}" + ("" if source[i] == source[j] else f" of {paths[source[j]]}")
 
     index = np.flatnonzero(files_ok)
-    same_file = [index[found] for found in _repeats(files[index])]
+    same_file = [index[found] for found in _repeats(_arrow_values(files, index))]
     exposures_ok = exposures_ok.copy()
     exposures_ok[same_file[0]] = False
     index = np.flatnonzero(exposures_ok)
-    same_exposure = [index[found] for found in _repeats(*_exposure_keys(ids[index], detectors[index]))]
+    exposures = pc.dictionary_encode(_arrow_values(ids, index)).indices.to_numpy().astype(np.int64)
+    known = pa.array(enums()["detector"], pa.large_string())
+    exposures = exposures * len(known) + pc.index_in(_arrow_values(detectors, index), known).to_numpy()
+    same_exposure = [index[found] for found in _repeats(pa.array(exposures))]
     checks = [
-        ("filename", same_file, lambda i, j: f"duplicate file name {_shown(files[i])} (also {row(i, j)})"),
+        ("filename", same_file,
+         lambda i, j: f"duplicate file name {_shown(_cell(files, i))} (also {row(i, j)})"),
         ("observation_id", same_exposure,
-         lambda i, j: f"same exposure {_shown(ids[i])} and detector {_shown(detectors[i])} as {row(i, j)}"),
+         lambda i, j: f"same exposure {_shown(_cell(ids, i))} and detector {_shown(_cell(detectors, i))} as {row(i, j)}"),
     ]
     for column, (later, first), describe in checks:
         for number, path in enumerate(paths):
@@ -1107,88 +1081,44 @@ def _check_repeats(table, files_ok, exposures_ok, origins, problems) -> None:
             problems.add_rows(path, column, rows[here], lambda k: describe(here[k], there[k]))
 
 
-def _exposure_keys(ids: np.ndarray, detectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two int64 keys, equal for rows of one exposure (28-digit id) and detector (a known one)."""
-    known = np.sort(enums()["detector"])
-    half = _digit_width(patterns()["observation_id"]) // 2
-    detector = np.searchsorted(known, detectors)
-    return _number(ids, 0, half), _number(ids, half, half) * len(known) + detector
-
-
-def _repeats(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows whose keys equal an earlier row's, ascending, and that earlier row for each."""
-    count = len(keys[0])
-    if count < 2:
+def _repeats(keys: pa.Array | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose key equals an earlier row's, ascending, and that earlier row for each."""
+    codes = pc.dictionary_encode(keys if isinstance(keys, pa.Array) else _arrow(keys).combine_chunks()).indices.to_numpy()
+    if len(codes) < 2:
         return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    order = np.lexsort(keys[::-1])  # stable: equal keys keep their row order
-    same = np.ones(count - 1, bool)
-    for key in keys:
-        ordered = key[order]
-        same &= ordered[1:] == ordered[:-1]
-    starts = np.concatenate(([True], ~same))
-    group_first = order[np.maximum.accumulate(np.where(starts, np.arange(count), 0))]
-    repeated = np.flatnonzero(~starts)
-    later, first = order[repeated], group_first[repeated]
-    ascending = np.argsort(later)
-    return later[ascending], first[ascending]
+    new = np.concatenate(([True], codes[1:] > np.maximum.accumulate(codes)[:-1]))  # codes count up from 0
+    later = np.flatnonzero(~new)
+    return later, np.flatnonzero(new)[codes[later]]
 
 
 # -- file names and footprints ------------------------------------------------------
 
-_REGION_BYTES = 1 << 23  # bytes of s_region text checked at once
 _NOT_POLYGON = "is not 'POLYGON [frame] ra1 dec1 ra2 dec2 ra3 dec3 ...'"
 
 
-def _unsafe_names(names: np.ndarray) -> np.ndarray:
-    """Which ``names`` cannot be file names (see ``unsafe_reason``), a slice of rows at a time."""
-    bad = np.zeros(len(names), bool)
-    for start in range(0, len(names), _NAME_ROWS):
-        bad[start:start + _NAME_ROWS] = _unsafe_slice(names[start:start + _NAME_ROWS])
-    return bad
+def _judge(column, ok: np.ndarray, name: str, plain: str, longest: int) -> tuple[np.ndarray, dict[str, str]]:
+    """Which cells of ``column`` (of those ``ok``) :func:`cell_problem` refuses, and its message
+    for each refused value.
 
-
-_NAME_ROWS = 1 << 14
-
-
-def _unsafe_slice(names: np.ndarray) -> np.ndarray:
-    codes = _codes(names)
-    length = np.strings.str_len(names)
-    inside = np.arange(codes.shape[1]) < length[:, None]  # NULs after are padding
-    alnum = (((codes >= ord("0")) & (codes <= ord("9"))) | ((codes >= ord("A")) & (codes <= ord("Z")))
-             | ((codes >= ord("a")) & (codes <= ord("z"))))
-    allowed = alnum | np.isin(codes, [ord(c) for c in "_.+-"])
-    bad = (inside & ~allowed).any(axis=1) | (length > NAME_BYTES)
-    bad |= ~alnum[:, 0] if codes.shape[1] else True
-    bad |= ((codes[:, 1:] == ord(".")) & (codes[:, :-1] == ord("."))).any(axis=1)
-    wide = np.flatnonzero((codes >= 0x80).any(axis=1))  # letters beyond ASCII: one name at a time
-    bad[wide] = [unsafe_reason(str(name)) is not None for name in names[wide]]
-    return bad
-
-
-def _malformed_regions(regions: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
-    """Which ``s_region`` values are malformed, and why, for each malformed value.
-
-    Plain polygons pass by a regular expression (:func:`_plain_polygons`); the
-    other non-empty values go to :func:`region_problem`, each distinct value once.
+    The cells that match ``plain`` (a regular expression, Arrow's, passing
+    only values surely good) within ``longest`` bytes pass at once; the
+    others go to cell_problem, each distinct value once.
     """
-    step = max(1, _REGION_BYTES // max(regions.dtype.itemsize // 4, 1))
-    suspects = [np.array([], dtype=np.int64)]
-    for start in range(0, len(regions), step):
-        index = start + np.flatnonzero(regions[start : start + step] != "")
-        suspects.append(index[~_plain_polygons(regions[index])])
-    suspect = np.concatenate(suspects)
-    distinct, inverse = np.unique(regions[suspect], return_inverse=True)
-    reasons = {value: region_problem(value) for value in distinct.tolist()}
-    malformed = np.zeros(len(regions), bool)
-    malformed[suspect] = np.array([reasons[value] is not None for value in distinct.tolist()], bool)[inverse]
-    return malformed, {value: reason for value, reason in reasons.items() if reason}
+    text = _arrow(column)
+    good = _numpy(pc.match_substring_regex(text, plain)) & _numpy(pc.less_equal(pc.binary_length(text), longest))
+    suspect = np.flatnonzero(ok & ~good)
+    values = _arrow_values(text, suspect).to_pylist()
+    reasons = {value: cell_problem(name, value) for value in set(values)}
+    bad = np.zeros(len(ok), bool)
+    bad[suspect] = [reasons[value] is not None for value in values]
+    return bad, {value: reason for value, reason in reasons.items() if reason}
 
 
 def region_problem(text: str) -> str | None:
     """Why ``text`` is not ``POLYGON [frame] ra1 dec1 ra2 dec2 ra3 dec3 ...`` (degrees), or None.
 
     The full check of one ``s_region`` value, as :func:`read_pool` makes it
-    (after :func:`_plain_polygons` has passed the plain ones).
+    (after a regular expression has passed the plain ones, :data:`_PLAIN_POLYGON`).
     """
     words = text.split()
     if not words or words[0].upper() != "POLYGON":
@@ -1219,24 +1149,15 @@ def _float(word: str) -> float | None:
         return None
 
 
-def _plain_polygons(regions: np.ndarray) -> np.ndarray:
-    """Which ``regions`` are surely well formed, found by one regular expression (Arrow's).
-
-    Plain is the form Roman writes: ``POLYGON `` or ``POLYGON ICRS `` then
-    numbers apart by spaces, each an optional sign, 1 to 3 digits, a dot and
-    digits; 3 or more pairs, RA in [0, 360) and |Dec| < 90. What is not
-    plain may still be well formed: :func:`region_problem` decides.
-    """
-    if not len(regions):
-        return np.zeros(0, bool)
-    text = pa.array(regions, pa.large_string())  # which ends at a NUL inside: such a value is not plain
-    plain = pc.match_substring_regex(text, _PLAIN_POLYGON).to_numpy(zero_copy_only=False)
-    return plain & (pc.utf8_length(text).to_numpy() == np.strings.str_len(regions))
-
-
+# Plain is the form Roman writes: ``POLYGON `` or ``POLYGON ICRS `` then numbers apart by spaces,
+# each an optional sign, 1 to 3 digits, a dot and digits; 3 or more pairs, RA in [0, 360) and
+# |Dec| < 90. A plain file name is ASCII letters, digits and _ . + -, starting with a letter or
+# digit, with no two dots in a row. What is not plain may still be good: cell_problem decides.
 _RA = r"\+?([0-9]{1,2}|[0-2][0-9]{2}|3[0-5][0-9])\.[0-9]+"
 _DEC = r"[-+]?[0-8]?[0-9]\.[0-9]+"
 _PLAIN_POLYGON = rf"^POLYGON +(ICRS +)?{_RA} +{_DEC}( +{_RA} +{_DEC}){{2,}} *$"
+_PLAIN_NAME = r"^[A-Za-z0-9](\.?[A-Za-z0-9_+-])*\.?$"
+_JUDGED = (("filename", _PLAIN_NAME, NAME_BYTES), ("s_region", _PLAIN_POLYGON, CELL_BYTES))
 
 
 def _stack(tables: list[Table], paths: list[Path]) -> Table:

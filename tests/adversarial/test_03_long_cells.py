@@ -1,5 +1,5 @@
 """#16.3: one long cell costs memory in proportion to its bytes (a column of short cells and a
-few long ones is held as variable-width text); a cell longer than the documented limit
+few long ones is held as Python strings); a cell longer than the documented limit
 (``romanasn.pool.CELL_BYTES``) is an error naming its row and column."""
 
 import tracemalloc
