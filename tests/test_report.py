@@ -81,7 +81,8 @@ def test_the_detail_files_are_the_association_files(example_run, example_report)
 def test_a_member_name_finds_every_association_that_holds_it(example_run, example_report):
     summary, data = page_summary(example_report), data_files(example_report)
     rows = table_rows(data, summary)
-    names = {n: r for k, (chunk, found) in sorted(data["names"]) for n, r in zip(chunk, found)}
+    names = {n: rows[starts[i]:starts[i + 1]] for k, (chunk, starts, rows) in sorted(data["names"])
+             for i, n in enumerate(chunk)}
     member = "r0000101001001001001_0001_wfi01_f158_cal.asdf"
     holding = sorted(rows[r]["file"] for r in names[member])
     on_disk = sorted(p.name for p in example_run.glob("*_asn.json")
@@ -99,20 +100,53 @@ def test_the_summary_says_what_was_left_out_and_why(example_run, example_report)
     assert [p["name"] for p in summary["plugins"]] == [p["name"] for p in run["plugins"]]
 
 
+def explained(data: dict[str, list], summary: dict, name: str) -> dict | None:
+    """The verdicts the page finds for a file name: its row in the name index, then that row's verdict file."""
+    index = {n: r for k, (names, rows) in data["explain"] for n, r in zip(names, rows)}
+    assert [names[0] for k, (names, rows) in sorted(data["explain"])] == summary["explained"]["names"]
+    if name not in index:
+        return None
+    chunk = summary["explained"]["chunk"]
+    verdicts = dict(data["verdicts"])[index[name] // chunk]
+    return verdicts[index[name] % chunk]
+
+
 def test_verdicts_are_explains(example_report):
-    data = data_files(example_report)
-    (index,) = data["explain"][0]
-    verdicts = [item for k, items in sorted(data["verdicts"]) for item in items]
-    assert index["rows"] == index["pool_rows"] == len(verdicts) == 432
-    orphan = page_summary(example_report)["orphans"][0]
+    summary, data = page_summary(example_report), data_files(example_report)
+    assert summary["explained"]["rows"] == summary["explained"]["pool_rows"] == 432
+    assert sum(len(items) for k, items in data["verdicts"]) == 432  # every pool row
     pm = get_plugin_manager()
-    table = read_pool(EXAMPLE_POOL, columns=[f.item for f in pm.pool_columns()])
     from romanasn.plugins.types import RunConfig
-    config = RunConfig(pool_name="pool", options={"skymap": "examples/skymap.asdf"})
-    expected = explain(table, orphan, plugin_manager=pm, config=config).to_json()
-    assert verdicts[index["by_name"][orphan]] == expected
+    config = RunConfig(data_release_id="p", options={"skymap": str(EXAMPLE_SKYMAP)})
+    table = read_pool(EXAMPLE_POOL, columns=[f.item for f in pm.pool_columns()])
+    for name in (summary["orphans"][0], str(table["filename"][-1])):
+        assert explained(data, summary, name) == explain(table, name, plugin_manager=pm, config=config).to_json()
     member = "r0000101001001001001_0001_wfi01_f158_cal.asdf"  # a member's name finds its pool row's verdicts
-    assert verdicts[index["by_name"][member]]["filename"] == "r0000101001001001001_0001_wfi01_f158_uncal.asdf"
+    assert explained(data, summary, member)["filename"] == "r0000101001001001001_0001_wfi01_f158_uncal.asdf"
+    assert explained(data, summary, "r9999_not_in_the_pool_cal.asdf") is None
+
+
+@pytest.mark.slow
+def test_every_row_of_a_large_pool_is_explained(tmp_path, monkeypatch):
+    """Beyond the 2,000 rows a report once stopped at: each row's verdicts, found through split name indexes."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import mission_pool
+
+    monkeypatch.setenv("ROMANASN_PLUGINS", "romanasn-wfi-imaging,romanasn-wfi-calibration")
+    monkeypatch.setattr(report_module, "NAMES_CHUNK", 700)
+    pool, out = tmp_path / "pool.ecsv", tmp_path / "asn"
+    mission_pool.write(2_600, pool)
+    assert main(["generate", str(pool), "-o", str(out), "-q", "--report"]) == 0
+    page = out / "report.html"
+    summary, data = page_summary(page), data_files(page)
+    assert summary["explained"]["rows"] == 2_600 and len(data["explain"]) > 3
+    pm = get_plugin_manager()
+    table = read_pool(pool, columns=[f.item for f in pm.pool_columns()])
+    for row in (0, 2_001, 2_599):
+        name = str(table["filename"][row])
+        assert explained(data, summary, name) == explain(table, name, plugin_manager=pm).to_json()
 
 
 def test_the_sky_has_level3_footprints_and_the_skycells(example_report):
@@ -170,7 +204,9 @@ def test_data_come_in_chunks(example_run, tmp_path, monkeypatch):
         chunk = summary["chunks"]["rows"][k]
         assert chunk["count"] == len(columns["product"])
         assert chunk["rules"] == [[i, columns["rule"].count(i)] for i in sorted(set(columns["rule"]))]
-    assert [chunk[0] for k, (chunk, rows) in sorted(data["names"])] == summary["names"]
+    assert [chunk[0] for k, (chunk, starts, rows) in sorted(data["names"])] == summary["names"]
+    names = [n for k, (chunk, starts, rows) in sorted(data["names"]) for n in chunk]
+    assert names == sorted(set(names))
 
 
 def test_a_bad_association_file_is_named_and_the_old_page_kept(example_run, tmp_path):

@@ -26,7 +26,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -178,6 +178,18 @@ def explain_rows(
     rules: Iterable[str] | None = None,
 ) -> list[Explanation]:
     """Each rule's verdict on each of ``rows`` (indices into ``table``), from one run of every rule."""
+    return list(iter_explanations(table, rows, plugin_manager=plugin_manager, config=config, rules=rules))
+
+
+def iter_explanations(
+    table: Any,
+    rows: Iterable[int],
+    *,
+    plugin_manager: PluginManager,
+    config: RunConfig | None = None,
+    rules: Iterable[str] | None = None,
+) -> Iterator[Explanation]:
+    """:func:`explain_rows`, one row at a time (the rules run once, before the first)."""
     pm = plugin_manager
     pm.check()
     config = config or RunConfig()
@@ -187,7 +199,6 @@ def explain_rows(
     reshapers = [info.label for info in pm.plugin_infos() if info.status == "active" and info.name != KERNEL
                  and {"romanasn_build_associations", "romanasn_finalize"} & set(pm.hooks_of(info.name))]
     seen = _Seen(table, results)
-    explained = []
     for row in rows:
         found = str(table["filename"][row])
         verdicts = tuple(
@@ -195,8 +206,7 @@ def explain_rows(
             else _verdict(e, table, row, seen, config, reshapers, partial)
             for e in entries)
         orphan = all(found in seen.orphans(r) for r in results.values()) and not failures
-        explained.append(Explanation(found, row, orphan, verdicts, partial, notes))
-    return explained
+        yield Explanation(found, row, orphan, verdicts, partial, notes)
 
 
 class _Seen:

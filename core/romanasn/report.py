@@ -14,9 +14,9 @@ loaded only when the page needs it:
 - ``sky.js``: with ``--pool``, the footprint of each Level 3 association (the
   hull of its members' ``s_region``) and the outlines packs add through the
   ``romanasn_report_sky`` hook (the skycells, with ``--skymap``);
-- ``explain.js``: with ``--pool``, ``romanasn explain``'s verdicts on the
-  rows left out (orphans, vetoed) and then on the others, up to
-  :data:`EXPLAIN_LIMIT` rows;
+- ``verdicts-N.js``: with ``--pool``, ``romanasn explain``'s verdicts on
+  every pool row, in pool order, and ``explain-N.js``: the names that find
+  them (pool file names, and members' names of the same exposures), sorted;
 - ``diff.js``: with ``--against OLD_DIR``, what ``romanasn diff OLD_DIR DIR``
   finds: added, removed and changed associations.
 
@@ -35,12 +35,16 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from attrs import define, field
 
 from romanasn import asnfile, diff
 from romanasn._version import __version__
@@ -59,10 +63,8 @@ ASSETS = Path(__file__).with_name("report_assets")
 ROWS_CHUNK, JSON_CHUNK, NAMES_CHUNK = 20_000, 2_000, 50_000
 #: Processes reading the association files (at most one per core).
 READERS = 2
-#: Pool rows given ``explain`` verdicts (the rows left out first).
-EXPLAIN_LIMIT = 2_000
-#: Explained rows per data file.
-EXPLAIN_CHUNK = 100
+#: Explained pool rows per data file of verdicts.
+EXPLAIN_CHUNK = 200
 #: Orphans listed in the page (all are counted; romanasn-run.json lists every one).
 ORPHANS_SHOWN = 5_000
 
@@ -84,10 +86,11 @@ def read_run_report(folder: Path) -> dict[str, Any]:
     return report
 
 
-def association_files(folder: Path, report: Mapping[str, Any]) -> list[str]:
-    """The names of the association files (as ``romanasn diff`` finds them), by rule then name.
+def association_files(folder: Path, report: Mapping[str, Any]) -> tuple[list[str], list[int | None]]:
+    """The names of the association files (as ``romanasn diff`` finds them), by rule then name, and
+    the size the run report's manifest records of each (None when it does not know the file).
 
-    The rule of each file is the run report's manifest's, when there is one.
+    The rule of each file is the manifest's, when there is one.
     """
     with os.scandir(folder) as entries:
         found = [(e.name, e.is_file()) for e in entries]
@@ -96,117 +99,130 @@ def association_files(folder: Path, report: Mapping[str, Any]) -> list[str]:
     names = [name for name, is_file in found if is_file and not name.startswith(".") and name != RUN_REPORT
              and os.path.splitext(name)[1].lower() in diff.SUFFIXES]
     listed = (report.get("manifest") or {}).get("files") or {}
-    return sorted(names, key=lambda n: (_rule_of(listed.get(n)), n))
+    by_rule: dict[str, list[str]] = {}
+    for name in names:
+        entry = listed.get(name)
+        by_rule.setdefault(str(entry[1]) if isinstance(entry, list) and len(entry) > 3 else "", []).append(name)
+    ordered = [name for rule in sorted(by_rule) for name in sorted(by_rule[rule])]
+    sizes = [entry[3] if isinstance(entry := listed.get(name), list) and len(entry) > 3
+             and isinstance(entry[3], int) else None for name in ordered]
+    return ordered, sizes
 
 
-def _rule_of(entry: Any) -> str:
-    return str(entry[1]) if isinstance(entry, list) and len(entry) > 1 else ""
-
-
-def load_association(folder: str, name: str, folder_fd: int) -> tuple[dict[str, Any], bytes]:
+def load_association(folder: str, name: str, folder_fd: int, size: int | None = None) -> tuple[dict[str, Any], bytes]:
     """An association file's mapping and its JSON text; an :class:`AsnError` names a bad file.
 
     ``folder_fd`` is the folder opened (``os.open``): a file is opened from it, read and closed
-    with three system calls, the cost that counts for a million files.
+    with three system calls (one read when its ``size`` is known), the cost that counts for a million files.
     """
-    path = os.path.join(folder, name)
     if not name.lower().endswith(".json"):
-        data = dict(asnfile.load_asn_dict(path))
+        data = dict(asnfile.load_asn_dict(os.path.join(folder, name)))
         return data, orjson.dumps(data, default=str)
     fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=folder_fd)
     try:
-        pieces = []
-        while piece := os.read(fd, 1 << 20):
-            pieces.append(piece)
+        raw = os.read(fd, size + 1) if size is not None else b""
+        if size is None or len(raw) > size:  # not the size the manifest says: read to the end
+            pieces = [raw]
+            while piece := os.read(fd, 1 << 20):
+                pieces.append(piece)
+            raw = b"".join(pieces)
     finally:
         os.close(fd)
-    raw = b"".join(pieces)
     try:
         return orjson.loads(raw), raw
     except orjson.JSONDecodeError as exc:
-        raise AsnError(f"{path}: not an association file: {exc}") from None
+        raise AsnError(f"{os.path.join(folder, name)}: not an association file: {exc}") from None
 
 
-def _read_part(folder: str, names: Sequence[str], data_file: str, k: int, keep: frozenset[str] | None
-               ) -> tuple[list[tuple[str, str, str, str, list[str]]], dict[int, list[str]]]:
-    """Read a part of the files: write their JSON as ``data_file``, return each one's table row.
+@define
+class _Part:
+    """The table columns of a part of the files, and their members' names one after the other."""
 
-    :param keep: rules whose members' names are returned for the sky (every rule when empty, none when None).
-    """
-    rows, kept, texts = [], {}, []
+    product: list[str] = field(factory=list)
+    rule: list[str] = field(factory=list)
+    type: list[str] = field(factory=list)
+    program: list[str] = field(factory=list)
+    members: list[int] = field(factory=list)  # how many members each association has
+    member_names: list[str] = field(factory=list)
+
+
+def _read_part(folder: str, names: Sequence[str], sizes: Sequence[int | None], data_file: str, k: int) -> _Part:
+    """Read a part of the files: write their JSON as ``data_file``, return their table columns."""
+    part, texts = _Part(), []
     folder_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        for name in names:
-            data, raw = load_association(folder, name, folder_fd)
+        for name, size in zip(names, sizes):
+            data, raw = load_association(folder, name, folder_fd, size)
             texts.append(raw)
-            rows.append(_row(folder, name, data))
+            _add_row(part, folder, name, data)
     finally:
         os.close(folder_fd)
-    if keep is not None:
-        kept = {i: row[4] for i, row in enumerate(rows) if not keep or row[1] in keep}
     with open(data_file, "wb") as out:
         out.write(_script("json", k, b"[" + b",".join(texts) + b"]"))
-    return rows, kept
+    return part
 
 
-def _row(folder: str, name: str, data: Mapping[str, Any]) -> tuple[str, str, str, str, list[str]]:
-    """An association's product name(s), rule, type, program and member names."""
+def _add_row(part: _Part, folder: str, name: str, data: Mapping[str, Any]) -> None:
+    """Add an association's product name(s), rule, type, program and member names to ``part``."""
     try:
         products = data["products"]
         members = [str(m["expname"]) for p in products for m in p["members"]]
-    except (KeyError, TypeError) as exc:
+        product = " + ".join(str(p.get("name", "")) for p in products)
+    except (KeyError, TypeError, AttributeError) as exc:
         raise AsnError(f"{os.path.join(folder, name)}: not an association file: no products with members "
                        f"({exc!r})") from None
-    return (" + ".join(str(p.get("name", "")) for p in products), str(data.get("asn_rule", "")),
-            str(data.get("asn_type", "")), str(data.get("program", "")), members)
+    part.product.append(product)
+    part.rule.append(str(data.get("asn_rule", "")))
+    part.type.append(str(data.get("asn_type", "")))
+    part.program.append(str(data.get("program", "")))
+    part.members.append(len(members))
+    part.member_names.extend(members)
 
 
 # -- the association table -------------------------------------------------------------------
 
 
-class _Table:
-    """The associations of the folder as columns, and each member name's associations."""
+class _Table(_Part):
+    """The associations of the folder as columns, with their files' names."""
 
     def __init__(self) -> None:
-        self.product: list[str] = []
-        self.rule: list[str] = []
-        self.type: list[str] = []
-        self.program: list[str] = []
-        self.members: list[int] = []
+        super().__init__()
         self.file: list[str] = []
-        self.by_name: dict[str, list[int]] = {}
-        self.kept_members: dict[int, list[str]] = {}
 
-    def extend(self, names: Sequence[str], rows: Sequence[tuple[str, str, str, str, list[str]]],
-               kept: Mapping[int, list[str]]) -> None:
+    def extend(self, names: Sequence[str], part: _Part) -> None:
         """Add the rows of a part of the files (``_read_part``), in order."""
-        start = len(self.product)
-        by_name = self.by_name
-        for row, (name, (product, rule, asn_type, program, members)) in enumerate(zip(names, rows), start):
-            self.product.append(product)
-            self.rule.append(rule)
-            self.type.append(asn_type)
-            self.program.append(program)
-            self.file.append(name)
-            self.members.append(len(members))
-            for member in members:
-                found = by_name.get(member)
-                if found is None:
-                    by_name[member] = [row]
-                elif found[-1] != row:
-                    found.append(row)
-        for i, members in kept.items():
-            self.kept_members[start + i] = members
+        for column in ("product", "rule", "type", "program", "members", "member_names"):
+            getattr(self, column).extend(getattr(part, column))
+        self.file.extend(names)
 
     def __len__(self) -> int:
         return len(self.product)
 
+    def members_of(self, rows: Iterable[int]) -> Iterator[tuple[int, list[str]]]:
+        """Each of ``rows`` (ascending) with its members' names."""
+        starts = np.concatenate(([0], np.cumsum(self.members)))
+        for row in rows:
+            yield row, self.member_names[starts[row]:starts[row + 1]]
+
     def keys(self) -> list[str]:
         """The key ``romanasn diff`` gives each association: its product name, with the rule when shared."""
-        counts: dict[str, int] = {}
-        for name in self.product:
-            counts[name] = counts.get(name, 0) + 1
+        counts = Counter(self.product)
         return [name if counts[name] == 1 else f"{name} [{rule}]" for name, rule in zip(self.product, self.rule)]
+
+    def member_index(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Every member name, sorted; where each one's associations start in the rows; the rows
+        (the associations holding each name, ascending, one after the other)."""
+        if not self.member_names:
+            return [], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        rows = np.repeat(np.arange(len(self.members), dtype=np.int64), self.members)
+        pairs = pa.table({"name": pa.array(self.member_names, pa.string()), "row": rows})
+        pairs = pairs.sort_by([("name", "ascending"), ("row", "ascending")])
+        names, rows = pairs["name"].combine_chunks(), pairs["row"].to_numpy()
+        new_name = np.concatenate(([True], pc.not_equal(names[1:], names[:-1]).to_numpy(zero_copy_only=False)))
+        kept = new_name | np.concatenate(([True], rows[1:] != rows[:-1]))  # a name twice in one association
+        firsts = np.flatnonzero(new_name[kept])
+        distinct = names.filter(pa.array(kept)).take(pa.array(firsts)).to_pylist()
+        return distinct, np.append(firsts, kept.sum()).astype(np.int64), rows[kept]
 
 
 def _chunks(count: int, size: int) -> Iterator[range]:
@@ -295,7 +311,8 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
     s_regions = np.asarray(pool["s_region"]).tolist() if "s_region" in pool.colnames else [None] * len(pool)
     polygons: dict[int, np.ndarray | None] = {}
     shapes: list[tuple[int, list[np.ndarray]]] = []
-    for row, names in table.kept_members.items():
+    level3 = {r for r, level in levels.items() if level == 3}  # every rule's, when the run report is missing
+    for row, names in table.members_of(r for r, rule in enumerate(table.rule) if not level3 or rule in level3):
         found = []
         for name in names:
             i = by_stem.get(strip_level(name))
@@ -329,33 +346,38 @@ def _radec(vector: np.ndarray) -> tuple[float, float]:
 # -- explain and diff ------------------------------------------------------------------------------
 
 
-def explanations(table: _Table, pool: Any, report: Mapping[str, Any], pm: PluginManager,
-                 config: RunConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``romanasn explain``'s verdicts on the rows left out, then the others, up to :data:`EXPLAIN_LIMIT`.
+def explanations(member_names: Iterable[str], pool: Any, pm: PluginManager, config: RunConfig,
+                 writer: _Writer) -> dict[str, Any]:
+    """Write ``romanasn explain``'s verdicts on every pool row, :data:`EXPLAIN_CHUNK` rows a file, in pool
+    order, and the index of the names that find them (pool file names, and the member names of the
+    same exposures), sorted, :data:`NAMES_CHUNK` names a file.
 
-    :return: the index (member and pool file names to verdict numbers) and the verdicts.
+    :return: what the page needs to find a name's verdicts: rows, chunk size, each index file's first name.
     """
     from romanasn import explain
 
     filenames = [str(f) for f in np.asarray(pool["filename"]).tolist()]
-    position = {f: i for i, f in enumerate(filenames)}
-    first = list(report.get("orphans", [])) + [v.get("filename") for v in report.get("vetoes", [])]
-    rows = list(dict.fromkeys([position[f] for f in first if f in position] + list(range(len(filenames)))))
+    row_of = {f: i for i, f in enumerate(filenames)}
+    stems = {strip_level(f): i for i, f in reversed(list(enumerate(filenames)))}
+    for name in member_names:
+        if name not in row_of and (i := stems.get(strip_level(name))) is not None:
+            row_of[name] = i
     engine_log = logging.getLogger("romanasn")
     level = engine_log.level
     engine_log.setLevel(logging.ERROR)  # the rules run again: their warnings were the run's, and verdicts say them
     try:
-        found = explain.explain_rows(pool, rows[:EXPLAIN_LIMIT], plugin_manager=pm, config=config)
+        found = explain.iter_explanations(pool, range(len(filenames)), plugin_manager=pm, config=config)
+        for k, part in enumerate(_chunks(len(filenames), EXPLAIN_CHUNK)):
+            writer.put("verdicts", k, _script("verdicts", k, [next(found).to_json() for _ in part]))
     finally:
         engine_log.setLevel(level)
-    index = {e.filename: k for k, e in enumerate(found)}
-    stems = {strip_level(e.filename): k for k, e in enumerate(found)}
-    for name in table.by_name:
-        k = stems.get(strip_level(name))
-        if k is not None:
-            index.setdefault(name, k)
-    return ({"by_name": index, "rows": len(found), "pool_rows": len(filenames), "chunk": EXPLAIN_CHUNK},
-            [e.to_json() for e in found])
+    names = sorted(row_of)
+    firsts = []
+    for k, part in enumerate(_chunks(len(names), NAMES_CHUNK)):
+        chunk = names[part.start:part.stop]
+        writer.put("explain", k, _script("explain", k, [chunk, [row_of[n] for n in chunk]]))
+        firsts.append(chunk[0])
+    return {"rows": len(filenames), "pool_rows": len(filenames), "chunk": EXPLAIN_CHUNK, "names": firsts}
 
 
 def differences(table: _Table, folder: Path, against: Path) -> tuple[list[int], dict[str, Any]]:
@@ -382,10 +404,7 @@ def differences(table: _Table, folder: Path, against: Path) -> tuple[list[int], 
 def summary(folder: Path, report: Mapping[str, Any], table: _Table) -> dict[str, Any]:
     """What the page shows first: the run, its packs, counts, what was left out and why."""
     rules = {r.get("name"): r for r in report.get("rules", []) if isinstance(r, dict)}
-    counts: dict[str, dict[str, int]] = {"rule": {}, "type": {}, "program": {}}
-    for column, values in (("rule", table.rule), ("type", table.type), ("program", table.program)):
-        for value in values:
-            counts[column][value] = counts[column].get(value, 0) + 1
+    counts = {"rule": Counter(table.rule), "type": Counter(table.type), "program": Counter(table.program)}
     vetoes: dict[tuple[str, str, str], list[str]] = {}
     for v in report.get("vetoes", []):
         vetoes.setdefault((v.get("rule"), v.get("reason"), v.get("plugin")), []).append(v.get("filename"))
@@ -421,7 +440,8 @@ def summary(folder: Path, report: Mapping[str, Any], table: _Table) -> dict[str,
 def _script(call: str, *args: Any) -> bytes:
     """``RomanasnReport.<call>(args...);`` as the bytes of a data file."""
     return b"RomanasnReport." + call.encode() + b"(" + b",".join(
-        a if isinstance(a, bytes) else orjson.dumps(a, default=str) for a in args) + b");\n"
+        a if isinstance(a, bytes) else orjson.dumps(a, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
+        for a in args) + b");\n"
 
 
 class _Writer:
@@ -484,16 +504,17 @@ def write_report(
 def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: PluginManager, pool: Any,
                 config: RunConfig, against: str | os.PathLike | None) -> dict[str, Any]:
     levels = {r.get("name"): r.get("level") for r in report.get("rules", []) if isinstance(r, dict)}
-    names = association_files(folder, report)
+    names, sizes = association_files(folder, report)
     if not names and not report:
         raise AsnError(f"{folder}: no association files and no {RUN_REPORT}: nothing to report")
-    keep = None if pool is None else frozenset(r for r, level in levels.items() if level == 3)
     table = _Table()
-    parts = [names[start:start + JSON_CHUNK] for start in range(0, len(names), JSON_CHUNK)]
-    jobs = [(str(folder), part, str(writer.data / f"json-{k:04d}.js"), k, keep) for k, part in enumerate(parts)]
-    for part, (rows, kept) in zip(parts, _each_part(jobs)):
-        table.extend(part, rows, kept)
+    parts = list(_chunks(len(names), JSON_CHUNK))
+    jobs = [(str(folder), names[r.start:r.stop], sizes[r.start:r.stop], str(writer.data / f"json-{k:04d}.js"), k)
+            for k, r in enumerate(parts)]
+    for r, part in zip(parts, _each_part(jobs)):
+        table.extend(names[r.start:r.stop], part)
     writer.files["json"] = len(parts)
+    member_names, starts, rows = table.member_index()
     meta = summary(folder, report, table)
     status = [0] * len(table)
     if against is not None:
@@ -502,13 +523,9 @@ def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: Pl
         meta["diff"] = changes["counts"] | {"against": str(against)}
     if pool is not None:
         writer.put("sky", None, _script("sky", sky_view(table, pool, levels, pm, config)))
-        index, items = explanations(table, pool, report, pm, config)
-        writer.put("explain", None, _script("explain", index))
-        for k, part in enumerate(_chunks(len(items), EXPLAIN_CHUNK)):
-            writer.put("verdicts", k, _script("verdicts", k, items[part.start:part.stop]))
-        meta["explained"] = {"rows": len(items), "pool_rows": index["pool_rows"]}
+        meta["explained"] = explanations(member_names, pool, pm, config, writer)
     meta["chunks"] = _write_rows(table, status, writer)
-    meta["names"] = _write_names(table, writer)
+    meta["names"] = _write_names(member_names, starts, rows, writer)
     meta["json_chunk"] = JSON_CHUNK
     meta["files"] = writer.files
     return meta
@@ -547,20 +564,19 @@ def _write_rows(table: _Table, status: list[int], writer: _Writer) -> dict[str, 
 
 def _counts(ids: Sequence[int]) -> list[list[int]]:
     """``[id, how many]`` of each id in ``ids``."""
-    found: dict[int, int] = {}
-    for i in ids:
-        found[i] = found.get(i, 0) + 1
-    return [[i, n] for i, n in sorted(found.items())]
+    return [[i, n] for i, n in sorted(Counter(ids).items())]
 
 
-def _write_names(table: _Table, writer: _Writer) -> list[str]:
-    """Every member name, sorted, with its associations, in chunks; the first name of each chunk."""
-    names = sorted(table.by_name)
+def _write_names(names: list[str], starts: np.ndarray, rows: np.ndarray, writer: _Writer) -> list[str]:
+    """Every member name, sorted, with its associations (:meth:`_Table.member_index`), in chunks of
+    ``[names, where each name's rows start (from 0), rows]``; the first name of each chunk."""
     firsts = []
     for k, part in enumerate(_chunks(len(names), NAMES_CHUNK)):
-        chunk = names[part.start:part.stop]
-        writer.put("names", k, _script("names", k, [chunk, [table.by_name[n] for n in chunk]]))
-        firsts.append(chunk[0])
+        begin, end = int(starts[part.start]), int(starts[part.stop])
+        offsets = np.ascontiguousarray(starts[part.start:part.stop + 1] - begin)
+        writer.put("names", k, _script("names", k, [names[part.start:part.stop], offsets,
+                                                    np.ascontiguousarray(rows[begin:end])]))
+        firsts.append(names[part.start])
     return firsts
 
 
