@@ -43,7 +43,7 @@ def table_rows(data: dict[str, list], summary: dict) -> list[dict]:
         for i in range(len(columns["product"])):
             rows.append({"product": columns["product"][i], "rule": chunks["rules"][columns["rule"][i]],
                          "type": chunks["types"][columns["type"][i]], "members": columns["members"][i],
-                         "file": columns["file"][i], "diff": columns["diff"][i]})
+                         "file": columns["file"][i], "diff": columns["diff"][i], "json": columns["json"][i]})
     return rows
 
 
@@ -73,9 +73,9 @@ def test_the_detail_files_are_the_association_files(example_run, example_report)
     summary, data = page_summary(example_report), data_files(example_report)
     rows = table_rows(data, summary)
     details = [item for k, items in sorted(data["json"]) for item in items]
-    assert len(details) == len(rows)
-    for row, detail in list(zip(rows, details))[::53]:
-        assert detail == json.loads((example_run / row["file"]).read_text())
+    assert len(details) == len(rows) and sorted(r["json"] for r in rows) == list(range(len(rows)))
+    for row in rows[::53]:
+        assert details[row["json"]] == json.loads((example_run / row["file"]).read_text())
 
 
 def test_a_member_name_finds_every_association_that_holds_it(example_run, example_report):
@@ -136,10 +136,10 @@ def test_every_row_of_a_large_pool_is_explained(tmp_path, monkeypatch):
 
     monkeypatch.setenv("ROMANASN_PLUGINS", "romanasn-wfi-imaging,romanasn-wfi-calibration")
     monkeypatch.setattr(report_module, "NAMES_CHUNK", 700)
-    pool, out = tmp_path / "pool.ecsv", tmp_path / "asn"
+    pool, out, page = tmp_path / "pool.ecsv", tmp_path / "asn", tmp_path / "page.html"
     mission_pool.write(2_600, pool)
-    assert main(["generate", str(pool), "-o", str(out), "-q", "--report"]) == 0
-    page = out / "report.html"
+    assert main(["generate", str(pool), "-o", str(out), "-q"]) == 0
+    assert main(["report", str(out), "--pool", str(pool), "-o", str(page), "-q"]) == 0
     summary, data = page_summary(page), data_files(page)
     assert summary["explained"]["rows"] == 2_600 and len(data["explain"]) > 3
     pm = get_plugin_manager()
@@ -178,12 +178,38 @@ def test_against_an_older_run_marks_what_diff_finds(example_run, older_run, tmp_
     assert "sky" not in data and "explain" not in data  # no pool given
 
 
+def test_generate_report_gathers_the_page_as_it_writes_the_files(tmp_path, monkeypatch):
+    """``generate --report`` reads no association file back, and its page holds what ``romanasn report`` reads."""
+    out = tmp_path / "asn"
+    monkeypatch.setattr(report_module, "JSON_CHUNK", 50)
+
+    def no_reading(*args):
+        raise AssertionError("generate --report read an association file back")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(report_module, "load_association", no_reading)
+        assert main(["generate", str(EXAMPLE_POOL), "-o", str(out), "-q", "--report"]) == 0
+    assert main(["report", str(out), "-o", str(tmp_path / "read.html"), "-q"]) == 0
+    pages = [out / "report.html", tmp_path / "read.html"]
+    (gathered, summary), (read, read_summary) = ((data_files(p), page_summary(p)) for p in pages)
+    without_json = [[{k: v for k, v in row.items() if k != "json"} for row in table_rows(data, meta)]
+                    for data, meta in ((gathered, summary), (read, read_summary))]
+    assert without_json[0] == without_json[1]
+    assert gathered["names"] == read["names"] and summary["names"] == read_summary["names"]
+    for data, meta in ((gathered, summary), (read, read_summary)):  # each row's JSON is its file's
+        details = [item for k, items in sorted(data["json"]) for item in items]
+        for row in table_rows(data, meta):
+            assert details[row["json"]] == json.loads((out / row["file"]).read_text())
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".report")) == []
+
+
 def test_generate_report_writes_the_page_beside_the_run(tmp_path):
     out = tmp_path / "asn"
     assert main(["generate", str(EXAMPLE_POOL), "-o", str(out), "-q", "--rules", "wfi_image_exposure,wfi_image_visit",
                  "--report"]) == 0
     summary = page_summary(out / "report.html")
-    assert summary["associations"] == 168 and summary["explained"]["rows"] == 432
+    assert summary["associations"] == 168 and summary["files"]["sky"] == 1
+    assert "explained" not in summary  # explain's verdicts on every row: romanasn report --pool
     assert len(load_set(out)) == 168  # the page and its data are not taken for associations
 
 

@@ -237,8 +237,8 @@ class _Seen:
             self._vetoes[id(result)] = index
         return tuple(self._vetoes[id(result)].get((rule, filename), ()))
 
-    def members(self, result: engine.Result, rule: str) -> dict[str, list[tuple[int, int]]]:
-        """expname -> (association position, member position) of each member of the rule's associations."""
+    def members(self, result: engine.Result, rule: str) -> dict[str, list[tuple[int, int, Any]]]:
+        """expname -> (association position, member position, member) of each member of the rule's associations."""
         key = (id(result), rule)
         if key not in self._members:
             index: dict[str, list[tuple[int, int]]] = {}
@@ -246,7 +246,7 @@ class _Seen:
                 made_by = association.provenance.rule if association.provenance else association.asn_rule
                 if made_by == rule:
                     for m, member in enumerate(association.members):
-                        index.setdefault(member.expname, []).append((a, m))
+                        index.setdefault(member.expname, []).append((a, m, member))
             self._members[key] = index
         return self._members[key]
 
@@ -332,11 +332,10 @@ def _joined(entry: RuleEntry, filename: str, result: engine.Result, seen: _Seen,
     own = member_filename(filename, rule.member.suffix)
     companions = {member_filename(filename, c.member.suffix): c.member.exptype for c in rule.companions}
     members = seen.members(result, rule.name)
-    places = sorted({place for name in (own, *companions) for place in members.get(name, ())})
+    places = {(a, m): member for name in (own, *companions) for a, m, member in members.get(name, ())}
     found = []
-    for a, m in places:
+    for (a, m), member in sorted(places.items(), key=lambda place: place[0]):
         association = result.associations[a]
-        member = association.members[m]
         if member.expname == own:
             companion = False
         elif companions.get(member.expname) == member.exptype:

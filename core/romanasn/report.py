@@ -28,6 +28,7 @@ and its data folder replace the old ones only when both are complete.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import logging
 import math
@@ -92,12 +93,7 @@ def association_files(folder: Path, report: Mapping[str, Any]) -> tuple[list[str
 
     The rule of each file is the manifest's, when there is one.
     """
-    with os.scandir(folder) as entries:
-        found = [(e.name, e.is_file()) for e in entries]
-    if any(name.startswith(diff.STAGING) for name, _ in found):
-        diff.association_files(folder)  # warns that a run did not finish
-    names = [name for name, is_file in found if is_file and not name.startswith(".") and name != RUN_REPORT
-             and os.path.splitext(name)[1].lower() in diff.SUFFIXES]
+    names = _listed(folder)
     listed = (report.get("manifest") or {}).get("files") or {}
     by_rule: dict[str, list[str]] = {}
     for name in names:
@@ -107,6 +103,16 @@ def association_files(folder: Path, report: Mapping[str, Any]) -> tuple[list[str
     sizes = [entry[3] if isinstance(entry := listed.get(name), list) and len(entry) > 3
              and isinstance(entry[3], int) else None for name in ordered]
     return ordered, sizes
+
+
+def _listed(folder: Path) -> list[str]:
+    """The association files of ``folder``, as ``romanasn diff`` finds them (unordered)."""
+    with os.scandir(folder) as entries:
+        found = [(e.name, e.is_file()) for e in entries]
+    if any(name.startswith(diff.STAGING) for name, _ in found):
+        diff.association_files(folder)  # warns that a run did not finish
+    return [name for name, is_file in found if is_file and not name.startswith(".") and name != RUN_REPORT
+            and os.path.splitext(name)[1].lower() in diff.SUFFIXES]
 
 
 def load_association(folder: str, name: str, folder_fd: int, size: int | None = None) -> tuple[dict[str, Any], bytes]:
@@ -179,6 +185,74 @@ def _add_row(part: _Part, folder: str, name: str, data: Mapping[str, Any]) -> No
     part.member_names.extend(members)
 
 
+class Collector:
+    """A report's table gathered as ``generate --report`` writes the run's files: each file's bytes
+    are parsed as they pass and written into the report's data in chunks, so that the report reads
+    no association file back. Call it with each file's name and bytes; :meth:`close` when done."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.existed = self.folder.exists()
+        self.table = _Table()
+        self.texts: list[bytes] = []
+        self.chunks = 0
+        self.staging: Path | None = None
+
+    def start(self) -> Path:
+        """The staging folder of the page and its data (made on the first call)."""
+        if self.staging is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{Path(DEFAULT_PAGE).stem}-", dir=self.folder))
+            (self.staging / f"{Path(DEFAULT_PAGE).stem}_data").mkdir()
+        return self.staging
+
+    def __call__(self, name: str, data: bytes) -> None:
+        self.start()
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise AsnError(f"{self.folder / name}: not an association file: {exc}") from None
+        _add_row(self.table, str(self.folder), name, parsed)
+        self.table.file.append(name)
+        self.texts.append(data)
+        if len(self.texts) == JSON_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the files gathered since the last chunk."""
+        if self.texts:
+            path = self.staging / f"{Path(DEFAULT_PAGE).stem}_data" / f"json-{self.chunks:04d}.js"
+            path.write_bytes(_script("json", self.chunks, b"[" + b",".join(self.texts) + b"]"))
+            self.chunks += 1
+            self.texts = []
+
+    def close(self) -> None:
+        """Remove what was gathered and not used."""
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+
+
+    def discard(self) -> None:
+        """:meth:`close`, after a failed run: and remove the folder when the run made it and it is empty."""
+        self.close()
+        if not self.existed:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+
+
+def complete(collected: Collector | None) -> Collector | None:
+    """``collected`` when it holds every association file of its folder, once each; else None (closed:
+    the report then reads the folder, as for a run that kept older files or left a failed rule's out)."""
+    if collected is None:
+        return None
+    files = collected.table.file
+    if len(set(files)) == len(files) and sorted(files) == sorted(_listed(collected.folder)):
+        return collected
+    collected.close()
+    return None
+
+
 # -- the association table -------------------------------------------------------------------
 
 
@@ -209,12 +283,17 @@ class _Table(_Part):
         counts = Counter(self.product)
         return [name if counts[name] == 1 else f"{name} [{rule}]" for name, rule in zip(self.product, self.rule)]
 
-    def member_index(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def order(self) -> np.ndarray:
+        """The rows by rule, then file name: the order of the page's table."""
+        columns = pa.table({"rule": pa.array(self.rule, pa.string()), "file": pa.array(self.file, pa.string())})
+        return pc.sort_indices(columns, sort_keys=[("rule", "ascending"), ("file", "ascending")]).to_numpy()
+
+    def member_index(self, rank: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Every member name, sorted; where each one's associations start in the rows; the rows
-        (the associations holding each name, ascending, one after the other)."""
+        (the associations holding each name, ascending, one after the other), each row ``rank[row]``."""
         if not self.member_names:
             return [], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        rows = np.repeat(np.arange(len(self.members), dtype=np.int64), self.members)
+        rows = rank[np.repeat(np.arange(len(self.members), dtype=np.int64), self.members)]
         pairs = pa.table({"name": pa.array(self.member_names, pa.string()), "row": rows})
         pairs = pairs.sort_by([("name", "ascending"), ("row", "ascending")])
         names, rows = pairs["name"].combine_chunks(), pairs["row"].to_numpy()
@@ -380,11 +459,12 @@ def explanations(member_names: Iterable[str], pool: Any, pm: PluginManager, conf
     return {"rows": len(filenames), "pool_rows": len(filenames), "chunk": EXPLAIN_CHUNK, "names": firsts}
 
 
-def differences(table: _Table, folder: Path, against: Path) -> tuple[list[int], dict[str, Any]]:
-    """Each row's change against ``against`` (0 none, 1 added, 2 changed), and what ``romanasn diff`` found."""
+def differences(table: _Table, folder: Path, against: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """Each row's change against ``against`` (0 none, 1 added, 2 changed), and what ``romanasn diff`` found
+    (``changed``: by row)."""
     found = diff.diff_dirs(against, folder)
     row_of = {key: row for row, key in enumerate(table.keys())}
-    status = [0] * len(table)
+    status = np.zeros(len(table), dtype=np.int8)
     for summary in found.added:
         status[row_of[summary.product]] = 1
     changed = {}
@@ -392,7 +472,7 @@ def differences(table: _Table, folder: Path, against: Path) -> tuple[list[int], 
         status[row_of[change.product]] = 2
         changed[row_of[change.product]] = change
     data = found.to_json()
-    details = {str(row): entry for row, entry in zip(changed, data["changed"])}
+    details = dict(zip(changed, data["changed"]))
     return status, {"against": str(against), "removed": data["removed"], "changed": details,
                     "counts": {"added": len(found.added), "removed": len(found.removed),
                                "changed": len(found.changed), "same": found.same}}
@@ -465,14 +545,18 @@ def write_report(
     pool: Any = None,
     options: Mapping[str, Any] | None = None,
     against: str | os.PathLike | None = None,
+    collected: Collector | None = None,
+    explain: bool = True,
 ) -> Path:
     """Write the report page of ``folder`` (default ``folder/report.html``) and its data folder.
 
     :param pool: the pool table the run was made from (``read_pools``), for
-        the sky view and the ``explain`` verdicts.
+        the sky view and (with ``explain``) the ``explain`` verdicts on every pool row.
     :param options: values of the options packs add (``--skymap``), over those
         the run report recorded.
     :param against: an older run's folder, compared as ``romanasn diff`` does.
+    :param collected: every association file of ``folder``, gathered as they were written (then the
+        page is ``folder/report.html`` and no file is read back); it is closed.
     :return: the page's path.
     """
     folder = Path(folder)
@@ -489,21 +573,29 @@ def write_report(
                        options={**(report.get("options") or {}), **{k: v for k, v in (options or {}).items()
                                                                     if v not in (None, False)}})
     page.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{page.stem}-", dir=page.parent))
+    staging = collected.start() if collected is not None else Path(
+        tempfile.mkdtemp(prefix=f".{page.stem}-", dir=page.parent))
     try:
         data = staging / f"{page.stem}_data"
-        data.mkdir()
-        meta = _write_data(folder, report, _Writer(data), plugin_manager, pool, config, against)
+        data.mkdir(exist_ok=True)
+        writer = _Writer(data)
+        if collected is not None:
+            collected.flush()
+            table, writer.files["json"] = collected.table, collected.chunks
+        else:
+            table = _read_table(folder, report, writer)
+        meta = _write_data(folder, report, table, writer, plugin_manager, pool, config, against, explain)
         (staging / page.name).write_bytes(render_page(meta, f"{page.stem}_data"))
         _replace(staging, page)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if collected is not None:
+            collected.staging = None
     return page
 
 
-def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: PluginManager, pool: Any,
-                config: RunConfig, against: str | os.PathLike | None) -> dict[str, Any]:
-    levels = {r.get("name"): r.get("level") for r in report.get("rules", []) if isinstance(r, dict)}
+def _read_table(folder: Path, report: Mapping[str, Any], writer: _Writer) -> _Table:
+    """The table of ``folder``'s association files, read on two processes; their JSON written in chunks."""
     names, sizes = association_files(folder, report)
     if not names and not report:
         raise AsnError(f"{folder}: no association files and no {RUN_REPORT}: nothing to report")
@@ -514,17 +606,35 @@ def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: Pl
     for r, part in zip(parts, _each_part(jobs)):
         table.extend(names[r.start:r.stop], part)
     writer.files["json"] = len(parts)
-    member_names, starts, rows = table.member_index()
+    return table
+
+
+def _write_data(folder: Path, report: Mapping[str, Any], table: _Table, writer: _Writer, pm: PluginManager,
+                pool: Any, config: RunConfig, against: str | os.PathLike | None, explain: bool) -> dict[str, Any]:
+    """Write every data file but the association files' JSON; return the page's summary.
+
+    ``table`` is in the order of the JSON chunks; the page's table is by rule, then file name.
+    """
+    levels = {r.get("name"): r.get("level") for r in report.get("rules", []) if isinstance(r, dict)}
+    order = table.order()
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    member_names, starts, rows = table.member_index(rank)
     meta = summary(folder, report, table)
-    status = [0] * len(table)
+    status = np.zeros(len(table), dtype=np.int8)
     if against is not None:
         status, changes = differences(table, folder, Path(against))
+        changes["changed"] = {str(rank[row]): entry for row, entry in changes["changed"].items()}
         writer.put("diff", None, _script("diff", changes))
         meta["diff"] = changes["counts"] | {"against": str(against)}
     if pool is not None:
-        writer.put("sky", None, _script("sky", sky_view(table, pool, levels, pm, config)))
-        meta["explained"] = explanations(member_names, pool, pm, config, writer)
-    meta["chunks"] = _write_rows(table, status, writer)
+        sky = sky_view(table, pool, levels, pm, config)
+        for footprint in sky["footprints"]:
+            footprint[0] = int(rank[footprint[0]])
+        writer.put("sky", None, _script("sky", sky))
+        if explain:
+            meta["explained"] = explanations(member_names, pool, pm, config, writer)
+    meta["chunks"] = _write_rows(table, order, status, writer)
     meta["names"] = _write_names(member_names, starts, rows, writer)
     meta["json_chunk"] = JSON_CHUNK
     meta["files"] = writer.files
@@ -542,8 +652,9 @@ def _each_part(jobs: list[tuple]) -> Iterator[tuple]:
         yield from readers.map(_read_part, *zip(*jobs))
 
 
-def _write_rows(table: _Table, status: list[int], writer: _Writer) -> dict[str, Any]:
-    """The table in chunks; per chunk, how many rows of each rule, type and program it holds.
+def _write_rows(table: _Table, order: np.ndarray, status: np.ndarray, writer: _Writer) -> dict[str, Any]:
+    """The table in ``order``, in chunks (``json``: where each row's file is among the JSON chunks);
+    per chunk, how many rows of each rule, type and program it holds.
 
     With those counts a filter loads only the chunks it shows.
     """
@@ -552,13 +663,14 @@ def _write_rows(table: _Table, status: list[int], writer: _Writer) -> dict[str, 
     programs, program_ids = _interned(table.program)
     chunks = []
     for k, rows in enumerate(_chunks(len(table), ROWS_CHUNK)):
-        part = slice(rows.start, rows.stop)
-        columns = {"product": table.product[part], "rule": rule_ids[part], "type": type_ids[part],
-                   "program": program_ids[part], "members": table.members[part], "file": table.file[part],
-                   "diff": status[part]}
+        at = order[rows.start:rows.stop]
+        columns = {name: [values[i] for i in at] for name, values in (
+            ("product", table.product), ("rule", rule_ids), ("type", type_ids), ("program", program_ids),
+            ("members", table.members), ("file", table.file))}
+        columns |= {"diff": np.ascontiguousarray(status[at]), "json": np.ascontiguousarray(at)}
         writer.put("rows", k, _script("rows", k, columns))
-        chunks.append({"start": rows.start, "count": len(rows), "rules": _counts(rule_ids[part]),
-                       "types": _counts(type_ids[part]), "programs": _counts(program_ids[part])})
+        chunks.append({"start": rows.start, "count": len(rows), "rules": _counts(columns["rule"]),
+                       "types": _counts(columns["type"]), "programs": _counts(columns["program"])})
     return {"rules": rules, "types": types, "programs": programs, "rows": chunks, "size": ROWS_CHUNK}
 
 

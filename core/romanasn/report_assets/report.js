@@ -53,7 +53,7 @@
     const cols = store.rows[chunkOf(r)];
     const i = r - chunkOf(r) * C.size;
     return { id: r, product: cols.product[i], rule: C.rules[cols.rule[i]], type: C.types[cols.type[i]],
-      program: C.programs[cols.program[i]], members: cols.members[i], file: cols.file[i], diff: cols.diff[i] };
+      program: C.programs[cols.program[i]], members: cols.members[i], file: cols.file[i], diff: cols.diff[i], json: cols.json[i] };
   }
   async function loadChunks(ks, what) {
     let done = 0;
@@ -401,10 +401,11 @@
   // -- one association ----------------------------------------------------------------------------
   async function openDetail(r) {
     try {
-      const k = Math.floor(r / S.json_chunk);
-      await Promise.all([load("json", k), load("rows", chunkOf(r))]);
-      const data = store.json[k][r - k * S.json_chunk];
+      await load("rows", chunkOf(r));
       const x = row(r);
+      const k = Math.floor(x.json / S.json_chunk);
+      await load("json", k);
+      const data = store.json[k][x.json - k * S.json_chunk];
       state.selected = r;
       document.querySelectorAll("#table tr.selected").forEach((tr) => tr.classList.remove("selected"));
       const tr = document.querySelector(`#table tr[data-row="${r}"]`);
