@@ -7,8 +7,11 @@ JavaScript files (``<script>`` tags load them, so ``file://`` works), each
 loaded only when the page needs it:
 
 - ``rows-N.js``: the association table in chunks (product, rule, type,
-  program, members, file), ordered by rule then file;
-- ``json-N.js``: the association files themselves, for the detail view;
+  program, members, file, and where its JSON is), ordered by rule then file;
+- ``json-N.js``: the association files themselves, for the detail view, in
+  the order they were read (or, with ``generate --report``, written: a
+  :class:`Collector` gathers the page's data as the run hands each file to
+  the folder, so that no file is read back);
 - ``names-N.js``: every member file name, sorted, with the associations
   holding it (the member filter);
 - ``sky.js``: with ``--pool``, the footprint of each Level 3 association (the
