@@ -368,8 +368,13 @@ class Projection:
 
 
 def convex_hull(points: np.ndarray) -> np.ndarray:
-    """The convex hull of (N, 2) points, counter-clockwise (Andrew's monotone chain)."""
-    pts = [tuple(p) for p in np.unique(np.round(points, 7), axis=0).tolist()]
+    """The convex hull of (N, 2) points, counter-clockwise (Andrew's monotone chain, on the points
+    outside the octagon of the extreme ones: the thousands of vertices of a large mosaic's members
+    leave a few dozen)."""
+    points = np.round(np.asarray(points, dtype=float).reshape(-1, 2), 7)
+    if len(points) > 16:
+        points = points[_outside_octagon(points)]
+    pts = sorted(set(map(tuple, points.tolist())))
     if len(pts) < 3:
         return np.array(pts, dtype=float).reshape(-1, 2)
 
@@ -384,6 +389,20 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
 
     lower, upper = half(pts), half(pts[::-1])
     return np.array(lower[:-1] + upper[:-1], dtype=float)
+
+
+def _outside_octagon(points: np.ndarray) -> np.ndarray:
+    """Which points are not strictly inside the convex polygon of the extreme points in eight
+    directions (those inside cannot be on the hull)."""
+    directions = np.array([[1, 0], [1, 1], [0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1]], dtype=float)
+    extremes = points[np.argmax(points @ directions.T, axis=0)]  # counter-clockwise, maybe repeated
+    corners = extremes[(extremes != np.roll(extremes, 1, axis=0)).any(axis=1)]
+    if len(corners) < 3:
+        return np.ones(len(points), dtype=bool)
+    a, b = corners, np.roll(corners, -1, axis=0)
+    cross = ((b[:, 0] - a[:, 0])[:, None] * (points[:, 1] - a[:, 1][:, None])
+             - (b[:, 1] - a[:, 1])[:, None] * (points[:, 0] - a[:, 0][:, None]))
+    return (cross <= 0).any(axis=0)
 
 
 def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginManager,
@@ -405,7 +424,7 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
         if found:
             shapes.append((row, found))
     members = [p for p in polygons.values() if p is not None]
-    outlines = [f.item for f in pm.report_sky([[tuple(v) for v in p] for p in members], config)] if members else []
+    outlines = [f.item for f in pm.report_sky([p.tolist() for p in members], config)] if members else []
     if not shapes:
         return {"footprints": [], "outlines": [], "missing": "no member of a Level 3 association has an s_region"}
     everything = np.concatenate([np.concatenate(found) for _, found in shapes])
