@@ -196,6 +196,8 @@ def test_generate_report_gathers_the_page_as_it_writes_the_files(tmp_path, monke
                     for data, meta in ((gathered, summary), (read, read_summary))]
     assert without_json[0] == without_json[1]
     assert gathered["names"] == read["names"] and summary["names"] == read_summary["names"]
+    for key in ("inputs", "plugins", "rules", "types", "programs", "vetoes", "orphans", "options", "pool_rows"):
+        assert summary[key] == read_summary[key], key  # the run report given, as the one read
     for data, meta in ((gathered, summary), (read, read_summary)):  # each row's JSON is its file's
         details = [item for k, items in sorted(data["json"]) for item in items]
         for row in table_rows(data, meta):

@@ -383,8 +383,10 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     if args.report:
         from romanasn import report
 
+        collected = report.complete(collected)  # then the run's report is this run's alone, too
         page = report.write_report(args.output_dir, plugin_manager=pm, pool=table, options=config.options,
-                                   collected=report.complete(collected), explain=False)
+                                   collected=collected, explain=False,
+                                   run_report=output.run_report(result, pm, config, args.pools) if collected else None)
         if not args.quiet:
             print(f"wrote {page}")
     for failed in result.failed:

@@ -569,6 +569,7 @@ def write_report(
     against: str | os.PathLike | None = None,
     collected: Collector | None = None,
     explain: bool = True,
+    run_report: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the report page of ``folder`` (default ``folder/report.html``) and its data folder.
 
@@ -579,6 +580,8 @@ def write_report(
     :param against: an older run's folder, compared as ``romanasn diff`` does.
     :param collected: every association file of ``folder``, gathered as they were written (then the
         page is ``folder/report.html`` and no file is read back); it is closed.
+    :param run_report: what ``folder``'s run report says of the run, when the caller has it (as
+        :func:`romanasn.output.run_report` gives it: a large run's report file is mostly its manifest).
     :return: the page's path.
     """
     folder = Path(folder)
@@ -589,7 +592,7 @@ def write_report(
         raise UsageError(f"-o {page}: the report is a web page: give a name ending in .html")
     if against is not None and Path(against).resolve() == folder.resolve():
         raise UsageError(f"--against {against}: that is the folder being reported")
-    report = read_run_report(folder)
+    report = read_run_report(folder) if run_report is None else run_report
     config = RunConfig(data_release_id=str(report.get("data_release_id") or "p"),
                        version_id=report.get("version_id"),
                        options={**(report.get("options") or {}), **{k: v for k, v in (options or {}).items()
