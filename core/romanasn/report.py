@@ -373,7 +373,7 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
     leave a few dozen)."""
     points = np.round(np.asarray(points, dtype=float).reshape(-1, 2), 7)
     if len(points) > 16:
-        points = points[_outside_octagon(points)]
+        points = _outside_octagon(points)
     pts = sorted(set(map(tuple, points.tolist())))
     if len(pts) < 3:
         return np.array(pts, dtype=float).reshape(-1, 2)
@@ -392,17 +392,17 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
 
 
 def _outside_octagon(points: np.ndarray) -> np.ndarray:
-    """Which points are not strictly inside the convex polygon of the extreme points in eight
-    directions (those inside cannot be on the hull)."""
+    """The extreme points in eight directions and the points outside their convex polygon (those
+    inside or on its edges are no corners of the hull)."""
     directions = np.array([[1, 0], [1, 1], [0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1]], dtype=float)
     extremes = points[np.argmax(points @ directions.T, axis=0)]  # counter-clockwise, maybe repeated
     corners = extremes[(extremes != np.roll(extremes, 1, axis=0)).any(axis=1)]
     if len(corners) < 3:
-        return np.ones(len(points), dtype=bool)
+        return points
     a, b = corners, np.roll(corners, -1, axis=0)
     cross = ((b[:, 0] - a[:, 0])[:, None] * (points[:, 1] - a[:, 1][:, None])
              - (b[:, 1] - a[:, 1])[:, None] * (points[:, 0] - a[:, 0][:, None]))
-    return (cross <= 0).any(axis=0)
+    return np.concatenate((corners, points[(cross < 0).any(axis=0)]))
 
 
 def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginManager,
@@ -424,7 +424,7 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
         if found:
             shapes.append((row, found))
     members = [p for p in polygons.values() if p is not None]
-    outlines = [f.item for f in pm.report_sky([p.tolist() for p in members], config)] if members else []
+    outlines = [f.item for f in pm.report_sky(_Vertices(members), config)] if members else []
     if not shapes:
         return {"footprints": [], "outlines": [], "missing": "no member of a Level 3 association has an s_region"}
     everything = np.concatenate([np.concatenate(found) for _, found in shapes])
@@ -437,6 +437,21 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
     centre_ra, centre_dec = _radec(project.centre)
     return {"footprints": footprints, "outlines": drawn, "centre": [centre_ra, centre_dec],
             "levels": sorted(r for r, level in levels.items() if level == 3)}
+
+
+class _Vertices(Sequence):
+    """Polygons' (RA, Dec) vertices as lists, made when a pack asks for them."""
+
+    def __init__(self, polygons: list[np.ndarray]) -> None:
+        self.polygons = polygons
+
+    def __len__(self) -> int:
+        return len(self.polygons)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [p.tolist() for p in self.polygons[index]]
+        return self.polygons[index].tolist()
 
 
 def _radec(vector: np.ndarray) -> tuple[float, float]:
