@@ -23,7 +23,14 @@ run: setup
 	$(BIN)/romanasn generate examples/pool.ecsv -o $(OUT) --overwrite --skymap examples/skymap.asdf
 	@echo "associations written to $(OUT)/ (run report: $(OUT)/romanasn-run.json)"
 
-test: setup
+# puppeteer-core, which drives Debian's Firefox in the report's browser test (skipped, and said so, without npm)
+FIREFOX_CHECK := tests/firefox
+$(FIREFOX_CHECK)/node_modules/.installed: $(FIREFOX_CHECK)/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix $(FIREFOX_CHECK) --no-audit --no-fund --silent && touch $@ \
+		|| echo "npm ci failed: the Firefox test of the report will be skipped"; \
+	else echo "npm not found: the Firefox test of the report will be skipped"; fi
+
+test: setup $(FIREFOX_CHECK)/node_modules/.installed
 	$(BIN)/python -m pytest
 
 # The contract test against the real client: romancal 1.1.0 in its own environment (it pins older
@@ -51,4 +58,4 @@ docs: setup
 	@echo "documentation written to docs/_build/html/index.html"
 
 clean:
-	rm -rf $(VENV) $(ROMANCAL_VENV) $(OUT) .pytest_cache docs/_build
+	rm -rf $(VENV) $(ROMANCAL_VENV) $(OUT) $(FIREFOX_CHECK)/node_modules .pytest_cache docs/_build

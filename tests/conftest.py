@@ -1,9 +1,11 @@
-"""Shared fixtures: the example run and an older one (for ``romanasn report``), and headless Chromium.
+"""Shared fixtures: the example run and an older one (for ``romanasn report``), headless Chromium and Firefox.
 
 The browser tests use Debian's Chromium (``apt-get install chromium``) through
-Playwright for Python, never a browser Playwright downloads. When either is
-missing they are skipped, and the summary of the test run says so in one line
-(unless ``ROMANASN_REQUIRE_BROWSER`` is set, as ``.ci/run`` does: then they fail).
+Playwright for Python, and Debian's Firefox ESR (``apt-get install firefox-esr``)
+over WebDriver BiDi through puppeteer-core (``tests/firefox/``, installed by
+``make test`` when npm is found), never a browser a driver downloads. When one
+is missing its tests are skipped, and the summary of the test run says so in one
+line (unless ``ROMANASN_REQUIRE_BROWSER`` is set, as ``.ci/run`` does: then they fail).
 
 ``postgresql_server`` starts a cluster of Debian's ``postgresql`` package
 (``initdb`` and ``pg_ctl`` from ``/usr/lib/postgresql/*/bin``) in a
@@ -35,7 +37,8 @@ EXAMPLE_SKYMAP = ROOT / "examples" / "skymap.asdf"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-_browser_skipped: list[str] = []
+_browser_skipped: dict[str, str] = {}  # browser -> why its tests could not run
+FIREFOX_CHECK = ROOT / "tests" / "firefox"
 
 
 def chromium_path() -> str | None:
@@ -99,15 +102,39 @@ def chromium():
         reason = "Playwright for Python is not installed (pip install playwright)"
     if reason is None and path is None:
         reason = "no Chromium found (apt-get install chromium, or set ROMANASN_CHROMIUM)"
-    if reason and os.environ.get("ROMANASN_REQUIRE_BROWSER"):  # .ci/run: they must run
-        pytest.fail(f"ROMANASN_REQUIRE_BROWSER is set but the browser tests cannot run: {reason}")
-    if reason:
-        _browser_skipped.append(reason)
-        pytest.skip(reason)
+    _browser_missing("Chromium", reason)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def _browser_missing(browser: str, reason: str | None) -> None:
+    """Skip (fail under ``ROMANASN_REQUIRE_BROWSER``) a test of ``browser`` that cannot run, noting why."""
+    if reason and os.environ.get("ROMANASN_REQUIRE_BROWSER"):  # .ci/run: they must run
+        pytest.fail(f"ROMANASN_REQUIRE_BROWSER is set but the {browser} tests cannot run: {reason}")
+    if reason:
+        _browser_skipped.setdefault(browser, reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def firefox() -> list[str]:
+    """The command that checks a report page in Debian's headless Firefox (``tests/firefox/report_check.mjs``
+    run by Node.js with the Firefox found: ``ROMANASN_FIREFOX``, else ``firefox-esr`` or ``firefox`` on the PATH)."""
+    given = os.environ.get("ROMANASN_FIREFOX")
+    path = (given if given and Path(given).is_file() else None) if given else (
+        shutil.which("firefox-esr") or shutil.which("firefox"))
+    node = shutil.which("node")
+    reason = None
+    if path is None:
+        reason = "no Firefox found (apt-get install firefox-esr, or set ROMANASN_FIREFOX)"
+    elif node is None:
+        reason = "no Node.js found to drive Firefox (apt-get install nodejs npm)"
+    elif not (FIREFOX_CHECK / "node_modules" / "puppeteer-core").is_dir():
+        reason = f"puppeteer-core is not installed (npm ci --prefix {FIREFOX_CHECK.relative_to(ROOT)})"
+    _browser_missing("Firefox", reason)
+    return [node, str(FIREFOX_CHECK / "report_check.mjs"), path]
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------------
@@ -186,7 +213,7 @@ def pool_db(request, tmp_path):
 
 def pytest_terminal_summary(terminalreporter):
     """One plain line when the browser tests, or the PostgreSQL tests, could not run."""
-    if _browser_skipped:
-        terminalreporter.write_line(f"browser tests: could not run: {_browser_skipped[0]}")
+    for browser, reason in _browser_skipped.items():
+        terminalreporter.write_line(f"{browser} tests: could not run: {reason}")
     for reason in _NOT_RUN:
         terminalreporter.write_line(f"PostgreSQL tests did not run: {reason}")

@@ -43,7 +43,7 @@ def table_rows(data: dict[str, list], summary: dict) -> list[dict]:
         for i in range(len(columns["product"])):
             rows.append({"product": columns["product"][i], "rule": chunks["rules"][columns["rule"][i]],
                          "type": chunks["types"][columns["type"][i]], "members": columns["members"][i],
-                         "file": columns["file"][i], "diff": columns["diff"][i]})
+                         "file": columns["file"][i], "diff": columns["diff"][i], "json": columns["json"][i]})
     return rows
 
 
@@ -73,15 +73,16 @@ def test_the_detail_files_are_the_association_files(example_run, example_report)
     summary, data = page_summary(example_report), data_files(example_report)
     rows = table_rows(data, summary)
     details = [item for k, items in sorted(data["json"]) for item in items]
-    assert len(details) == len(rows)
-    for row, detail in list(zip(rows, details))[::53]:
-        assert detail == json.loads((example_run / row["file"]).read_text())
+    assert len(details) == len(rows) and sorted(r["json"] for r in rows) == list(range(len(rows)))
+    for row in rows[::53]:
+        assert details[row["json"]] == json.loads((example_run / row["file"]).read_text())
 
 
 def test_a_member_name_finds_every_association_that_holds_it(example_run, example_report):
     summary, data = page_summary(example_report), data_files(example_report)
     rows = table_rows(data, summary)
-    names = {n: r for k, (chunk, found) in sorted(data["names"]) for n, r in zip(chunk, found)}
+    names = {n: rows[starts[i]:starts[i + 1]] for k, (chunk, starts, rows) in sorted(data["names"])
+             for i, n in enumerate(chunk)}
     member = "r0000101001001001001_0001_wfi01_f158_cal.asdf"
     holding = sorted(rows[r]["file"] for r in names[member])
     on_disk = sorted(p.name for p in example_run.glob("*_asn.json")
@@ -99,20 +100,53 @@ def test_the_summary_says_what_was_left_out_and_why(example_run, example_report)
     assert [p["name"] for p in summary["plugins"]] == [p["name"] for p in run["plugins"]]
 
 
+def explained(data: dict[str, list], summary: dict, name: str) -> dict | None:
+    """The verdicts the page finds for a file name: its row in the name index, then that row's verdict file."""
+    index = {n: r for k, (names, rows) in data["explain"] for n, r in zip(names, rows)}
+    assert [names[0] for k, (names, rows) in sorted(data["explain"])] == summary["explained"]["names"]
+    if name not in index:
+        return None
+    chunk = summary["explained"]["chunk"]
+    verdicts = dict(data["verdicts"])[index[name] // chunk]
+    return verdicts[index[name] % chunk]
+
+
 def test_verdicts_are_explains(example_report):
-    data = data_files(example_report)
-    (index,) = data["explain"][0]
-    verdicts = [item for k, items in sorted(data["verdicts"]) for item in items]
-    assert index["rows"] == index["pool_rows"] == len(verdicts) == 432
-    orphan = page_summary(example_report)["orphans"][0]
+    summary, data = page_summary(example_report), data_files(example_report)
+    assert summary["explained"]["rows"] == summary["explained"]["pool_rows"] == 432
+    assert sum(len(items) for k, items in data["verdicts"]) == 432  # every pool row
     pm = get_plugin_manager()
-    table = read_pool(EXAMPLE_POOL, columns=[f.item for f in pm.pool_columns()])
     from romanasn.plugins.types import RunConfig
-    config = RunConfig(pool_name="pool", options={"skymap": "examples/skymap.asdf"})
-    expected = explain(table, orphan, plugin_manager=pm, config=config).to_json()
-    assert verdicts[index["by_name"][orphan]] == expected
+    config = RunConfig(data_release_id="p", options={"skymap": str(EXAMPLE_SKYMAP)})
+    table = read_pool(EXAMPLE_POOL, columns=[f.item for f in pm.pool_columns()])
+    for name in (summary["orphans"][0], str(table["filename"][-1])):
+        assert explained(data, summary, name) == explain(table, name, plugin_manager=pm, config=config).to_json()
     member = "r0000101001001001001_0001_wfi01_f158_cal.asdf"  # a member's name finds its pool row's verdicts
-    assert verdicts[index["by_name"][member]]["filename"] == "r0000101001001001001_0001_wfi01_f158_uncal.asdf"
+    assert explained(data, summary, member)["filename"] == "r0000101001001001001_0001_wfi01_f158_uncal.asdf"
+    assert explained(data, summary, "r9999_not_in_the_pool_cal.asdf") is None
+
+
+@pytest.mark.slow
+def test_every_row_of_a_large_pool_is_explained(tmp_path, monkeypatch):
+    """Beyond the 2,000 rows a report once stopped at: each row's verdicts, found through split name indexes."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import mission_pool
+
+    monkeypatch.setenv("ROMANASN_PLUGINS", "romanasn-wfi-imaging,romanasn-wfi-calibration")
+    monkeypatch.setattr(report_module, "NAMES_CHUNK", 700)
+    pool, out, page = tmp_path / "pool.ecsv", tmp_path / "asn", tmp_path / "page.html"
+    mission_pool.write(2_600, pool)
+    assert main(["generate", str(pool), "-o", str(out), "-q"]) == 0
+    assert main(["report", str(out), "--pool", str(pool), "-o", str(page), "-q"]) == 0
+    summary, data = page_summary(page), data_files(page)
+    assert summary["explained"]["rows"] == 2_600 and len(data["explain"]) > 3
+    pm = get_plugin_manager()
+    table = read_pool(pool, columns=[f.item for f in pm.pool_columns()])
+    for row in (0, 2_001, 2_599):
+        name = str(table["filename"][row])
+        assert explained(data, summary, name) == explain(table, name, plugin_manager=pm).to_json()
 
 
 def test_the_sky_has_level3_footprints_and_the_skycells(example_report):
@@ -144,12 +178,40 @@ def test_against_an_older_run_marks_what_diff_finds(example_run, older_run, tmp_
     assert "sky" not in data and "explain" not in data  # no pool given
 
 
+def test_generate_report_gathers_the_page_as_it_writes_the_files(tmp_path, monkeypatch):
+    """``generate --report`` reads no association file back, and its page holds what ``romanasn report`` reads."""
+    out = tmp_path / "asn"
+    monkeypatch.setattr(report_module, "JSON_CHUNK", 50)
+
+    def no_reading(*args):
+        raise AssertionError("generate --report read an association file back")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(report_module, "load_association", no_reading)
+        assert main(["generate", str(EXAMPLE_POOL), "-o", str(out), "-q", "--report"]) == 0
+    assert main(["report", str(out), "-o", str(tmp_path / "read.html"), "-q"]) == 0
+    pages = [out / "report.html", tmp_path / "read.html"]
+    (gathered, summary), (read, read_summary) = ((data_files(p), page_summary(p)) for p in pages)
+    without_json = [[{k: v for k, v in row.items() if k != "json"} for row in table_rows(data, meta)]
+                    for data, meta in ((gathered, summary), (read, read_summary))]
+    assert without_json[0] == without_json[1]
+    assert gathered["names"] == read["names"] and summary["names"] == read_summary["names"]
+    for key in ("inputs", "plugins", "rules", "types", "programs", "vetoes", "orphans", "options", "pool_rows"):
+        assert summary[key] == read_summary[key], key  # the run report given, as the one read
+    for data, meta in ((gathered, summary), (read, read_summary)):  # each row's JSON is its file's
+        details = [item for k, items in sorted(data["json"]) for item in items]
+        for row in table_rows(data, meta):
+            assert details[row["json"]] == json.loads((out / row["file"]).read_text())
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".report")) == []
+
+
 def test_generate_report_writes_the_page_beside_the_run(tmp_path):
     out = tmp_path / "asn"
     assert main(["generate", str(EXAMPLE_POOL), "-o", str(out), "-q", "--rules", "wfi_image_exposure,wfi_image_visit",
                  "--report"]) == 0
     summary = page_summary(out / "report.html")
-    assert summary["associations"] == 168 and summary["explained"]["rows"] == 432
+    assert summary["associations"] == 168 and summary["files"]["sky"] == 1
+    assert "explained" not in summary  # explain's verdicts on every row: romanasn report --pool
     assert len(load_set(out)) == 168  # the page and its data are not taken for associations
 
 
@@ -170,7 +232,9 @@ def test_data_come_in_chunks(example_run, tmp_path, monkeypatch):
         chunk = summary["chunks"]["rows"][k]
         assert chunk["count"] == len(columns["product"])
         assert chunk["rules"] == [[i, columns["rule"].count(i)] for i in sorted(set(columns["rule"]))]
-    assert [chunk[0] for k, (chunk, rows) in sorted(data["names"])] == summary["names"]
+    assert [chunk[0] for k, (chunk, starts, rows) in sorted(data["names"])] == summary["names"]
+    names = [n for k, (chunk, starts, rows) in sorted(data["names"]) for n in chunk]
+    assert names == sorted(set(names))
 
 
 def test_a_bad_association_file_is_named_and_the_old_page_kept(example_run, tmp_path):

@@ -233,3 +233,24 @@ def test_a_large_run_is_read_in_parts_as_needed(chromium, chunked_page, example_
     assert sorted(files) == sorted(p.name for p in example_run.glob("*_asn.json") if MEMBER in p.read_text())
     page.close()
     assert errors == []
+
+
+def test_the_page_works_in_firefox(firefox, report_page, example_run):
+    """The core checks in Debian's Firefox ESR over WebDriver BiDi: no errors, the member filter, an association."""
+    import subprocess
+
+    product = "r00001_p_v01001001001001_f158"
+    done = subprocess.run(firefox + [report_page.as_uri(), MEMBER, product], capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout)
+    assert seen["browser"].startswith("firefox/")
+    assert seen["errors"] == [] and seen["requests"] == []
+    run = json.loads((example_run / "romanasn-run.json").read_text())
+    assert f"{run['associations']:,}" in seen["summary"]
+    on_disk = sorted(p.name for p in example_run.glob("*_asn.json") if MEMBER in p.read_text())
+    assert sorted(seen["member_files"]) == on_disk and len(on_disk) > 3
+    assert seen["member_status"].startswith(f"{len(on_disk)} of")
+    asn = json.loads((example_run / f"{product}_asn.json").read_text())
+    assert seen["detail_members"] == [m["expname"] for m in asn["products"][0]["members"]]
+    assert seen["detail_json"] == asn

@@ -303,7 +303,8 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --engine dask, a running dask.distributed scheduler (default: a local cluster)")
     p.add_argument("--report", action="store_true",
-                   help="also write DIR/report.html, the run's web page (as romanasn report DIR --pool POOL)")
+                   help="also write DIR/report.html, the run's web page (as romanasn report DIR --pool POOL, "
+                        "without explain's verdicts)")
     group = p.add_argument_group("options added by plugins")
     for found in pm.generate_options():
         option = found.item
@@ -349,18 +350,28 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     table = _read_for_run(args, extra)
     if args.program:
         table = _only_programs(table, args.program)
-    written = []
+    written, collected = [], None
+    if args.report and args.format == "json" and args.engine == "local":  # the page's data gathered as files are written
+        from romanasn import report
+
+        collected = report.Collector(args.output_dir)
     if args.dry_run:
         result = engine.generate(table, config=config, rules=rules, skip_rules=skip_rules, plugin_manager=pm,
                                  keep_going=args.keep_going)
     else:  # each association is written as it is finished
-        outcome = output.generate_to(table, args.output_dir, plugin_manager=pm, config=config,
-                                     rules=rules, skip_rules=skip_rules,
-                                     format=args.format, overwrite=args.overwrite, update=args.update,
-                                     prune=args.prune, prune_all=args.prune_all, member_dir=args.member_dir,
-                                     inputs=args.pools, engine=args.engine, scheduler=args.scheduler,
-                                     keep_going=args.keep_going, progress=False if args.quiet else None,
-                                     strict=args.strict, programs=table.meta.get("romanasn", {}).get("programs"))
+        try:
+            outcome = output.generate_to(table, args.output_dir, plugin_manager=pm, config=config,
+                                         rules=rules, skip_rules=skip_rules,
+                                         format=args.format, overwrite=args.overwrite, update=args.update,
+                                         prune=args.prune, prune_all=args.prune_all, member_dir=args.member_dir,
+                                         inputs=args.pools, engine=args.engine, scheduler=args.scheduler,
+                                         keep_going=args.keep_going, progress=False if args.quiet else None,
+                                         strict=args.strict, programs=table.meta.get("romanasn", {}).get("programs"),
+                                         on_file=collected)
+        except BaseException:
+            if collected is not None:
+                collected.discard()  # the run left the folder as it was: so does its report
+            raise
         result, written = outcome.result, outcome.written
         if args.update and not args.quiet:
             say(output.update_summary(outcome))
@@ -372,7 +383,10 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     if args.report:
         from romanasn import report
 
-        page = report.write_report(args.output_dir, plugin_manager=pm, pool=table, options=config.options)
+        collected = report.complete(collected)  # then the run's report is this run's alone, too
+        page = report.write_report(args.output_dir, plugin_manager=pm, pool=table, options=config.options,
+                                   collected=collected, explain=False,
+                                   run_report=output.run_report(result, pm, config, args.pools) if collected else None)
         if not args.quiet:
             print(f"wrote {page}")
     for failed in result.failed:

@@ -26,7 +26,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -178,6 +178,18 @@ def explain_rows(
     rules: Iterable[str] | None = None,
 ) -> list[Explanation]:
     """Each rule's verdict on each of ``rows`` (indices into ``table``), from one run of every rule."""
+    return list(iter_explanations(table, rows, plugin_manager=plugin_manager, config=config, rules=rules))
+
+
+def iter_explanations(
+    table: Any,
+    rows: Iterable[int],
+    *,
+    plugin_manager: PluginManager,
+    config: RunConfig | None = None,
+    rules: Iterable[str] | None = None,
+) -> Iterator[Explanation]:
+    """:func:`explain_rows`, one row at a time (the rules run once, before the first)."""
     pm = plugin_manager
     pm.check()
     config = config or RunConfig()
@@ -187,7 +199,6 @@ def explain_rows(
     reshapers = [info.label for info in pm.plugin_infos() if info.status == "active" and info.name != KERNEL
                  and {"romanasn_build_associations", "romanasn_finalize"} & set(pm.hooks_of(info.name))]
     seen = _Seen(table, results)
-    explained = []
     for row in rows:
         found = str(table["filename"][row])
         verdicts = tuple(
@@ -195,8 +206,7 @@ def explain_rows(
             else _verdict(e, table, row, seen, config, reshapers, partial)
             for e in entries)
         orphan = all(found in seen.orphans(r) for r in results.values()) and not failures
-        explained.append(Explanation(found, row, orphan, verdicts, partial, notes))
-    return explained
+        yield Explanation(found, row, orphan, verdicts, partial, notes)
 
 
 class _Seen:
@@ -227,8 +237,8 @@ class _Seen:
             self._vetoes[id(result)] = index
         return tuple(self._vetoes[id(result)].get((rule, filename), ()))
 
-    def members(self, result: engine.Result, rule: str) -> dict[str, list[tuple[int, int]]]:
-        """expname -> (association position, member position) of each member of the rule's associations."""
+    def members(self, result: engine.Result, rule: str) -> dict[str, list[tuple[int, int, Any]]]:
+        """expname -> (association position, member position, member) of each member of the rule's associations."""
         key = (id(result), rule)
         if key not in self._members:
             index: dict[str, list[tuple[int, int]]] = {}
@@ -236,7 +246,7 @@ class _Seen:
                 made_by = association.provenance.rule if association.provenance else association.asn_rule
                 if made_by == rule:
                     for m, member in enumerate(association.members):
-                        index.setdefault(member.expname, []).append((a, m))
+                        index.setdefault(member.expname, []).append((a, m, member))
             self._members[key] = index
         return self._members[key]
 
@@ -322,11 +332,10 @@ def _joined(entry: RuleEntry, filename: str, result: engine.Result, seen: _Seen,
     own = member_filename(filename, rule.member.suffix)
     companions = {member_filename(filename, c.member.suffix): c.member.exptype for c in rule.companions}
     members = seen.members(result, rule.name)
-    places = sorted({place for name in (own, *companions) for place in members.get(name, ())})
+    places = {(a, m): member for name in (own, *companions) for a, m, member in members.get(name, ())}
     found = []
-    for a, m in places:
+    for (a, m), member in sorted(places.items(), key=lambda place: place[0]):
         association = result.associations[a]
-        member = association.members[m]
         if member.expname == own:
             companion = False
         elif companions.get(member.expname) == member.exptype:

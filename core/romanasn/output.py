@@ -26,7 +26,7 @@ import os
 import uuid
 from json.encoder import encode_basestring_ascii as _string
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from attrs import define, evolve, field
 
@@ -216,6 +216,7 @@ def generate_to(
     strict: bool = False,
     programs: Iterable[Any] | None = None,
     events: bool = False,
+    on_file: Callable[[str, bytes], None] | None = None,
 ) -> Outcome:
     """Make the associations of ``pool`` and write each as soon as it is built.
 
@@ -242,6 +243,8 @@ def generate_to(
         record per association file added, changed or removed (``event``,
         ``file``, ``asn_id``, ``rule``, ``product``, ``program``), committed
         with the files (what ``romanasn watch`` prints).
+    :param on_file: called with each association file's name and bytes as the run hands it to the
+        folder (or finds it unchanged), e.g. by ``generate --report``.
     """
     prune = prune or prune_all
     if prune and not update:
@@ -253,12 +256,12 @@ def generate_to(
     with paused_gc():
         return _generate_to(pool, Path(out_dir), plugin_manager, config, rules, skip_rules, format, overwrite,
                             update, prune, member_dir, inputs, engine, scheduler, keep_going, progress, strict,
-                            prune_all, programs, events)
+                            prune_all, programs, events, on_file)
 
 
 def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, overwrite, update, prune,
                  member_dir, inputs, engine, scheduler, keep_going, progress, strict, prune_all, programs=None,
-                 events=False) -> Outcome:
+                 events=False, on_file=None) -> Outcome:
     ext = extension(format)
     folder = Folder(out)
     _guard(folder.open)
@@ -285,7 +288,7 @@ def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, o
         scope = None if manifest is None else scope
         seq = (getattr(pool, "meta", None) or {}).get("romanasn", {}).get("seq")
         outcome = _write(folder, source, ext, overwrite, manifest, prune, config, plugin_manager, format, inputs,
-                         keep_going, progress, scope, seq, events)
+                         keep_going, progress, scope, seq, events, on_file)
     except BaseException as exc:
         folder.abort()
         _reraise(exc, out)
@@ -425,7 +428,7 @@ class _ResultRun:
 def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest | None, prune: bool,
            config: RunConfig, pm: PluginManager, format: str, inputs: Iterable[str],
            keep_going: bool = False, progress: bool | None = False, scope: set[str] | None = None,
-           pool_seq: int | None = None, events: bool = False) -> Outcome:
+           pool_seq: int | None = None, events: bool = False, on_file=None) -> Outcome:
     out = folder.out
     if format != "json":
         log.warning("writing %s associations: romancal reads JSON associations only (--format json)", format)
@@ -437,7 +440,7 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     made: dict[str, Entry] = {}
     bar = Progress(len(names), enabled=progress, label="writing associations")
     try:
-        _put(folder, source, ext, known, outcome, made, bar)
+        _put(folder, source, ext, known, outcome, made, bar, on_file)
     finally:
         bar.close()
     failed = source.failed_rules() if keep_going else set()
@@ -550,7 +553,7 @@ def _check_names(folder: Folder, names: list[str], known: Mapping[str, Entry] | 
 
 
 def _put(folder: Folder, source, ext: str, known: Mapping[str, Entry], outcome: Outcome,
-         made: dict[str, Entry], bar: Progress) -> None:
+         made: dict[str, Entry], bar: Progress, on_file=None) -> None:
     """Hand each association's file to the folder (unless the manifest knows it unchanged), noting
     what it holds in ``made`` and what changed in ``outcome``."""
     for number, rule, product, stem, data, program in source.items():
@@ -558,6 +561,8 @@ def _put(folder: Folder, source, ext: str, known: Mapping[str, Entry], outcome: 
         name = stem + ext
         entry = Entry(f"a{number}", rule, product, len(data), digest(data), program=program)
         made[name] = entry
+        if on_file is not None:
+            on_file(name, data)
         old = known.get(name)
         if old is not None and name in folder.existing and (old.digest, old.size) == (entry.digest, entry.size) \
                 and not old.stale and _on_disk(folder.out / name, entry):

@@ -7,16 +7,19 @@ JavaScript files (``<script>`` tags load them, so ``file://`` works), each
 loaded only when the page needs it:
 
 - ``rows-N.js``: the association table in chunks (product, rule, type,
-  program, members, file), ordered by rule then file;
-- ``json-N.js``: the association files themselves, for the detail view;
+  program, members, file, and where its JSON is), ordered by rule then file;
+- ``json-N.js``: the association files themselves, for the detail view, in
+  the order they were read (or, with ``generate --report``, written: a
+  :class:`Collector` gathers the page's data as the run hands each file to
+  the folder, so that no file is read back);
 - ``names-N.js``: every member file name, sorted, with the associations
   holding it (the member filter);
 - ``sky.js``: with ``--pool``, the footprint of each Level 3 association (the
   hull of its members' ``s_region``) and the outlines packs add through the
   ``romanasn_report_sky`` hook (the skycells, with ``--skymap``);
-- ``explain.js``: with ``--pool``, ``romanasn explain``'s verdicts on the
-  rows left out (orphans, vetoed) and then on the others, up to
-  :data:`EXPLAIN_LIMIT` rows;
+- ``verdicts-N.js``: with ``--pool``, ``romanasn explain``'s verdicts on
+  every pool row, in pool order, and ``explain-N.js``: the names that find
+  them (pool file names, and members' names of the same exposures), sorted;
 - ``diff.js``: with ``--against OLD_DIR``, what ``romanasn diff OLD_DIR DIR``
   finds: added, removed and changed associations.
 
@@ -28,6 +31,7 @@ and its data folder replace the old ones only when both are complete.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import logging
 import math
@@ -35,12 +39,16 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from attrs import define, field
 
 from romanasn import asnfile, diff
 from romanasn._version import __version__
@@ -59,10 +67,8 @@ ASSETS = Path(__file__).with_name("report_assets")
 ROWS_CHUNK, JSON_CHUNK, NAMES_CHUNK = 20_000, 2_000, 50_000
 #: Processes reading the association files (at most one per core).
 READERS = 2
-#: Pool rows given ``explain`` verdicts (the rows left out first).
-EXPLAIN_LIMIT = 2_000
-#: Explained rows per data file.
-EXPLAIN_CHUNK = 100
+#: Explained pool rows per data file of verdicts.
+EXPLAIN_CHUNK = 200
 #: Orphans listed in the page (all are counted; romanasn-run.json lists every one).
 ORPHANS_SHOWN = 5_000
 
@@ -84,129 +90,221 @@ def read_run_report(folder: Path) -> dict[str, Any]:
     return report
 
 
-def association_files(folder: Path, report: Mapping[str, Any]) -> list[str]:
-    """The names of the association files (as ``romanasn diff`` finds them), by rule then name.
+def association_files(folder: Path, report: Mapping[str, Any]) -> tuple[list[str], list[int | None]]:
+    """The names of the association files (as ``romanasn diff`` finds them), by rule then name, and
+    the size the run report's manifest records of each (None when it does not know the file).
 
-    The rule of each file is the run report's manifest's, when there is one.
+    The rule of each file is the manifest's, when there is one.
     """
+    names = _listed(folder)
+    listed = (report.get("manifest") or {}).get("files") or {}
+    by_rule: dict[str, list[str]] = {}
+    for name in names:
+        entry = listed.get(name)
+        by_rule.setdefault(str(entry[1]) if isinstance(entry, list) and len(entry) > 3 else "", []).append(name)
+    ordered = [name for rule in sorted(by_rule) for name in sorted(by_rule[rule])]
+    sizes = [entry[3] if isinstance(entry := listed.get(name), list) and len(entry) > 3
+             and isinstance(entry[3], int) else None for name in ordered]
+    return ordered, sizes
+
+
+def _listed(folder: Path) -> list[str]:
+    """The association files of ``folder``, as ``romanasn diff`` finds them (unordered)."""
     with os.scandir(folder) as entries:
         found = [(e.name, e.is_file()) for e in entries]
     if any(name.startswith(diff.STAGING) for name, _ in found):
         diff.association_files(folder)  # warns that a run did not finish
-    names = [name for name, is_file in found if is_file and not name.startswith(".") and name != RUN_REPORT
-             and os.path.splitext(name)[1].lower() in diff.SUFFIXES]
-    listed = (report.get("manifest") or {}).get("files") or {}
-    return sorted(names, key=lambda n: (_rule_of(listed.get(n)), n))
+    return [name for name, is_file in found if is_file and not name.startswith(".") and name != RUN_REPORT
+            and os.path.splitext(name)[1].lower() in diff.SUFFIXES]
 
 
-def _rule_of(entry: Any) -> str:
-    return str(entry[1]) if isinstance(entry, list) and len(entry) > 1 else ""
-
-
-def load_association(folder: str, name: str, folder_fd: int) -> tuple[dict[str, Any], bytes]:
+def load_association(folder: str, name: str, folder_fd: int, size: int | None = None) -> tuple[dict[str, Any], bytes]:
     """An association file's mapping and its JSON text; an :class:`AsnError` names a bad file.
 
     ``folder_fd`` is the folder opened (``os.open``): a file is opened from it, read and closed
-    with three system calls, the cost that counts for a million files.
+    with three system calls (one read when its ``size`` is known), the cost that counts for a million files.
     """
-    path = os.path.join(folder, name)
     if not name.lower().endswith(".json"):
-        data = dict(asnfile.load_asn_dict(path))
+        data = dict(asnfile.load_asn_dict(os.path.join(folder, name)))
         return data, orjson.dumps(data, default=str)
     fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=folder_fd)
     try:
-        pieces = []
-        while piece := os.read(fd, 1 << 20):
-            pieces.append(piece)
+        raw = os.read(fd, size + 1) if size is not None else b""
+        if size is None or len(raw) > size:  # not the size the manifest says: read to the end
+            pieces = [raw]
+            while piece := os.read(fd, 1 << 20):
+                pieces.append(piece)
+            raw = b"".join(pieces)
     finally:
         os.close(fd)
-    raw = b"".join(pieces)
     try:
         return orjson.loads(raw), raw
     except orjson.JSONDecodeError as exc:
-        raise AsnError(f"{path}: not an association file: {exc}") from None
+        raise AsnError(f"{os.path.join(folder, name)}: not an association file: {exc}") from None
 
 
-def _read_part(folder: str, names: Sequence[str], data_file: str, k: int, keep: frozenset[str] | None
-               ) -> tuple[list[tuple[str, str, str, str, list[str]]], dict[int, list[str]]]:
-    """Read a part of the files: write their JSON as ``data_file``, return each one's table row.
+@define
+class _Part:
+    """The table columns of a part of the files, and their members' names one after the other."""
 
-    :param keep: rules whose members' names are returned for the sky (every rule when empty, none when None).
-    """
-    rows, kept, texts = [], {}, []
+    product: list[str] = field(factory=list)
+    rule: list[str] = field(factory=list)
+    type: list[str] = field(factory=list)
+    program: list[str] = field(factory=list)
+    members: list[int] = field(factory=list)  # how many members each association has
+    member_names: list[str] = field(factory=list)
+
+
+def _read_part(folder: str, names: Sequence[str], sizes: Sequence[int | None], data_file: str, k: int) -> _Part:
+    """Read a part of the files: write their JSON as ``data_file``, return their table columns."""
+    part, texts = _Part(), []
     folder_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        for name in names:
-            data, raw = load_association(folder, name, folder_fd)
+        for name, size in zip(names, sizes):
+            data, raw = load_association(folder, name, folder_fd, size)
             texts.append(raw)
-            rows.append(_row(folder, name, data))
+            _add_row(part, folder, name, data)
     finally:
         os.close(folder_fd)
-    if keep is not None:
-        kept = {i: row[4] for i, row in enumerate(rows) if not keep or row[1] in keep}
     with open(data_file, "wb") as out:
         out.write(_script("json", k, b"[" + b",".join(texts) + b"]"))
-    return rows, kept
+    return part
 
 
-def _row(folder: str, name: str, data: Mapping[str, Any]) -> tuple[str, str, str, str, list[str]]:
-    """An association's product name(s), rule, type, program and member names."""
+def _add_row(part: _Part, folder: str, name: str, data: Mapping[str, Any]) -> None:
+    """Add an association's product name(s), rule, type, program and member names to ``part``."""
     try:
         products = data["products"]
         members = [str(m["expname"]) for p in products for m in p["members"]]
-    except (KeyError, TypeError) as exc:
+        product = " + ".join(str(p.get("name", "")) for p in products)
+    except (KeyError, TypeError, AttributeError) as exc:
         raise AsnError(f"{os.path.join(folder, name)}: not an association file: no products with members "
                        f"({exc!r})") from None
-    return (" + ".join(str(p.get("name", "")) for p in products), str(data.get("asn_rule", "")),
-            str(data.get("asn_type", "")), str(data.get("program", "")), members)
+    part.product.append(product)
+    part.rule.append(str(data.get("asn_rule", "")))
+    part.type.append(str(data.get("asn_type", "")))
+    part.program.append(str(data.get("program", "")))
+    part.members.append(len(members))
+    part.member_names.extend(members)
+
+
+class Collector:
+    """A report's table gathered as ``generate --report`` writes the run's files: each file's bytes
+    are parsed as they pass and written into the report's data in chunks, so that the report reads
+    no association file back. Call it with each file's name and bytes; :meth:`close` when done."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.existed = self.folder.exists()
+        self.table = _Table()
+        self.texts: list[bytes] = []
+        self.chunks = 0
+        self.staging: Path | None = None
+
+    def start(self) -> Path:
+        """The staging folder of the page and its data (made on the first call)."""
+        if self.staging is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{Path(DEFAULT_PAGE).stem}-", dir=self.folder))
+            (self.staging / f"{Path(DEFAULT_PAGE).stem}_data").mkdir()
+        return self.staging
+
+    def __call__(self, name: str, data: bytes) -> None:
+        self.start()
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise AsnError(f"{self.folder / name}: not an association file: {exc}") from None
+        _add_row(self.table, str(self.folder), name, parsed)
+        self.table.file.append(name)
+        self.texts.append(data)
+        if len(self.texts) == JSON_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the files gathered since the last chunk."""
+        if self.texts:
+            path = self.staging / f"{Path(DEFAULT_PAGE).stem}_data" / f"json-{self.chunks:04d}.js"
+            path.write_bytes(_script("json", self.chunks, b"[" + b",".join(self.texts) + b"]"))
+            self.chunks += 1
+            self.texts = []
+
+    def close(self) -> None:
+        """Remove what was gathered and not used."""
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+
+
+    def discard(self) -> None:
+        """:meth:`close`, after a failed run: and remove the folder when the run made it and it is empty."""
+        self.close()
+        if not self.existed:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+
+
+def complete(collected: Collector | None) -> Collector | None:
+    """``collected`` when it holds every association file of its folder, once each; else None (closed:
+    the report then reads the folder, as for a run that kept older files or left a failed rule's out)."""
+    if collected is None:
+        return None
+    files = collected.table.file
+    if len(set(files)) == len(files) and sorted(files) == sorted(_listed(collected.folder)):
+        return collected
+    collected.close()
+    return None
 
 
 # -- the association table -------------------------------------------------------------------
 
 
-class _Table:
-    """The associations of the folder as columns, and each member name's associations."""
+class _Table(_Part):
+    """The associations of the folder as columns, with their files' names."""
 
     def __init__(self) -> None:
-        self.product: list[str] = []
-        self.rule: list[str] = []
-        self.type: list[str] = []
-        self.program: list[str] = []
-        self.members: list[int] = []
+        super().__init__()
         self.file: list[str] = []
-        self.by_name: dict[str, list[int]] = {}
-        self.kept_members: dict[int, list[str]] = {}
 
-    def extend(self, names: Sequence[str], rows: Sequence[tuple[str, str, str, str, list[str]]],
-               kept: Mapping[int, list[str]]) -> None:
+    def extend(self, names: Sequence[str], part: _Part) -> None:
         """Add the rows of a part of the files (``_read_part``), in order."""
-        start = len(self.product)
-        by_name = self.by_name
-        for row, (name, (product, rule, asn_type, program, members)) in enumerate(zip(names, rows), start):
-            self.product.append(product)
-            self.rule.append(rule)
-            self.type.append(asn_type)
-            self.program.append(program)
-            self.file.append(name)
-            self.members.append(len(members))
-            for member in members:
-                found = by_name.get(member)
-                if found is None:
-                    by_name[member] = [row]
-                elif found[-1] != row:
-                    found.append(row)
-        for i, members in kept.items():
-            self.kept_members[start + i] = members
+        for column in ("product", "rule", "type", "program", "members", "member_names"):
+            getattr(self, column).extend(getattr(part, column))
+        self.file.extend(names)
 
     def __len__(self) -> int:
         return len(self.product)
 
+    def members_of(self, rows: Iterable[int]) -> Iterator[tuple[int, list[str]]]:
+        """Each of ``rows`` (ascending) with its members' names."""
+        starts = np.concatenate(([0], np.cumsum(self.members)))
+        for row in rows:
+            yield row, self.member_names[starts[row]:starts[row + 1]]
+
     def keys(self) -> list[str]:
         """The key ``romanasn diff`` gives each association: its product name, with the rule when shared."""
-        counts: dict[str, int] = {}
-        for name in self.product:
-            counts[name] = counts.get(name, 0) + 1
+        counts = Counter(self.product)
         return [name if counts[name] == 1 else f"{name} [{rule}]" for name, rule in zip(self.product, self.rule)]
+
+    def order(self) -> np.ndarray:
+        """The rows by rule, then file name: the order of the page's table."""
+        columns = pa.table({"rule": pa.array(self.rule, pa.string()), "file": pa.array(self.file, pa.string())})
+        return pc.sort_indices(columns, sort_keys=[("rule", "ascending"), ("file", "ascending")]).to_numpy()
+
+    def member_index(self, rank: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Every member name, sorted; where each one's associations start in the rows; the rows
+        (the associations holding each name, ascending, one after the other), each row ``rank[row]``."""
+        if not self.member_names:
+            return [], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        rows = rank[np.repeat(np.arange(len(self.members), dtype=np.int64), self.members)]
+        pairs = pa.table({"name": pa.array(self.member_names, pa.string()), "row": rows})
+        pairs = pairs.sort_by([("name", "ascending"), ("row", "ascending")])
+        names, rows = pairs["name"].combine_chunks(), pairs["row"].to_numpy()
+        new_name = np.concatenate(([True], pc.not_equal(names[1:], names[:-1]).to_numpy(zero_copy_only=False)))
+        kept = new_name | np.concatenate(([True], rows[1:] != rows[:-1]))  # a name twice in one association
+        firsts = np.flatnonzero(new_name[kept])
+        distinct = names.filter(pa.array(kept)).take(pa.array(firsts)).to_pylist()
+        return distinct, np.append(firsts, kept.sum()).astype(np.int64), rows[kept]
 
 
 def _chunks(count: int, size: int) -> Iterator[range]:
@@ -270,8 +368,13 @@ class Projection:
 
 
 def convex_hull(points: np.ndarray) -> np.ndarray:
-    """The convex hull of (N, 2) points, counter-clockwise (Andrew's monotone chain)."""
-    pts = [tuple(p) for p in np.unique(np.round(points, 7), axis=0).tolist()]
+    """The convex hull of (N, 2) points, counter-clockwise (Andrew's monotone chain, on the points
+    outside the octagon of the extreme ones: the thousands of vertices of a large mosaic's members
+    leave a few dozen)."""
+    points = np.round(np.asarray(points, dtype=float).reshape(-1, 2), 7)
+    if len(points) > 16:
+        points = _outside_octagon(points)
+    pts = sorted(set(map(tuple, points.tolist())))
     if len(pts) < 3:
         return np.array(pts, dtype=float).reshape(-1, 2)
 
@@ -288,6 +391,20 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
     return np.array(lower[:-1] + upper[:-1], dtype=float)
 
 
+def _outside_octagon(points: np.ndarray) -> np.ndarray:
+    """The extreme points in eight directions and the points outside their convex polygon (those
+    inside or on its edges are no corners of the hull)."""
+    directions = np.array([[1, 0], [1, 1], [0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1]], dtype=float)
+    extremes = points[np.argmax(points @ directions.T, axis=0)]  # counter-clockwise, maybe repeated
+    corners = extremes[(extremes != np.roll(extremes, 1, axis=0)).any(axis=1)]
+    if len(corners) < 3:
+        return points
+    a, b = corners, np.roll(corners, -1, axis=0)
+    cross = ((b[:, 0] - a[:, 0])[:, None] * (points[:, 1] - a[:, 1][:, None])
+             - (b[:, 1] - a[:, 1])[:, None] * (points[:, 0] - a[:, 0][:, None]))
+    return np.concatenate((corners, points[(cross < 0).any(axis=0)]))
+
+
 def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginManager,
              config: RunConfig) -> dict[str, Any]:
     """The footprints of the Level 3 associations (hulls of their members') and the packs' outlines."""
@@ -295,7 +412,8 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
     s_regions = np.asarray(pool["s_region"]).tolist() if "s_region" in pool.colnames else [None] * len(pool)
     polygons: dict[int, np.ndarray | None] = {}
     shapes: list[tuple[int, list[np.ndarray]]] = []
-    for row, names in table.kept_members.items():
+    level3 = {r for r, level in levels.items() if level == 3}  # every rule's, when the run report is missing
+    for row, names in table.members_of(r for r, rule in enumerate(table.rule) if not level3 or rule in level3):
         found = []
         for name in names:
             i = by_stem.get(strip_level(name))
@@ -306,7 +424,7 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
         if found:
             shapes.append((row, found))
     members = [p for p in polygons.values() if p is not None]
-    outlines = [f.item for f in pm.report_sky([[tuple(v) for v in p] for p in members], config)] if members else []
+    outlines = [f.item for f in pm.report_sky(_Vertices(members), config)] if members else []
     if not shapes:
         return {"footprints": [], "outlines": [], "missing": "no member of a Level 3 association has an s_region"}
     everything = np.concatenate([np.concatenate(found) for _, found in shapes])
@@ -321,6 +439,21 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
             "levels": sorted(r for r, level in levels.items() if level == 3)}
 
 
+class _Vertices(Sequence):
+    """Polygons' (RA, Dec) vertices as lists, made when a pack asks for them."""
+
+    def __init__(self, polygons: list[np.ndarray]) -> None:
+        self.polygons = polygons
+
+    def __len__(self) -> int:
+        return len(self.polygons)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [p.tolist() for p in self.polygons[index]]
+        return self.polygons[index].tolist()
+
+
 def _radec(vector: np.ndarray) -> tuple[float, float]:
     return (round(math.degrees(math.atan2(vector[1], vector[0])) % 360.0, 6),
             round(math.degrees(math.asin(max(-1.0, min(1.0, vector[2])))), 6))
@@ -329,40 +462,46 @@ def _radec(vector: np.ndarray) -> tuple[float, float]:
 # -- explain and diff ------------------------------------------------------------------------------
 
 
-def explanations(table: _Table, pool: Any, report: Mapping[str, Any], pm: PluginManager,
-                 config: RunConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``romanasn explain``'s verdicts on the rows left out, then the others, up to :data:`EXPLAIN_LIMIT`.
+def explanations(member_names: Iterable[str], pool: Any, pm: PluginManager, config: RunConfig,
+                 writer: _Writer) -> dict[str, Any]:
+    """Write ``romanasn explain``'s verdicts on every pool row, :data:`EXPLAIN_CHUNK` rows a file, in pool
+    order, and the index of the names that find them (pool file names, and the member names of the
+    same exposures), sorted, :data:`NAMES_CHUNK` names a file.
 
-    :return: the index (member and pool file names to verdict numbers) and the verdicts.
+    :return: what the page needs to find a name's verdicts: rows, chunk size, each index file's first name.
     """
     from romanasn import explain
 
     filenames = [str(f) for f in np.asarray(pool["filename"]).tolist()]
-    position = {f: i for i, f in enumerate(filenames)}
-    first = list(report.get("orphans", [])) + [v.get("filename") for v in report.get("vetoes", [])]
-    rows = list(dict.fromkeys([position[f] for f in first if f in position] + list(range(len(filenames)))))
+    row_of = {f: i for i, f in enumerate(filenames)}
+    stems = {strip_level(f): i for i, f in reversed(list(enumerate(filenames)))}
+    for name in member_names:
+        if name not in row_of and (i := stems.get(strip_level(name))) is not None:
+            row_of[name] = i
     engine_log = logging.getLogger("romanasn")
     level = engine_log.level
     engine_log.setLevel(logging.ERROR)  # the rules run again: their warnings were the run's, and verdicts say them
     try:
-        found = explain.explain_rows(pool, rows[:EXPLAIN_LIMIT], plugin_manager=pm, config=config)
+        found = explain.iter_explanations(pool, range(len(filenames)), plugin_manager=pm, config=config)
+        for k, part in enumerate(_chunks(len(filenames), EXPLAIN_CHUNK)):
+            writer.put("verdicts", k, _script("verdicts", k, [next(found).to_json() for _ in part]))
     finally:
         engine_log.setLevel(level)
-    index = {e.filename: k for k, e in enumerate(found)}
-    stems = {strip_level(e.filename): k for k, e in enumerate(found)}
-    for name in table.by_name:
-        k = stems.get(strip_level(name))
-        if k is not None:
-            index.setdefault(name, k)
-    return ({"by_name": index, "rows": len(found), "pool_rows": len(filenames), "chunk": EXPLAIN_CHUNK},
-            [e.to_json() for e in found])
+    names = sorted(row_of)
+    firsts = []
+    for k, part in enumerate(_chunks(len(names), NAMES_CHUNK)):
+        chunk = names[part.start:part.stop]
+        writer.put("explain", k, _script("explain", k, [chunk, [row_of[n] for n in chunk]]))
+        firsts.append(chunk[0])
+    return {"rows": len(filenames), "pool_rows": len(filenames), "chunk": EXPLAIN_CHUNK, "names": firsts}
 
 
-def differences(table: _Table, folder: Path, against: Path) -> tuple[list[int], dict[str, Any]]:
-    """Each row's change against ``against`` (0 none, 1 added, 2 changed), and what ``romanasn diff`` found."""
+def differences(table: _Table, folder: Path, against: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """Each row's change against ``against`` (0 none, 1 added, 2 changed), and what ``romanasn diff`` found
+    (``changed``: by row)."""
     found = diff.diff_dirs(against, folder)
     row_of = {key: row for row, key in enumerate(table.keys())}
-    status = [0] * len(table)
+    status = np.zeros(len(table), dtype=np.int8)
     for summary in found.added:
         status[row_of[summary.product]] = 1
     changed = {}
@@ -370,7 +509,7 @@ def differences(table: _Table, folder: Path, against: Path) -> tuple[list[int], 
         status[row_of[change.product]] = 2
         changed[row_of[change.product]] = change
     data = found.to_json()
-    details = {str(row): entry for row, entry in zip(changed, data["changed"])}
+    details = dict(zip(changed, data["changed"]))
     return status, {"against": str(against), "removed": data["removed"], "changed": details,
                     "counts": {"added": len(found.added), "removed": len(found.removed),
                                "changed": len(found.changed), "same": found.same}}
@@ -382,10 +521,7 @@ def differences(table: _Table, folder: Path, against: Path) -> tuple[list[int], 
 def summary(folder: Path, report: Mapping[str, Any], table: _Table) -> dict[str, Any]:
     """What the page shows first: the run, its packs, counts, what was left out and why."""
     rules = {r.get("name"): r for r in report.get("rules", []) if isinstance(r, dict)}
-    counts: dict[str, dict[str, int]] = {"rule": {}, "type": {}, "program": {}}
-    for column, values in (("rule", table.rule), ("type", table.type), ("program", table.program)):
-        for value in values:
-            counts[column][value] = counts[column].get(value, 0) + 1
+    counts = {"rule": Counter(table.rule), "type": Counter(table.type), "program": Counter(table.program)}
     vetoes: dict[tuple[str, str, str], list[str]] = {}
     for v in report.get("vetoes", []):
         vetoes.setdefault((v.get("rule"), v.get("reason"), v.get("plugin")), []).append(v.get("filename"))
@@ -421,7 +557,8 @@ def summary(folder: Path, report: Mapping[str, Any], table: _Table) -> dict[str,
 def _script(call: str, *args: Any) -> bytes:
     """``RomanasnReport.<call>(args...);`` as the bytes of a data file."""
     return b"RomanasnReport." + call.encode() + b"(" + b",".join(
-        a if isinstance(a, bytes) else orjson.dumps(a, default=str) for a in args) + b");\n"
+        a if isinstance(a, bytes) else orjson.dumps(a, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
+        for a in args) + b");\n"
 
 
 class _Writer:
@@ -445,14 +582,21 @@ def write_report(
     pool: Any = None,
     options: Mapping[str, Any] | None = None,
     against: str | os.PathLike | None = None,
+    collected: Collector | None = None,
+    explain: bool = True,
+    run_report: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the report page of ``folder`` (default ``folder/report.html``) and its data folder.
 
     :param pool: the pool table the run was made from (``read_pools``), for
-        the sky view and the ``explain`` verdicts.
+        the sky view and (with ``explain``) the ``explain`` verdicts on every pool row.
     :param options: values of the options packs add (``--skymap``), over those
         the run report recorded.
     :param against: an older run's folder, compared as ``romanasn diff`` does.
+    :param collected: every association file of ``folder``, gathered as they were written (then the
+        page is ``folder/report.html`` and no file is read back); it is closed.
+    :param run_report: what ``folder``'s run report says of the run, when the caller has it (as
+        :func:`romanasn.output.run_report` gives it: a large run's report file is mostly its manifest).
     :return: the page's path.
     """
     folder = Path(folder)
@@ -463,52 +607,75 @@ def write_report(
         raise UsageError(f"-o {page}: the report is a web page: give a name ending in .html")
     if against is not None and Path(against).resolve() == folder.resolve():
         raise UsageError(f"--against {against}: that is the folder being reported")
-    report = read_run_report(folder)
+    report = read_run_report(folder) if run_report is None else run_report
     config = RunConfig(data_release_id=str(report.get("data_release_id") or "p"),
                        version_id=report.get("version_id"),
                        options={**(report.get("options") or {}), **{k: v for k, v in (options or {}).items()
                                                                     if v not in (None, False)}})
     page.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{page.stem}-", dir=page.parent))
+    staging = collected.start() if collected is not None else Path(
+        tempfile.mkdtemp(prefix=f".{page.stem}-", dir=page.parent))
     try:
         data = staging / f"{page.stem}_data"
-        data.mkdir()
-        meta = _write_data(folder, report, _Writer(data), plugin_manager, pool, config, against)
+        data.mkdir(exist_ok=True)
+        writer = _Writer(data)
+        if collected is not None:
+            collected.flush()
+            table, writer.files["json"] = collected.table, collected.chunks
+        else:
+            table = _read_table(folder, report, writer)
+        meta = _write_data(folder, report, table, writer, plugin_manager, pool, config, against, explain)
         (staging / page.name).write_bytes(render_page(meta, f"{page.stem}_data"))
         _replace(staging, page)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if collected is not None:
+            collected.staging = None
     return page
 
 
-def _write_data(folder: Path, report: Mapping[str, Any], writer: _Writer, pm: PluginManager, pool: Any,
-                config: RunConfig, against: str | os.PathLike | None) -> dict[str, Any]:
-    levels = {r.get("name"): r.get("level") for r in report.get("rules", []) if isinstance(r, dict)}
-    names = association_files(folder, report)
+def _read_table(folder: Path, report: Mapping[str, Any], writer: _Writer) -> _Table:
+    """The table of ``folder``'s association files, read on two processes; their JSON written in chunks."""
+    names, sizes = association_files(folder, report)
     if not names and not report:
         raise AsnError(f"{folder}: no association files and no {RUN_REPORT}: nothing to report")
-    keep = None if pool is None else frozenset(r for r, level in levels.items() if level == 3)
     table = _Table()
-    parts = [names[start:start + JSON_CHUNK] for start in range(0, len(names), JSON_CHUNK)]
-    jobs = [(str(folder), part, str(writer.data / f"json-{k:04d}.js"), k, keep) for k, part in enumerate(parts)]
-    for part, (rows, kept) in zip(parts, _each_part(jobs)):
-        table.extend(part, rows, kept)
+    parts = list(_chunks(len(names), JSON_CHUNK))
+    jobs = [(str(folder), names[r.start:r.stop], sizes[r.start:r.stop], str(writer.data / f"json-{k:04d}.js"), k)
+            for k, r in enumerate(parts)]
+    for r, part in zip(parts, _each_part(jobs)):
+        table.extend(names[r.start:r.stop], part)
     writer.files["json"] = len(parts)
+    return table
+
+
+def _write_data(folder: Path, report: Mapping[str, Any], table: _Table, writer: _Writer, pm: PluginManager,
+                pool: Any, config: RunConfig, against: str | os.PathLike | None, explain: bool) -> dict[str, Any]:
+    """Write every data file but the association files' JSON; return the page's summary.
+
+    ``table`` is in the order of the JSON chunks; the page's table is by rule, then file name.
+    """
+    levels = {r.get("name"): r.get("level") for r in report.get("rules", []) if isinstance(r, dict)}
+    order = table.order()
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    member_names, starts, rows = table.member_index(rank)
     meta = summary(folder, report, table)
-    status = [0] * len(table)
+    status = np.zeros(len(table), dtype=np.int8)
     if against is not None:
         status, changes = differences(table, folder, Path(against))
+        changes["changed"] = {str(rank[row]): entry for row, entry in changes["changed"].items()}
         writer.put("diff", None, _script("diff", changes))
         meta["diff"] = changes["counts"] | {"against": str(against)}
     if pool is not None:
-        writer.put("sky", None, _script("sky", sky_view(table, pool, levels, pm, config)))
-        index, items = explanations(table, pool, report, pm, config)
-        writer.put("explain", None, _script("explain", index))
-        for k, part in enumerate(_chunks(len(items), EXPLAIN_CHUNK)):
-            writer.put("verdicts", k, _script("verdicts", k, items[part.start:part.stop]))
-        meta["explained"] = {"rows": len(items), "pool_rows": index["pool_rows"]}
-    meta["chunks"] = _write_rows(table, status, writer)
-    meta["names"] = _write_names(table, writer)
+        sky = sky_view(table, pool, levels, pm, config)
+        for footprint in sky["footprints"]:
+            footprint[0] = int(rank[footprint[0]])
+        writer.put("sky", None, _script("sky", sky))
+        if explain:
+            meta["explained"] = explanations(member_names, pool, pm, config, writer)
+    meta["chunks"] = _write_rows(table, order, status, writer)
+    meta["names"] = _write_names(member_names, starts, rows, writer)
     meta["json_chunk"] = JSON_CHUNK
     meta["files"] = writer.files
     return meta
@@ -525,8 +692,9 @@ def _each_part(jobs: list[tuple]) -> Iterator[tuple]:
         yield from readers.map(_read_part, *zip(*jobs))
 
 
-def _write_rows(table: _Table, status: list[int], writer: _Writer) -> dict[str, Any]:
-    """The table in chunks; per chunk, how many rows of each rule, type and program it holds.
+def _write_rows(table: _Table, order: np.ndarray, status: np.ndarray, writer: _Writer) -> dict[str, Any]:
+    """The table in ``order``, in chunks (``json``: where each row's file is among the JSON chunks);
+    per chunk, how many rows of each rule, type and program it holds.
 
     With those counts a filter loads only the chunks it shows.
     """
@@ -535,32 +703,32 @@ def _write_rows(table: _Table, status: list[int], writer: _Writer) -> dict[str, 
     programs, program_ids = _interned(table.program)
     chunks = []
     for k, rows in enumerate(_chunks(len(table), ROWS_CHUNK)):
-        part = slice(rows.start, rows.stop)
-        columns = {"product": table.product[part], "rule": rule_ids[part], "type": type_ids[part],
-                   "program": program_ids[part], "members": table.members[part], "file": table.file[part],
-                   "diff": status[part]}
+        at = order[rows.start:rows.stop]
+        columns = {name: [values[i] for i in at] for name, values in (
+            ("product", table.product), ("rule", rule_ids), ("type", type_ids), ("program", program_ids),
+            ("members", table.members), ("file", table.file))}
+        columns |= {"diff": np.ascontiguousarray(status[at]), "json": np.ascontiguousarray(at)}
         writer.put("rows", k, _script("rows", k, columns))
-        chunks.append({"start": rows.start, "count": len(rows), "rules": _counts(rule_ids[part]),
-                       "types": _counts(type_ids[part]), "programs": _counts(program_ids[part])})
+        chunks.append({"start": rows.start, "count": len(rows), "rules": _counts(columns["rule"]),
+                       "types": _counts(columns["type"]), "programs": _counts(columns["program"])})
     return {"rules": rules, "types": types, "programs": programs, "rows": chunks, "size": ROWS_CHUNK}
 
 
 def _counts(ids: Sequence[int]) -> list[list[int]]:
     """``[id, how many]`` of each id in ``ids``."""
-    found: dict[int, int] = {}
-    for i in ids:
-        found[i] = found.get(i, 0) + 1
-    return [[i, n] for i, n in sorted(found.items())]
+    return [[i, n] for i, n in sorted(Counter(ids).items())]
 
 
-def _write_names(table: _Table, writer: _Writer) -> list[str]:
-    """Every member name, sorted, with its associations, in chunks; the first name of each chunk."""
-    names = sorted(table.by_name)
+def _write_names(names: list[str], starts: np.ndarray, rows: np.ndarray, writer: _Writer) -> list[str]:
+    """Every member name, sorted, with its associations (:meth:`_Table.member_index`), in chunks of
+    ``[names, where each name's rows start (from 0), rows]``; the first name of each chunk."""
     firsts = []
     for k, part in enumerate(_chunks(len(names), NAMES_CHUNK)):
-        chunk = names[part.start:part.stop]
-        writer.put("names", k, _script("names", k, [chunk, [table.by_name[n] for n in chunk]]))
-        firsts.append(chunk[0])
+        begin, end = int(starts[part.start]), int(starts[part.stop])
+        offsets = np.ascontiguousarray(starts[part.start:part.stop + 1] - begin)
+        writer.put("names", k, _script("names", k, [names[part.start:part.stop], offsets,
+                                                    np.ascontiguousarray(rows[begin:end])]))
+        firsts.append(names[part.start])
     return firsts
 
 

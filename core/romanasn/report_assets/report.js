@@ -5,13 +5,13 @@
   "use strict";
   const S = JSON.parse(document.getElementById("report-summary").textContent);
   const PAGE = 200;
-  const store = { rows: {}, json: {}, names: {}, verdicts: {}, sky: null, explain: null, diff: null };
+  const store = { rows: {}, json: {}, names: {}, verdicts: {}, explain: {}, sky: null, diff: null };
   const R = (window.RomanasnReport = {
     rows: (k, cols) => { store.rows[k] = cols; },
     json: (k, items) => { store.json[k] = items; },
     names: (k, pair) => { store.names[k] = pair; },
     sky: (data) => { store.sky = data; },
-    explain: (data) => { store.explain = data; },
+    explain: (k, pair) => { store.explain[k] = pair; },
     verdicts: (k, items) => { store.verdicts[k] = items; },
     diff: (data) => { store.diff = data; },
   });
@@ -53,7 +53,7 @@
     const cols = store.rows[chunkOf(r)];
     const i = r - chunkOf(r) * C.size;
     return { id: r, product: cols.product[i], rule: C.rules[cols.rule[i]], type: C.types[cols.type[i]],
-      program: C.programs[cols.program[i]], members: cols.members[i], file: cols.file[i], diff: cols.diff[i] };
+      program: C.programs[cols.program[i]], members: cols.members[i], file: cols.file[i], diff: cols.diff[i], json: cols.json[i] };
   }
   async function loadChunks(ks, what) {
     let done = 0;
@@ -172,15 +172,14 @@
       box.append(el("p", { class: "note", text: `Run romanasn explain POOL ${name} (or give romanasn report --pool POOL).` }));
       return;
     }
-    await load("explain");
-    const k = store.explain.by_name[name];
+    const k = await explainedRow(name);
     if (k == null) {
-      box.append(el("p", { class: "note", text: `${name}: not among the ${fmt(S.explained.rows)} pool rows explained here; run romanasn explain POOL ${name}.` }));
+      box.append(el("p", { class: "note", text: `${name}: no row of the pool (${fmt(S.explained.rows)} rows) has this file name or its exposure.` }));
       return;
     }
-    const chunk = Math.floor(k / store.explain.chunk);
+    const chunk = Math.floor(k / S.explained.chunk);
     await load("verdicts", chunk);
-    const found = store.verdicts[chunk][k - chunk * store.explain.chunk];
+    const found = store.verdicts[chunk][k - chunk * S.explained.chunk];
     box.append(el("h3", { text: `Why ${found.filename}${found.orphan ? " is in no association" : ""}: each rule's verdict` }));
     for (const note of found.notes) box.append(el("p", { class: "note", text: note }));
     for (const v of found.rules) {
@@ -193,6 +192,18 @@
       box.append(el("div", { class: `verdict ${status}` }, el("b", { text: `${v.rule}` }), ` [${v.plugin}]: ${v.status}${v.detail ? ": " + v.detail : ""}`, lines));
     }
     box.scrollIntoView({ block: "start" });
+  }
+  // The pool row explained for a file name: names are sorted, in parts whose first names the summary lists.
+  async function explainedRow(name) {
+    const firsts = S.explained.names;
+    let lo = 0, hi = firsts.length - 1;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (firsts[mid] <= name) lo = mid; else hi = mid - 1; }
+    if (!firsts.length || firsts[lo] > name) return null;
+    await load("explain", lo);
+    const [names, rows] = store.explain[lo];
+    let a = 0, b = names.length - 1;
+    while (a <= b) { const mid = (a + b) >> 1; if (names[mid] === name) return rows[mid]; if (names[mid] < name) a = mid + 1; else b = mid - 1; }
+    return null;
   }
   function productButton(product) {
     return el("button", { class: "open", type: "button", text: product, onclick: () => openByProduct(product) });
@@ -231,11 +242,11 @@
   async function scanNames(ks, query, found, names) {
     for (const k of ks) {
       await load("names", k);
-      const [list, rows] = store.names[k];
+      const [list, starts, rows] = store.names[k];
       for (let i = 0; i < list.length; i++) {
         if (list[i].toLowerCase().includes(query)) {
           names.push(list[i]);
-          for (const r of rows[i]) found.add(r);
+          for (let j = starts[i]; j < starts[i + 1]; j++) found.add(rows[j]);
         }
       }
     }
@@ -390,10 +401,11 @@
   // -- one association ----------------------------------------------------------------------------
   async function openDetail(r) {
     try {
-      const k = Math.floor(r / S.json_chunk);
-      await Promise.all([load("json", k), load("rows", chunkOf(r))]);
-      const data = store.json[k][r - k * S.json_chunk];
+      await load("rows", chunkOf(r));
       const x = row(r);
+      const k = Math.floor(x.json / S.json_chunk);
+      await load("json", k);
+      const data = store.json[k][x.json - k * S.json_chunk];
       state.selected = r;
       document.querySelectorAll("#table tr.selected").forEach((tr) => tr.classList.remove("selected"));
       const tr = document.querySelector(`#table tr[data-row="${r}"]`);
