@@ -347,6 +347,12 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     selected = engine.select_rules(pm.rules(), rules, skip_rules)  # before the pools are read
     engine.check_runnable(selected, config, named=[n for n in rules or () if not engine.is_pattern(n)])
     extra = [f.item for f in pm.pool_columns()]
+    outcome = _incremental(args, pm, config, rules, skip_rules, extra)
+    if outcome is not None:  # only the groups the changed rows fall in, re-planned
+        if not args.quiet:
+            say(output.update_summary(outcome))
+        _print_summary(outcome.result, args, outcome.written)
+        return 0
     table = _read_for_run(args, extra)
     if args.program:
         table = _only_programs(table, args.program)
@@ -393,6 +399,23 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
         print(f"romanasn: error: rule {failed.rule!r} of plugin {failed.plugin} {failed.version} left out "
               f"(the other rules finished): {failed.error}", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def _incremental(args: argparse.Namespace, pm: Any, config: RunConfig, rules: Any, skip_rules: Any,
+                 extra: list) -> Any:
+    """An ``--update`` from one database pool, when nothing asks for the whole pool
+    (:mod:`romanasn.incremental`); None otherwise."""
+    if not (args.update and args.output_dir and len(args.pools) == 1) or args.dry_run or args.program \
+            or args.engine != "local" or args.keep_going or args.member_dir or args.report or args.orphans:
+        return None
+    from romanasn import incremental
+    from romanasn.pooldb import is_database
+
+    if not is_database(args.pools[0]):
+        return None
+    return incremental.update(args.pools[0], args.output_dir, plugin_manager=pm, config=config, rules=rules,
+                              skip_rules=skip_rules, format=args.format, prune=args.prune or args.prune_all,
+                              inputs=args.pools, columns=extra)
 
 
 def _read_for_run(args: argparse.Namespace, extra: list) -> Any:

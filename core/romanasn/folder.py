@@ -255,8 +255,9 @@ def _uninterrupted() -> Iterator[None]:
 class Folder:
     """One run's changes to an output folder, applied all or nothing (see the module's docstring)."""
 
-    def __init__(self, out: str | os.PathLike) -> None:
+    def __init__(self, out: str | os.PathLike, listing: bool = True) -> None:
         self.out = Path(out)
+        self.listing = listing  # False: look each name up when asked (a folder of a million files is not listed)
         self.created = False
         self.lock = -1
         self.journal: Any = None
@@ -283,7 +284,7 @@ class Folder:
             _recover(self.out)
             fd = os.open(self.out / JOURNAL, _CREATE | os.O_NOFOLLOW, 0o644)
             self.journal = os.fdopen(fd, "w", encoding="utf-8")
-            self.existing = set(os.listdir(self.out))
+            self.existing = set(os.listdir(self.out)) if self.listing else _Present(self.out)
             self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out))
             self.journal.write(f"staging {self.staging.name}\n" + ("created\n" if self.created else ""))
             self.journal.flush()
@@ -412,6 +413,19 @@ class Folder:
         if self.lock >= 0:
             os.close(self.lock)
             self.lock = -1
+
+
+class _Present:
+    """The names in a folder, each looked up when first asked about."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.known: dict[str, bool] = {}
+
+    def __contains__(self, name: str) -> bool:
+        if name not in self.known:
+            self.known[name] = os.path.lexists(self.out / name)
+        return self.known[name]
 
 
 def _lock(out: Path, wait: bool = False) -> int:

@@ -53,6 +53,12 @@ SHARD_PREFIX = ".romanasn-manifest-"
 
 
 
+def delta_name(program: str, number: int) -> str:
+    """The file of a program's ``number``-th change to its manifest shard since the shard was
+    written (entries added or changed, ``null`` for those removed; :mod:`romanasn.incremental`)."""
+    return f"{SHARD_PREFIX}{program}+{number}"
+
+
 def digest(data: bytes) -> str:
     """The digest the manifest records of a file's bytes."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -100,6 +106,7 @@ class Manifest:
     highest: list | None = None  # sharded: (rule, product, asn_id) of the highest asn_id
     stale: list[str] = field(factory=list)  # sharded: the programs with stale entries
     loaded: set[str] | None = None  # sharded: the programs whose shards were loaded (None: all)
+    deltas: dict[str, list[int]] = field(factory=dict)  # sharded: each program's changes since its shard
 
     @classmethod
     def load(cls, out: Path, programs: Iterable[str] | None = None, stale: bool = False) -> "Manifest | None":
@@ -120,11 +127,16 @@ class Manifest:
                 held = set(manifest["shards"])
                 loaded = None if programs is None else set(programs) | (set(manifest["stale"]) if stale else set())
                 files = {}
+                deltas = manifest.get("deltas", {})
                 for program in sorted(held if loaded is None else held & loaded):
-                    rows = json.loads((out / (SHARD_PREFIX + program)).read_bytes())
-                    files.update((name, Entry.from_row(row)) for name, row in rows.items())
+                    for shard in [SHARD_PREFIX + program] + [delta_name(program, n) for n in deltas.get(program, ())]:
+                        for name, row in json.loads((out / shard).read_bytes()).items():
+                            if row is None:
+                                files.pop(name, None)
+                            else:
+                                files[name] = Entry.from_row(row)
                 return cls(manifest["format"], files, report.get("pool_seq"), dict(manifest["shards"]),
-                           manifest.get("highest"), manifest["stale"], loaded)
+                           manifest.get("highest"), manifest["stale"], loaded, deltas)
             if version != MANIFEST_VERSION:
                 raise ValueError(f"manifest version {version!r}")
             files = {name: Entry.from_row(row) for name, row in manifest["files"].items()}
@@ -510,8 +522,9 @@ def _write_shards(folder: Folder, files: Mapping[str, Entry], format: str, scope
         rows = ",\n".join(f"{_string(name)}: {json.dumps(entries[name].row())}" for name in sorted(entries))
         folder.add(SHARD_PREFIX + program, ("{\n" + rows + "\n}\n").encode("utf-8"))
         counts[program] = len(entries)
+    deltas = {} if previous is None or scope is None else previous.deltas
     held = {name for name in folder.existing if name.startswith(SHARD_PREFIX)} if scope is None else (
-        {SHARD_PREFIX + program for program in old})
+        {SHARD_PREFIX + program for program in old} | {delta_name(p, n) for p in scope for n in deltas.get(p, ())})
     for name in sorted(held - {SHARD_PREFIX + program for program in counts}):
         folder.remove(name)
     highest = previous.highest if previous is not None and scope is not None else None
@@ -522,7 +535,8 @@ def _write_shards(folder: Folder, files: Mapping[str, Entry], format: str, scope
              if program not in scope}
     stale |= {entry.program or "noprogram" for entry in files.values() if entry.stale}
     return {"version": SHARDED_VERSION, "format": format, "shards": dict(sorted(counts.items())),
-            "highest": highest, "stale": sorted(stale)}
+            "highest": highest, "stale": sorted(stale),
+            "deltas": {p: numbers for p, numbers in sorted(deltas.items()) if p not in scope}}
 
 
 def _events(outcome: Outcome, files: Mapping[str, Entry], known: Mapping[str, Entry], out: Path) -> list[dict]:

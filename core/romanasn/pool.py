@@ -119,6 +119,7 @@ _ID_PARTS = {"visit_id": _VISIT_PARTS, "observation_id": _VISIT_PARTS + _EXPOSUR
 def read_pool(
     path: str | os.PathLike, *, columns: Iterable[PoolColumn] = (), format: str | None = None,
     programs: Iterable[int] | None = None, since: int | None = None,
+    filenames: Iterable[str] | None = None, as_of: int | None = None,
 ) -> Table:
     """Read and check one pool file, or a pool in a database.
 
@@ -128,7 +129,9 @@ def read_pool(
     file, or a ``sqlite:///`` or ``postgresql://`` URL, see
     :mod:`romanasn.pooldb`): its rows are checked as a file's, in file-name
     order; ``programs`` then reads only those programs' rows, ``since``
-    only the rows of the programs changed after that change number.
+    only the rows of the programs changed after that change number,
+    ``filenames`` only those rows, and ``as_of`` the rows as they were at
+    that change number.
     ``table.meta["romanasn"]`` holds the ``path``, the ``format``
     ("database" for a database, with the change number ``seq`` the rows
     reflect and, when limited, the ``programs`` read) and the list of
@@ -137,7 +140,7 @@ def read_pool(
     """
     path = _source(path)
     problems = _Problems([path])
-    table, _, meta = _read(path, merge_columns(columns), format, problems, programs, since)
+    table, _, meta = _read(path, merge_columns(columns), format, problems, programs, since, (filenames, as_of))
     problems.raise_any()
     table.meta["romanasn"] = meta
     return table
@@ -221,7 +224,7 @@ def _source(path: str | os.PathLike) -> Path | str:
 
 
 def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, problems: _Problems,
-          programs: Iterable[int] | None = None, since: int | None = None):
+          programs: Iterable[int] | None = None, since: int | None = None, rows: tuple = (None, None)):
     """One pool file (or database) as (typed table, data row numbers, meta), its problems recorded."""
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown pool format {format!r}: use one of {', '.join(FORMATS)}")
@@ -229,7 +232,7 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
     try:
         format = format or _detect_format(path)
         if format == "database":
-            text, seq, programs = _database_text(path, known, programs, since, problems)
+            text, seq, programs = _database_text(path, known, programs, since, problems, rows)
         elif since is not None:
             raise UsageError(f"{path}: only a database pool records its changes")
         else:
@@ -258,18 +261,19 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
 
 
 def _database_text(source: Path | str, known: tuple[PoolColumn, ...], programs: Iterable[int] | None,
-                   since: int | None, problems: _Problems) -> tuple[_Text, int, set | None]:
+                   since: int | None, problems: _Problems, rows: tuple = (None, None)
+                   ) -> tuple[_Text, int, set | None]:
     """A database pool's cells as a file's text would give them, the change number they reflect
     and the programs read (None: all)."""
     from romanasn.pooldb import PoolDB
 
     db = PoolDB(source, known)
     try:
-        cells, kinds, seq, programs = db.cells(programs, since)
+        cells, kinds, seq, programs = db.cells(programs, since, *rows)
     finally:
         db.close()
     count = len(next(iter(cells.values()))) if cells else 0
-    if not count and programs is None:
+    if not count and programs is None and rows[0] is None:
         problems.add(source, "no data rows")
     return _Text(source, list(cells), cells, np.arange(1, count + 1), kinds), seq, programs
 

@@ -7,6 +7,10 @@ and on the other columns rules group by. Beside it ``pool_changes`` logs,
 for every transaction that changed rows, the programs whose rows changed
 under an increasing sequence number: a later run re-plans only the programs
 changed since the sequence number it last saw (:meth:`PoolDB.changes`).
+``pool_history`` logs, under the same numbers, each row changed: its file
+name and the row as it was before (NULL for a new row), so that a later run
+can re-plan only the groups the changed rows fall in, and see the pool as it
+was (:meth:`PoolDB.touched`, :meth:`PoolDB.cells` with ``as_of``).
 
 Writers take the pool's write lock for their whole transaction (SQLite's
 ``BEGIN IMMEDIATE``, a PostgreSQL transaction-level advisory lock), so
@@ -27,6 +31,7 @@ as given and rows are numbered in file-name order (the order
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -44,6 +49,7 @@ __all__ = ["PoolDB", "Writer", "database_url", "group_columns", "hidden", "is_da
 SCHEMES = ("sqlite", "postgresql")
 POOL_TABLE = "pool"
 CHANGES_TABLE = "pool_changes"
+HISTORY_TABLE = "pool_history"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _TYPES = {"str": sa.Text, "int": sa.BigInteger, "float": sa.Double, "bool": sa.Boolean}
 _KINDS = ((sa.Boolean, "bool"), (sa.Integer, "int"), (sa.Float, "float"), (sa.Numeric, "float"))
@@ -115,6 +121,12 @@ class PoolDB:
             sa.Column("program", sa.BigInteger, nullable=True),
             sqlite_autoincrement=True,
         )
+        self.history_table = sa.Table(
+            HISTORY_TABLE, self.metadata,
+            sa.Column("seq", sa.BigInteger, nullable=False, index=True),
+            sa.Column("filename", sa.Text, nullable=False),
+            sa.Column("old", sa.Text, nullable=True),  # the row before the change, as JSON; NULL: none
+        )
 
     def _engine(self) -> sa.Engine:
         try:
@@ -185,6 +197,7 @@ class PoolDB:
                     conn.exec_driver_sql(f'ALTER TABLE {POOL_TABLE} ADD COLUMN "{column.name}" {kind}')
             table = sa.Table(POOL_TABLE, sa.MetaData(), autoload_with=conn)
         self.changes_table.create(conn, checkfirst=True)
+        self.history_table.create(conn, checkfirst=True)
         names = set(table.c.keys())
         for columns in self.index:
             if set(columns) <= names:
@@ -200,10 +213,12 @@ class PoolDB:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def cells(self, programs: Iterable[int] | None = None, since: int | None = None
+    def cells(self, programs: Iterable[int] | None = None, since: int | None = None,
+              filenames: Iterable[str] | None = None, as_of: int | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, str], int, set | None]:
         """The pool's rows (of ``programs`` only, or of the programs changed after change number
-        ``since``, when given) as text cells, in file-name order.
+        ``since``, or of ``filenames``, when given) as text cells, in file-name order; with
+        ``as_of``, the rows as they were at that change number (from ``pool_history``).
 
         Returns a str array per column (empty text for NULL), the dtype of
         each column (``int``, ``float``, ``bool`` or ``str``), the change
@@ -216,12 +231,70 @@ class PoolDB:
                 programs = self._changed(conn, since)
             if programs is not None:
                 query = query.where(table.c.program.in_(sorted(set(programs))))
-            rows = conn.execute(query).fetchall()
+            if filenames is None:
+                rows = conn.execute(query).fetchall()
+            else:
+                rows = [row for chunk in _chunks(sorted(set(filenames)))
+                        for row in conn.execute(query.where(table.c.filename.in_(chunk)))]
+            if as_of is not None:
+                rows = self._as_of(conn, table, rows, as_of, filenames)
             seq = self._last_seq(conn)
         kinds = {column.name: _kind(column.type) for column in table.columns}
         values = list(zip(*rows)) if rows else [() for _ in table.columns]
         cells = {name: _text(column, kinds[name]) for name, column in zip(table.c.keys(), values)}
         return cells, kinds, seq, None if programs is None else set(programs)
+
+    def _as_of(self, conn: sa.Connection, table: sa.Table, rows: list, seq: int,
+               filenames: Iterable[str] | None) -> list[tuple]:
+        """``rows`` (current, in file-name order) as they were at change number ``seq``."""
+        before = self.touched(conn, seq) or {}
+        wanted = None if filenames is None else set(filenames)
+        names = table.c.keys()
+        kept = [tuple(row) for row in rows if row.filename not in before]
+        kept += [tuple(old.get(name) for name in names) for filename, old in before.items()
+                 if old is not None and (wanted is None or filename in wanted)]
+        at = names.index("filename")
+        return sorted(kept, key=lambda row: row[at])
+
+    def column_names(self, conn: sa.Connection) -> list[str]:
+        """The pool table's columns."""
+        return list(self._reflect(conn).c.keys())
+
+    def seq(self, conn: sa.Connection) -> int:
+        """The last change number."""
+        return self._last_seq(conn)
+
+    def touched(self, conn: sa.Connection, since: int) -> dict[str, dict | None] | None:
+        """The rows changed after change number ``since``: file name -> the row as it was then
+        (None: it was not in the pool); None when the database keeps no history."""
+        if not sa.inspect(conn).has_table(HISTORY_TABLE):
+            return None
+        history = self.history_table
+        query = sa.select(history.c.filename, history.c.old).where(history.c.seq > since).order_by(history.c.seq)
+        found: dict[str, dict | None] = {}
+        for filename, old in conn.execute(query):
+            if filename not in found:
+                found[filename] = None if old is None else json.loads(old)
+        return found
+
+    def matching(self, conn: sa.Connection, keys: Mapping[tuple[str, ...], set[tuple]],
+                 columns: Sequence[str]) -> list[dict[str, Any]]:
+        """The rows (``columns`` of them) whose values in some key's columns are one of its value
+        tuples (``keys``: columns -> value tuples), through the indexes on those columns."""
+        table = self._reflect(conn)
+        select = sa.select(*(table.c[name] for name in columns))
+        found: dict[str, dict[str, Any]] = {}
+        for names, values in keys.items():
+            plain = sorted((v for v in values if None not in v), key=str)
+            clauses = [sa.and_(*(_null(table.c[n]) if x is None else table.c[n] == x for n, x in zip(names, v)))
+                       for v in values if None in v]
+            if len(names) == 1:
+                clauses += [table.c[names[0]].in_([v[0] for v in chunk]) for chunk in _chunks(plain)]
+            else:
+                clauses += [sa.tuple_(*(table.c[n] for n in names)).in_(chunk) for chunk in _chunks(plain)]
+            for clause in clauses:
+                found.update((row.filename, dict(row._mapping)) for row in conn.execute(select.where(clause)))
+        return list(found.values())
 
     def names(self, filenames: Iterable[str] | None = None) -> set[str]:
         """The file names in the pool (of those in ``filenames``, when given)."""
@@ -259,6 +332,7 @@ class Writer:
     def __init__(self, db: PoolDB, conn: sa.Connection, table: sa.Table) -> None:
         self.db, self.conn, self.table = db, conn, table
         self.programs: set[int | None] = set()
+        self.history: dict[str, dict | None] = {}  # file name -> the row before this transaction
         self.columns = [name for name in table.c.keys()]
 
     def rows(self, column: str, values: Iterable[Any]) -> list[dict[str, Any]]:
@@ -280,6 +354,8 @@ class Writer:
             return 0, 0
         self.programs.update(row["program"] for row in changed)
         self.programs.update(old[row["filename"]]["program"] for row in changed if row["filename"] in old)
+        for row in changed:
+            self.history.setdefault(row["filename"], old.get(row["filename"]))
         insert = (sqlite.insert if self.db.sqlite else postgresql.insert)(self.table)
         update = {name: insert.excluded[name] for name in self.columns if name != "filename"}
         self.conn.execute(insert.on_conflict_do_update(index_elements=["filename"], set_=update), changed)
@@ -290,6 +366,8 @@ class Writer:
         """Remove the rows of ``filenames``; return how many there were."""
         gone = self.rows("filename", filenames)
         self.programs.update(row["program"] for row in gone)
+        for row in gone:
+            self.history.setdefault(row["filename"], row)
         for chunk in _chunks([row["filename"] for row in gone]):
             self.conn.execute(sa.delete(self.table).where(self.table.c.filename.in_(chunk)))
         return len(gone)
@@ -304,7 +382,13 @@ class Writer:
             self.conn.execute(sa.insert(self.db.changes_table),
                               [{"program": program} for program in sorted(self.programs, key=str)])
             self.programs = set()
-        return self.db._last_seq(self.conn)
+        seq = self.db._last_seq(self.conn)
+        if self.history:
+            self.conn.execute(sa.insert(self.db.history_table), [
+                {"seq": seq, "filename": name, "old": None if old is None else json.dumps(old)}
+                for name, old in self.history.items()])
+            self.history = {}
+        return seq
 
 
 def group_columns(pm: Any) -> list[tuple[str, ...]]:
@@ -312,6 +396,11 @@ def group_columns(pm: Any) -> list[tuple[str, ...]]:
     names = {column.name for column in merge_columns(found.item for found in pm.pool_columns())}
     keys = {tuple(name for name in entry.rule.group_by if name in names) for entry in pm.rules()}
     return sorted(key for key in keys if key and key != ("filename",))
+
+
+def _null(column: sa.Column) -> Any:
+    """A column's cell is empty: NULL, or empty text."""
+    return sa.or_(column.is_(None), column == "") if _kind(column.type) == "str" else column.is_(None)
 
 
 def _widest(keys: Iterable[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:

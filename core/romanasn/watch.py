@@ -39,7 +39,7 @@ from typing import Any, Iterable, TextIO
 
 import sqlalchemy as sa
 
-from romanasn import makepool, output
+from romanasn import incremental, makepool, output
 from romanasn.columns import merge_columns
 from romanasn.errors import UsageError
 from romanasn.folder import recover
@@ -227,10 +227,17 @@ class Watch:
         return found
 
     def update(self) -> None:
-        """Update the associations of the programs changed since the folder's last run; print the events."""
+        """Update the associations of the groups changed since the folder's last run (of the programs
+        changed, when the folder is not yet made); print the events."""
         manifest = output.Manifest.load(self.out, programs=())  # the report alone
         since = manifest.pool_seq if manifest is not None else None
         if self.db.changes(since or 0)[1] == (since or 0):  # nothing changed (or an empty pool)
+            return
+        outcome = incremental.update(self.target, self.out, plugin_manager=self.pm, config=self.config,
+                                     format=self.format, prune=True, inputs=[self.db.label], columns=self.columns,
+                                     events=True)
+        if outcome is not None:
+            self.emit(outcome.run_id, outcome.events)
             return
         table = read_pool(self.target, columns=self.columns, since=since)
         programs = table.meta["romanasn"].get("programs")

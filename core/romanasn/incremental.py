@@ -1,0 +1,395 @@
+"""``generate --update`` from a database pool: only the groups the changed rows fall in are re-planned.
+
+Rules group rows by key columns, and a row's verdicts do not depend on the
+other rows, so a change to the pool changes only the associations whose
+key one of the changed rows has (now, or before the change), and those
+whose companions it joins. An update:
+
+1. reads from ``pool_history`` the rows changed since the change number the
+   folder reflects, as they are and as they were (:meth:`PoolDB.touched`);
+2. for each set of rules sharing key columns, takes the keys of the changed
+   rows each rule selects, and reads through the key indexes every row with
+   those keys (and, for a rule with companions, those joining them, until
+   no new key comes): whole groups, and nothing else;
+3. plans those rows with the engine as they are (the associations to
+   write) and as they were (the associations they replace);
+4. writes only the files whose bytes changed, keeping each ``asn_id`` (read
+   from the file it replaces; new ones count on from the folder's highest),
+   removes (``prune``) or lists as stale the associations no longer made,
+   and records the changes to the manifest as one small file per program
+   changed (:func:`romanasn.output.delta_name`), folded into the program's
+   shard once they grow past half of it.
+
+The files written are those a full run from the grown pool would write,
+association for association. Nothing reads the whole folder, its manifest,
+or the programs changed: the cost follows the size of the change and of
+the groups it falls in. :func:`update` says None when it does not apply (a
+folder not made from a database pool, a database without history, a format
+other than JSON); :func:`romanasn.output.generate_to` then re-plans the
+changed programs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+from attrs import evolve
+
+from romanasn import output
+from romanasn.encoder import Encoder, encode_json, extension
+from romanasn.engine import FIRST_ASN_ID, Result, paused_gc, plan, select_rules
+from romanasn.errors import PoolError
+from romanasn.folder import Folder
+from romanasn.pool import read_pool
+from romanasn.pooldb import PoolDB
+from romanasn.plugins.types import RunConfig
+
+log = logging.getLogger("romanasn.incremental")
+
+__all__ = ["update"]
+
+_ATTEMPTS = 5  # reads of the pool that a concurrent writer may cut short
+_COMPACT = 64  # a program's manifest changes kept apart from its shard at most
+
+
+def update(target: str, out: str | os.PathLike, *, plugin_manager: Any, config: RunConfig,
+           rules: Iterable[str] | None = None, skip_rules: Iterable[str] = (), format: str = "json",
+           prune: bool = False, member_dir: str | os.PathLike | None = None, inputs: Iterable[str] = (),
+           columns: Iterable[Any] = (), events: bool = False) -> output.Outcome | None:
+    """Update the associations in ``out`` to the database pool ``target`` (see the module's
+    docstring); None when this way does not apply."""
+    out = Path(out)
+    report = _last_report(out)
+    if report is None or format != "json" or report["manifest"].get("format") != format:
+        return None
+    since, columns = report["pool_seq"], list(columns)
+    entries = [entry for entry in select_rules(plugin_manager.rules(), rules, skip_rules)
+               if all(config.options.get(name) not in (None, "") for name in entry.rule.needs)]
+    with paused_gc():
+        read = _read(target, columns, since, entries)
+        if read is None:
+            return None
+        return _write(out, report, read, plugin_manager, config, entries, prune, member_dir, inputs, events)
+
+
+def _last_report(out: Path) -> dict | None:
+    """The folder's run report when it is of a run from a database pool with a sharded manifest."""
+    try:
+        report = json.loads((out / output.RUN_REPORT).read_bytes())
+    except (OSError, ValueError):
+        return None
+    manifest = report.get("manifest") if isinstance(report, dict) else None
+    if not isinstance(manifest, dict) or manifest.get("version") != output.SHARDED_VERSION \
+            or not isinstance(report.get("pool_seq"), int):
+        return None
+    return report
+
+
+# -- reading the groups touched ----------------------------------------------------------------------
+
+
+class _Read:
+    """The rows an update plans: for each set of rules, the rows as they are and as they were."""
+
+    def __init__(self, seq: int, now: Any, then: Any, touched: dict, scopes: list) -> None:
+        self.seq, self.now, self.then, self.touched, self.scopes = seq, now, then, touched, scopes
+
+
+def _read(target: str, columns: list, since: int, entries: list) -> _Read | None:
+    """The rows of the groups changed since ``since``, read at one change number (again when a
+    writer commits in between)."""
+    db = PoolDB(target, columns)
+    try:
+        for _ in range(_ATTEMPTS):
+            with db.reading() as conn:
+                touched = db.touched(conn, since)
+                if touched is None:
+                    return None
+                seq, names = db.seq(conn), set(db.column_names(conn))
+            if not touched:
+                return _Read(seq, None, None, touched, [])
+            now = _table(target, columns, touched, seq)
+            then = _table(target, columns, touched, seq, since)
+            if now is None or then is None:
+                continue
+            with db.reading() as conn:
+                scopes = [(rules, _rows(db, conn, rules, key, ons, now, then, touched))
+                          for (key, ons), rules in _rule_sets(entries, names).items()]
+            full_now = _table(target, columns, set().union(*(now for _, (now, _) in scopes)), seq)
+            full_then = _table(target, columns, set().union(*(then for _, (_, then) in scopes)), seq, since)
+            if full_now is not None and full_then is not None:
+                return _Read(seq, full_now, full_then, touched, scopes)
+        raise PoolError(f"{db.label}: the pool changed during each of {_ATTEMPTS} reads; try again")
+    finally:
+        db.close()
+
+
+def _table(target: str, columns: list, filenames: Iterable[str], seq: int, as_of: int | None = None) -> Any:
+    """The typed rows of ``filenames`` (as they were at ``as_of``), None when the pool has moved past ``seq``."""
+    table = read_pool(target, columns=columns, filenames=filenames, as_of=as_of)
+    return table if table.meta["romanasn"]["seq"] == seq else None
+
+
+def _rule_sets(entries: list, names: set[str]) -> dict[tuple, list]:
+    """The rules by (key columns, companion join columns): the rules whose groups are read together."""
+    sets: dict[tuple, list] = defaultdict(list)
+    for entry in entries:
+        rule = entry.rule
+        key = tuple(name for name in rule.group_by if name in names) or ("program",)
+        sets[key, tuple(companion.on for companion in rule.companions)].append(entry)
+    return sets
+
+
+def _rows(db: PoolDB, conn: Any, rules: list, key: tuple[str, ...], ons: tuple, now: Any, then: Any,
+          touched: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    """The file names of the rows of every group of ``rules`` a changed row falls in (or its
+    companions join), as they are and as they were."""
+    wanted: dict[tuple[str, ...], set[tuple]] = defaultdict(set)
+    for table in (now, then):
+        for entry in rules:
+            chosen = _passing(entry.rule.select, table)
+            wanted[key] |= _values(table, key, chosen)
+            for companion in entry.rule.companions:
+                joined = _passing(companion.select, table)
+                wanted[companion.on] |= _values(table, companion.on, joined) | _values(table, companion.on, chosen)
+    found: dict[str, dict] = {}
+    asked: dict[tuple[str, ...], set[tuple]] = defaultdict(set)
+    fields = sorted({"filename", *key, *(name for on in ons for name in on)})
+    while any(wanted[names] - asked[names] for names in wanted):
+        query = {names: values - asked[names] for names, values in wanted.items() if values - asked[names]}
+        for names, values in query.items():
+            asked[names] |= values
+        rows = db.matching(conn, query, fields)
+        found.update((row["filename"], row) for row in rows)
+        if ons:  # the groups of the rows joined in, and what joins them, until nothing new comes
+            for row in rows:
+                wanted[key].add(tuple(row[name] for name in key))
+                for on in ons:
+                    wanted[on].add(tuple(row[name] for name in on))
+    current = set(found)
+    previous = (current - set(touched)) | {name for name, old in touched.items() if old is not None}
+    return current, previous
+
+
+def _passing(constraints: Iterable[Any], table: Any) -> np.ndarray:
+    mask = np.ones(len(table), dtype=bool)
+    for constraint in constraints:
+        mask &= np.asarray(constraint.test(table), dtype=bool)
+    return mask
+
+
+def _values(table: Any, names: tuple[str, ...], mask: np.ndarray) -> set[tuple]:
+    """The value tuples of ``names`` in the rows of ``table`` where ``mask`` holds (masked: None)."""
+    if not mask.any():
+        return set()
+    columns = [table[name][mask].tolist() for name in names]
+    return {tuple(_plain(value) for value in values) for values in zip(*columns)}
+
+
+def _plain(value: Any) -> Any:
+    """A cell as the database holds it (text columns hold NULL where a pool has empty text)."""
+    return None if value == "" else value
+
+
+# -- planning and writing ----------------------------------------------------------------------------
+
+
+def _sub(table: Any, filenames: set[str]) -> Any:
+    return table[np.isin(np.asarray(table["filename"]), sorted(filenames))]
+
+
+def _write(out: Path, report: dict, read: _Read, pm: Any, config: RunConfig, entries: list, prune: bool,
+           member_dir: Any, inputs: Iterable[str], events: bool) -> output.Outcome:
+    ext = extension("json")
+    made, replaced, vetoes, skipped = {}, set(), [], ()
+    touched_now = set(read.touched) - _gone(read)
+    orphans = set(touched_now)
+    for rules, (now, then) in read.scopes:
+        names = [entry.name for entry in rules]
+        new = plan(_sub(read.now, now), config=config, rules=names, plugin_manager=pm)
+        result = new.result()
+        skipped = result.skipped or skipped
+        for association, stem in zip(result.associations, result.file_stems):
+            made[stem + ext] = association
+        replaced.update(stem + ext for stem in plan(_sub(read.then, then), config=config, rules=names,
+                                                      plugin_manager=pm).file_stems())
+        vetoes += [veto for veto in result.vetoes if veto.filename in read.touched]
+        orphans -= (touched_now & now) - set(result.orphans)
+    folder = Folder(out, listing=False)
+    output._guard(folder.open)
+    try:
+        outcome, ids, changes, gone, manifest = _put(folder, out, report, made, replaced - set(made), prune,
+                                                     member_dir)
+        ordered = sorted(made.items(), key=lambda item: int(ids[item[0]][1:]))
+        result = Result(associations=[evolve(a, asn_id=ids[name]) for name, a in ordered],
+                        file_stems=[name[:-len(ext)] for name, _ in ordered], rules=tuple(entries),
+                        skipped=tuple(skipped), vetoes=tuple(vetoes), orphans=tuple(sorted(orphans)),
+                        counts=_counts(made.values()), pool_rows=len(read.now) if read.now is not None else 0)
+        outcome.result = result
+        outcome.files = [name for name, _ in ordered]
+        run = output.run_report(result, pm, config, inputs)
+        run.update(format="json", files=outcome.files, pool_seq=read.seq, manifest=manifest)
+        if events:
+            outcome.run_id = os.urandom(16).hex()
+            outcome.events = output._events(outcome, changes, gone, out)
+            run["run_id"], run["events"] = outcome.run_id, outcome.events
+        run["update"] = {"added": len(outcome.added), "changed": len(outcome.changed),
+                         "unchanged": len(outcome.unchanged), "stale": outcome.stale, "removed": outcome.removed,
+                         "programs": sorted({e.program or "noprogram" for e in [*changes.values(), *gone.values()]})}
+        observe = None
+        if pm.wants_written():
+            written = [(a, out / name) for a, name in zip(result.associations, outcome.files)
+                       if name not in set(outcome.unchanged)]
+            observe = lambda: [pm.association_written(a, path, config) for a, path in written]  # noqa: E731
+        folder.commit(output.RUN_REPORT, [encode_json(run, 2).encode("utf-8")], then=observe)
+    except BaseException as exc:
+        folder.abort()
+        output._reraise(exc, out)
+    return outcome
+
+
+def _gone(read: _Read) -> set[str]:
+    """The changed rows no longer in the pool."""
+    present = set(np.asarray(read.now["filename"]).tolist()) if read.now is not None else set()
+    return set(read.touched) - present
+
+
+def _counts(associations: Iterable[Any]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for association in associations:
+        counts[association.asn_rule] += 1
+    return dict(counts)
+
+
+def _put(folder: Folder, out: Path, report: dict, made: dict, replaced: set[str], prune: bool,
+         member_dir: Any) -> tuple[output.Outcome, dict, dict, dict, dict]:
+    """Hand the files whose bytes changed to the folder, remove (or mark stale) those no longer
+    made, and write the manifest's changes; the outcome, the ids given, the manifest entries
+    made and removed, and the run report's new manifest."""
+    manifest = dict(report["manifest"])
+    highest = manifest.get("highest")
+    following = max(FIRST_ASN_ID - 1, int(highest[2][1:]) if highest else 0) + 1
+    outcome = output.Outcome(result=None, files=[], written=[])  # type: ignore[arg-type]
+    encoder = Encoder("json", output.member_prefix(out, member_dir))
+    ids, entries, gone, before = {}, {}, {}, {}
+    for name in sorted(made):
+        before[name] = _old(folder, out, name)
+        if before[name] is not None:
+            ids[name] = before[name][1]["asn_id"]
+    for name in sorted((name for name in made if name not in ids), key=lambda n: (made[n].product_name,
+                                                                                   made[n].asn_rule)):
+        ids[name], following = f"a{following}", following + 1
+    for name, association in made.items():
+        data = encoder.encode(evolve(association, asn_id=ids[name]), name)
+        entries[name] = output.Entry(ids[name], association.asn_rule, association.product_name, len(data),
+                                     output.digest(data), program=association.program)
+        if before[name] is not None and before[name][0] == data:
+            outcome.unchanged.append(name)
+            continue
+        folder.add(name, data)
+        (outcome.changed if before[name] is not None else outcome.added).append(name)
+    outcome.written = [out / name for name in outcome.added + outcome.changed]
+    for name in sorted(replaced):
+        old = _old(folder, out, name)
+        if old is None:
+            continue
+        data, content = old
+        entry = output.Entry(content["asn_id"], content["asn_rule"], _product(content), len(data),
+                             output.digest(data), program=content.get("program"))
+        if prune:
+            folder.remove(name)
+            gone[name] = entry
+            outcome.removed.append(name)
+        else:
+            entries[name] = evolve(entry, stale=True)
+            outcome.stale.append(name)
+    if prune and manifest.get("stale"):  # the associations earlier updates left as stale go too
+        for name, entry in output.Manifest.load(out, programs=manifest["stale"]).files.items():
+            if entry.stale and name not in made and name not in gone:
+                if name in folder.existing:
+                    folder.remove(name)
+                gone[name] = evolve(entry, stale=False)
+                outcome.removed.append(name)
+    top = max((int(entry.asn_id[1:]), entry) for entry in entries.values()) if entries else None
+    if top is not None and (highest is None or top[0] > int(highest[2][1:])):
+        manifest["highest"] = [top[1].rule, top[1].product, top[1].asn_id]
+    _manifest_changes(folder, out, manifest, entries, gone, outcome, prune)
+    outcome.kept = sum(manifest["shards"].values()) - len(entries)
+    return outcome, ids, entries, gone, manifest
+
+
+def _old(folder: Folder, out: Path, name: str) -> tuple[bytes, dict] | None:
+    """The bytes and content of the association file ``name`` the folder holds, None when it has none."""
+    if name not in folder.existing:
+        return None
+    data = (out / name).read_bytes()
+    try:
+        return data, json.loads(data)
+    except ValueError:
+        return data, {"asn_id": "a0"}
+
+
+def _product(content: Mapping[str, Any]) -> str:
+    products = content.get("products") or [{}]
+    return products[0].get("name", "")
+
+
+def _manifest_changes(folder: Folder, out: Path, manifest: dict, entries: Mapping[str, output.Entry],
+                      gone: Mapping[str, output.Entry], outcome: Any, prune: bool) -> None:
+    """Write each program's changed entries as its next manifest change, folded into its shard
+    when the changes grow past half of it (the files of a program left with none removed);
+    update the run report's manifest."""
+    shards, deltas = dict(manifest["shards"]), {p: list(n) for p, n in manifest.get("deltas", {}).items()}
+    stale = set() if prune else set(manifest.get("stale", []))  # a prune removes every stale entry
+    by_program: dict[str, dict[str, Any]] = defaultdict(dict)
+    for name, entry in entries.items():
+        by_program[entry.program or "noprogram"][name] = entry.row()
+    for name, entry in gone.items():
+        by_program[entry.program or "noprogram"][name] = None
+    added = set(outcome.added)
+    for program, rows in sorted(by_program.items()):
+        shards[program] = shards.get(program, 0) + sum(name in added for name in rows) - sum(
+            row is None for row in rows.values())
+        if any(row is not None and "stale" in row for row in rows.values()):
+            stale.add(program)
+        base = out / (output.SHARD_PREFIX + program)
+        numbers = deltas.get(program, [])
+        changes = [out / output.delta_name(program, n) for n in numbers]
+        size = sum(path.stat().st_size for path in changes) if base.exists() else None
+        if shards[program] <= 0:
+            for path in [base, *changes]:
+                if path.name in folder.existing:
+                    folder.remove(path.name)
+            deltas.pop(program, None)
+            stale.discard(program)
+        elif size is None or len(numbers) >= _COMPACT or size * 2 > base.stat().st_size:
+            merged = json.loads(base.read_bytes()) if base.exists() else {}
+            for path in changes:
+                merged.update(json.loads(path.read_bytes()))
+            merged.update(rows)
+            merged = {name: row for name, row in merged.items() if row is not None}
+            folder.add(base.name, _json(merged))
+            for path in changes:
+                folder.remove(path.name)
+            deltas.pop(program, None)
+            shards[program] = len(merged)
+            if not any("stale" in row for row in merged.values()):
+                stale.discard(program)
+        else:
+            number = max(numbers) + 1 if numbers else 1
+            folder.add(output.delta_name(program, number), _json(rows))
+            deltas[program] = numbers + [number]
+    manifest.update(shards={p: n for p, n in sorted(shards.items()) if n}, stale=sorted(stale),
+                    deltas=dict(sorted(deltas.items())))
+
+
+def _json(rows: Mapping[str, Any]) -> bytes:
+    """A manifest shard's bytes: one entry a line, in name order."""
+    lines = ",\n".join(f"{json.dumps(name)}: {json.dumps(rows[name])}" for name in sorted(rows))
+    return ("{\n" + lines + "\n}\n").encode("utf-8")
