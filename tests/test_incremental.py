@@ -128,3 +128,51 @@ def test_no_shipped_rule_crosses_a_program():
                        for row in make(visit, exposure, kind, element, detectors=(1, 2), **EXTRA)])
     result = generate(pool)  # every installed pack; the kernel check fails a crossing rule
     assert result.associations and {a.program for a in result.associations} == {"00001", "00002", "00003"}
+
+
+def _exposures(rng, program: int, count: int) -> list[list[dict]]:
+    """``count`` random exposures of ``program``: imaging in two filters, spectra, darks, on two visits."""
+    made = []
+    for number in rng.sample(range(1, 9999), count):
+        visit = f"{program:05d}01001001001{rng.choice([1, 2]):03d}"
+        kind, element = rng.choice([("WFI_IMAGE", "F158"), ("WFI_IMAGE", "F062"), ("WFI_SPECTRAL", "GRISM"),
+                                    ("WFI_IM_DARK", "DARK")])
+        made.append(exposure_rows(visit, number, kind, element,
+                                  detectors=sorted(rng.sample(range(1, 5), 2)), **EXTRA))
+    return made
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_updates_of_random_changes_write_what_a_full_run_writes(seed, tmp_path):
+    """Additions, rows moved between groups and removals, in random batches: after each
+    ``--update --prune`` the folder holds what a full run from the pool writes, file for
+    file, and every association keeps its asn_id."""
+    import random
+
+    rng = random.Random(seed)
+    db, out = str(tmp_path / "pool.sqlite"), tmp_path / "asn"
+    pool = {row["filename"]: row for exposure in (_exposures(rng, p, 6) for p in (1, 2, 3)) for rows in exposure
+            for row in rows}
+    put(db, list(pool.values()))
+    assert main(["generate", db, "-o", str(out), "-q"]) == 0
+    for step in range(4):
+        ids = {name: entry.asn_id for name, entry in entries(out).items()}
+        new = [row for rows in _exposures(rng, rng.choice([1, 2, 3]), 2) for row in rows]
+        moved = [dict(row, optical_element="F213") for row in rng.sample(sorted(pool.values(), key=str), 3)
+                 if row["exposure_type"] == "WFI_IMAGE"]
+        gone = [name for name in rng.sample(sorted(pool), 3) if name not in {row["filename"] for row in moved}]
+        put(db, new + moved, gone)
+        pool.update((row["filename"], row) for row in new + moved)
+        for name in gone:
+            pool.pop(name, None)
+        assert main(["generate", db, "-o", str(out), "--update", "--prune", "-q"]) == 0
+        assert manifest(out)["pool_rows"] < len(pool)  # the groups touched, not every program's rows
+        full = tmp_path / f"full{step}"
+        assert main(["generate", db, "-o", str(full), "-q"]) == 0
+        assert {p.name for p in out.glob("*_asn.json")} == {p.name for p in full.glob("*_asn.json")}
+        assert main(["diff", str(out), str(full), "-q"]) == 0
+        now = entries(out)
+        assert set(now) == {p.name for p in out.glob("*_asn.json")}
+        assert all(now[name].asn_id == asn_id for name, asn_id in ids.items() if name in now)
+        assert len({entry.asn_id for entry in now.values()}) == len(now)
+        assert all(json.loads((out / name).read_text())["asn_id"] == entry.asn_id for name, entry in now.items())
