@@ -204,3 +204,31 @@ def test_kills_at_any_moment_of_a_burst_lose_and_repeat_nothing(made, tmp_path, 
         if watcher.process.poll() is None:
             watcher.process.kill()
     check_final(tmp_path, watcher, made)
+
+
+def test_a_file_removed_from_the_landing_folder_takes_its_row_and_associations_with_it(made, tmp_path):
+    files = [p for p in made if VISITS[0] in p.name]  # three exposures of two detectors
+    watcher = Watcher(tmp_path).start()
+    try:
+        land(files, watcher.landing)
+        watcher.wait(lambda e: len(e) >= added(files))
+        (watcher.landing / files[0].name).unlink()
+        events = watcher.wait(lambda e: any(x["event"] == "removed" for x in e))
+        removed = [x for x in events if x["event"] == "removed"]
+        assert [x["product"] for x in removed] == [files[0].name.replace("_cal.asdf", "")]
+        assert not Path(removed[0]["file"]).exists()
+        watcher.wait(lambda e: {"wfi_image_visit", "wfi_image_fov"} <= {x["rule"] for x in e if x["event"] == "changed"})
+        assert watcher.stop() == 0
+        (watcher.landing / files[1].name).unlink()  # while no watch runs
+        watcher.start()
+        watcher.wait(lambda e: sum(x["event"] == "removed" for x in e) >= 3)  # its L2 and its exposure's fov
+        time.sleep(1)
+        assert watcher.stop() == 0
+    finally:
+        if watcher.process.poll() is None:
+            watcher.process.kill()
+    assert sorted(read_pool(watcher.db)["filename"]) == sorted(p.name for p in files[2:])
+    assert main(["generate", watcher.db, "-o", str(tmp_path / "full"), "-q"]) == 0
+    assert main(["diff", str(watcher.out), str(tmp_path / "full"), "-q"]) == 0
+    events = watcher.lines()
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))

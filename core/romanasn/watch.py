@@ -107,7 +107,7 @@ class _Handler:
         self.inbox = inbox
 
     def dispatch(self, event: Any) -> None:
-        if event.event_type in ("deleted", "opened", "closed_no_write"):
+        if event.event_type in ("opened", "closed_no_write") or (event.is_directory and event.event_type == "deleted"):
             return
         for path in (event.src_path, getattr(event, "dest_path", "")):
             path = os.fsdecode(path)
@@ -145,7 +145,7 @@ class Watch:
         self.start()
         observer = self._observer(poll)
         try:
-            self.batch(self.scan())
+            self.batch(self.scan() | self.gone())
             while not stop.is_set():
                 paths = self.inbox.take(stop, self.settle, self.longest)
                 if paths and not stop.is_set():
@@ -192,17 +192,21 @@ class Watch:
             raise
 
     def ingest(self, paths: Iterable[str]) -> None:
-        """Commit the rows of the files not read yet, or changed since, in one transaction."""
-        stats = {}
+        """Commit the rows of the files not read yet, or changed since, and take out the rows of
+        the files read that are gone, in one transaction."""
+        stats, missing = {}, set()
         for path in sorted(set(paths)):
+            key = os.path.relpath(path, self.landing)
             try:
                 info = os.stat(path)
             except OSError:
+                missing.add(key)
                 continue
-            stats[os.path.relpath(path, self.landing)] = (path, info.st_size, info.st_mtime_ns)
-        seen = self._landed(stats)
+            stats[key] = (path, info.st_size, info.st_mtime_ns)
+        seen = self._landed([*stats, *missing])
         fresh = {key: value for key, value in stats.items() if seen.get(key) != value[1:]}
-        if not fresh:
+        gone = sorted(missing & set(seen))
+        if not fresh and not gone:
             return
         result = makepool.MakePoolResult(output=Path(self.db.label), format="database")
         rows = makepool.read_settled([Path(path) for path, _, _ in fresh.values()], merge_columns(self.columns),
@@ -213,13 +217,23 @@ class Watch:
         read = [{"path": key, "size": size, "mtime_ns": mtime} for key, (path, size, mtime) in fresh.items()
                 if path not in bad]
         with self.db.writing() as writer:
+            removed = writer.delete(os.path.basename(key) for key in gone)
+            for start in range(0, len(gone), 500):
+                writer.conn.execute(sa.delete(LANDED).where(LANDED.c.path.in_(gone[start:start + 500])))
             makepool.put_settled(writer, rows, result)
             _upsert(writer, LANDED, read, "path")
-        log.info("%d files read: %d rows new, %d updated", len(read), result.new_rows, result.updated_rows)
+        log.info("%d files read: %d rows new, %d updated; %d files gone: %d rows removed", len(read),
+                 result.new_rows, result.updated_rows, len(gone), removed)
 
-    def _landed(self, stats: dict[str, tuple]) -> dict[str, tuple[int, int]]:
+    def gone(self) -> set[str]:
+        """The files read earlier that are no longer in the landing folder."""
+        with self.db.reading() as conn:
+            paths = conn.execute(sa.select(LANDED.c.path)).scalars().all()
+        return {str(self.landing / path) for path in paths if not (self.landing / path).exists()}
+
+    def _landed(self, keys: Iterable[str]) -> dict[str, tuple[int, int]]:
         found = {}
-        keys = sorted(stats)
+        keys = sorted(keys)
         with self.db.reading() as conn:
             for start in range(0, len(keys), 500):
                 query = sa.select(LANDED).where(LANDED.c.path.in_(keys[start:start + 500]))
