@@ -170,3 +170,27 @@ def test_table_rows_turn_masked_and_empty_cells_into_none():
     table = pool_table([dict(rows(VISIT, 1, detectors=(1,))[0], exposerr=None)])
     (row,) = table_rows(table)
     assert row["exposerr"] is None and row["program"] == 1 and isinstance(row["program"], int)
+
+
+def test_many_rows_go_in_by_copy_and_update_only_what_differs(pool_db, tmp_path):
+    """2,000 rows (PostgreSQL: COPY through a temporary table), then again with 3 changed: the
+    pool, the change log and the history say the same as row by row."""
+    many = [row for exposure in range(1, 113) for row in exposure_rows(VISIT, exposure, detectors=range(1, 19),
+                                                                     **EXTRA)][:2000]
+    db = PoolDB(pool_db)
+    with db.writing() as writer:
+        assert writer.put(many) == (2000, 0)
+        first = writer.log_changes()
+    again = [dict(row, optical_element="F213") if k in (5, 700, 1999) else row for k, row in enumerate(many)]
+    with db.writing() as writer:
+        assert writer.put(again) == (0, 3)
+        second = writer.log_changes()
+    with db.reading() as conn:
+        touched = db.touched(conn, first)
+    db.close()
+    assert second > first and set(touched) == {many[k]["filename"] for k in (5, 700, 1999)}
+    assert all(touched[many[k]["filename"]]["optical_element"] == "F158" for k in (5, 700, 1999))
+    table = read_pool(pool_db)
+    assert len(table) == 2000 and sorted(table[table["optical_element"] == "F213"]["filename"]) == sorted(
+        many[k]["filename"] for k in (5, 700, 1999))
+    assert read_pool(pool_db, as_of=first, filenames=touched)["optical_element"].tolist() == ["F158"] * 3

@@ -55,6 +55,7 @@ _TYPES = {"str": sa.Text, "int": sa.BigInteger, "float": sa.Double, "bool": sa.B
 _KINDS = ((sa.Boolean, "bool"), (sa.Integer, "int"), (sa.Float, "float"), (sa.Numeric, "float"))
 _LOCK_KEY = 0x726F6D616E61736E  # "romanasn": the pool's PostgreSQL advisory lock
 _CHUNK = 500  # values in one IN (...) list
+_COPY_ROWS = 1000  # rows from which PostgreSQL is given them by COPY
 
 
 def is_database(source: str | os.PathLike) -> bool:
@@ -344,11 +345,20 @@ class Writer:
         return found
 
     def put(self, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
-        """Insert ``rows``, or update the rows of the same file name that differ; return (inserted, updated)."""
+        """Insert ``rows``, or update the rows of the same file name that differ; return (inserted, updated).
+
+        Many rows go to PostgreSQL by ``COPY`` into a temporary table, then
+        one ``INSERT ... SELECT ... ON CONFLICT``."""
         if not rows:
             return 0, 0
-        old = {row["filename"]: row for row in self.rows("filename", (row["filename"] for row in rows))}
         full = [{name: row.get(name) for name in self.columns} for row in rows]
+        bulk = not self.db.sqlite and len(full) >= _COPY_ROWS
+        if bulk:
+            incoming = self._copy_incoming(full)
+            query = sa.select(self.table).join(incoming, incoming.c.filename == self.table.c.filename)
+            old = {row.filename: dict(row._mapping) for row in self.conn.execute(query)}
+        else:
+            old = {row["filename"]: row for row in self.rows("filename", (row["filename"] for row in rows))}
         changed = [row for row in full if old.get(row["filename"]) != row]
         if not changed:
             return 0, 0
@@ -357,10 +367,26 @@ class Writer:
         for row in changed:
             self.history.setdefault(row["filename"], old.get(row["filename"]))
         insert = (sqlite.insert if self.db.sqlite else postgresql.insert)(self.table)
+        if bulk:
+            same = sorted(row["filename"] for row in full if old.get(row["filename"]) == row)
+            for chunk in _chunks(same):
+                self.conn.execute(sa.delete(incoming).where(incoming.c.filename.in_(chunk)))
+            insert = insert.from_select(self.columns, sa.select(*(incoming.c[name] for name in self.columns)))
         update = {name: insert.excluded[name] for name in self.columns if name != "filename"}
-        self.conn.execute(insert.on_conflict_do_update(index_elements=["filename"], set_=update), changed)
+        upsert = insert.on_conflict_do_update(index_elements=["filename"], set_=update)
+        self.conn.execute(upsert) if bulk else self.conn.execute(upsert, changed)
+        if bulk:
+            self.conn.execute(sa.delete(incoming))
         updated = sum(row["filename"] in old for row in changed)
         return len(changed) - updated, updated
+
+    def _copy_incoming(self, rows: list[dict[str, Any]]) -> sa.Table:
+        """``rows`` copied into a temporary table like the pool's, dropped at commit (PostgreSQL)."""
+        incoming = sa.Table("pool_incoming", sa.MetaData(), *(sa.Column(c.name, c.type) for c in self.table.c),
+                            prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+        incoming.create(self.conn, checkfirst=True)
+        _copy(self.conn, incoming.name, self.columns, rows)
+        return incoming
 
     def delete(self, filenames: Iterable[str]) -> int:
         """Remove the rows of ``filenames``; return how many there were."""
@@ -384,9 +410,12 @@ class Writer:
             self.programs = set()
         seq = self.db._last_seq(self.conn)
         if self.history:
-            self.conn.execute(sa.insert(self.db.history_table), [
-                {"seq": seq, "filename": name, "old": None if old is None else json.dumps(old)}
-                for name, old in self.history.items()])
+            rows = [{"seq": seq, "filename": name, "old": None if old is None else json.dumps(old)}
+                    for name, old in self.history.items()]
+            if self.db.sqlite or len(rows) < _COPY_ROWS:
+                self.conn.execute(sa.insert(self.db.history_table), rows)
+            else:
+                _copy(self.conn, HISTORY_TABLE, ["seq", "filename", "old"], rows)
             self.history = {}
         return seq
 
@@ -396,6 +425,15 @@ def group_columns(pm: Any) -> list[tuple[str, ...]]:
     names = {column.name for column in merge_columns(found.item for found in pm.pool_columns())}
     keys = {tuple(name for name in entry.rule.group_by if name in names) for entry in pm.rules()}
     return sorted(key for key in keys if key and key != ("filename",))
+
+
+def _copy(conn: sa.Connection, table: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
+    """``rows`` into the PostgreSQL ``table`` by ``COPY ... FROM STDIN`` (psycopg 3)."""
+    names = ", ".join(f'"{name}"' for name in columns)
+    with conn.connection.dbapi_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
 
 
 def _null(column: sa.Column) -> Any:
