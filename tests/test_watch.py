@@ -43,19 +43,22 @@ def land(files, landing: Path) -> None:
 class Watcher:
     """A ``romanasn watch`` process and what it printed."""
 
-    def __init__(self, tmp: Path, *more: str, db: str | None = None) -> None:
+    def __init__(self, tmp: Path, *more: str, db: str | None = None, stdout: bool = False) -> None:
         self.landing, self.out, self.events = tmp / "landing", tmp / "asn", tmp / "ev"
         self.db = db or str(tmp / "pool.sqlite")
         self.landing.mkdir(exist_ok=True)
         self.more = more
+        self.stdout = stdout  # the events on stdout, sent to the file (>>), rather than --events
         self.process = None
 
     def start(self) -> "Watcher":
         """Start the process and wait until it says it is watching (a signal before that stops its start-up)."""
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "romanasn", "watch", str(self.landing), "--pool-db", str(self.db),
-             "-o", str(self.out), "--events", str(self.events), "--settle", "0.2", *self.more],
-            stderr=subprocess.PIPE, text=True)
+        where = [] if self.stdout else ["--events", str(self.events)]
+        with open(self.events, "ab") as stdout:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "romanasn", "watch", str(self.landing), "--pool-db", str(self.db),
+                 "-o", str(self.out), *where, "--settle", "0.2", *self.more],
+                stdout=stdout if self.stdout else None, stderr=subprocess.PIPE, text=True)
         self.said: list[str] = []
         ready = threading.Event()
 
@@ -186,9 +189,10 @@ def test_a_torn_last_line_is_taken_off_and_not_counted(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pause", [0.4, 0.8, 1.2, 1.6])
-def test_kills_at_any_moment_of_a_burst_lose_and_repeat_nothing(made, tmp_path, pause):
-    watcher = Watcher(tmp_path)
+@pytest.mark.parametrize("pause, stdout", [(0.4, False), (0.8, True), (1.2, False), (1.6, True)])
+def test_kills_at_any_moment_of_a_burst_lose_and_repeat_nothing(made, tmp_path, pause, stdout):
+    """Also with the events on stdout sent to a file (read back at the restart as --events FILE is)."""
+    watcher = Watcher(tmp_path, stdout=stdout)
     for start in range(0, 12, 3):
         watcher.start()
         land(made[start:start + 3], watcher.landing)

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -293,7 +294,7 @@ class Watch:
             return
         self.events.write("".join(line + "\n" for line in lines))
         self.events.flush()
-        if self.events is not sys.stdout:
+        if _regular_file(self.events) is not None:
             os.fsync(self.events.fileno())
 
 
@@ -308,12 +309,25 @@ def _upsert(writer: Any, table: sa.Table, rows: list[dict], key: str) -> None:
     writer.conn.execute(insert.on_conflict_do_update(index_elements=[key], set_=update), rows)
 
 
+def _regular_file(stream: TextIO) -> str | None:
+    """The path through which the events ``stream`` can be read back, when it is a regular file
+    (``--events FILE``, or stdout sent to a file); None for a pipe or a terminal."""
+    try:
+        fd = stream.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    through = f"/proc/self/fd/{fd}"
+    return through if os.path.exists(through) else getattr(stream, "name", None)
+
+
 def _already_written(stream: TextIO, first: int, run_id: str) -> int:
     """How many lines of run ``run_id`` numbered ``first`` or more the events file ``stream`` ends
-    with: printed before a kill, their numbers not committed (0 for stdout). A last line cut
+    with: printed before a kill, their numbers not committed (0 for a pipe). A last line cut
     short by a kill is taken off the file."""
-    name = getattr(stream, "name", None)
-    if stream is sys.stdout or not isinstance(name, str) or not os.path.isfile(name):
+    name = _regular_file(stream)
+    if name is None:
         return 0
     with open(name, "rb+") as file:
         end = file.seek(0, os.SEEK_END)
