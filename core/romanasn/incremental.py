@@ -12,7 +12,11 @@ whose companions it joins. An update:
    those keys (and, for a rule with companions, those joining them, until
    no new key comes): whole groups, and nothing else;
 3. plans those rows with the engine as they are (the associations to
-   write) and as they were (the associations they replace);
+   write) and, when a row was changed or removed, as they were (the
+   associations they replace; when rows were only added, every group the
+   pool held is still made, under the same name since a product name
+   follows from the group's key: the rule-pack contract
+   ``docs/continuous.md`` states);
 4. writes only the files whose bytes changed, keeping each ``asn_id`` (read
    from the file it replaces; new ones count on from the folder's highest),
    removes (``prune``) or lists as stale the associations no longer made,
@@ -122,8 +126,10 @@ def _read(target: str, columns: list, since: int, entries: list) -> _Read | None
                 scopes = [(rules, _rows(db, conn, rules, key, ons, now, then, touched))
                           for (key, ons), rules in _rule_sets(entries, names).items()]
             full_now = _table(target, columns, set().union(*(now for _, (now, _) in scopes)), seq)
-            full_then = _table(target, columns, set().union(*(then for _, (_, then) in scopes)), seq, since)
-            if full_now is not None and full_then is not None:
+            added = all(old is None for old in touched.values())  # no group lost a row: none to plan as it was
+            full_then = None if added else _table(target, columns, set().union(*(then for _, (_, then) in scopes)),
+                                                  seq, since)
+            if full_now is not None and (added or full_then is not None):
                 return _Read(seq, full_now, full_then, touched, scopes)
         raise PoolError(f"{db.label}: the pool changed during each of {_ATTEMPTS} reads; try again")
     finally:
@@ -217,8 +223,9 @@ def _write(out: Path, report: dict, read: _Read, pm: Any, config: RunConfig, ent
         skipped = result.skipped or skipped
         for association, stem in zip(result.associations, result.file_stems):
             made[stem + ext] = association
-        replaced.update(stem + ext for stem in plan(_sub(read.then, then), config=config, rules=names,
-                                                      plugin_manager=pm).file_stems())
+        if read.then is not None:
+            replaced.update(stem + ext for stem in plan(_sub(read.then, then), config=config, rules=names,
+                                                          plugin_manager=pm).file_stems())
         vetoes += [veto for veto in result.vetoes if veto.filename in read.touched]
         orphans -= (touched_now & now) - set(result.orphans)
     folder = Folder(out, listing=False)

@@ -56,6 +56,7 @@ _KINDS = ((sa.Boolean, "bool"), (sa.Integer, "int"), (sa.Float, "float"), (sa.Nu
 _LOCK_KEY = 0x726F6D616E61736E  # "romanasn": the pool's PostgreSQL advisory lock
 _CHUNK = 500  # values in one IN (...) list
 _COPY_ROWS = 1000  # rows from which PostgreSQL is given them by COPY
+_ANALYZE_ROWS = 10_000  # rows changed in a transaction from which the planner's statistics are renewed
 
 
 def is_database(source: str | os.PathLike) -> bool:
@@ -200,10 +201,15 @@ class PoolDB:
         self.changes_table.create(conn, checkfirst=True)
         self.history_table.create(conn, checkfirst=True)
         names = set(table.c.keys())
+        have = {index["name"] for index in inspector.get_indexes(POOL_TABLE)} if inspector.has_table(POOL_TABLE) else set()
+        made = False
         for columns in self.index:
-            if set(columns) <= names:
-                sa.Index(f"ix_pool_{'_'.join(columns)}"[:60], *(table.c[c] for c in columns)).create(
-                    conn, checkfirst=True)
+            name = f"ix_pool_{'_'.join(columns)}"[:60]
+            if set(columns) <= names and name not in have:
+                sa.Index(name, *(table.c[c] for c in columns)).create(conn, checkfirst=True)
+                made = True
+        if made:
+            _analyze(conn)
         return table
 
     def _reflect(self, conn: sa.Connection) -> sa.Table:
@@ -284,18 +290,18 @@ class PoolDB:
         tuples (``keys``: columns -> value tuples), through the indexes on those columns."""
         table = self._reflect(conn)
         select = sa.select(*(table.c[name] for name in columns))
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, Any] = {}
+        at = list(columns).index("filename")
         for names, values in keys.items():
-            plain = sorted((v for v in values if None not in v), key=str)
-            clauses = [sa.and_(*(_null(table.c[n]) if x is None else table.c[n] == x for n, x in zip(names, v)))
-                       for v in values if None in v]
-            if len(names) == 1:
-                clauses += [table.c[names[0]].in_([v[0] for v in chunk]) for chunk in _chunks(plain)]
-            else:
-                clauses += [sa.tuple_(*(table.c[n] for n in names)).in_(chunk) for chunk in _chunks(plain)]
+            if len(names) == 1 and None not in values:
+                clauses = [table.c[names[0]].in_([v[0] for v in chunk]) for chunk in _chunks(sorted(values, key=str))]
+            else:  # an OR of ANDs: each term searched through the index on the key's columns
+                terms = [sa.and_(*(_null(table.c[n]) if x is None else table.c[n] == x for n, x in zip(names, v)))
+                         for v in sorted(values, key=str)]
+                clauses = [sa.or_(*terms[start:start + 100]) for start in range(0, len(terms), 100)]
             for clause in clauses:
-                found.update((row.filename, dict(row._mapping)) for row in conn.execute(select.where(clause)))
-        return list(found.values())
+                found.update((row[at], row) for row in conn.execute(select.where(clause)).all())
+        return [dict(zip(columns, row)) for row in found.values()]
 
     def names(self, filenames: Iterable[str] | None = None) -> set[str]:
         """The file names in the pool (of those in ``filenames``, when given)."""
@@ -416,15 +422,26 @@ class Writer:
                 self.conn.execute(sa.insert(self.db.history_table), rows)
             else:
                 _copy(self.conn, HISTORY_TABLE, ["seq", "filename", "old"], rows)
+            if len(rows) >= _ANALYZE_ROWS:
+                _analyze(self.conn)
             self.history = {}
         return seq
 
 
 def group_columns(pm: Any) -> list[tuple[str, ...]]:
-    """The keys (tuples of pool columns) the rules of ``pm`` group by, to index."""
+    """The keys (tuples of pool columns) the rules of ``pm`` group by or join companions on, to index."""
     names = {column.name for column in merge_columns(found.item for found in pm.pool_columns())}
     keys = {tuple(name for name in entry.rule.group_by if name in names) for entry in pm.rules()}
+    keys |= {companion.on for entry in pm.rules() for companion in entry.rule.companions}  # joins
     return sorted(key for key in keys if key and key != ("filename",))
+
+
+def _analyze(conn: sa.Connection) -> None:
+    """Give the query planner fresh statistics of the pool, so that it searches a key through the
+    index on all its columns (SQLite samples at most 1,000 rows of each index)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA analysis_limit = 1000")
+    conn.exec_driver_sql(f"ANALYZE {POOL_TABLE}")
 
 
 def _copy(conn: sa.Connection, table: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
