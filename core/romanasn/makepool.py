@@ -690,13 +690,14 @@ def into_database(db: Any, rows: list[tuple[Path, dict[str, Any]]], result: Make
     """Put ``rows`` ((path, row) pairs) into the database pool ``db`` in one transaction (see
     :func:`put_settled`); return the pool's rows."""
     with db.writing() as writer:
-        return put_settled(writer, rows, result)
+        put_settled(writer, rows, result)
+        return writer.count()
 
 
-def put_settled(writer: Any, rows: list[tuple[Path, dict[str, Any]]], result: MakePoolResult) -> int:
+def put_settled(writer: Any, rows: list[tuple[Path, dict[str, Any]]], result: MakePoolResult) -> None:
     """Put ``rows`` into a database pool through ``writer`` (a :class:`romanasn.pooldb.Writer`),
     settled against the rows there; note what was left out and how many rows are new or updated
-    in ``result``; log the changes; return the pool's rows."""
+    in ``result``; log the changes."""
     old = writer.rows("observation_id", {row["observation_id"] for _, row in rows})
     held = {(r["observation_id"], r["detector"]): (r["filename"], r.get("level"), r["filename"]) for r in old}
     rows, replaced, left_out = _settle_against(rows, held)
@@ -704,7 +705,6 @@ def put_settled(writer: Any, rows: list[tuple[Path, dict[str, Any]]], result: Ma
     writer.delete(replaced)
     result.new_rows, result.updated_rows = writer.put([row for _, row in rows])
     writer.log_changes()
-    return writer.count()
 
 
 def _split_text(text: str) -> tuple[list[str], list[str]]:
