@@ -15,12 +15,15 @@
    same files into a database in the same run (the floor). Target: at least
    the make-pool rate.
 
+4. bulk (PostgreSQL only): 200,000 rows into an empty pool by COPY, against
+   executemany batches (the floor) in the same run.
+
 Everything slow to make (the pool, the database, the associations, the
 files) is made once under ``--dir`` and reused; each number is measured once.
 ``--db postgresql://...`` runs the same against a PostgreSQL database (made
 anew: give an empty one).
 
-Usage: python benchmarks/bench_incremental.py [--rows N] [--files N] [--dir DIR] [--db URL] [--skip update,landing,burst]
+Usage: python benchmarks/bench_incremental.py [--rows N] [--files N] [--dir DIR] [--db URL] [--skip update,landing,burst,bulk]
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -194,7 +198,23 @@ class Watching:
         self.events = events
         events.unlink(missing_ok=True)
         self.process = subprocess.Popen([sys.executable, "-m", "romanasn", "watch", str(landing), "--pool-db",
-                                         target, "-o", str(out), "--events", str(events), "-q", *more])
+                                         target, "-o", str(out), "--events", str(events), *more],
+                                        stderr=subprocess.PIPE, text=True)
+        self.ready = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.process.stderr:
+            if "caught up" in line:
+                self.ready.set()
+        self.ready.set()
+
+    def caught_up(self) -> float:
+        """Seconds until the watch has started and caught up with the landing folder."""
+        started = time.perf_counter()
+        if not self.ready.wait(600) or self.process.poll() is not None:
+            raise SystemExit("romanasn watch did not start")
+        return time.perf_counter() - started
 
     def lines(self) -> list[dict]:
         if not self.events.exists():
@@ -211,14 +231,6 @@ class Watching:
                 raise SystemExit(f"romanasn watch stopped (status {self.process.returncode})")
             time.sleep(0.02)
         raise SystemExit(f"nothing after {timeout} s")
-
-    def idle(self, quiet: float = 1.0) -> None:
-        """Wait until no event has come for ``quiet`` seconds."""
-        count, since = len(self.lines()), time.perf_counter()
-        while time.perf_counter() - since < quiet:
-            time.sleep(0.1)
-            if len(self.lines()) != count:
-                count, since = len(self.lines()), time.perf_counter()
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -243,7 +255,7 @@ def bench_landing(work: Path, target: str, out: Path, program: int) -> dict:
     path = make_exposure(staging, row)
     watching = Watching(landing, target, out, work / "landing.events")
     try:
-        watching.idle(3.0)  # started and caught up
+        watching.caught_up()
         land([path], landing)
         product = path.name.replace("_cal.asdf", "")
         seconds = watching.until(lambda events: any(e["product"] == product for e in events), 300)
@@ -270,7 +282,7 @@ def bench_burst(work: Path, files: int, db: str | None) -> dict:
     landing.mkdir()
     watching = Watching(landing, target, out, work / "burst.events", "-j", "2")
     try:
-        watching.idle(3.0)
+        watching.caught_up()
         wanted = {path.name.replace("_cal.asdf", "") for path in source}
         started = time.perf_counter()
         for path in source:  # hard links: the files appear at once, the originals stay for the next run
@@ -284,6 +296,32 @@ def bench_burst(work: Path, files: int, db: str | None) -> dict:
         f" {rate:,.0f} files/s; make-pool --pool-db -j 2 on the same files {floor:.1f} s, {floor_rate:,.0f} files/s"
         f" (ratio {rate / floor_rate:.2f}; target >= 1: {'holds' if rate >= floor_rate else 'MISSED'})")
     return {"seconds": seconds, "rate": rate, "make_pool_rate": floor_rate, "linked": linked}
+
+
+# -- 4. bulk import (PostgreSQL) -----------------------------------------------------------------------
+
+
+def bench_bulk(work: Path, db: str, rows: int) -> dict:
+    """``rows`` rows of the mission pool committed to an empty PostgreSQL pool by COPY (what
+    ``pool import`` and ``make-pool`` do) and by executemany batches (the floor: what they did)."""
+    from mission_pool import mission_pool
+
+    from romanasn import pooldb, read_pool, write_pool
+
+    with tempfile.TemporaryDirectory() as scratch:
+        write_pool(mission_pool(rows), Path(scratch) / "pool.ecsv")
+        table = read_pool(Path(scratch) / "pool.ecsv")
+    table.meta = {}
+    copy_seconds = put_rows(fresh_database(work, db, "bulk_copy"), table)
+    kept, pooldb._COPY_ROWS = pooldb._COPY_ROWS, len(table) + 1  # every batch by executemany
+    try:
+        many_seconds = put_rows(fresh_database(work, db, "bulk_many"), table)
+    finally:
+        pooldb._COPY_ROWS = kept
+    log(f"bulk: {len(table):,} rows into an empty PostgreSQL pool: COPY {copy_seconds:.1f} s"
+        f" ({len(table) / copy_seconds:,.0f} rows/s), executemany {many_seconds:.1f} s"
+        f" ({len(table) / many_seconds:,.0f} rows/s): {many_seconds / copy_seconds:.1f}x faster by COPY")
+    return {"rows": len(table), "copy_seconds": copy_seconds, "executemany_seconds": many_seconds}
 
 
 def fresh_database(work: Path, db: str | None, name: str) -> str:
@@ -311,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "romanasn-bench-incremental",
                         help="work folder (what is slow to make is kept there and reused)")
     parser.add_argument("--db", help="a PostgreSQL URL to use instead of SQLite files")
-    parser.add_argument("--skip", default="", help="comma-separated parts to leave out: update, landing, burst")
+    parser.add_argument("--skip", default="", help="comma-separated parts to leave out: update, landing, burst, bulk")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -325,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
             results["landing"] = bench_landing(args.dir, target, out, programs[0])
     if "burst" not in skip:
         results["burst"] = bench_burst(args.dir, args.files, args.db)
+    if "bulk" not in skip and args.db:
+        results["bulk"] = bench_bulk(args.dir, args.db, min(args.rows, 200_000))
     print(json.dumps(results, indent=1))
     return 0
 

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+import orjson
 from attrs import evolve
 
 from romanasn import output
@@ -85,7 +86,7 @@ def update(target: str, out: str | os.PathLike, *, plugin_manager: Any, config: 
 def _last_report(out: Path) -> dict | None:
     """The folder's run report when it is of a run from a database pool with a sharded manifest."""
     try:
-        report = json.loads((out / output.RUN_REPORT).read_bytes())
+        report = orjson.loads((out / output.RUN_REPORT).read_bytes())  # a full run's lists all its files
     except (OSError, ValueError):
         return None
     manifest = report.get("manifest") if isinstance(report, dict) else None

@@ -147,6 +147,7 @@ class Watch:
         observer = self._observer(poll)
         try:
             self.batch(self.scan() | self.gone())
+            log.info("caught up with %s", self.landing)
             while not stop.is_set():
                 paths = self.inbox.take(stop, self.settle, self.longest)
                 if paths and not stop.is_set():
