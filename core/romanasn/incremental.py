@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -238,7 +238,7 @@ def _write(out: Path, report: dict, read: _Read, pm: Any, config: RunConfig, ent
         result = Result(associations=[evolve(a, asn_id=ids[name]) for name, a in ordered],
                         file_stems=[name[:-len(ext)] for name, _ in ordered], rules=tuple(entries),
                         skipped=tuple(skipped), vetoes=tuple(vetoes), orphans=tuple(sorted(orphans)),
-                        counts=_counts(made.values()), pool_rows=len(read.now) if read.now is not None else 0)
+                        counts=dict(Counter(association.asn_rule for association in made.values())), pool_rows=len(read.now) if read.now is not None else 0)
         outcome.result = result
         outcome.files = [name for name, _ in ordered]
         run = output.run_report(result, pm, config, inputs)
@@ -266,13 +266,6 @@ def _gone(read: _Read) -> set[str]:
     """The changed rows no longer in the pool."""
     present = set(np.asarray(read.now["filename"]).tolist()) if read.now is not None else set()
     return set(read.touched) - present
-
-
-def _counts(associations: Iterable[Any]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for association in associations:
-        counts[association.asn_rule] += 1
-    return dict(counts)
 
 
 def _put(folder: Folder, out: Path, report: dict, made: dict, replaced: set[str], prune: bool,
@@ -382,7 +375,7 @@ def _manifest_changes(folder: Folder, out: Path, manifest: dict, entries: Mappin
                 merged.update(json.loads(path.read_bytes()))
             merged.update(rows)
             merged = {name: row for name, row in merged.items() if row is not None}
-            folder.add(base.name, _json(merged))
+            folder.add(base.name, output.shard_bytes(merged))
             for path in changes:
                 folder.remove(path.name)
             deltas.pop(program, None)
@@ -391,13 +384,7 @@ def _manifest_changes(folder: Folder, out: Path, manifest: dict, entries: Mappin
                 stale.discard(program)
         else:
             number = max(numbers) + 1 if numbers else 1
-            folder.add(output.delta_name(program, number), _json(rows))
+            folder.add(output.delta_name(program, number), output.shard_bytes(rows))
             deltas[program] = numbers + [number]
     manifest.update(shards={p: n for p, n in sorted(shards.items()) if n}, stale=sorted(stale),
                     deltas=dict(sorted(deltas.items())))
-
-
-def _json(rows: Mapping[str, Any]) -> bytes:
-    """A manifest shard's bytes: one entry a line, in name order."""
-    lines = ",\n".join(f"{json.dumps(name)}: {json.dumps(rows[name])}" for name in sorted(rows))
-    return ("{\n" + lines + "\n}\n").encode("utf-8")

@@ -154,11 +154,6 @@ class Manifest:
             ids.setdefault((rule, product), asn_id)
         return ids
 
-    def as_dict(self) -> dict:
-        """The manifest as the run report stores it."""
-        return {"version": MANIFEST_VERSION, "format": self.format,
-                "files": {name: self.files[name].row() for name in sorted(self.files)}}
-
 
 # -- runs -----------------------------------------------------------------------------------------
 
@@ -508,6 +503,13 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     return outcome
 
 
+def shard_bytes(rows: Mapping[str, Any]) -> bytes:
+    """A manifest shard's bytes (a program's entry rows, or changes to them where None removes
+    one): one entry a line, in name order."""
+    lines = ",\n".join(f"{_string(name)}: {json.dumps(rows[name])}" for name in sorted(rows))
+    return ("{\n" + lines + "\n}\n").encode("utf-8")
+
+
 def _write_shards(folder: Folder, files: Mapping[str, Entry], format: str, scope: set[str] | None,
                   previous: Manifest | None) -> dict:
     """Write the manifest shards of the programs of ``files`` (those of ``scope``, the programs
@@ -519,8 +521,7 @@ def _write_shards(folder: Folder, files: Mapping[str, Entry], format: str, scope
     old = previous.shards or {} if previous is not None else {}
     counts = {program: count for program, count in old.items() if scope is not None and program not in scope}
     for program, entries in sorted(groups.items()):
-        rows = ",\n".join(f"{_string(name)}: {json.dumps(entries[name].row())}" for name in sorted(entries))
-        folder.add(SHARD_PREFIX + program, ("{\n" + rows + "\n}\n").encode("utf-8"))
+        folder.add(SHARD_PREFIX + program, shard_bytes({name: entry.row() for name, entry in entries.items()}))
         counts[program] = len(entries)
     deltas = {} if previous is None or scope is None else previous.deltas
     held = {name for name in folder.existing if name.startswith(SHARD_PREFIX)} if scope is None else (
