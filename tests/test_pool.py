@@ -60,8 +60,11 @@ def test_canonical_csv_is_typed_and_complete():
     for column in canonical_columns():
         if column.dtype == "int":
             assert table[column.name].dtype == np.int64
-        if column.dtype == "str":
-            assert table[column.name].dtype.kind == "U"
+        if column.dtype == "str":  # Python strings, a value repeated in many rows held once
+            assert table[column.name].dtype == object
+            assert all(type(value) is str for value in table[column.name])
+    visits = np.asarray(table["visit_id"])
+    assert visits[0] == VISIT and all(value is visits[0] for value in visits[visits == VISIT])
     assert table["visit_file_activity"][0] == "01"
     assert table["visit_id"][0] == VISIT
     assert list(table["level"]) == [2, 2, 1, 2, 2, 1]

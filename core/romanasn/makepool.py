@@ -808,7 +808,7 @@ def _fill(table: Any) -> Any:
     """Masked text cells (from columns only one side had) as empty strings."""
     for name in table.colnames:
         column = table[name]
-        if column.dtype.kind == "U" and getattr(column, "mask", None) is not None:
+        if column.dtype.kind in "UO" and getattr(column, "mask", None) is not None:
             from astropy.table import Column
 
             table[name] = Column(np.asarray(column.filled("")), name=name)

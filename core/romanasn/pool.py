@@ -247,7 +247,8 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
     _check_names(text, known, problems)
     columns, valid = _typed_columns(text, known, problems)
     _check_values(columns, valid, text, problems)
-    table = Table([_column(name, values) for name, values in columns.items()], copy=False)
+    text.cells = {}  # each Arrow column is let go as soon as it is converted
+    table = _table(columns)
     meta = {"path": str(path), "format": format, "repairs": list(repairs)}
     if seq is not None:
         meta["seq"] = seq
@@ -309,7 +310,7 @@ def _read_text(path: Path, format: str, known: tuple[PoolColumn, ...], problems:
         integers = {name for name, dtype in dtypes.items() if dtype == "int"}
         cells, rows = _read_rows(stream, path, names, delimiter, line + 1, integers, problems)
     if format == "legacy":
-        cells = {name: np.strings.strip(_str_array(values, compact=False)) for name, values in cells.items()}
+        cells = {name: np.strings.strip(_str_array(values)) for name, values in cells.items()}
     if not len(rows):
         problems.add(path, "no data rows")
     return _Text(path, _unique_names(names, path, problems), cells, rows, declared)
@@ -522,23 +523,29 @@ def _arrow(values: np.ndarray | pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array([pa.array(np.asarray(values).astype(object), pa.large_string())])  # a NUL kept
 
 
-_WIDE_BYTES = 64  # a column with cells longer than this is held as Python strings
+_SAMPLE_ROWS = 4096  # the rows that tell a column of repeated text from one of distinct text
 
 
-def _is_wide(length: np.ndarray) -> bool:
-    """Whether a column of cells of ``length`` bytes is held as Python strings: fixed width would
-    take four bytes a character at the width of the longest (footprints, long free text)."""
-    return int(length.max(initial=0)) > _WIDE_BYTES
+def _strings(column: pa.ChunkedArray) -> np.ndarray:
+    """The cells of an Arrow text column as Python strings (dtype object), a value repeated in
+    many rows one string for them all: a detector, a filter or a visit id costs a pointer a row.
+
+    A column whose first :data:`_SAMPLE_ROWS` cells are mostly distinct (file names,
+    footprints) is converted cell by cell: hashing it would only cost time.
+    """
+    sample = column.slice(0, _SAMPLE_ROWS)
+    if len(column) == 0 or pc.count_distinct(sample).as_py() * 2 > len(sample):
+        return column.to_numpy()
+    encoded = pc.dictionary_encode(column)  # one dictionary for every chunk
+    indices = np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks])
+    return encoded.chunk(0).dictionary.to_numpy(zero_copy_only=False)[indices]
 
 
-def _str_array(column: pa.ChunkedArray, compact: bool = True) -> np.ndarray:
+def _str_array(column: pa.ChunkedArray) -> np.ndarray:
     """The cells of an Arrow text column as a numpy str array, fixed width (ASCII without a
-    Python object per cell); Python strings (dtype object) if ``compact`` and the cells are long
-    (see :func:`_is_wide`)."""
+    Python object per cell), for numpy's string functions."""
     array = column.combine_chunks() if column.num_chunks else pa.array([], pa.large_string())
     lengths = pc.binary_length(array).to_numpy()
-    if compact and _is_wide(lengths):
-        return array.to_numpy(zero_copy_only=False)
     width = max(int(lengths.max(initial=0)), 1)
     if not pc.all(pc.string_is_ascii(array), min_count=0).as_py():
         return array.to_numpy(zero_copy_only=False).astype(str)
@@ -821,7 +828,7 @@ def _parse_numbers(cells: pa.ChunkedArray, empty: np.ndarray, dtype: type) -> tu
             return values, np.ones(len(values), bool)
     except pa.ArrowInvalid:
         pass
-    unique, inverse = np.unique(np.where(empty, "0", _str_array(cells, compact=False)), return_inverse=True)
+    unique, inverse = np.unique(np.where(empty, "0", _str_array(cells)), return_inverse=True)
     values, parsed = np.zeros(len(unique), dtype), np.zeros(len(unique), bool)
     for k, value in enumerate(unique):
         try:
@@ -844,9 +851,20 @@ _PARSERS = {"int": partial(_parse_numbers, dtype=np.int64), "float": partial(_pa
 _NOUNS = {"int": "an integer", "float": "a finite number", "bool": "true or false"}
 
 
+def _table(columns: dict[str, Column | pa.ChunkedArray]) -> Table:
+    """The table of ``columns``, emptying the dict: each Arrow text column converted in turn (see
+    :func:`_strings`) and let go, the memory Arrow's allocator keeps handed back to the system."""
+    made = []
+    pa.default_memory_pool().release_unused()  # what the checks used
+    for name in list(columns):
+        made.append(_column(name, columns.pop(name)))
+        pa.default_memory_pool().release_unused()
+    return Table(made, copy=False)
+
+
 def _column(name: str, values: Column | pa.ChunkedArray) -> Column:
-    """A column of the table: text as a numpy str array (see :func:`_str_array`)."""
-    return values if isinstance(values, Column) else Column(_str_array(values), name=name)
+    """A column of the table: text as Python strings (see :func:`_strings`)."""
+    return values if isinstance(values, Column) else Column(_strings(values), name=name)
 
 
 def _cell(values, index: int) -> Any:

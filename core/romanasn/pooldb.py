@@ -516,7 +516,7 @@ def table_rows(table: Any) -> list[dict[str, Any]]:
         mask = getattr(column, "mask", None)
         if mask is not None and np.any(mask):
             values = [None if m else v for v, m in zip(values, np.asarray(mask).tolist())]
-        if column.dtype.kind == "U":
+        if column.dtype.kind in "UO":  # text (Python strings from read_pool)
             values = [v or None for v in values]
         columns[name] = values
     return [dict(zip(columns, row)) for row in zip(*columns.values())]
