@@ -10,8 +10,10 @@ Best of two runs each, in one process:
   Arrow cannot read so (whole lines scanned by ``pool._blocks`` to name the
   line at fault, then Arrow in one thread, every cell as text, which numbers
   the rows);
-- text columns to numpy str arrays (astropy's ``Table`` holds fixed-width
-  text): ``pool._str_array`` against Arrow's ``to_numpy`` then ``np.array``;
+- text columns to what the ``Table`` holds, Python strings, a repeated value
+  held once (``pool._strings``), against fixed-width numpy str arrays
+  (``pool._str_array``, what it held before) and Arrow's ``to_numpy`` then
+  ``np.array``;
 - the footprint and file name checks: one regular expression (Arrow's) and
   the per-value check for the rest (``pool._judge``), against the per-value
   check alone (timed on 100,000 values and scaled);
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = found["rows"] = table.num_rows
     column = {name: table.column(names.index(name)) for name in names}
     text = [column[name] for name in TEXT]
+    found["strings"], _ = best(lambda: [pool._strings(values) for values in text])
     found["str_array"], _ = best(lambda: [pool._str_array(values) for values in text])
     found["arrow_to_numpy_str"], _ = best(
         lambda: [np.array(values.to_numpy(zero_copy_only=False), dtype=str) for values in text], 1)
@@ -94,18 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     for name, plain, longest, alone in (("s_region", pool._PLAIN_POLYGON, pool.CELL_BYTES, pool.region_problem),
                                         ("filename", pool._PLAIN_NAME, NAME_BYTES, unsafe_reason)):
         found[f"{name}_regex_then_per_value"], _ = best(
-            lambda: pool._judge(column[name], everywhere, name, plain, longest))
+            lambda: pool._judge(column[name], everywhere, name, pool._plain(column[name], plain, longest)))
         sample = column[name].slice(0, SAMPLE).to_pylist()
         seconds, _ = best(lambda: [alone(value) for value in sample], 1)
         found[f"{name}_per_value"] = seconds * rows / len(sample)
-    found["repeats_arrow_hash"], _ = best(lambda: pool._repeats(column["filename"].combine_chunks()))
+    found["repeats_arrow_hash"], _ = best(lambda: pool._repeats(pool._codes(column["filename"])))
     files = pool._str_array(column["filename"])
     found["repeats_numpy_sort"], _ = best(lambda: np.unique(files, return_index=True, return_inverse=True))
     print(f"{rows:,} rows of {path}")
     print(f"  rows read: bare pyarrow {found['bare_pyarrow_read']:.2f} s; as read_pool reads them "
           f"{found['arrow_reads_the_file']:.2f} s; scanned by _blocks, then one thread "
           f"{found['scanned_then_one_thread']:.2f} s")
-    print(f"  {len(TEXT)} text columns to numpy str: _str_array {found['str_array']:.2f} s, "
+    print(f"  {len(TEXT)} text columns to Python strings, repeats shared: _strings {found['strings']:.2f} s; "
+          f"to fixed-width numpy str: _str_array {found['str_array']:.2f} s, "
           f"Arrow to_numpy + np.array {found['arrow_to_numpy_str']:.2f} s")
     for name in ("s_region", "filename"):
         print(f"  {name}: regular expression + per-value rest {found[f'{name}_regex_then_per_value']:.2f} s, "

@@ -339,7 +339,7 @@ def test_the_fast_s_region_check_agrees_with_the_full_one():
     plain = pc.match_substring_regex(pa.array(regions.tolist()), pool._PLAIN_POLYGON).to_numpy(zero_copy_only=False)
     assert not any(plain[k] and problems[k] for k in range(len(regions)))
     assert plain.mean() > 0.05 and 0.1 < np.mean([problem is None for problem in problems]) < 0.9
-    malformed, reasons = pool._judge(regions, regions != "", "s_region", pool._PLAIN_POLYGON, pool.CELL_BYTES)
+    malformed, reasons = pool._judge(regions, regions != "", "s_region", pool._plain(regions, pool._PLAIN_POLYGON, pool.CELL_BYTES))
     assert list(malformed) == [problem is not None for problem in problems]
     assert all(reasons[text] == f"{text!r} {problem}" for text, problem in zip(regions.tolist(), problems) if problem)
 
@@ -413,7 +413,7 @@ def test_ids_against_their_parts_as_read_pool_checks_them(tmp_path):
 ])
 def test_unsafe_file_names_are_found_as_naming_finds_them(filename):
     names = np.array([filename, "ok_cal.asdf"])
-    bad, _ = pool._judge(names, np.ones(2, bool), "filename", pool._PLAIN_NAME, NAME_BYTES)
+    bad, _ = pool._judge(names, np.ones(2, bool), "filename", pool._plain(names, pool._PLAIN_NAME, NAME_BYTES))
     assert bad.tolist() == [unsafe_reason(filename) is not None, False]
 
 

@@ -37,6 +37,7 @@ import math
 import os
 import re
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -246,8 +247,8 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
     text.cells = {name: _arrow(values) for name, values in text.cells.items()}
     _check_names(text, known, problems)
     columns, valid = _typed_columns(text, known, problems)
+    text.cells = {}  # the Arrow columns of numbers now typed go; text ones go as each is converted
     _check_values(columns, valid, text, problems)
-    text.cells = {}  # each Arrow column is let go as soon as it is converted
     table = _table(columns)
     meta = {"path": str(path), "format": format, "repairs": list(repairs)}
     if seq is not None:
@@ -635,7 +636,7 @@ def _blank_nulls(text: _Text, repairs: _Repairs) -> None:
 def _merge_repeated_files(text: _Text, repairs: _Repairs) -> None:
     if "filename" not in text.cells:
         return
-    later, _ = _repeats(text.cells["filename"])
+    later, _ = _repeats(_codes(text.cells["filename"]))
     if len(later):
         repairs.note("merged rows repeating a file name (first kept)", text.rows[later], fix="repeated files merged")
         text.take(np.setdiff1d(np.arange(len(text.rows)), later))
@@ -808,7 +809,7 @@ def _convert(cells: pa.ChunkedArray, name, dtype, required, text, problems):
         values, parsed = _PARSERS[dtype](cells, empty)
     bad = np.flatnonzero(~parsed & ~empty)
     problems.add_rows(text.path, name, text.rows[bad], lambda k: f"{_shown(cells[bad[k]])} is not {_NOUNS[dtype]}")
-    column = Column(values, name=name) if required else MaskedColumn(values, name=name, mask=empty)
+    column = Column(values, name=name, copy=False) if required else MaskedColumn(values, name=name, mask=empty, copy=False)
     return column, parsed & ~empty
 
 
@@ -877,8 +878,20 @@ def _check_values(columns: dict, valid: dict[str, np.ndarray], text: _Text, prob
     """Ranges, enumerations, id formats, ids against their parts, bare file names,
     footprints and repeated rows, on the typed columns (text as Arrow's).
 
-    A cell found bad is no longer ``valid``, so that later checks skip it.
+    A cell found bad is no longer ``valid``, so that later checks skip it. Arrow's kernels let go
+    of the interpreter's lock: the slowest (the plain forms of file names and footprints, the file
+    names' hashing) run in a second thread beside the others.
     """
+    with ThreadPoolExecutor(1) as beside:
+        plain = {name: beside.submit(_plain, columns[name], pattern, longest) for name, pattern, longest in _JUDGED}
+        files = beside.submit(_codes, columns["filename"])
+        _check_cells(columns, valid, text, problems, plain, files)
+
+
+def _check_cells(columns: dict, valid: dict[str, np.ndarray], text: _Text, problems: _Problems,
+                 plain: dict[str, Future], files: Future) -> None:
+    """:func:`_check_values`, the plain cells of :data:`_JUDGED` and the file names' codes
+    coming from another thread."""
     path, rows = text.path, text.rows
 
     def check(name: str, bad_cells: np.ndarray, describe: Callable[[Any], str]) -> None:
@@ -894,14 +907,15 @@ def _check_values(columns: dict, valid: dict[str, np.ndarray], text: _Text, prob
               lambda value: f"{_shown(value)} is not one of {', '.join(allowed)}")
     for name, pattern in patterns().items():
         width = _digit_width(pattern)
-        check(name, ~_numpy(pc.match_substring_regex(columns[name], pattern)),
+        digits = pc.and_(pc.equal(pc.binary_length(columns[name]), width), pc.ascii_is_decimal(columns[name]))
+        check(name, ~_numpy(digits),
               lambda value: f"{_shown(value)} is not {width} digits")
     _check_ids(columns, valid, text, problems)
-    for name, plain, longest in _JUDGED:
-        bad, reasons = _judge(columns[name], valid[name], name, plain, longest)
+    for name, _, _ in _JUDGED:
+        bad, reasons = _judge(columns[name], valid[name], name, plain[name].result())
         check(name, bad, lambda value: reasons[value])
     exposures_ok = valid["observation_id"] & valid["detector"]
-    _check_repeats(columns, valid["filename"], exposures_ok, [(path, rows)], problems)
+    _check_repeats(columns, valid["filename"], exposures_ok, [(path, rows)], problems, files.result())
 
 
 def _digit_width(pattern: str) -> int:
@@ -924,14 +938,15 @@ def _check_ids(columns: dict, valid: dict[str, np.ndarray], text: _Text, problem
         for part, _ in parts:
             checked &= valid[part]
         index = np.flatnonzero(checked)
-        ids, agree, position = _arrow_values(columns[name], index), np.ones(len(index), bool), 0
+        ids = pc.dictionary_encode(_arrow_values(columns[name], index))  # each distinct id cut once
+        codes, agree, position = ids.indices.to_numpy(), np.ones(len(index), bool), 0
         for group in _digit_groups(parts):
             width = sum(digits for _, digits in group)
-            written = pc.cast(pc.utf8_slice_codeunits(ids, position, position + width), pa.int64()).to_numpy()
+            written = pc.cast(pc.utf8_slice_codeunits(ids.dictionary, position, position + width), pa.int64())
             wanted = np.zeros(len(index), np.int64)
             for part, digits in group:
-                wanted = wanted * 10**digits + pc.cast(_arrow_values(columns[part], index), pa.int64()).to_numpy()
-            agree &= written == wanted
+                wanted = wanted * 10**digits + _integers(columns[part], index)
+            agree &= written.to_numpy()[codes] == wanted
             position += width
         wrong = index[~agree]
 
@@ -940,6 +955,13 @@ def _check_ids(columns: dict, valid: dict[str, np.ndarray], text: _Text, problem
             return f"{_shown(_cell(columns[name], wrong[k]))} disagrees with its parts (expected {expected!r})"
 
         problems.add_rows(text.path, name, text.rows[wrong], describe)
+
+
+def _integers(column, index: np.ndarray) -> np.ndarray:
+    """The values at ``index`` of an integer column, or of a text column of digits, as int64."""
+    if isinstance(column, Column):
+        return np.asarray(column)[index]
+    return pc.cast(_arrow_values(column, index), pa.int64()).to_numpy()
 
 
 def _digit_groups(parts: tuple[tuple[str, int], ...]) -> list[list[tuple[str, int]]]:
@@ -1066,11 +1088,12 @@ def _cell_rules() -> dict[str, tuple]:
     return _CELL_RULES
 
 
-def _check_repeats(columns, files_ok, exposures_ok, origins, problems) -> None:
+def _check_repeats(columns, files_ok, exposures_ok, origins, problems, file_codes: np.ndarray | None = None) -> None:
     """Repeated file names, and two rows for one exposure and detector.
 
     Only rows where ``files_ok`` (``exposures_ok``) are compared; ``origins``
-    lists the (path, data row numbers) of the files the rows come from, in order.
+    lists the (path, data row numbers) of the files the rows come from, in
+    order; ``file_codes`` are the file names' :func:`_codes`, when made already.
     """
     paths = [path for path, _ in origins]
     source = np.repeat(np.arange(len(origins)), [len(rows) for _, rows in origins])
@@ -1082,14 +1105,15 @@ def _check_repeats(columns, files_ok, exposures_ok, origins, problems) -> None:
         return f"row {rows[j]}" + ("" if source[i] == source[j] else f" of {paths[source[j]]}")
 
     index = np.flatnonzero(files_ok)
-    same_file = [index[found] for found in _repeats(_arrow_values(files, index))]
+    file_codes = _codes(files) if file_codes is None else file_codes
+    same_file = [index[found] for found in _repeats(file_codes[index])]
     exposures_ok = exposures_ok.copy()
     exposures_ok[same_file[0]] = False
     index = np.flatnonzero(exposures_ok)
     exposures = pc.dictionary_encode(_arrow_values(ids, index)).indices.to_numpy().astype(np.int64)
     known = pa.array(enums()["detector"], pa.large_string())
     exposures = exposures * len(known) + pc.index_in(_arrow_values(detectors, index), known).to_numpy()
-    same_exposure = [index[found] for found in _repeats(pa.array(exposures))]
+    same_exposure = [index[found] for found in _repeats(exposures)]
     checks = [
         ("filename", same_file,
          lambda i, j: f"duplicate file name {_shown(_cell(files, i))} (also {row(i, j)})"),
@@ -1103,14 +1127,17 @@ def _check_repeats(columns, files_ok, exposures_ok, origins, problems) -> None:
             problems.add_rows(path, column, rows[here], lambda k: describe(here[k], there[k]))
 
 
-def _repeats(keys: pa.Array | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows whose key equals an earlier row's, ascending, and that earlier row for each."""
-    codes = pc.dictionary_encode(keys if isinstance(keys, pa.Array) else _arrow(keys).combine_chunks()).indices.to_numpy()
-    if len(codes) < 2:
-        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    new = np.concatenate(([True], codes[1:] > np.maximum.accumulate(codes)[:-1]))  # codes count up from 0
-    later = np.flatnonzero(~new)
-    return later, np.flatnonzero(new)[codes[later]]
+def _codes(values) -> np.ndarray:
+    """A code per cell of a numpy or Arrow column: equal values, equal codes."""
+    return pc.dictionary_encode(_arrow_values(values)).indices.to_numpy().astype(np.int64)
+
+
+def _repeats(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose code equals an earlier row's, ascending, and that earlier row for each."""
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    firsts = first[inverse]
+    later = np.flatnonzero(firsts != np.arange(len(codes)))
+    return later, firsts[later]
 
 
 # -- file names and footprints ------------------------------------------------------
@@ -1118,18 +1145,22 @@ def _repeats(keys: pa.Array | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _NOT_POLYGON = "is not 'POLYGON [frame] ra1 dec1 ra2 dec2 ra3 dec3 ...'"
 
 
-def _judge(column, ok: np.ndarray, name: str, plain: str, longest: int) -> tuple[np.ndarray, dict[str, str]]:
+def _plain(column, plain: str, longest: int) -> np.ndarray:
+    """Which cells of ``column`` match ``plain`` (a regular expression, Arrow's, passing only
+    values surely good) within ``longest`` bytes."""
+    text = _arrow(column)
+    return _numpy(pc.match_substring_regex(text, plain)) & _numpy(pc.less_equal(pc.binary_length(text), longest))
+
+
+def _judge(column, ok: np.ndarray, name: str, plain: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     """Which cells of ``column`` (of those ``ok``) :func:`cell_problem` refuses, and its message
     for each refused value.
 
-    The cells that match ``plain`` (a regular expression, Arrow's, passing
-    only values surely good) within ``longest`` bytes pass at once; the
-    others go to cell_problem, each distinct value once.
+    The ``plain`` cells (see :func:`_plain`) pass at once; the others go to
+    cell_problem, each distinct value once.
     """
-    text = _arrow(column)
-    good = _numpy(pc.match_substring_regex(text, plain)) & _numpy(pc.less_equal(pc.binary_length(text), longest))
-    suspect = np.flatnonzero(ok & ~good)
-    values = _arrow_values(text, suspect).to_pylist()
+    suspect = np.flatnonzero(ok & ~plain)
+    values = _arrow_values(_arrow(column), suspect).to_pylist()
     reasons = {value: cell_problem(name, value) for value in set(values)}
     bad = np.zeros(len(ok), bool)
     bad[suspect] = [reasons[value] is not None for value in values]
