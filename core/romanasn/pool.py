@@ -37,7 +37,7 @@ import math
 import os
 import re
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -248,8 +248,14 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
     _check_names(text, known, problems)
     columns, valid = _typed_columns(text, known, problems)
     text.cells = {}  # the Arrow columns of numbers now typed go; text ones go as each is converted
-    _check_values(columns, valid, text, problems)
-    table = _table(columns)
+    pa.default_memory_pool().release_unused()
+    order, checked = list(columns), _checked_names()
+    with ThreadPoolExecutor(2) as beside:  # the checks beside the conversion of the other columns
+        checks = beside.submit(_check_values, {name: columns[name] for name in checked}, valid, text, problems, beside)
+        made = _converted(columns, [name for name in order if name not in checked])
+        checks.result()
+    made.update(_converted(columns, [name for name in order if name in checked]))
+    table = Table([made[name] for name in order], copy=False)
     meta = {"path": str(path), "format": format, "repairs": list(repairs)}
     if seq is not None:
         meta["seq"] = seq
@@ -852,15 +858,14 @@ _PARSERS = {"int": partial(_parse_numbers, dtype=np.int64), "float": partial(_pa
 _NOUNS = {"int": "an integer", "float": "a finite number", "bool": "true or false"}
 
 
-def _table(columns: dict[str, Column | pa.ChunkedArray]) -> Table:
-    """The table of ``columns``, emptying the dict: each Arrow text column converted in turn (see
-    :func:`_strings`) and let go, the memory Arrow's allocator keeps handed back to the system."""
-    made = []
-    pa.default_memory_pool().release_unused()  # what the checks used
-    for name in list(columns):
-        made.append(_column(name, columns.pop(name)))
+def _converted(columns: dict[str, Column | pa.ChunkedArray], names: list[str]) -> dict[str, Column]:
+    """The columns ``names`` taken out of ``columns`` as the table's (see :func:`_column`), each
+    Arrow column let go in turn and the memory Arrow's allocator keeps handed back to the system."""
+    made = {}
+    for name in names:
+        made[name] = _column(name, columns.pop(name))
         pa.default_memory_pool().release_unused()
-    return Table(made, copy=False)
+    return made
 
 
 def _column(name: str, values: Column | pa.ChunkedArray) -> Column:
@@ -874,25 +879,26 @@ def _cell(values, index: int) -> Any:
     return value.as_py() if isinstance(value, pa.Scalar) else value
 
 
-def _check_values(columns: dict, valid: dict[str, np.ndarray], text: _Text, problems: _Problems) -> None:
+def _checked_names() -> set[str]:
+    """The columns :func:`_check_values` reads."""
+    parts = {part for parts in _ID_PARTS.values() for part, _ in parts}
+    return {*ranges(), *enums(), *patterns(), *_ID_PARTS, *parts, *(name for name, _, _ in _JUDGED),
+            "filename", "observation_id", "detector"}
+
+
+def _check_values(columns: dict, valid: dict[str, np.ndarray], text: _Text, problems: _Problems,
+                  beside: Executor) -> None:
     """Ranges, enumerations, id formats, ids against their parts, bare file names,
     footprints and repeated rows, on the typed columns (text as Arrow's).
 
-    A cell found bad is no longer ``valid``, so that later checks skip it. Arrow's kernels let go
-    of the interpreter's lock: the slowest (the plain forms of file names and footprints, the file
-    names' hashing) run in a second thread beside the others.
+    A cell found bad is no longer ``valid``, so that later checks skip it.
+    Arrow's kernels let go of the interpreter's lock: the checks run in a
+    thread beside the conversion of the columns they do not read, and the
+    slowest, the plain forms of file names and footprints (regular
+    expressions), are handed to another of ``beside``'s threads.
     """
-    with ThreadPoolExecutor(1) as beside:
-        plain = {name: beside.submit(_plain, columns[name], pattern, longest) for name, pattern, longest in _JUDGED}
-        files = beside.submit(_codes, columns["filename"])
-        _check_cells(columns, valid, text, problems, plain, files)
-
-
-def _check_cells(columns: dict, valid: dict[str, np.ndarray], text: _Text, problems: _Problems,
-                 plain: dict[str, Future], files: Future) -> None:
-    """:func:`_check_values`, the plain cells of :data:`_JUDGED` and the file names' codes
-    coming from another thread."""
     path, rows = text.path, text.rows
+    plain = {name: beside.submit(_plain, columns[name], pattern, longest) for name, pattern, longest in _JUDGED}
 
     def check(name: str, bad_cells: np.ndarray, describe: Callable[[Any], str]) -> None:
         bad = np.flatnonzero(valid[name] & bad_cells)
@@ -915,7 +921,7 @@ def _check_cells(columns: dict, valid: dict[str, np.ndarray], text: _Text, probl
         bad, reasons = _judge(columns[name], valid[name], name, plain[name].result())
         check(name, bad, lambda value: reasons[value])
     exposures_ok = valid["observation_id"] & valid["detector"]
-    _check_repeats(columns, valid["filename"], exposures_ok, [(path, rows)], problems, files.result())
+    _check_repeats(columns, valid["filename"], exposures_ok, [(path, rows)], problems)
 
 
 def _digit_width(pattern: str) -> int:
@@ -978,6 +984,8 @@ def _arrow_values(values, index: np.ndarray | None = None) -> pa.Array:
     """The values (at ``index``, distinct and ascending) of a numpy or Arrow column, as an Arrow array."""
     if index is not None and len(index) == len(values):  # every row
         index = None
+    if index is not None and not len(index) and isinstance(values, pa.ChunkedArray):
+        return pa.array([], values.type)  # Arrow's take joins a chunked text column first
     if isinstance(values, pa.ChunkedArray):
         return (values if index is None else values.take(index)).combine_chunks()
     values = np.asarray(values) if index is None else np.asarray(values)[index]
@@ -1088,25 +1096,23 @@ def _cell_rules() -> dict[str, tuple]:
     return _CELL_RULES
 
 
-def _check_repeats(columns, files_ok, exposures_ok, origins, problems, file_codes: np.ndarray | None = None) -> None:
+def _check_repeats(columns, files_ok, exposures_ok, origins, problems) -> None:
     """Repeated file names, and two rows for one exposure and detector.
 
     Only rows where ``files_ok`` (``exposures_ok``) are compared; ``origins``
-    lists the (path, data row numbers) of the files the rows come from, in
-    order; ``file_codes`` are the file names' :func:`_codes`, when made already.
+    lists the (path, data row numbers) of the files the rows come from, in order.
     """
     paths = [path for path, _ in origins]
     source = np.repeat(np.arange(len(origins)), [len(rows) for _, rows in origins])
     rows = np.concatenate([rows for _, rows in origins])
-    files, ids, detectors = (_arrow(columns[name]) for name in ("filename", "observation_id", "detector"))
+    files, ids, detectors = (columns[name] for name in ("filename", "observation_id", "detector"))
 
     def row(i: int, j: int) -> str:
         """Row ``j`` as named in a problem of row ``i``."""
         return f"row {rows[j]}" + ("" if source[i] == source[j] else f" of {paths[source[j]]}")
 
     index = np.flatnonzero(files_ok)
-    file_codes = _codes(files) if file_codes is None else file_codes
-    same_file = [index[found] for found in _repeats(file_codes[index])]
+    same_file = [index[found] for found in _repeats(_codes(files)[index])]
     exposures_ok = exposures_ok.copy()
     exposures_ok[same_file[0]] = False
     index = np.flatnonzero(exposures_ok)
@@ -1128,7 +1134,13 @@ def _check_repeats(columns, files_ok, exposures_ok, origins, problems, file_code
 
 
 def _codes(values) -> np.ndarray:
-    """A code per cell of a numpy or Arrow column: equal values, equal codes."""
+    """A code per cell of a numpy or Arrow column: equal values, equal codes.
+
+    The cells of a numpy column of Python strings that are all distinct (file
+    names) are told so by a Python set, hashing them faster than Arrow does.
+    """
+    if not isinstance(values, pa.ChunkedArray) and len(set(np.asarray(values).tolist())) == len(values):
+        return np.arange(len(values))
     return pc.dictionary_encode(_arrow_values(values)).indices.to_numpy().astype(np.int64)
 
 
@@ -1160,7 +1172,7 @@ def _judge(column, ok: np.ndarray, name: str, plain: np.ndarray) -> tuple[np.nda
     cell_problem, each distinct value once.
     """
     suspect = np.flatnonzero(ok & ~plain)
-    values = _arrow_values(_arrow(column), suspect).to_pylist()
+    values = _arrow_values(column, suspect).to_pylist()
     reasons = {value: cell_problem(name, value) for value in set(values)}
     bad = np.zeros(len(ok), bool)
     bad[suspect] = [reasons[value] is not None for value in values]
