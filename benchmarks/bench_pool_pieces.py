@@ -10,10 +10,11 @@ Best of two runs each, in one process:
   Arrow cannot read so (whole lines scanned by ``pool._blocks`` to name the
   line at fault, then Arrow in one thread, every cell as text, which numbers
   the rows);
-- text columns to what the ``Table`` holds, Python strings, a repeated value
-  held once (``pool._strings``), against fixed-width numpy str arrays
-  (``pool._str_array``, what it held before) and Arrow's ``to_numpy`` then
-  ``np.array``;
+- every text column to what the ``Table`` holds, Python strings, a repeated
+  value held once (``pool._strings``), against what it held before:
+  fixed-width numpy str (``pool._str_array``), Python strings one per cell
+  for a column with a cell longer than 64 bytes; seconds and the bytes held
+  (array and strings);
 - the footprint and file name checks: one regular expression (Arrow's) and
   the per-value check for the rest (``pool._judge``), against the per-value
   check alone (timed on 100,000 values and scaled);
@@ -33,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from romanasn import pool
 from romanasn.columns import canonical_columns
 from romanasn.naming import NAME_BYTES, unsafe_reason
 
-TEXT = ("filename", "observation_id", "target", "start_time", "exposure_type")
 SAMPLE = 100_000
 
 
@@ -51,6 +52,22 @@ def best(function, runs: int = 2) -> tuple[float, object]:
         result = function()
         seconds = min(seconds, time.perf_counter() - start)
     return seconds, result
+
+
+def held_bytes(array: np.ndarray) -> int:
+    """The bytes a column holds: its array, and each distinct Python string it points to once."""
+    if array.dtype != object:
+        return array.nbytes
+    distinct = {id(value): value for value in array.tolist()}
+    return array.nbytes + sum(sys.getsizeof(value) for value in distinct.values())
+
+
+def before(values: pa.ChunkedArray) -> np.ndarray:
+    """A text column as the table held it before: fixed-width numpy str, or Python strings (one
+    per cell) when a cell is longer than 64 bytes."""
+    if pc.max(pc.binary_length(values)).as_py() > 64:
+        return values.to_numpy()
+    return pool._str_array(values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,11 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     found["scanned_then_one_thread"], _ = best(lambda: arrow_reads(False))
     rows = found["rows"] = table.num_rows
     column = {name: table.column(names.index(name)) for name in names}
-    text = [column[name] for name in TEXT]
-    found["strings"], _ = best(lambda: [pool._strings(values) for values in text])
-    found["str_array"], _ = best(lambda: [pool._str_array(values) for values in text])
-    found["arrow_to_numpy_str"], _ = best(
-        lambda: [np.array(values.to_numpy(zero_copy_only=False), dtype=str) for values in text], 1)
+    strings = {c.name for c in canonical_columns() if c.dtype == "str"}
+    text = [values for name, values in column.items() if name in strings]
+    found["text_columns"] = len(text)
+    found["strings"], made = best(lambda: [pool._strings(values) for values in text])
+    found["strings_mib"] = sum(held_bytes(array) for array in made) / 2**20
+    found["before"], made = best(lambda: [before(values) for values in text])
+    found["before_mib"] = sum(held_bytes(array) for array in made) / 2**20
+    del made
     everywhere = np.ones(rows, bool)
     for name, plain, longest, alone in (("s_region", pool._PLAIN_POLYGON, pool.CELL_BYTES, pool.region_problem),
                                         ("filename", pool._PLAIN_NAME, NAME_BYTES, unsafe_reason)):
@@ -102,15 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         seconds, _ = best(lambda: [alone(value) for value in sample], 1)
         found[f"{name}_per_value"] = seconds * rows / len(sample)
     found["repeats_arrow_hash"], _ = best(lambda: pool._repeats(pool._codes(column["filename"])))
-    files = pool._str_array(column["filename"])
+    files = column["filename"].to_numpy().astype(str)
     found["repeats_numpy_sort"], _ = best(lambda: np.unique(files, return_index=True, return_inverse=True))
     print(f"{rows:,} rows of {path}")
     print(f"  rows read: bare pyarrow {found['bare_pyarrow_read']:.2f} s; as read_pool reads them "
           f"{found['arrow_reads_the_file']:.2f} s; scanned by _blocks, then one thread "
           f"{found['scanned_then_one_thread']:.2f} s")
-    print(f"  {len(TEXT)} text columns to Python strings, repeats shared: _strings {found['strings']:.2f} s; "
-          f"to fixed-width numpy str: _str_array {found['str_array']:.2f} s, "
-          f"Arrow to_numpy + np.array {found['arrow_to_numpy_str']:.2f} s")
+    print(f"  {len(text)} text columns to Python strings, repeats shared (_strings): {found['strings']:.2f} s, "
+          f"{found['strings_mib']:.0f} MiB; as before (fixed-width numpy str, long ones Python strings): "
+          f"{found['before']:.2f} s, {found['before_mib']:.0f} MiB")
     for name in ("s_region", "filename"):
         print(f"  {name}: regular expression + per-value rest {found[f'{name}_regex_then_per_value']:.2f} s, "
               f"per value alone {found[f'{name}_per_value']:.1f} s")

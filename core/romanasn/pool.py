@@ -249,12 +249,13 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
     columns, valid = _typed_columns(text, known, problems)
     text.cells = {}  # the Arrow columns of numbers now typed go; text ones go as each is converted
     pa.default_memory_pool().release_unused()
-    order, checked = list(columns), _checked_names()
+    order, late = list(columns), [name for name, _, _ in _JUDGED]  # late: distinct text, large as strings
     with ThreadPoolExecutor(2) as beside:  # the checks beside the conversion of the other columns
-        checks = beside.submit(_check_values, {name: columns[name] for name in checked}, valid, text, problems, beside)
-        made = _converted(columns, [name for name in order if name not in checked])
+        checks = beside.submit(_check_values, {name: columns[name] for name in _checked_names()}, valid, text,
+                               problems, beside)
+        made = _converted(columns, [name for name in order if name not in late])
         checks.result()
-    made.update(_converted(columns, [name for name in order if name in checked]))
+    made.update(_converted(columns, late))
     table = Table([made[name] for name in order], copy=False)
     meta = {"path": str(path), "format": format, "repairs": list(repairs)}
     if seq is not None:
@@ -893,7 +894,7 @@ def _check_values(columns: dict, valid: dict[str, np.ndarray], text: _Text, prob
 
     A cell found bad is no longer ``valid``, so that later checks skip it.
     Arrow's kernels let go of the interpreter's lock: the checks run in a
-    thread beside the conversion of the columns they do not read, and the
+    thread beside the conversion of the columns for the table, and the
     slowest, the plain forms of file names and footprints (regular
     expressions), are handed to another of ``beside``'s threads.
     """
