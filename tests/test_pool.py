@@ -123,6 +123,15 @@ def test_quoted_csv_fields(tmp_path):
     assert table["note"][0] == 'say "hi", twice'
 
 
+def test_a_quoted_line_end_stays_in_its_cell(tmp_path):
+    """Arrow splits rows at every line end only in a file without a quote."""
+    path = tmp_path / "pool.csv"
+    values = [str(_row()[name]) for name in REQUIRED]
+    path.write_text(",".join(REQUIRED + ["note"]) + "\n" + ",".join(values) + ',"two\nlines"\n')
+    table = read_pool(path)
+    assert len(table) == 1 and table["note"][0] == "two\nlines"
+
+
 def test_crlf_blank_lines_and_no_final_newline(tmp_path):
     rows = [_row(1), _row(2)]
     path = tmp_path / "pool.csv"

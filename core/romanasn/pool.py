@@ -34,10 +34,11 @@ import difflib
 import io
 import logging
 import math
+import mmap
 import os
 import re
 import uuid
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -245,18 +246,7 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
         _repair_legacy(text, known, repairs)
         repairs.warn()
     text.cells = {name: _arrow(values) for name, values in text.cells.items()}
-    _check_names(text, known, problems)
-    columns, valid = _typed_columns(text, known, problems)
-    text.cells = {}  # the Arrow columns of numbers now typed go; text ones go as each is converted
-    pa.default_memory_pool().release_unused()
-    order, late = list(columns), [name for name, _, _ in _JUDGED]  # late: distinct text, large as strings
-    with ThreadPoolExecutor(2) as beside:  # the checks beside the conversion of the other columns
-        checks = beside.submit(_check_values, {name: columns[name] for name in _checked_names()}, valid, text,
-                               problems, beside)
-        made = _converted(columns, [name for name in order if name not in late])
-        checks.result()
-    made.update(_converted(columns, late))
-    table = Table([made[name] for name in order], copy=False)
+    table = _checked_table(text, known, problems)
     meta = {"path": str(path), "format": format, "repairs": list(repairs)}
     if seq is not None:
         meta["seq"] = seq
@@ -267,6 +257,32 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
         table, rows = table[keep], text.rows[keep]
         return table, rows, meta
     return table, text.rows, meta
+
+
+def _checked_table(text: _Text, known: tuple[PoolColumn, ...], problems: _Problems) -> Table:
+    """The typed table of ``text``, its problems recorded, ``text.cells`` emptied.
+
+    Arrow's kernels let go of the interpreter's lock: the regular
+    expressions of file names and footprints start in threads as soon as
+    the text is read, the other checks run in one beside the conversion of
+    the columns for the table. File names and footprints, the columns of
+    distinct strings (most of the table's bytes), are converted last, once
+    checked, each Arrow column let go as it is, so that both are never held.
+    """
+    _check_names(text, known, problems)
+    with ThreadPoolExecutor(2) as beside:
+        plain = {name: beside.submit(_plain, _text_cells(text, name), pattern, longest)
+                 for name, pattern, longest in _JUDGED}
+        columns, valid = _typed_columns(text, known, problems)
+        order = list(columns)
+        text.cells = {}  # the Arrow columns of numbers now typed go; text ones go as each is converted
+        pa.default_memory_pool().release_unused()
+        checks = beside.submit(_check_values, {name: columns[name] for name in _checked_names()}, valid, text,
+                               problems, plain)
+        made = _converted(columns, [name for name in order if name not in plain])
+        checks.result()
+    made.update(_converted(columns, list(plain)))
+    return Table([made[name] for name in order], copy=False)
 
 
 def _database_text(source: Path | str, known: tuple[PoolColumn, ...], programs: Iterable[int] | None,
@@ -401,13 +417,15 @@ def _read_rows(stream: BinaryIO, path: Path, names: list[str], delimiter: str, f
     longer than its block, rows of the wrong length, a carriage return inside
     a line) is scanned, whole lines a block at a time, to name the line at
     fault, and then read again in one thread, every cell as text, to name the
-    row or cell.
+    row or cell. A quoted cell may hold a line end only in a file with a
+    quote: Arrow splits the others at every line end, faster.
     """
     start, bad = stream.tell(), []
     scanned = _Scanned(stream)
     try:
         types = [pa.int64() if name in integers else pa.large_string() for name in names]
-        table = _arrow_read(scanned, delimiter, types, bad, threads=True, block=_FAST_BLOCK)
+        table = _arrow_read(scanned, delimiter, types, bad, threads=True, block=_FAST_BLOCK,
+                            newlines=_holds(stream, b'"'))
     except pa.ArrowInvalid:
         table = None
     if table is None or bad or scanned.carriage:
@@ -431,9 +449,11 @@ def _read_rows(stream: BinaryIO, path: Path, names: list[str], delimiter: str, f
     return cells, rows
 
 
-def _arrow_read(stream, delimiter: str, types: list[pa.DataType], bad: list, threads: bool, block: int) -> pa.Table:
+def _arrow_read(stream, delimiter: str, types: list[pa.DataType], bad: list, threads: bool, block: int,
+                newlines: bool = True) -> pa.Table:
     """The cells of each column as of ``types`` (text, or int64 null where empty); the rows with
-    another number of fields are left out and added to ``bad`` as (data row number or None, fields)."""
+    another number of fields are left out and added to ``bad`` as (data row number or None, fields).
+    ``newlines``: whether a quoted cell may hold a line end."""
     keys = [str(k) for k in range(len(types))]
     if not stream.peek():
         return pa.table({key: pa.array([], kind) for key, kind in zip(keys, types)})
@@ -445,10 +465,18 @@ def _arrow_read(stream, delimiter: str, types: list[pa.DataType], bad: list, thr
     return pa_csv.read_csv(
         stream,
         read_options=pa_csv.ReadOptions(column_names=keys, use_threads=threads, block_size=block),
-        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip),
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines, invalid_row_handler=skip),
         convert_options=pa_csv.ConvertOptions(column_types=dict(zip(keys, types)), null_values=[""],
                                               strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
+
+
+def _holds(stream: BinaryIO, byte: bytes) -> bool:
+    """Whether the rest of ``stream``, a regular file, holds ``byte`` (searched in place, mapped)."""
+    if os.fstat(stream.fileno()).st_size <= stream.tell():
+        return False
+    with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        return mapped.find(byte, stream.tell()) >= 0
 
 
 class _Scanned(io.RawIOBase):
@@ -795,9 +823,14 @@ def _typed_columns(text: _Text, known: tuple[PoolColumn, ...], problems: _Proble
     columns, valid = {}, {}
     for name, dtype, required in specs:
         present = name in text.cells
-        cells = text.cells[name] if present else _arrow(np.full(len(text.rows), ""))
+        cells = _text_cells(text, name)
         columns[name], valid[name] = _convert(cells, name, dtype, required and present, text, problems)
     return columns, valid
+
+
+def _text_cells(text: _Text, name: str) -> pa.ChunkedArray:
+    """The cells of column ``name`` as read, empty text when the pool has no such column."""
+    return text.cells[name] if name in text.cells else _arrow(np.full(len(text.rows), ""))
 
 
 def _convert(cells: pa.ChunkedArray, name, dtype, required, text, problems):
@@ -888,18 +921,15 @@ def _checked_names() -> set[str]:
 
 
 def _check_values(columns: dict, valid: dict[str, np.ndarray], text: _Text, problems: _Problems,
-                  beside: Executor) -> None:
+                  plain: dict[str, Future]) -> None:
     """Ranges, enumerations, id formats, ids against their parts, bare file names,
     footprints and repeated rows, on the typed columns (text as Arrow's).
 
     A cell found bad is no longer ``valid``, so that later checks skip it.
-    Arrow's kernels let go of the interpreter's lock: the checks run in a
-    thread beside the conversion of the columns for the table, and the
-    slowest, the plain forms of file names and footprints (regular
-    expressions), are handed to another of ``beside``'s threads.
+    ``plain`` holds, for each column of :data:`_JUDGED`, which of its cells
+    are plain (:func:`_plain`), made in another thread.
     """
     path, rows = text.path, text.rows
-    plain = {name: beside.submit(_plain, columns[name], pattern, longest) for name, pattern, longest in _JUDGED}
 
     def check(name: str, bad_cells: np.ndarray, describe: Callable[[Any], str]) -> None:
         bad = np.flatnonzero(valid[name] & bad_cells)
