@@ -73,6 +73,12 @@ def test_canonical_csv_is_typed_and_complete():
     }
 
 
+def test_the_table_can_be_written():
+    table = read_pool(DATA / "pool_canonical.csv")
+    table["program"][0], table["ra_ref"][0], table["filename"][0] = 7, 1.5, "x_cal.asdf"
+    assert (table["program"][0], table["ra_ref"][0], table["filename"][0]) == (7, 1.5, "x_cal.asdf")
+
+
 def test_missing_optional_columns_are_added_empty():
     table = read_pool(DATA / "pool_canonical.csv")
     assert isinstance(table["nresultants"], MaskedColumn)

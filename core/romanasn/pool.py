@@ -14,9 +14,8 @@
 The table has every canonical column (and those packs declare), typed by
 ``schemas/pool.schema.json``: integer columns are int64, optional numeric
 and boolean columns are masked where empty, string columns hold the text as
-written ("" when empty): fixed-width, or Python strings (dtype object) for a
-column with cells longer than 64 bytes (footprints, long free text), which
-fixed width would hold at four bytes a character of the longest. A cell longer than :data:`CELL_BYTES` is
+written ("" when empty) as Python strings (dtype object), a value repeated in
+many rows one string for them all. A cell longer than :data:`CELL_BYTES` is
 an error. Columns nobody declares follow, as text (or as
 typed by an ECSV header).
 
@@ -24,7 +23,8 @@ The header lines are read here; the rows by Arrow's CSV reader, every cell
 as text. The checks run on Arrow's columns (``pyarrow.compute``): numbers are
 cast by Arrow, enumerations, digit patterns, ids against their parts, file
 names and footprints are Arrow's kernels and regular expressions, repeats its
-hashing. Only then is text made numpy str arrays for the table.
+hashing; in a thread beside the conversion of the text to strings for the
+table (see :func:`_checked_table`).
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def _checked_table(text: _Text, known: tuple[PoolColumn, ...], problems: _Proble
     the text is read, the other checks run in one beside the conversion of
     the columns for the table. File names and footprints, the columns of
     distinct strings (most of the table's bytes), are converted last, once
-    checked, each Arrow column let go as it is, so that both are never held.
+    checked, one after the other, each Arrow column let go as it is.
     """
     _check_names(text, known, problems)
     with ThreadPoolExecutor(2) as beside:
@@ -849,8 +849,11 @@ def _convert(cells: pa.ChunkedArray, name, dtype, required, text, problems):
         values, parsed = _PARSERS[dtype](cells, empty)
     bad = np.flatnonzero(~parsed & ~empty)
     problems.add_rows(text.path, name, text.rows[bad], lambda k: f"{_shown(cells[bad[k]])} is not {_NOUNS[dtype]}")
-    column = Column(values, name=name, copy=False) if required else MaskedColumn(values, name=name, mask=empty, copy=False)
-    return column, parsed & ~empty
+    if not values.flags.writeable:  # a view of Arrow's buffer: the table's columns stay writable
+        values = values.copy()
+    if required:
+        return Column(values, name=name, copy=False), parsed & ~empty
+    return MaskedColumn(values, name=name, mask=empty, copy=False), parsed & ~empty
 
 
 def _numpy(mask: pa.ChunkedArray) -> np.ndarray:
