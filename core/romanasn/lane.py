@@ -194,23 +194,30 @@ class Template:
 def _converted(values: pa.Array | list, spec: str | None) -> pa.Array:
     """Key values converted as a template says, each distinct value once (file names to their
     stems as a column)."""
-    if spec == "stem" and isinstance(values, pa.Array) and pa.types.is_string(values.type):
-        parts = _stems(values)
-        if not parts.null_count:
-            return parts.field("stem")
+    if spec == "stem" and isinstance(values, pa.Array) and pa.types.is_string(values.type) \
+            and _every(_suffixed(values)):
+        return pc.replace_substring_regex(values, _LEVEL, "")
     codes, distinct = factorize(values if isinstance(values, pa.Array) else pa.array(values))
     convert = conversion(spec)
     texts = pa.array([convert(value) for value in as_list(distinct)], pa.string())
     return texts.take(pa.array(codes))
 
 
-def _stems(filenames: pa.Array) -> pa.StructArray:
-    """Each file name's ``stem`` and ``ext`` around its level suffix (``x_cal.asdf``: ``x`` and
-    ``.asdf``; null for a name without one)."""
-    return pc.extract_regex(filenames, r"^(?P<stem>.+)_[A-Za-z0-9]+(?P<ext>\.[A-Za-z0-9]+)$")
+_SUFFIXED = r"^.+_[A-Za-z0-9]+\.[A-Za-z0-9]+$"  # naming._SUFFIXED: a stem, "_<level>" and ".<ext>"
+_LEVEL = r"_[A-Za-z0-9]+(\.[A-Za-z0-9]+)$"  # in such a name, "_<level>.<ext>" (the last "_" on)
 
 
-_STEM = r"^(.+)_[A-Za-z0-9]+\.[A-Za-z0-9]+$"  # strip_level's pattern: the name less "_<level>.<ext>"
+def _suffixed(filenames: pa.Array) -> pa.Array:
+    """Whether each file name has a level suffix (``x_cal.asdf``; matching is cheaper than
+    extracting, so names are matched, then rewritten with :data:`_LEVEL`)."""
+    return pc.match_substring_regex(filenames, _SUFFIXED)
+
+
+def _every(mask: pa.Array) -> bool:
+    """Whether every value of a boolean column is true (none null)."""
+    return pc.all(mask, skip_nulls=False).as_py() is True
+
+
 _SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 
 
@@ -290,12 +297,12 @@ def member_names(view: PoolView, suffix: str | None) -> pa.Array:
         return filenames
 
     def make(table: Any) -> pa.Array:
-        parts = view.derived("romanasn.lane:stems", lambda table: _stems(filenames))
-        names = pc.binary_join_element_wise(parts.field("stem"), "_" + suffix, parts.field("ext"), "")
-        if not parts.null_count:
+        suffixed = view.derived("romanasn.lane:suffixed", lambda table: _suffixed(filenames))
+        names = pc.replace_substring_regex(filenames, _LEVEL, "_" + suffix.replace("\\", "\\\\") + r"\1")
+        if _every(suffixed):
             return names
         other = pa.array([member_filename(f, suffix) for f in filenames.to_pylist()], pa.string())
-        return pc.if_else(pc.is_valid(parts), names, other)  # a null struct's fields are not null
+        return pc.if_else(suffixed, names, other)
 
     return view.derived(("romanasn.lane:members", suffix), make)
 
@@ -334,13 +341,7 @@ def name_ranks(view: PoolView, suffixes: tuple[str | None, ...]) -> list[np.ndar
 
     def make(table: Any) -> list[np.ndarray]:
         names = pa.chunked_array([member_names(view, suffix) for suffix in dict.fromkeys(suffixes)]).combine_chunks()
-        order = pc.sort_indices(names).to_numpy()
-        ordered = names.take(pa.array(order))
-        new = np.ones(len(order), dtype=bool)
-        if len(order) > 1:
-            new[1:] = pc.not_equal(ordered[1:], ordered[:-1]).to_numpy(zero_copy_only=False)
-        dense = np.empty(len(order), dtype=np.int64)
-        dense[order] = np.cumsum(new) - 1
+        dense = pc.rank(names, tiebreaker="dense").to_numpy().astype(np.int64)
         by_suffix = dict(zip(dict.fromkeys(suffixes), np.split(dense, len(dict.fromkeys(suffixes)))))
         return [by_suffix[suffix] for suffix in suffixes]
 
