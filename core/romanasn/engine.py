@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import gc
+import itertools
 import logging
 import os
 from collections import defaultdict
@@ -80,6 +81,31 @@ class FailedRule:
     plugin: str
     version: str
     error: str
+
+
+@frozen
+class FileBlock:
+    """The files of some associations of one rule, in the order made: their id numbers, product
+    names, file stems, bytes and program ids."""
+
+    rule: str
+    numbers: Sequence[int]
+    products: list[str]
+    stems: list[str]
+    data: list[bytes | memoryview]
+    programs: list[str]
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+
+def file_blocks(items: Iterable[tuple[int, str, str, str, bytes, str]], size: int = BLOCK) -> Iterator[FileBlock]:
+    """Files given one at a time, ``(id number, rule, product name, file stem, bytes, program)``,
+    as blocks of up to ``size`` consecutive files of one rule."""
+    for rule, run in itertools.groupby(items, key=lambda item: item[1]):
+        while chunk := list(itertools.islice(run, size)):
+            numbers, _, products, stems, data, programs = map(list, zip(*chunk))
+            yield FileBlock(rule, numbers, products, stems, data, programs)
 
 
 def _sorted_vetoes(vetoes: Iterable[Veto]) -> tuple[Veto, ...]:
@@ -432,11 +458,10 @@ class Plan:
 
     # -- building ------------------------------------------------------------------------------
 
-    def encoded(self, member_prefix: str | None = None, block: int = BLOCK
-                ) -> Iterator[tuple[int, str, str, str, memoryview, str]]:
-        """``(id number, rule, product name, file stem, file bytes, program)`` of every association
-        (the columnar lane), a block of groups at a time, rule by rule, each file's bytes checked
-        (validated by the writer). A rule failing here stops its files (see :meth:`fail`)."""
+    def encoded(self, member_prefix: str | None = None, block: int = BLOCK) -> Iterator[FileBlock]:
+        """The association files of the columnar lane, a :class:`FileBlock` of up to ``block``
+        associations at a time, rule by rule (validated by the writer). A rule failing here
+        stops its files (see :meth:`fail`)."""
         for rule_plan in self.plans:
             name, names, programs = rule_plan.entry.name, rule_plan.names, rule_plan.program_ids
             try:
@@ -455,10 +480,8 @@ class Plan:
                     self.fail(name, exc)
                     break
                 products = names[start:stop].to_pylist()
-                codes = rule_plan.programs[start:stop].tolist()
-                for number, product, code, data in zip(rule_plan.ids[start:stop].tolist(), products, codes,
-                                                      lane.views(texts)):
-                    yield number, name, product, product + "_asn", data, programs[code]
+                yield FileBlock(name, rule_plan.ids[start:stop], products, [product + "_asn" for product in products],
+                            list(lane.views(texts)), [programs[code] for code in rule_plan.programs[start:stop].tolist()])
 
     def _heads(self, rule_plan: RulePlan):
         """The function giving the top-level text of a group's file before and after ``asn_id``."""
