@@ -103,7 +103,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def _encoded(blocks) -> dict[str, bytes]:
     """Each file's bytes by stem, from the columnar lane's blocks."""
-    return {stem: bytes(data) for block in blocks for stem, data in zip(block.stems, block.data)}
+    return {stem: bytes(data) for block in blocks for stem, data in zip(block.stems.to_pylist(), block.data())}
 
 
 @pytest.mark.parametrize("options", [{}, {"drop_degraded": True}])

@@ -85,18 +85,23 @@ class FailedRule:
 
 @frozen
 class FileBlock:
-    """The files of some associations of one rule, in the order made: their id numbers, product
-    names, file stems, bytes and program ids."""
+    """The files of some associations of one rule, in the order made, as columns: their id
+    numbers, product names, file stems, bytes (``texts``, Arrow strings or binaries) and
+    program ids."""
 
     rule: str
-    numbers: Sequence[int]
-    products: list[str]
-    stems: list[str]
-    data: list[bytes | memoryview]
-    programs: list[str]
+    numbers: np.ndarray
+    products: pa.Array
+    stems: pa.Array
+    texts: pa.Array
+    programs: pa.Array
 
     def __len__(self) -> int:
-        return len(self.stems)
+        return len(self.numbers)
+
+    def data(self) -> list[memoryview]:
+        """Each file's bytes (a view of ``texts``)."""
+        return list(lane.views(self.texts))
 
 
 def file_blocks(items: Iterable[tuple[int, str, str, str, bytes, str]], size: int = BLOCK) -> Iterator[FileBlock]:
@@ -104,8 +109,10 @@ def file_blocks(items: Iterable[tuple[int, str, str, str, bytes, str]], size: in
     as blocks of up to ``size`` consecutive files of one rule."""
     for rule, run in itertools.groupby(items, key=lambda item: item[1]):
         while chunk := list(itertools.islice(run, size)):
-            numbers, _, products, stems, data, programs = map(list, zip(*chunk))
-            yield FileBlock(rule, numbers, products, stems, data, programs)
+            numbers, _, products, stems, data, programs = zip(*chunk)
+            yield FileBlock(rule, np.asarray(numbers, dtype=np.int64), pa.array(products, pa.string()),
+                            pa.array(stems, pa.string()), pa.array(data, pa.large_binary()),
+                            pa.array(programs, pa.string()))
 
 
 def _sorted_vetoes(vetoes: Iterable[Veto]) -> tuple[Veto, ...]:
@@ -471,6 +478,7 @@ class Plan:
             except RomanasnError as exc:
                 self.fail(name, exc)
                 continue
+            program_column = pa.array(programs, pa.string())
             for start in range(0, rule_plan.count, block):
                 stop = min(start + block, rule_plan.count)
                 try:
@@ -479,9 +487,10 @@ class Plan:
                 except RomanasnError as exc:
                     self.fail(name, exc)
                     break
-                products = names[start:stop].to_pylist()
-                yield FileBlock(name, rule_plan.ids[start:stop], products, [product + "_asn" for product in products],
-                            list(lane.views(texts)), [programs[code] for code in rule_plan.programs[start:stop].tolist()])
+                products = names[start:stop]
+                yield FileBlock(name, rule_plan.ids[start:stop], products,
+                                pc.binary_join_element_wise(products, "_asn", ""), texts,
+                                program_column.take(pa.array(rule_plan.programs[start:stop])))
 
     def _heads(self, rule_plan: RulePlan):
         """The function giving the top-level text of a group's file before and after ``asn_id``."""

@@ -275,11 +275,6 @@ def json_texts(values: pa.Array) -> pa.Array:
     return pc.if_else(plain, quoted, escaped)
 
 
-_NOT_PLAIN = np.ones(256, dtype=bool)
-_NOT_PLAIN[0x20:0x7F] = False
-_NOT_PLAIN[[ord('"'), ord("\\")]] = True
-
-
 def _plain(values: pa.Array) -> bool:
     """Whether every text is printable ASCII without ``"`` and ``\\`` (JSON holds it as it is)."""
     if not len(values):
@@ -287,7 +282,8 @@ def _plain(values: pa.Array) -> bool:
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32 if values.type == pa.string() else np.int64)
     offsets = offsets[values.offset:values.offset + len(values) + 1]
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    return not _NOT_PLAIN[data].any()
+    return not len(data) or bool(data.min() >= 0x20 and data.max() < 0x7F and not (data == ord('"')).any()
+                                 and not (data == ord("\\")).any())
 
 
 def member_names(view: PoolView, suffix: str | None) -> pa.Array:
@@ -467,8 +463,11 @@ def filename_rank(view: PoolView) -> np.ndarray:
 
 
 def views(texts: pa.Array) -> Iterator[memoryview]:
-    """Each text of a column of texts as UTF-8 bytes (a view of the column's buffer)."""
-    texts = texts.cast(pa.large_string()) if texts.type != pa.large_string() else texts
+    """Each text (or binary) of a column as bytes (UTF-8; a view of the column's buffer)."""
+    if texts.type == pa.string():
+        texts = texts.cast(pa.large_string())
+    elif texts.type == pa.binary():
+        texts = texts.cast(pa.large_binary())
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
     data = memoryview(texts.buffers()[2])
     bounds = offsets.tolist()

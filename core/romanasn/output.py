@@ -198,12 +198,11 @@ class Made:
     def __init__(self) -> None:
         self.blocks: list[_Block] = []
 
-    def add(self, block: FileBlock, names: list[str], digests: list[bytes]) -> None:
-        """Note the files of ``block``, named ``names``, their digests (:func:`_digest`) ``digests``."""
-        self.blocks.append(_Block(block.rule, np.asarray(block.numbers, dtype=np.int64), pa.array(names, pa.string()),
-                                  pa.array(block.products, pa.string()),
-                                  np.fromiter(map(len, block.data), dtype=np.int64, count=len(names)),
-                                  b"".join(digests), pa.array(block.programs, pa.string())))
+    def add(self, block: FileBlock, names: pa.Array, files: list[memoryview], digests: list[bytes]) -> None:
+        """Note the files of ``block``: named ``names``, holding ``files``, their :func:`_digest` ``digests``."""
+        sizes = np.fromiter(map(len, files), dtype=np.int64, count=len(files))
+        self.blocks.append(_Block(block.rule, block.numbers, names, block.products, sizes, b"".join(digests),
+                                  block.programs))
 
     def drop(self, rules: set[str]) -> list[str]:
         """Forget the files of ``rules``; their names."""
@@ -473,7 +472,7 @@ class _LocalRun:
             if rule in self.plan.failed:
                 continue
             try:
-                for stem, data in zip(block.stems, block.data):
+                for stem, data in zip(block.stems.to_pylist(), block.data()):
                     encoder.check_file(data, stem + self.ext)
             except RomanasnError as exc:
                 self.plan.fail(rule, type(exc)(f"rule {rule!r} of plugin {self.plan.plugin_of(rule).label}: {exc}"))
@@ -653,18 +652,20 @@ def _put(folder: Folder, source, ext: str, known: Mapping[str, Entry], outcome: 
     """Hand each block of association files to the folder (each file the manifest knows unchanged
     left as it is), noting what they hold in ``made`` and what changed in ``outcome``."""
     for block in source.blocks():
-        names = [stem + ext for stem in block.stems]
-        digests = [_digest(data) for data in block.data]
-        made.add(block, names, digests)
+        names = pc.binary_join_element_wise(block.stems, ext, "")
+        files = block.data()
+        digests = [_digest(data) for data in files]
+        made.add(block, names, files, digests)
+        names = names.to_pylist()
         bar.update(len(names))
         if on_file is not None:
-            for name, data in zip(names, block.data):
+            for name, data in zip(names, files):
                 on_file(name, data)
         if not known and not folder.existing:  # a new (or empty) folder: every file is new
-            folder.add_files(names, block.data)
+            folder.add_files(names, files)
             outcome.added += names
             continue
-        for name, data, hashed in zip(names, block.data, digests):
+        for name, data, hashed in zip(names, files, digests):
             old = known.get(name)
             if old is not None and name in folder.existing and (old.digest, old.size) == (hashed.hex(), len(data)) \
                     and not old.stale and _on_disk(folder.out / name, old):
