@@ -49,8 +49,11 @@ from romanasn.words import did_you_mean
 log = logging.getLogger("romanasn.engine")
 
 FIRST_ASN_ID = 3001
-#: Associations built at a time by :meth:`Plan.stream`.
+#: Associations built at a time by :meth:`Plan.stream` (and at most made at a time by :meth:`Plan.encoded`).
 BLOCK = 2048
+#: Members of the associations :meth:`Plan.encoded` makes at a time, about (a block of Level 3
+#: mosaics of a thousand members each would be hundreds of megabytes, slow to allocate).
+MEMBERS = 16384
 
 
 @frozen
@@ -467,7 +470,7 @@ class Plan:
 
     def encoded(self, member_prefix: str | None = None, block: int = BLOCK) -> Iterator[FileBlock]:
         """The association files of the columnar lane, a :class:`FileBlock` of up to ``block``
-        associations at a time, rule by rule (validated by the writer). A rule failing here
+        associations (and about :data:`MEMBERS` members) at a time, rule by rule (validated by the writer). A rule failing here
         stops its files (see :meth:`fail`)."""
         for rule_plan in self.plans:
             name, names, programs = rule_plan.entry.name, rule_plan.names, rule_plan.program_ids
@@ -479,8 +482,7 @@ class Plan:
                 self.fail(name, exc)
                 continue
             program_column = pa.array(programs, pa.string())
-            for start in range(0, rule_plan.count, block):
-                stop = min(start + block, rule_plan.count)
+            for start, stop in files.blocks(block, MEMBERS):
                 try:
                     with _blame(rule_plan.entry):
                         texts = files.block(start, stop, rule_plan.ids)

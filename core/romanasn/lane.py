@@ -419,6 +419,16 @@ class Files:
                 self._heads[combo] = head
         return head
 
+    def blocks(self, groups: int, members: int) -> Iterator[tuple[int, int]]:
+        """``(start, stop)`` of consecutive blocks of at most ``groups`` groups holding at most
+        ``members`` members (or a single group)."""
+        start, count = 0, len(self.offsets) - 1
+        while start < count:
+            fit = int(np.searchsorted(self.offsets, self.offsets[start] + members, "right")) - 1
+            stop = min(start + groups, count, max(fit, start + 1))
+            yield start, stop
+            start = stop
+
     def block(self, start: int, stop: int, ids: np.ndarray) -> pa.Array:
         """The file texts of groups ``start`` to ``stop`` (``ids``: every group's id number)."""
         low, high = int(self.offsets[start]), int(self.offsets[stop])
