@@ -286,6 +286,11 @@ def _plain(values: pa.Array) -> bool:
                                  and not (data == ord("\\")).any())
 
 
+def plain_members(view: PoolView, suffix: str | None) -> bool:
+    """Whether every member name at the level ``suffix`` names is plain (:func:`_plain`), once per run."""
+    return view.derived(("romanasn.lane:plain", suffix), lambda table: _plain(member_names(view, suffix)))
+
+
 def member_names(view: PoolView, suffix: str | None) -> pa.Array:
     """Each pool row's member file name at the level ``suffix`` names (made once per run)."""
     filenames = arrow_column(view, "filename")
@@ -392,7 +397,8 @@ class Files:
         tail_codes, pairs = _tail_codes(view)
         self.tails = pa.array([_tail(member.exptype, *pair) for member in self.specs for pair in pairs], pa.string())
         self.tail_of = self.spec * len(pairs) + tail_codes[self.rows]
-        self.plain = _plain(self.expnames) and _plain(self.names)
+        self.plain = _plain(self.names) and (prefix is None or _plain(pa.array([prefix]))) and all(
+            plain_members(view, member.suffix) for member in self.specs)
         has_reason = pc.is_valid(degraded_reasons(view).take(pa.array(self.rows))).to_numpy(zero_copy_only=False)
         self.degraded = np.add.reduceat(has_reason, self.offsets[:-1]) > 0 if len(self.rows) else np.zeros(0, bool)
 
