@@ -54,6 +54,11 @@ def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
     Arrow array; a list for values Arrow cannot hash, compared by Python's equality)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if _mostly_distinct_texts(values):  # sorting beats hashing when the hash table outgrows the caches
+        codes = pc.rank(values, tiebreaker="dense").to_numpy().astype(np.int64) - 1
+        first = np.empty(int(codes.max()) + 1, dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+        return codes, values.take(pa.array(first))
     try:
         encoded = pc.dictionary_encode(values, null_encoding="encode")
     except pa.ArrowNotImplementedError:
@@ -61,6 +66,12 @@ def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
         codes = [index.setdefault(value, len(index)) for value in values.to_pylist()]
         return np.asarray(codes, dtype=np.int64), list(index)
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+
+
+def _mostly_distinct_texts(values: pa.Array) -> bool:
+    """Whether ``values`` are many texts, most of them distinct (judged on the first 4,096)."""
+    return (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) and len(values) > 1 << 16 \
+        and len(pc.unique(values[:4096])) > 2048
 
 
 def as_list(values: pa.Array | list) -> list:
