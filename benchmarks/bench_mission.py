@@ -110,7 +110,7 @@ for _ in range(repeat):  # as the command does it: built a block at a time, coll
     t, c = time.perf_counter(), time.process_time()
     with engine.paused_gc():
         run = engine.plan(pool, plugin_manager=pm, config=RunConfig(pool_name="pool"))
-        count = sum(1 for _ in run.encoded())
+        count = sum(len(block) for block in run.encoded())
     keep("generate", time.perf_counter() - t, time.process_time() - c)
     del run
 print(json.dumps({"rows": len(pool), "associations": count,

@@ -101,6 +101,11 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
 
 
+def _encoded(blocks) -> dict[str, bytes]:
+    """Each file's bytes by stem, from the columnar lane's blocks."""
+    return {stem: bytes(data) for block in blocks for stem, data in zip(block.stems.to_pylist(), block.data())}
+
+
 @pytest.mark.parametrize("options", [{}, {"drop_degraded": True}])
 def test_the_columnar_lane_writes_what_the_object_lane_writes(tmp_path, monkeypatch, options):
     fast, _ = _managers()
@@ -126,7 +131,7 @@ def test_the_lanes_make_the_same_files_of_a_large_pool(monkeypatch):
     """100,000 rows: every file's name and bytes, in memory (what ``romanasn diff`` compares and more)."""
     fast, _ = _managers()
     pool = mission_pool(100_000)
-    columns = {stem: bytes(data) for _, _, _, stem, data, _ in engine.plan(pool, plugin_manager=fast).encoded()}
+    columns = _encoded(engine.plan(pool, plugin_manager=fast).encoded())
     monkeypatch.setenv(engine.LANE_ENV, "object")
     run = engine.plan(pool, plugin_manager=fast)
     encoder = Encoder()
@@ -173,7 +178,7 @@ def test_the_lanes_agree_on_extras_companions_odd_names_and_candidates(monkeypat
     pack.romanasn_rules = hookimpl(lambda: [rule])
     pm = manager_with((pack, "odd"))
     pool = pool_table(rows)
-    columns = {stem: bytes(data) for _, _, _, stem, data, _ in engine.plan(pool, plugin_manager=pm).encoded("../x")}
+    columns = _encoded(engine.plan(pool, plugin_manager=pm).encoded("../x"))
     monkeypatch.setenv(engine.LANE_ENV, "object")
     run = engine.plan(pool, plugin_manager=pm)
     assert sorted(columns) == sorted(run.file_stems()) and len(columns) == 2

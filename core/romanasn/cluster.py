@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from romanasn.encoder import Encoder, extension
-from romanasn.engine import Plan, Result, _id_numbers, _runnable, _stems_with_hooks, select_rules
+from romanasn.engine import FileBlock, Plan, Result, _id_numbers, _runnable, _stems_with_hooks, file_blocks, select_rules
 from romanasn.errors import PluginError, RomanasnError, RuleError, UsageError
 from romanasn.plugins.manager import KERNEL, PluginManager, get_plugin_manager
 from romanasn.plugins.types import RunConfig
@@ -290,6 +290,10 @@ class DaskRun:
     def stems(self) -> list[str]:
         """Every file stem, in id order."""
         return list(self.file_stem_list)
+
+    def blocks(self) -> Iterator[FileBlock]:
+        """The association files, in blocks of one rule's (:func:`romanasn.engine.file_blocks`)."""
+        return file_blocks(self.items())
 
     def items(self) -> Iterator[tuple[int, str, str, str, bytes, str]]:
         """``(id number, rule, product name, file stem, bytes)`` of each association, as partitions finish."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import gc
+import itertools
 import logging
 import os
 from collections import defaultdict
@@ -48,8 +49,11 @@ from romanasn.words import did_you_mean
 log = logging.getLogger("romanasn.engine")
 
 FIRST_ASN_ID = 3001
-#: Associations built at a time by :meth:`Plan.stream`.
+#: Associations built at a time by :meth:`Plan.stream` (and at most made at a time by :meth:`Plan.encoded`).
 BLOCK = 2048
+#: Members of the associations :meth:`Plan.encoded` makes at a time, about (a block of Level 3
+#: mosaics of a thousand members each would be hundreds of megabytes, slow to allocate).
+MEMBERS = 16384
 
 
 @frozen
@@ -80,6 +84,38 @@ class FailedRule:
     plugin: str
     version: str
     error: str
+
+
+@frozen
+class FileBlock:
+    """The files of some associations of one rule, in the order made, as columns: their id
+    numbers, product names, file stems, bytes (``texts``, Arrow strings or binaries) and
+    program ids."""
+
+    rule: str
+    numbers: np.ndarray
+    products: pa.Array
+    stems: pa.Array
+    texts: pa.Array
+    programs: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def data(self) -> list[memoryview]:
+        """Each file's bytes (a view of ``texts``)."""
+        return list(lane.views(self.texts))
+
+
+def file_blocks(items: Iterable[tuple[int, str, str, str, bytes, str]], size: int = BLOCK) -> Iterator[FileBlock]:
+    """Files given one at a time, ``(id number, rule, product name, file stem, bytes, program)``,
+    as blocks of up to ``size`` consecutive files of one rule."""
+    for rule, run in itertools.groupby(items, key=lambda item: item[1]):
+        while chunk := list(itertools.islice(run, size)):
+            numbers, _, products, stems, data, programs = zip(*chunk)
+            yield FileBlock(rule, np.asarray(numbers, dtype=np.int64), pa.array(products, pa.string()),
+                            pa.array(stems, pa.string()), pa.array(data, pa.large_binary()),
+                            pa.array(programs, pa.string()))
 
 
 def _sorted_vetoes(vetoes: Iterable[Veto]) -> tuple[Veto, ...]:
@@ -432,11 +468,10 @@ class Plan:
 
     # -- building ------------------------------------------------------------------------------
 
-    def encoded(self, member_prefix: str | None = None, block: int = BLOCK
-                ) -> Iterator[tuple[int, str, str, str, memoryview, str]]:
-        """``(id number, rule, product name, file stem, file bytes, program)`` of every association
-        (the columnar lane), a block of groups at a time, rule by rule, each file's bytes checked
-        (validated by the writer). A rule failing here stops its files (see :meth:`fail`)."""
+    def encoded(self, member_prefix: str | None = None, block: int = BLOCK) -> Iterator[FileBlock]:
+        """The association files of the columnar lane, a :class:`FileBlock` of up to ``block``
+        associations (and about :data:`MEMBERS` members) at a time, rule by rule (validated by the writer). A rule failing here
+        stops its files (see :meth:`fail`)."""
         for rule_plan in self.plans:
             name, names, programs = rule_plan.entry.name, rule_plan.names, rule_plan.program_ids
             try:
@@ -446,19 +481,18 @@ class Plan:
             except RomanasnError as exc:
                 self.fail(name, exc)
                 continue
-            for start in range(0, rule_plan.count, block):
-                stop = min(start + block, rule_plan.count)
+            program_column = pa.array(programs, pa.string())
+            for start, stop in files.blocks(block, MEMBERS):
                 try:
                     with _blame(rule_plan.entry):
                         texts = files.block(start, stop, rule_plan.ids)
                 except RomanasnError as exc:
                     self.fail(name, exc)
                     break
-                products = names[start:stop].to_pylist()
-                codes = rule_plan.programs[start:stop].tolist()
-                for number, product, code, data in zip(rule_plan.ids[start:stop].tolist(), products, codes,
-                                                      lane.views(texts)):
-                    yield number, name, product, product + "_asn", data, programs[code]
+                products = names[start:stop]
+                yield FileBlock(name, rule_plan.ids[start:stop], products,
+                                pc.binary_join_element_wise(products, "_asn", ""), texts,
+                                program_column.take(pa.array(rule_plan.programs[start:stop])))
 
     def _heads(self, rule_plan: RulePlan):
         """The function giving the top-level text of a group's file before and after ``asn_id``."""

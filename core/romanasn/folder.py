@@ -17,6 +17,7 @@ name of the folder: a journal naming anything else is refused, untouched.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import errno
 import fcntl
@@ -86,21 +87,25 @@ class _Files:
     first error through another pipe and stops. Without ``os.fork`` the
     files are written in this process.
 
-    A batch is ``"INDEX_SIZE BODY_SIZE\\n"``, then the index (``name size, data
-    size, staged`` of each file, numbers separated by spaces), then the body
-    (each file's name and data, back to back). The child takes the data as views
-    of the batch it read: no copy of a file's bytes is made in either process
-    besides the one into the pipe and the one out of it.
+    A batch is ``"COUNT NAMES_SIZE BODY_SIZE\\n"``, then the names (UTF-8, one a
+    line: no name holds a line break), a byte per file (1: staged), each file's
+    size (8-byte integers), and the files' data back to back. The child takes
+    the data as views of the batch it read: no copy of a file's bytes is made
+    in either process besides the one into the pipe and the one out of it.
     """
 
     def __init__(self, out: Path, staging: Path, journal: Any) -> None:
         self.out, self.staging, self.journal = out, staging, journal
-        self.buffer: list[bytes] = []
-        self.index: list[int] = []
-        self.buffered = 0
+        self._clear()
         self.pid = 0
         self.pipe = -1
         self.errors = -1
+
+    def _clear(self) -> None:
+        self.names: list[str] = []
+        self.staged: list[bool] = []
+        self.data: list[bytes | memoryview] = []
+        self.buffered = 0
 
     def start(self) -> None:
         self.journal.flush()
@@ -127,14 +132,16 @@ class _Files:
         os.close(error_w)
         self.pid, self.pipe, self.errors = pid, data_w, error_r
 
-    def put(self, name: str, data: bytes, staged: bool) -> None:
+    def put(self, names: list[str], data: list[bytes | memoryview], staged: list[bool]) -> None:
+        """Write the files ``names`` holding ``data`` (each in the staging folder when ``staged``)."""
         if not self.pid:
-            self._write_here(name, data, staged)
+            for name, content, in_staging in zip(names, data, staged):
+                self._write_here(name, content, in_staging)
             return
-        encoded = name.encode("utf-8")
-        self.index += (len(encoded), len(data), 1 if staged else 0)
-        self.buffer += (encoded, data)
-        self.buffered += len(encoded) + len(data)
+        self.names += names
+        self.data += data
+        self.staged += staged
+        self.buffered += sum(map(len, data))
         if self.buffered >= _BATCH:
             self._send()
 
@@ -145,10 +152,11 @@ class _Files:
         _write_file((self.staging if staged else self.out) / name, data)
 
     def _send(self) -> None:
-        index = " ".join(map(str, self.index)).encode("ascii")
-        self.buffer[:0] = (b"%d %d\n" % (len(index), self.buffered), index)
-        view = memoryview(b"".join(self.buffer))
-        self.buffer, self.index, self.buffered = [], [], 0
+        names = "\n".join(self.names).encode("utf-8")
+        sizes = array.array("q", map(len, self.data))
+        header = b"%d %d %d\n" % (len(self.names), len(names), self.buffered)
+        view = memoryview(b"".join([header, names, bytes(self.staged), sizes.tobytes(), *self.data]))
+        self._clear()
         try:
             while view:
                 view = view[os.write(self.pipe, view):]
@@ -160,7 +168,7 @@ class _Files:
         """Wait until every file is written; raise the first error."""
         if not self.pid:
             return
-        if self.buffer:
+        if self.names:
             self._send()
         self._wait()
 
@@ -170,7 +178,7 @@ class _Files:
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        self.buffer, self.index, self.buffered = [], [], 0
+        self._clear()
         with contextlib.suppress(BaseException):
             self._wait()
 
@@ -200,22 +208,20 @@ def _files_child(data: int, errors: int, out: Path, staging: Path, journal: int)
     with os.fdopen(data, "rb", buffering=1 << 16) as stream:
         try:
             while header := stream.readline():
-                index_size, body_size = map(int, header.split())
-                numbers = list(map(int, _read_exactly(stream, index_size).split()))
+                count, names_size, body_size = map(int, header.split())
+                names = _read_exactly(stream, names_size).decode("utf-8").split("\n")
+                staged = _read_exactly(stream, count)
+                sizes = memoryview(_read_exactly(stream, 8 * count)).cast("q").tolist()
                 body = memoryview(_read_exactly(stream, body_size))
-                files, at = [], 0
-                triples = iter(numbers)
-                for length, size, staged in zip(triples, triples, triples):
-                    name = str(body[at:at + length], "utf-8")
-                    at += length + size
-                    files.append((name, staged, body[at - size:at]))
-                new = "".join(f"+{name}\n" for name, staged, _ in files if not staged)
+                new = "".join(f"+{name}\n" for name, in_staging in zip(names, staged) if not in_staging)
                 if new:
                     view = memoryview(new.encode("utf-8"))
                     while view:
                         view = view[os.write(journal, view):]
-                for name, staged, content in files:
-                    _write_file(folders[staged] + name, content)
+                at = 0
+                for name, in_staging, size in zip(names, staged, sizes):
+                    _write_file(folders[in_staging] + name, body[at:at + size])
+                    at += size
         except OSError as exc:
             message = f"{exc.errno or 0}\t{exc.filename or ''}\t{exc.strerror or exc}"
             os.write(errors, message.encode("utf-8", "replace"))
@@ -309,10 +315,14 @@ class Folder:
 
     def add(self, name: str, data: bytes) -> None:
         """Write the file ``name`` (new, or replacing an existing one at commit)."""
-        staged = name in self.existing
-        if staged:
-            self.replaced.append(name)
-        self.files.put(name, data, staged)
+        self.add_files([name], [data])
+
+    def add_files(self, names: list[str], data: list[bytes | memoryview]) -> None:
+        """Write the files ``names`` holding ``data`` (each new, or replacing an existing one at commit)."""
+        staged = [name in self.existing for name in names] if self.existing else [False] * len(names)
+        if self.existing:
+            self.replaced += [name for name, replacing in zip(names, staged) if replacing]
+        self.files.put(names, data, staged)
 
     def discard(self, name: str) -> None:
         """Take back the file ``name`` added earlier in this run (done at commit)."""

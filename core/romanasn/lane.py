@@ -54,6 +54,11 @@ def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
     Arrow array; a list for values Arrow cannot hash, compared by Python's equality)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if _mostly_distinct_texts(values):  # sorting beats hashing when the hash table outgrows the caches
+        codes = pc.rank(values, tiebreaker="dense").to_numpy().astype(np.int64) - 1
+        first = np.empty(int(codes.max()) + 1, dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+        return codes, values.take(pa.array(first))
     try:
         encoded = pc.dictionary_encode(values, null_encoding="encode")
     except pa.ArrowNotImplementedError:
@@ -61,6 +66,12 @@ def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
         codes = [index.setdefault(value, len(index)) for value in values.to_pylist()]
         return np.asarray(codes, dtype=np.int64), list(index)
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+
+
+def _mostly_distinct_texts(values: pa.Array) -> bool:
+    """Whether ``values`` are many texts, most of them distinct (judged on the first 4,096)."""
+    return (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) and len(values) > 1 << 16 \
+        and len(pc.unique(values[:4096])) > 2048
 
 
 def as_list(values: pa.Array | list) -> list:
@@ -194,23 +205,30 @@ class Template:
 def _converted(values: pa.Array | list, spec: str | None) -> pa.Array:
     """Key values converted as a template says, each distinct value once (file names to their
     stems as a column)."""
-    if spec == "stem" and isinstance(values, pa.Array) and pa.types.is_string(values.type):
-        parts = _stems(values)
-        if not parts.null_count:
-            return parts.field("stem")
+    if spec == "stem" and isinstance(values, pa.Array) and pa.types.is_string(values.type) \
+            and _every(_suffixed(values)):
+        return pc.replace_substring_regex(values, _LEVEL, "")
     codes, distinct = factorize(values if isinstance(values, pa.Array) else pa.array(values))
     convert = conversion(spec)
     texts = pa.array([convert(value) for value in as_list(distinct)], pa.string())
     return texts.take(pa.array(codes))
 
 
-def _stems(filenames: pa.Array) -> pa.StructArray:
-    """Each file name's ``stem`` and ``ext`` around its level suffix (``x_cal.asdf``: ``x`` and
-    ``.asdf``; null for a name without one)."""
-    return pc.extract_regex(filenames, r"^(?P<stem>.+)_[A-Za-z0-9]+(?P<ext>\.[A-Za-z0-9]+)$")
+_SUFFIXED = r"^.+_[A-Za-z0-9]+\.[A-Za-z0-9]+$"  # naming._SUFFIXED: a stem, "_<level>" and ".<ext>"
+_LEVEL = r"_[A-Za-z0-9]+(\.[A-Za-z0-9]+)$"  # in such a name, "_<level>.<ext>" (the last "_" on)
 
 
-_STEM = r"^(.+)_[A-Za-z0-9]+\.[A-Za-z0-9]+$"  # strip_level's pattern: the name less "_<level>.<ext>"
+def _suffixed(filenames: pa.Array) -> pa.Array:
+    """Whether each file name has a level suffix (``x_cal.asdf``; matching is cheaper than
+    extracting, so names are matched, then rewritten with :data:`_LEVEL`)."""
+    return pc.match_substring_regex(filenames, _SUFFIXED)
+
+
+def _every(mask: pa.Array) -> bool:
+    """Whether every value of a boolean column is true (none null)."""
+    return pc.all(mask, skip_nulls=False).as_py() is True
+
+
 _SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 
 
@@ -268,11 +286,6 @@ def json_texts(values: pa.Array) -> pa.Array:
     return pc.if_else(plain, quoted, escaped)
 
 
-_NOT_PLAIN = np.ones(256, dtype=bool)
-_NOT_PLAIN[0x20:0x7F] = False
-_NOT_PLAIN[[ord('"'), ord("\\")]] = True
-
-
 def _plain(values: pa.Array) -> bool:
     """Whether every text is printable ASCII without ``"`` and ``\\`` (JSON holds it as it is)."""
     if not len(values):
@@ -280,7 +293,13 @@ def _plain(values: pa.Array) -> bool:
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32 if values.type == pa.string() else np.int64)
     offsets = offsets[values.offset:values.offset + len(values) + 1]
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    return not _NOT_PLAIN[data].any()
+    return not len(data) or bool(data.min() >= 0x20 and data.max() < 0x7F and not (data == ord('"')).any()
+                                 and not (data == ord("\\")).any())
+
+
+def plain_members(view: PoolView, suffix: str | None) -> bool:
+    """Whether every member name at the level ``suffix`` names is plain (:func:`_plain`), once per run."""
+    return view.derived(("romanasn.lane:plain", suffix), lambda table: _plain(member_names(view, suffix)))
 
 
 def member_names(view: PoolView, suffix: str | None) -> pa.Array:
@@ -290,12 +309,12 @@ def member_names(view: PoolView, suffix: str | None) -> pa.Array:
         return filenames
 
     def make(table: Any) -> pa.Array:
-        parts = view.derived("romanasn.lane:stems", lambda table: _stems(filenames))
-        names = pc.binary_join_element_wise(parts.field("stem"), "_" + suffix, parts.field("ext"), "")
-        if not parts.null_count:
+        suffixed = view.derived("romanasn.lane:suffixed", lambda table: _suffixed(filenames))
+        names = pc.replace_substring_regex(filenames, _LEVEL, "_" + suffix.replace("\\", "\\\\") + r"\1")
+        if _every(suffixed):
             return names
         other = pa.array([member_filename(f, suffix) for f in filenames.to_pylist()], pa.string())
-        return pc.if_else(pc.is_valid(parts), names, other)  # a null struct's fields are not null
+        return pc.if_else(suffixed, names, other)
 
     return view.derived(("romanasn.lane:members", suffix), make)
 
@@ -334,13 +353,7 @@ def name_ranks(view: PoolView, suffixes: tuple[str | None, ...]) -> list[np.ndar
 
     def make(table: Any) -> list[np.ndarray]:
         names = pa.chunked_array([member_names(view, suffix) for suffix in dict.fromkeys(suffixes)]).combine_chunks()
-        order = pc.sort_indices(names).to_numpy()
-        ordered = names.take(pa.array(order))
-        new = np.ones(len(order), dtype=bool)
-        if len(order) > 1:
-            new[1:] = pc.not_equal(ordered[1:], ordered[:-1]).to_numpy(zero_copy_only=False)
-        dense = np.empty(len(order), dtype=np.int64)
-        dense[order] = np.cumsum(new) - 1
+        dense = pc.rank(names, tiebreaker="dense").to_numpy().astype(np.int64)
         by_suffix = dict(zip(dict.fromkeys(suffixes), np.split(dense, len(dict.fromkeys(suffixes)))))
         return [by_suffix[suffix] for suffix in suffixes]
 
@@ -395,7 +408,8 @@ class Files:
         tail_codes, pairs = _tail_codes(view)
         self.tails = pa.array([_tail(member.exptype, *pair) for member in self.specs for pair in pairs], pa.string())
         self.tail_of = self.spec * len(pairs) + tail_codes[self.rows]
-        self.plain = _plain(self.expnames) and _plain(self.names)
+        self.plain = _plain(self.names) and (prefix is None or _plain(pa.array([prefix]))) and all(
+            plain_members(view, member.suffix) for member in self.specs)
         has_reason = pc.is_valid(degraded_reasons(view).take(pa.array(self.rows))).to_numpy(zero_copy_only=False)
         self.degraded = np.add.reduceat(has_reason, self.offsets[:-1]) > 0 if len(self.rows) else np.zeros(0, bool)
 
@@ -421,6 +435,16 @@ class Files:
             if not self.per_group:
                 self._heads[combo] = head
         return head
+
+    def blocks(self, groups: int, members: int) -> Iterator[tuple[int, int]]:
+        """``(start, stop)`` of consecutive blocks of at most ``groups`` groups holding at most
+        ``members`` members (or a single group)."""
+        start, count = 0, len(self.offsets) - 1
+        while start < count:
+            fit = int(np.searchsorted(self.offsets, self.offsets[start] + members, "right")) - 1
+            stop = min(start + groups, count, max(fit, start + 1))
+            yield start, stop
+            start = stop
 
     def block(self, start: int, stop: int, ids: np.ndarray) -> pa.Array:
         """The file texts of groups ``start`` to ``stop`` (``ids``: every group's id number)."""
@@ -466,8 +490,11 @@ def filename_rank(view: PoolView) -> np.ndarray:
 
 
 def views(texts: pa.Array) -> Iterator[memoryview]:
-    """Each text of a column of texts as UTF-8 bytes (a view of the column's buffer)."""
-    texts = texts.cast(pa.large_string()) if texts.type != pa.large_string() else texts
+    """Each text (or binary) of a column as bytes (UTF-8; a view of the column's buffer)."""
+    if texts.type == pa.string():
+        texts = texts.cast(pa.large_string())
+    elif texts.type == pa.binary():
+        texts = texts.cast(pa.large_binary())
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
     data = memoryview(texts.buffers()[2])
     bounds = offsets.tolist()

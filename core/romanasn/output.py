@@ -28,12 +28,15 @@ from json.encoder import encode_basestring_ascii as _string
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from attrs import define, evolve, field
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from attrs import define, evolve, field, frozen
 
-from romanasn import asnfile, encoder, members
+from romanasn import asnfile, encoder, lane, members
 from romanasn._version import __version__
 from romanasn.encoder import Encoder, encode_json, extension
-from romanasn.engine import Plan, Result, paused_gc
+from romanasn.engine import FileBlock, Plan, Result, file_blocks, paused_gc
 from romanasn.engine import plan as make_plan
 from romanasn.errors import AsnError, RomanasnError, UsageError
 from romanasn.folder import Folder
@@ -62,6 +65,11 @@ def delta_name(program: str, number: int) -> str:
 def digest(data: bytes) -> str:
     """The digest the manifest records of a file's bytes."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _digest(data: bytes | memoryview) -> bytes:
+    """:func:`digest`, as 16 bytes."""
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 # -- the manifest ---------------------------------------------------------------------------------
@@ -153,6 +161,68 @@ class Manifest:
             rule, product, asn_id = self.highest
             ids.setdefault((rule, product), asn_id)
         return ids
+
+
+@frozen
+class _Block:
+    """The manifest entries of a block of one rule's files, as columns (:class:`Made`); ``digests``
+    holds 16 bytes a file."""
+
+    rule: str
+    numbers: np.ndarray
+    names: pa.Array
+    products: pa.Array
+    sizes: np.ndarray
+    digests: bytes
+    programs: pa.Array
+
+    def hex_digests(self) -> pa.Array:
+        """Each file's digest as :func:`digest` writes it."""
+        offsets = np.arange(0, 32 * len(self.numbers) + 1, 32, dtype=np.int32)
+        return pa.StringArray.from_buffers(len(self.numbers), pa.py_buffer(offsets),
+                                           pa.py_buffer(self.digests.hex().encode("ascii")))
+
+    def rows(self) -> pa.Array:
+        """Each file's line of the manifest, after a comma: its name and its :meth:`Entry.row` as JSON."""
+        program = pc.fill_null(pc.binary_join_element_wise(", ", lane.json_texts(self.programs), ""), "")
+        return pc.binary_join_element_wise(
+            ",\n      ", lane.json_texts(self.names), ': ["a', pa.array(self.numbers).cast(pa.string()), '", ',
+            _string(self.rule), ", ", lane.json_texts(self.products), ", ", pa.array(self.sizes).cast(pa.string()),
+            ', "', self.hex_digests(), '"', program, "]", "")
+
+
+class Made:
+    """The manifest entries of the files a run made, kept as columns a block at a time (a
+    million :class:`Entry` records would take half a gigabyte)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[_Block] = []
+
+    def add(self, block: FileBlock, names: pa.Array, files: list[memoryview], digests: list[bytes]) -> None:
+        """Note the files of ``block``: named ``names``, holding ``files``, their :func:`_digest` ``digests``."""
+        sizes = np.fromiter(map(len, files), dtype=np.int64, count=len(files))
+        self.blocks.append(_Block(block.rule, block.numbers, names, block.products, sizes, b"".join(digests),
+                                  block.programs))
+
+    def drop(self, rules: set[str]) -> list[str]:
+        """Forget the files of ``rules``; their names."""
+        dropped = [name for block in self.blocks if block.rule in rules for name in block.names.to_pylist()]
+        self.blocks = [block for block in self.blocks if block.rule not in rules]
+        return dropped
+
+    def names(self) -> list[str]:
+        """Every file's name."""
+        return [name for block in self.blocks for name in block.names.to_pylist()]
+
+    def entries(self) -> dict[str, Entry]:
+        """Every file's :class:`Entry`, by name."""
+        made = {}
+        for block in self.blocks:
+            columns = (block.numbers.tolist(), block.names.to_pylist(), block.products.to_pylist(),
+                       block.sizes.tolist(), block.hex_digests().to_pylist(), block.programs.to_pylist())
+            for number, name, product, size, hashed, program in zip(*columns):
+                made[name] = Entry(f"a{number}", block.rule, product, size, hashed, program=program)
+        return made
 
 
 # -- runs -----------------------------------------------------------------------------------------
@@ -373,11 +443,16 @@ class _LocalRun:
     def stems(self) -> list[str]:
         return self.plan.file_stems()
 
-    def items(self) -> Iterator[tuple[int, str, str, str, bytes, str]]:
-        """``(id number, rule, product name, file stem, bytes, program)`` of each association."""
+    def blocks(self) -> Iterator[FileBlock]:
+        """The association files, a block of one rule's at a time, each file validated."""
         if self.columns:
             yield from self._checked(self.plan.encoded(self.encoder.prefix))
-            return
+        else:
+            yield from file_blocks(self._records())
+
+    def _records(self) -> Iterator[tuple[int, str, str, str, bytes, str]]:
+        """``(id number, rule, product name, file stem, bytes, program)`` of each association record
+        (the object lane), checked and encoded."""
         release = not self.plan.hooks.written  # no observer will ask for them again
         for number, association, stem in self.plan.stream(release=release):
             try:
@@ -389,18 +464,20 @@ class _LocalRun:
                 continue
             yield number, association.asn_rule, association.product_name, stem, data, association.program
 
-    def _checked(self, items: Iterator[tuple]) -> Iterator[tuple]:
-        """The columnar lane's files, each validated against the association schema."""
-        for item in items:
-            rule = item[1]
+    def _checked(self, blocks: Iterator[FileBlock]) -> Iterator[FileBlock]:
+        """The columnar lane's files, each validated against the association schema (a block
+        holding an invalid file fails its rule)."""
+        for block in blocks:
+            rule = block.rule
             if rule in self.plan.failed:
                 continue
             try:
-                encoder.check_file(item[4], item[3] + self.ext)
+                for stem, data in zip(block.stems.to_pylist(), block.data()):
+                    encoder.check_file(data, stem + self.ext)
             except RomanasnError as exc:
                 self.plan.fail(rule, type(exc)(f"rule {rule!r} of plugin {self.plan.plugin_of(rule).label}: {exc}"))
                 continue
-            yield item
+            yield block
 
     def failed_rules(self) -> set[str]:
         """The rules that failed (once every item is out); the plan forgets their associations."""
@@ -422,7 +499,10 @@ class _ResultRun:
     def stems(self) -> list[str]:
         return list(self._result.file_stems)
 
-    def items(self):
+    def blocks(self) -> Iterator[FileBlock]:
+        return file_blocks(self._records())
+
+    def _records(self):
         for association, stem in zip(self._result.associations, self._result.file_stems):
             data = self.encoder.encode(association, stem + self.ext)
             yield (int(association.asn_id[1:]), association.asn_rule, association.product_name, stem, data,
@@ -444,7 +524,7 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     _check_names(folder, names, known if manifest is not None else None, overwrite)
     log.debug("%s: writing %d association files", out, len(names))
     outcome = Outcome(result=None, files=names, written=[])  # type: ignore[arg-type]
-    made: dict[str, Entry] = {}
+    made = Made()
     bar = Progress(len(names), enabled=progress, label="writing associations")
     try:
         _put(folder, source, ext, known, outcome, made, bar, on_file)
@@ -455,25 +535,25 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
         _drop_failed(folder, outcome, made, failed)
         names = outcome.files = [stem + ext for stem in source.stems()]
     outcome.written = _Paths(out, names, set(outcome.unchanged))
-    files = made  # and the files of the folder this run did not make:
+    kept: dict[str, Entry] = {}  # the files of the folder this run did not make
     if manifest is not None:
-        for name in sorted(set(known) - set(made)):
+        for name in sorted(set(known) - set(made.names())):
             if known[name].rule in failed:  # as the last run left it
-                files[name] = known[name]
+                kept[name] = known[name]
             elif scope is not None and known[name].program not in scope and not (prune and known[name].stale):
                 # of a program not re-planned (a stale one goes with --prune)
-                files[name] = known[name]
+                kept[name] = known[name]
             elif prune and name in folder.existing:
                 folder.remove(name)
                 outcome.removed.append(name)
             elif not prune:
-                files[name] = evolve(known[name], stale=True)
+                kept[name] = evolve(known[name], stale=True)
                 outcome.stale.append(name)
     else:
         previous = _previous_manifest(out, format)
-        for name, entry in previous.items():
-            if name not in files and name in folder.existing:
-                files[name] = entry
+        if previous:
+            ours = set(made.names())
+            kept = {name: entry for name, entry in previous.items() if name not in ours and name in folder.existing}
     outcome.result = source.result()
     report = run_report(outcome.result, pm, config, inputs)
     report["format"] = format
@@ -482,7 +562,7 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
         report["pool_seq"] = pool_seq
     if events:
         outcome.run_id = uuid.uuid4().hex
-        outcome.events = _events(outcome, files, known, out)
+        outcome.events = _events(outcome, made.entries() | kept, known, out)
         report["run_id"], report["events"] = outcome.run_id, outcome.events
     if manifest is not None:
         report["update"] = {"added": len(outcome.added), "changed": len(outcome.changed),
@@ -492,10 +572,10 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
             report["update"]["programs"] = sorted(scope)
     observe = (lambda: _observe(pm, outcome, out, config)) if pm.wants_written() else None
     if pool_seq is None:
-        pieces = _report_pieces(report, format, files)
+        pieces = _report_pieces(report, format, made, kept)
     else:  # from a database pool: a shard per program, so that an update reads and writes only its programs'
         rewritten = None if scope is None or manifest is None else manifest.loaded
-        report["manifest"] = _write_shards(folder, files, format, rewritten, manifest)
+        report["manifest"] = _write_shards(folder, made.entries() | kept, format, rewritten, manifest)
         outcome.kept = sum(count for program, count in report["manifest"]["shards"].items()
                            if rewritten is not None and program not in rewritten)
         pieces = [encode_json(report, 2).encode("utf-8")]
@@ -567,33 +647,40 @@ def _check_names(folder: Folder, names: list[str], known: Mapping[str, Entry] | 
         raise AsnError(f"{out / clash[0]} exists{more}{hint}")
 
 
-def _put(folder: Folder, source, ext: str, known: Mapping[str, Entry], outcome: Outcome,
-         made: dict[str, Entry], bar: Progress, on_file=None) -> None:
-    """Hand each association's file to the folder (unless the manifest knows it unchanged), noting
-    what it holds in ``made`` and what changed in ``outcome``."""
-    for number, rule, product, stem, data, program in source.items():
-        bar.update()
-        name = stem + ext
-        entry = Entry(f"a{number}", rule, product, len(data), digest(data), program=program)
-        made[name] = entry
+def _put(folder: Folder, source, ext: str, known: Mapping[str, Entry], outcome: Outcome, made: "Made",
+         bar: Progress, on_file=None) -> None:
+    """Hand each block of association files to the folder (each file the manifest knows unchanged
+    left as it is), noting what they hold in ``made`` and what changed in ``outcome``."""
+    for block in source.blocks():
+        names = pc.binary_join_element_wise(block.stems, ext, "")
+        files = block.data()
+        digests = [_digest(data) for data in files]
+        made.add(block, names, files, digests)
+        names = names.to_pylist()
+        bar.update(len(names))
         if on_file is not None:
-            on_file(name, data)
-        old = known.get(name)
-        if old is not None and name in folder.existing and (old.digest, old.size) == (entry.digest, entry.size) \
-                and not old.stale and _on_disk(folder.out / name, entry):
-            outcome.unchanged.append(name)
+            for name, data in zip(names, files):
+                on_file(name, data)
+        if not known and not folder.existing:  # a new (or empty) folder: every file is new
+            folder.add_files(names, files)
+            outcome.added += names
             continue
-        folder.add(name, data)
-        (outcome.changed if name in folder.existing else outcome.added).append(name)
+        for name, data, hashed in zip(names, files, digests):
+            old = known.get(name)
+            if old is not None and name in folder.existing and (old.digest, old.size) == (hashed.hex(), len(data)) \
+                    and not old.stale and _on_disk(folder.out / name, old):
+                outcome.unchanged.append(name)
+                continue
+            (outcome.changed if name in folder.existing else outcome.added).append(name)
+            folder.add_files([name], [data])
 
 
-def _drop_failed(folder: Folder, outcome: Outcome, made: dict[str, Entry], failed: set[str]) -> None:
+def _drop_failed(folder: Folder, outcome: Outcome, made: "Made", failed: set[str]) -> None:
     """Take back the files of the rules that failed."""
-    dropped = {name for name, entry in made.items() if entry.rule in failed}
-    for name in dropped:
-        del made[name]
-        if name not in outcome.unchanged:
-            folder.discard(name)
+    dropped = set(made.drop(failed))
+    unchanged = set(outcome.unchanged)
+    for name in dropped - unchanged:
+        folder.discard(name)
     outcome.added = [name for name in outcome.added if name not in dropped]
     outcome.changed = [name for name in outcome.changed if name not in dropped]
     outcome.unchanged = [name for name in outcome.unchanged if name not in dropped]
@@ -681,20 +768,26 @@ def run_report(
     }
 
 
-def _report_pieces(report: dict, format: str, files: Mapping[str, Entry]) -> Iterator[bytes]:
-    """The run report, as JSON indented by 2 with each manifest entry on one line, in pieces."""
+def _report_pieces(report: dict, format: str, made: Made, kept: Mapping[str, Entry]) -> Iterator[bytes]:
+    """The run report, as JSON indented by 2 with each manifest entry on one line (the files
+    ``made`` and those ``kept``, by name), in pieces."""
     text = encode_json(report, 2)
     yield text[:-2].encode("utf-8")
     yield (f',\n  "manifest": {{\n    "version": {MANIFEST_VERSION},\n    "format": {_string(format)},'
            '\n    "files": ').encode("utf-8")
-    if not files:
+    names = [block.names for block in made.blocks] + [pa.array(list(kept), pa.string())]
+    rows = [block.rows() for block in made.blocks] + [
+        pa.array([f",\n      {_string(name)}: {json.dumps(entry.row())}" for name, entry in kept.items()], pa.string())]
+    order = pc.sort_indices(pa.chunked_array(names, pa.string()))
+    if not len(order):
         yield b"{}\n  }\n}\n"
         return
-    names = sorted(files)
-    for start in range(0, len(names), 10_000):
-        rows = ",".join(f"\n      {_string(name)}: {json.dumps(files[name].row())}"
-                        for name in names[start:start + 10_000])
-        yield (("{" if start == 0 else ",") + rows).encode("utf-8")
+    rows = pa.chunked_array([row.cast(pa.large_string()) for row in rows], pa.large_string())
+    yield b"{"
+    for start in range(0, len(order), 50_000):
+        texts = rows.take(order[start:start + 50_000]).combine_chunks()
+        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
+        yield memoryview(texts.buffers()[2])[int(offsets[0]) + (start == 0):int(offsets[-1])]
     yield b"\n    }\n  }\n}\n"
 
 
