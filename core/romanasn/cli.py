@@ -356,7 +356,7 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     table = _read_for_run(args, extra)
     if args.program:
         table = _only_programs(table, args.program)
-    written, collected = [], None
+    written, made, collected = [], [], None
     if args.report and args.format == "json" and args.engine == "local":  # the page's data gathered as files are written
         from romanasn import report
 
@@ -378,7 +378,7 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
             if collected is not None:
                 collected.discard()  # the run left the folder as it was: so does its report
             raise
-        result, written = outcome.result, outcome.written
+        result, written, made = outcome.result, outcome.written, outcome.files
         if args.update and not args.quiet:
             say(output.update_summary(outcome))
     if args.orphans:
@@ -389,7 +389,7 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     if args.report:
         from romanasn import report
 
-        collected = report.complete(collected)  # then the run's report is this run's alone, too
+        collected = report.complete(collected, made)  # then the run's report is this run's alone, too
         page = report.write_report(args.output_dir, plugin_manager=pm, pool=table, options=config.options,
                                    collected=collected, explain=False,
                                    run_report=output.run_report(result, pm, config, args.pools) if collected else None)

@@ -48,7 +48,6 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from attrs import define, field
 
 from romanasn import asnfile, diff
 from romanasn._version import __version__
@@ -143,49 +142,80 @@ def load_association(folder: str, name: str, folder_fd: int, size: int | None = 
         raise AsnError(f"{os.path.join(folder, name)}: not an association file: {exc}") from None
 
 
-@define
-class _Part:
-    """The table columns of a part of the files, and their members' names one after the other."""
-
-    product: list[str] = field(factory=list)
-    rule: list[str] = field(factory=list)
-    type: list[str] = field(factory=list)
-    program: list[str] = field(factory=list)
-    members: list[int] = field(factory=list)  # how many members each association has
-    member_names: list[str] = field(factory=list)
+#: The fields of an association file the table shows (those of no interest are not converted).
+_ASN = pa.struct([("asn_rule", pa.string()), ("asn_type", pa.string()), ("program", pa.string()),
+                  ("products", pa.list_(pa.struct([
+                      ("name", pa.string()), ("members", pa.list_(pa.struct([("expname", pa.string())])))])))])
+#: The table's columns: one row per association file.
+_SCHEMA = pa.schema([("file", pa.string()), ("product", pa.string()), ("rule", pa.string()), ("type", pa.string()),
+                     ("program", pa.string()), ("members", pa.list_(pa.large_string()))])
 
 
-def _read_part(folder: str, names: Sequence[str], sizes: Sequence[int | None], data_file: str, k: int) -> _Part:
+def _columns(folder: str, names: Sequence[str], parsed: list) -> pa.Table:
+    """The table's columns of parsed association files (``names``, in order): file, product (the
+    products' names joined by `` + ``), rule, type, program, and the members' names.
+
+    Arrow converts the parsed files in one call; a file it cannot take (a value of another type, a
+    part missing) goes through :func:`_plain`, which names a file that is no association file.
+    """
+    try:
+        asn = pa.array(parsed, type=_ASN)
+        columns = _flat(asn)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, _Missing):
+        columns = _flat(pa.array([_plain(folder, name, data) for name, data in zip(names, parsed)], type=_ASN))
+    return pa.Table.from_arrays([pa.array(names, pa.string()), *columns], schema=_SCHEMA)
+
+
+class _Missing(Exception):
+    """A part of an association file the table needs is null."""
+
+
+def _flat(asn: pa.StructArray) -> list[pa.Array]:
+    """Product, rule, type, program and members' names of each association of ``asn`` (made by :data:`_ASN`)."""
+    rule, kind, program, product_lists = asn.flatten()
+    products = product_lists.flatten()
+    product_names, member_lists = products.flatten()
+    members = member_lists.flatten()
+    (expnames,) = members.flatten()
+    if any(a.null_count for a in (product_lists, products, member_lists, members, expnames)):
+        raise _Missing
+    joined = pc.binary_join(pa.ListArray.from_arrays(product_lists.offsets, pc.fill_null(product_names, "")), " + ")
+    starts = member_lists.offsets.to_numpy()[product_lists.offsets.to_numpy()]
+    return [joined, *(pc.fill_null(a, "") for a in (rule, kind, program)),
+            pa.ListArray.from_arrays(pa.array(starts, pa.int32()), expnames.cast(pa.large_string()))]
+
+
+def _plain(folder: str, name: str, data: Any) -> dict[str, Any]:
+    """What the table shows of an association file, as text; an :class:`AsnError` names a file without
+    products and members."""
+    try:
+        products = [{"name": _text(p.get("name")), "members": [{"expname": str(m["expname"])} for m in p["members"]]}
+                    for p in data["products"]]
+        return {"asn_rule": _text(data.get("asn_rule")), "asn_type": _text(data.get("asn_type")),
+                "program": _text(data.get("program")), "products": products}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AsnError(f"{os.path.join(folder, name)}: not an association file: no products with members "
+                       f"({exc!r})") from None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _read_part(folder: str, names: Sequence[str], sizes: Sequence[int | None], data_file: str, k: int) -> pa.Table:
     """Read a part of the files: write their JSON as ``data_file``, return their table columns."""
-    part, texts = _Part(), []
+    parsed, texts = [], []
     folder_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         for name, size in zip(names, sizes):
             data, raw = load_association(folder, name, folder_fd, size)
+            parsed.append(data)
             texts.append(raw)
-            _add_row(part, folder, name, data)
     finally:
         os.close(folder_fd)
     with open(data_file, "wb") as out:
         out.write(_script("json", k, b"[" + b",".join(texts) + b"]"))
-    return part
-
-
-def _add_row(part: _Part, folder: str, name: str, data: Mapping[str, Any]) -> None:
-    """Add an association's product name(s), rule, type, program and member names to ``part``."""
-    try:
-        products = data["products"]
-        members = [str(m["expname"]) for p in products for m in p["members"]]
-        product = " + ".join(str(p.get("name", "")) for p in products)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AsnError(f"{os.path.join(folder, name)}: not an association file: no products with members "
-                       f"({exc!r})") from None
-    part.product.append(product)
-    part.rule.append(str(data.get("asn_rule", "")))
-    part.type.append(str(data.get("asn_type", "")))
-    part.program.append(str(data.get("program", "")))
-    part.members.append(len(members))
-    part.member_names.extend(members)
+    return _columns(folder, names, parsed)
 
 
 class Collector:
@@ -196,8 +226,11 @@ class Collector:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
         self.existed = self.folder.exists()
-        self.table = _Table()
+        self.fresh = not self.existed or not any(os.scandir(self.folder))  # then the run's files are all it holds
+        self.parts: list[pa.Table] = []
+        self.files: list[str] = []
         self.texts: list[bytes] = []
+        self.parsed: list[Any] = []
         self.chunks = 0
         self.staging: Path | None = None
 
@@ -210,31 +243,36 @@ class Collector:
         return self.staging
 
     def __call__(self, name: str, data: bytes) -> None:
-        self.start()
+        if self.staging is None:
+            self.start()
         try:
-            parsed = orjson.loads(data)
+            self.parsed.append(orjson.loads(data))
         except orjson.JSONDecodeError as exc:
             raise AsnError(f"{self.folder / name}: not an association file: {exc}") from None
-        _add_row(self.table, str(self.folder), name, parsed)
-        self.table.file.append(name)
+        self.files.append(name)
         self.texts.append(data)
         if len(self.texts) == JSON_CHUNK:
             self.flush()
 
     def flush(self) -> None:
-        """Write the files gathered since the last chunk."""
+        """Write the files gathered since the last chunk, and add them to the table."""
         if self.texts:
             path = self.staging / f"{Path(DEFAULT_PAGE).stem}_data" / f"json-{self.chunks:04d}.js"
             path.write_bytes(_script("json", self.chunks, b"[" + b",".join(self.texts) + b"]"))
+            self.parts.append(_columns(str(self.folder), self.files[-len(self.texts):], self.parsed))
             self.chunks += 1
-            self.texts = []
+            self.texts, self.parsed = [], []
+
+    @property
+    def table(self) -> _Table:
+        """The associations gathered (every one, after :meth:`flush`)."""
+        return _Table.of(self.parts)
 
     def close(self) -> None:
         """Remove what was gathered and not used."""
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
-
 
     def discard(self) -> None:
         """:meth:`close`, after a failed run: and remove the folder when the run made it and it is empty."""
@@ -244,13 +282,17 @@ class Collector:
                 self.folder.rmdir()
 
 
-def complete(collected: Collector | None) -> Collector | None:
+def complete(collected: Collector | None, files: Sequence[str] = ()) -> Collector | None:
     """``collected`` when it holds every association file of its folder, once each; else None (closed:
-    the report then reads the folder, as for a run that kept older files or left a failed rule's out)."""
+    the report then reads the folder, as for a run that kept older files or left a failed rule's out).
+
+    ``files`` are the files the run made: when the folder held nothing before the run, they are all it
+    holds (a folder of a million files is not listed again); else the folder is listed.
+    """
     if collected is None:
         return None
-    files = collected.table.file
-    if len(set(files)) == len(files) and sorted(files) == sorted(_listed(collected.folder)):
+    gathered = collected.files
+    if len(set(gathered)) == len(gathered) and set(gathered) == set(files if collected.fresh else _listed(collected.folder)):
         return collected
     collected.close()
     return None
@@ -259,45 +301,48 @@ def complete(collected: Collector | None) -> Collector | None:
 # -- the association table -------------------------------------------------------------------
 
 
-class _Table(_Part):
-    """The associations of the folder as columns, with their files' names."""
+class _Table:
+    """The associations of the folder as Arrow columns (:data:`_SCHEMA`), in the order they were read."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.file: list[str] = []
+    def __init__(self, columns: pa.Table) -> None:
+        self.columns = columns.combine_chunks()
 
-    def extend(self, names: Sequence[str], part: _Part) -> None:
-        """Add the rows of a part of the files (``_read_part``), in order."""
-        for column in ("product", "rule", "type", "program", "members", "member_names"):
-            getattr(self, column).extend(getattr(part, column))
-        self.file.extend(names)
+    @classmethod
+    def of(cls, parts: Sequence[pa.Table]) -> "_Table":
+        """The table of parts read one after the other."""
+        return cls(pa.concat_tables(parts) if parts else _SCHEMA.empty_table())
 
     def __len__(self) -> int:
-        return len(self.product)
+        return self.columns.num_rows
 
-    def members_of(self, rows: Iterable[int]) -> Iterator[tuple[int, list[str]]]:
-        """Each of ``rows`` (ascending) with its members' names."""
-        starts = np.concatenate(([0], np.cumsum(self.members)))
-        for row in rows:
-            yield row, self.member_names[starts[row]:starts[row + 1]]
+    def column(self, name: str) -> pa.Array:
+        """A column (``file``, ``product``, ``rule``, ``type``, ``program``, ``members``) as one array."""
+        column = self.columns[name]
+        return column.chunk(0) if column.num_chunks == 1 else pa.concat_arrays(column.chunks)
+
+    def counts(self) -> np.ndarray:
+        """How many members each association has."""
+        return pc.list_value_length(self.column("members")).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def keys(self) -> list[str]:
         """The key ``romanasn diff`` gives each association: its product name, with the rule when shared."""
-        counts = Counter(self.product)
-        return [name if counts[name] == 1 else f"{name} [{rule}]" for name, rule in zip(self.product, self.rule)]
+        products, rules = self.column("product").to_pylist(), self.column("rule").to_pylist()
+        counts = Counter(products)
+        return [name if counts[name] == 1 else f"{name} [{rule}]" for name, rule in zip(products, rules)]
 
     def order(self) -> np.ndarray:
         """The rows by rule, then file name: the order of the page's table."""
-        columns = pa.table({"rule": pa.array(self.rule, pa.string()), "file": pa.array(self.file, pa.string())})
-        return pc.sort_indices(columns, sort_keys=[("rule", "ascending"), ("file", "ascending")]).to_numpy()
+        return pc.sort_indices(self.columns.select(["rule", "file"]),
+                               sort_keys=[("rule", "ascending"), ("file", "ascending")]).to_numpy()
 
     def member_index(self, rank: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Every member name, sorted; where each one's associations start in the rows; the rows
         (the associations holding each name, ascending, one after the other), each row ``rank[row]``."""
-        if not self.member_names:
+        members = self.column("members")
+        if not len(pc.list_flatten(members)):
             return [], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        rows = rank[np.repeat(np.arange(len(self.members), dtype=np.int64), self.members)]
-        pairs = pa.table({"name": pa.array(self.member_names, pa.string()), "row": rows})
+        rows = rank[pc.list_parent_indices(members).to_numpy()]
+        pairs = pa.table({"name": pc.list_flatten(members), "row": rows})
         pairs = pairs.sort_by([("name", "ascending"), ("row", "ascending")])
         names, rows = pairs["name"].combine_chunks(), pairs["row"].to_numpy()
         new_name = np.concatenate(([True], pc.not_equal(names[1:], names[:-1]).to_numpy(zero_copy_only=False)))
@@ -312,30 +357,71 @@ def _chunks(count: int, size: int) -> Iterator[range]:
         yield range(start, min(start + size, count))
 
 
-def _interned(values: Sequence[str]) -> tuple[list[str], list[int]]:
+def _interned(values: pa.Array) -> tuple[list[str], np.ndarray]:
     """The distinct values, sorted, and each value's position among them."""
-    distinct = sorted(set(values))
-    position = {v: i for i, v in enumerate(distinct)}
-    return distinct, [position[v] for v in values]
+    distinct = sorted(pc.unique(values).to_pylist())
+    return distinct, pc.index_in(values, value_set=pa.array(distinct, pa.string())).to_numpy(zero_copy_only=False)
 
 
 # -- the sky ---------------------------------------------------------------------------------
 
+#: A number as an s_region writes it (what Arrow casts to a float; ``nan`` and ``inf`` are no vertices).
+_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+#: The level suffix and extension of a file name (as :func:`romanasn.naming.strip_level` takes them off).
+_SUFFIX, _SUFFIXED = r"_[A-Za-z0-9]+\.[A-Za-z0-9]+$", r"^.+_[A-Za-z0-9]+\.[A-Za-z0-9]+$"
+
 
 def parse_s_region(text: Any) -> np.ndarray | None:
     """The (V, 2) RA, Dec vertices of an ``s_region`` ``POLYGON [frame] ra dec ...``, or None."""
-    parts = str(text).split() if isinstance(text, str) else []
-    if len(parts) < 7 or parts[0].upper() != "POLYGON":
-        return None
-    numbers = parts[2:] if parts[1].isalpha() else parts[1:]
-    try:
-        values = np.array(numbers, dtype=float)
-    except ValueError:
-        return None
-    if len(values) < 6 or len(values) % 2 or not np.isfinite(values).all():
-        return None
-    vertices = values.reshape(-1, 2)
-    return vertices if np.abs(vertices[:, 1]).max() <= 90 else None
+    vertices, counts = parse_s_regions(pa.array([text if isinstance(text, str) else None], pa.string()))
+    return vertices if counts[0] else None
+
+
+def parse_s_regions(regions: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The RA, Dec vertices of ``s_region`` strings ``POLYGON [frame] ra dec ...`` (at least three,
+    Dec within +-90), one polygon after the other as (V, 2), and how many vertices each has (0: not
+    such a polygon, null or not a string)."""
+    words = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(regions.cast(pa.string())))
+    lengths = pc.fill_null(pc.list_value_length(words), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    tokens, owner = pc.list_flatten(words), pc.list_parent_indices(words).to_numpy()
+    starts = np.concatenate(([0], np.cumsum(lengths)))[:-1]
+    some = lengths > 1
+    polygon, framed = np.zeros(len(regions), bool), np.zeros(len(regions), bool)
+    polygon[some] = pc.equal(pc.utf8_upper(tokens.take(starts[some])), "POLYGON").to_numpy(zero_copy_only=False)
+    framed[some] = pc.utf8_is_alpha(tokens.take(starts[some] + 1)).to_numpy(zero_copy_only=False)
+    position = np.arange(len(tokens)) - starts[owner] - 1 - framed[owner]
+    numbers, owner, position = tokens.filter(position >= 0), owner[position >= 0], position[position >= 0]
+    valid = polygon & (lengths >= 7)
+    valid[owner[~pc.match_substring_regex(numbers, _NUMBER).to_numpy(zero_copy_only=False)]] = False
+    values = np.zeros(len(numbers))
+    usable = valid[owner]
+    values[usable] = pc.cast(numbers.filter(usable), pa.float64()).to_numpy()
+    count = np.bincount(owner, minlength=len(regions))
+    valid &= (count >= 6) & (count % 2 == 0)
+    bad = ~np.isfinite(values) | ((position % 2 == 1) & (np.abs(values) > 90))
+    valid[owner[bad]] = False
+    return values[valid[owner]].reshape(-1, 2), np.where(valid, count // 2, 0)
+
+
+def _stems(names: pa.Array) -> pa.Array:
+    """Each file name without its level suffix and extension (:func:`romanasn.naming.strip_level`)."""
+    return pc.if_else(pc.match_substring_regex(names, _SUFFIXED), pc.replace_substring_regex(names, _SUFFIX, ""),
+                      pc.replace_substring_regex(names, r"\.[^.]*$", ""))
+
+
+def _pool_rows(names: pa.Array, filenames: pa.Array) -> np.ndarray:
+    """The pool row of the exposure each member name is of (the last of a name's level), -1 for none."""
+    stems = _stems(filenames.cast(pa.large_string()))[::-1]
+    found = pc.index_in(_stems(names.cast(pa.large_string())), value_set=stems)
+    return np.where(found.is_valid().to_numpy(zero_copy_only=False),
+                    len(filenames) - 1 - pc.fill_null(found, 0).to_numpy(), -1)
+
+
+def _strings(pool: Any, name: str) -> pa.Array:
+    """A pool column as Arrow strings (masked cells null)."""
+    column = pool[name]
+    mask = np.ma.getmaskarray(column)
+    return pa.array(np.asarray(np.ma.getdata(column)).astype(str), pa.string(), mask=mask if mask.any() else None)
 
 
 def _unit(radec: np.ndarray) -> np.ndarray:
@@ -368,12 +454,48 @@ class Projection:
 
 
 def convex_hull(points: np.ndarray) -> np.ndarray:
-    """The convex hull of (N, 2) points, counter-clockwise (Andrew's monotone chain, on the points
-    outside the octagon of the extreme ones: the thousands of vertices of a large mosaic's members
-    leave a few dozen)."""
-    points = np.round(np.asarray(points, dtype=float).reshape(-1, 2), 7)
-    if len(points) > 16:
-        points = _outside_octagon(points)
+    """The convex hull of (N, 2) points (rounded to 1e-7), counter-clockwise from the lowest of the leftmost."""
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    return hulls(points, np.array([0, len(points)]))[0] if len(points) else points
+
+
+def hulls(points: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
+    """The convex hull of each group of (N, 2) points (group k: ``points[starts[k]:starts[k + 1]]``, none
+    empty), as :func:`convex_hull` gives it.
+
+    Andrew's monotone chain, on the points no polygon of extreme points of their group holds: first
+    for the extremes in 8 directions, then in 64 (all groups at once: the millions of vertices of
+    large mosaics' members leave a few dozen a group).
+    """
+    points = np.round(points, 7)
+    for directions in (8, 64):
+        kept = _outside_extremes(points, starts, directions)
+        points = points[kept]
+        starts = np.concatenate(([0], np.cumsum(np.add.reduceat(kept.astype(np.int64), starts[:-1]))))
+    return [_chain(points[a:b]) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
+
+
+def _outside_extremes(points: np.ndarray, starts: np.ndarray, directions: int) -> np.ndarray:
+    """Which points are extreme in one of ``directions`` directions within their group, or outside
+    the convex polygon of those (the others are no corners of the group's hull)."""
+    count, groups = len(points), len(starts) - 1
+    group = np.repeat(np.arange(groups), np.diff(starts))
+    extremes = np.empty((directions, groups), dtype=np.int64)
+    for k, angle in enumerate(np.linspace(0, 2 * np.pi, directions, endpoint=False)):
+        along = points @ np.array([math.cos(angle), math.sin(angle)])
+        best = np.maximum.reduceat(along, starts[:-1])
+        extremes[k] = np.minimum.reduceat(np.where(along == best[group], np.arange(count), count), starts[:-1])
+    kept = np.zeros(count, dtype=bool)
+    kept[extremes.ravel()] = True
+    for a, b in zip(extremes, np.roll(extremes, -1, axis=0)):  # the polygon's edges, counter-clockwise
+        start, edge = points[a], points[b] - points[a]
+        kept |= (edge[group, 0] * (points[:, 1] - start[group, 1])
+                 - edge[group, 1] * (points[:, 0] - start[group, 0])) < 0
+    return kept
+
+
+def _chain(points: np.ndarray) -> np.ndarray:
+    """The convex hull of a few points (Andrew's monotone chain)."""
     pts = sorted(set(map(tuple, points.tolist())))
     if len(pts) < 3:
         return np.array(pts, dtype=float).reshape(-1, 2)
@@ -391,67 +513,60 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
     return np.array(lower[:-1] + upper[:-1], dtype=float)
 
 
-def _outside_octagon(points: np.ndarray) -> np.ndarray:
-    """The extreme points in eight directions and the points outside their convex polygon (those
-    inside or on its edges are no corners of the hull)."""
-    directions = np.array([[1, 0], [1, 1], [0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1]], dtype=float)
-    extremes = points[np.argmax(points @ directions.T, axis=0)]  # counter-clockwise, maybe repeated
-    corners = extremes[(extremes != np.roll(extremes, 1, axis=0)).any(axis=1)]
-    if len(corners) < 3:
-        return points
-    a, b = corners, np.roll(corners, -1, axis=0)
-    cross = ((b[:, 0] - a[:, 0])[:, None] * (points[:, 1] - a[:, 1][:, None])
-             - (b[:, 1] - a[:, 1])[:, None] * (points[:, 0] - a[:, 0][:, None]))
-    return np.concatenate((corners, points[(cross < 0).any(axis=0)]))
-
-
 def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginManager,
              config: RunConfig) -> dict[str, Any]:
     """The footprints of the Level 3 associations (hulls of their members') and the packs' outlines."""
-    by_stem = {strip_level(str(f)): i for i, f in enumerate(np.asarray(pool["filename"]).tolist())}
-    s_regions = np.asarray(pool["s_region"]).tolist() if "s_region" in pool.colnames else [None] * len(pool)
-    polygons: dict[int, np.ndarray | None] = {}
-    shapes: list[tuple[int, list[np.ndarray]]] = []
-    level3 = {r for r, level in levels.items() if level == 3}  # every rule's, when the run report is missing
-    for row, names in table.members_of(r for r, rule in enumerate(table.rule) if not level3 or rule in level3):
-        found = []
-        for name in names:
-            i = by_stem.get(strip_level(name))
-            if i is not None and i not in polygons:
-                polygons[i] = parse_s_region(s_regions[i])
-            if i is not None and polygons[i] is not None:
-                found.append(polygons[i])
-        if found:
-            shapes.append((row, found))
-    members = [p for p in polygons.values() if p is not None]
-    outlines = [f.item for f in pm.report_sky(_Vertices(members), config)] if members else []
-    if not shapes:
+    level3 = sorted(r for r, level in levels.items() if level == 3)  # every rule's, when the run report is missing
+    rows = np.arange(len(table))
+    if level3:
+        rows = np.flatnonzero(pc.is_in(table.column("rule"), value_set=pa.array(level3, pa.string()))
+                              .to_numpy(zero_copy_only=False))
+    members = table.column("members").take(rows)
+    owner = rows[pc.list_parent_indices(members).to_numpy()]
+    at = _pool_rows(pc.list_flatten(members), _strings(pool, "filename"))
+    needed = np.unique(at[at >= 0])
+    if "s_region" in pool.colnames and len(needed):
+        vertices, counts = parse_s_regions(_strings(pool, "s_region").take(needed))
+        slot = np.searchsorted(needed, at)  # each member's polygon, among the pool rows needed
+        found = (at >= 0) & (np.take(counts, slot, mode="clip") > 0)
+        owner, slot = owner[found], slot[found]
+    if "s_region" not in pool.colnames or not len(needed) or not len(slot):
         return {"footprints": [], "outlines": [], "missing": "no member of a Level 3 association has an s_region"}
-    everything = np.concatenate([np.concatenate(found) for _, found in shapes])
-    project = Projection(_unit(everything).sum(axis=0))
-    footprints = [[row, table.rule[row], table.product[row],
-                   np.round(convex_hull(project(np.concatenate(found))), 5).ravel().tolist()]
-                  for row, found in shapes]
+    first = np.concatenate(([0], np.cumsum(counts)))
+    polygons = _Vertices(vertices, first, np.flatnonzero(counts))
+    outlines = [f.item for f in pm.report_sky(polygons, config)]
+    uses = np.repeat(np.bincount(slot, minlength=len(counts)), counts)  # each vertex, once per association holding it
+    project = Projection((_unit(vertices) * uses[:, None]).sum(axis=0))
+    xy = project(vertices)
+    lengths = counts[slot]
+    ends = np.cumsum(lengths)
+    points = xy[np.arange(ends[-1]) + np.repeat(first[slot] - (ends - lengths), lengths)]
+    shown, where = np.unique(owner, return_index=True)
+    starts = np.append(np.concatenate(([0], ends))[where], ends[-1])
+    rules, products = (table.column(c).take(shown).to_pylist() for c in ("rule", "product"))
+    footprints = [[row, rule, product, np.round(hull, 5).ravel().tolist()]
+                  for row, rule, product, hull in zip(shown.tolist(), rules, products, hulls(points, starts))]
     drawn = [{"name": o.name, "kind": o.kind, "xy": np.round(project(np.array(o.vertices)), 5).ravel().tolist()}
              for o in outlines]
     centre_ra, centre_dec = _radec(project.centre)
-    return {"footprints": footprints, "outlines": drawn, "centre": [centre_ra, centre_dec],
-            "levels": sorted(r for r, level in levels.items() if level == 3)}
+    return {"footprints": footprints, "outlines": drawn, "centre": [centre_ra, centre_dec], "levels": level3}
 
 
 class _Vertices(Sequence):
-    """Polygons' (RA, Dec) vertices as lists, made when a pack asks for them."""
+    """Polygons' (RA, Dec) vertices as lists, made when a pack asks for them: polygon ``k`` is
+    ``vertices[first[i]:first[i + 1]]`` for ``i = which[k]``."""
 
-    def __init__(self, polygons: list[np.ndarray]) -> None:
-        self.polygons = polygons
+    def __init__(self, vertices: np.ndarray, first: np.ndarray, which: np.ndarray) -> None:
+        self.vertices, self.first, self.which = vertices, first, which
 
     def __len__(self) -> int:
-        return len(self.polygons)
+        return len(self.which)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return [p.tolist() for p in self.polygons[index]]
-        return self.polygons[index].tolist()
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = self.which[index]
+        return self.vertices[self.first[i]:self.first[i + 1]].tolist()
 
 
 def _radec(vector: np.ndarray) -> tuple[float, float]:
@@ -521,7 +636,7 @@ def differences(table: _Table, folder: Path, against: Path) -> tuple[np.ndarray,
 def summary(folder: Path, report: Mapping[str, Any], table: _Table) -> dict[str, Any]:
     """What the page shows first: the run, its packs, counts, what was left out and why."""
     rules = {r.get("name"): r for r in report.get("rules", []) if isinstance(r, dict)}
-    counts = {"rule": Counter(table.rule), "type": Counter(table.type), "program": Counter(table.program)}
+    counts = {name: _value_counts(table.column(name)) for name in ("rule", "type", "program")}
     vetoes: dict[tuple[str, str, str], list[str]] = {}
     for v in report.get("vetoes", []):
         vetoes.setdefault((v.get("rule"), v.get("reason"), v.get("plugin")), []).append(v.get("filename"))
@@ -549,6 +664,12 @@ def summary(folder: Path, report: Mapping[str, Any], table: _Table) -> dict[str,
         "skipped_rules": report.get("skipped_rules", []),
         "failed_rules": report.get("failed_rules", []),
     }
+
+
+def _value_counts(values: pa.Array) -> dict[str, int]:
+    """How many times each value occurs."""
+    found = pc.value_counts(values)
+    return dict(zip(found.field("values").to_pylist(), found.field("counts").to_pylist()))
 
 
 # -- writing ----------------------------------------------------------------------------------------
@@ -639,14 +760,11 @@ def _read_table(folder: Path, report: Mapping[str, Any], writer: _Writer) -> _Ta
     names, sizes = association_files(folder, report)
     if not names and not report:
         raise AsnError(f"{folder}: no association files and no {RUN_REPORT}: nothing to report")
-    table = _Table()
     parts = list(_chunks(len(names), JSON_CHUNK))
     jobs = [(str(folder), names[r.start:r.stop], sizes[r.start:r.stop], str(writer.data / f"json-{k:04d}.js"), k)
             for k, r in enumerate(parts)]
-    for r, part in zip(parts, _each_part(jobs)):
-        table.extend(names[r.start:r.stop], part)
     writer.files["json"] = len(parts)
-    return table
+    return _Table.of(list(_each_part(jobs)))
 
 
 def _write_data(folder: Path, report: Mapping[str, Any], table: _Table, writer: _Writer, pm: PluginManager,
@@ -698,25 +816,24 @@ def _write_rows(table: _Table, order: np.ndarray, status: np.ndarray, writer: _W
 
     With those counts a filter loads only the chunks it shows.
     """
-    rules, rule_ids = _interned(table.rule)
-    types, type_ids = _interned(table.type)
-    programs, program_ids = _interned(table.program)
+    ids = {name: _interned(table.column(name)) for name in ("rule", "type", "program")}
+    members = table.counts()
     chunks = []
     for k, rows in enumerate(_chunks(len(table), ROWS_CHUNK)):
         at = order[rows.start:rows.stop]
-        columns = {name: [values[i] for i in at] for name, values in (
-            ("product", table.product), ("rule", rule_ids), ("type", type_ids), ("program", program_ids),
-            ("members", table.members), ("file", table.file))}
-        columns |= {"diff": np.ascontiguousarray(status[at]), "json": np.ascontiguousarray(at)}
+        columns = {"product": table.column("product").take(at).to_pylist(),
+                   **{name: codes[at] for name, (_, codes) in ids.items()}, "members": members[at],
+                   "file": table.column("file").take(at).to_pylist(), "diff": status[at], "json": at}
         writer.put("rows", k, _script("rows", k, columns))
-        chunks.append({"start": rows.start, "count": len(rows), "rules": _counts(columns["rule"]),
-                       "types": _counts(columns["type"]), "programs": _counts(columns["program"])})
-    return {"rules": rules, "types": types, "programs": programs, "rows": chunks, "size": ROWS_CHUNK}
+        chunks.append({"start": rows.start, "count": len(rows), **{
+            f"{name}s": _counts(columns[name]) for name in ("rule", "type", "program")}})
+    return {**{f"{name}s": values for name, (values, _) in ids.items()}, "rows": chunks, "size": ROWS_CHUNK}
 
 
-def _counts(ids: Sequence[int]) -> list[list[int]]:
+def _counts(ids: np.ndarray) -> list[list[int]]:
     """``[id, how many]`` of each id in ``ids``."""
-    return [[i, n] for i, n in sorted(Counter(ids).items())]
+    values, counts = np.unique(ids, return_counts=True)
+    return [[i, n] for i, n in zip(values.tolist(), counts.tolist())]
 
 
 def _write_names(names: list[str], starts: np.ndarray, rows: np.ndarray, writer: _Writer) -> list[str]:
