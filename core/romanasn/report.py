@@ -461,36 +461,39 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
 
 def hulls(points: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
     """The convex hull of each group of (N, 2) points (group k: ``points[starts[k]:starts[k + 1]]``, none
-    empty), as :func:`convex_hull` gives it.
-
-    Andrew's monotone chain, on the points no polygon of extreme points of their group holds: first
-    for the extremes in 8 directions, then in 64 (all groups at once: the millions of vertices of
-    large mosaics' members leave a few dozen a group).
-    """
+    empty), as :func:`convex_hull` gives it."""
     points = np.round(points, 7)
-    for directions in (8, 64):
-        kept = _outside_extremes(points, starts, directions)
-        points = points[kept]
-        starts = np.concatenate(([0], np.cumsum(np.add.reduceat(kept.astype(np.int64), starts[:-1]))))
-    return [_chain(points[a:b]) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
+    return [_hull(points[a:b]) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
 
 
-def _outside_extremes(points: np.ndarray, starts: np.ndarray, directions: int) -> np.ndarray:
-    """Which points are extreme in one of ``directions`` directions within their group, or outside
-    the convex polygon of those (the others are no corners of the group's hull)."""
-    count, groups = len(points), len(starts) - 1
-    group = np.repeat(np.arange(groups), np.diff(starts))
-    extremes = np.empty((directions, groups), dtype=np.int64)
-    for k, angle in enumerate(np.linspace(0, 2 * np.pi, directions, endpoint=False)):
-        along = points @ np.array([math.cos(angle), math.sin(angle)])
-        best = np.maximum.reduceat(along, starts[:-1])
-        extremes[k] = np.minimum.reduceat(np.where(along == best[group], np.arange(count), count), starts[:-1])
-    kept = np.zeros(count, dtype=bool)
-    kept[extremes.ravel()] = True
-    for a, b in zip(extremes, np.roll(extremes, -1, axis=0)):  # the polygon's edges, counter-clockwise
-        start, edge = points[a], points[b] - points[a]
-        kept |= (edge[group, 0] * (points[:, 1] - start[group, 1])
-                 - edge[group, 1] * (points[:, 0] - start[group, 0])) < 0
+def _directions(count: int) -> np.ndarray:
+    angles = np.linspace(0, 2 * np.pi, count, endpoint=False)
+    return np.stack((np.cos(angles), np.sin(angles)))
+
+
+#: The directions of the polygons of extreme points a hull's points are sifted with, one after the other.
+_SIEVES = [_directions(count) for count in (8, 24, 96)]
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """The convex hull of (N, 2) points: Andrew's monotone chain, on the points no polygon of extreme
+    points holds (the hundreds of thousands of vertices of a large mosaic's members leave a few dozen)."""
+    for directions in _SIEVES:
+        if len(points) <= 4 * directions.shape[1]:
+            break
+        points = points[_outside_extremes(points, directions)]
+    return _chain(points)
+
+
+def _outside_extremes(points: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Which points are the extreme ones in ``directions`` (2, K, counter-clockwise), or outside their
+    convex polygon (the others are no corners of the hull)."""
+    extremes = (points @ directions).argmax(axis=0)
+    corners = points[extremes]
+    edges = np.roll(corners, -1, axis=0) - corners
+    kept = (edges[:, 0] * (points[:, 1, None] - corners[:, 1])
+            - edges[:, 1] * (points[:, 0, None] - corners[:, 0]) < 0).any(axis=1)
+    kept[extremes] = True
     return kept
 
 
@@ -537,19 +540,34 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
     outlines = [f.item for f in pm.report_sky(polygons, config)]
     uses = np.repeat(np.bincount(slot, minlength=len(counts)), counts)  # each vertex, once per association holding it
     project = Projection((_unit(vertices) * uses[:, None]).sum(axis=0))
-    xy = project(vertices)
-    lengths = counts[slot]
-    ends = np.cumsum(lengths)
-    points = xy[np.arange(ends[-1]) + np.repeat(first[slot] - (ends - lengths), lengths)]
-    shown, where = np.unique(owner, return_index=True)
-    starts = np.append(np.concatenate(([0], ends))[where], ends[-1])
+    shown, outlines_xy = _footprints(project(vertices), first, slot, owner)
     rules, products = (table.column(c).take(shown).to_pylist() for c in ("rule", "product"))
-    footprints = [[row, rule, product, np.round(hull, 5).ravel().tolist()]
-                  for row, rule, product, hull in zip(shown.tolist(), rules, products, hulls(points, starts))]
+    footprints = [[row, rule, product, xy] for row, rule, product, xy in zip(shown.tolist(), rules, products, outlines_xy)]
     drawn = [{"name": o.name, "kind": o.kind, "xy": np.round(project(np.array(o.vertices)), 5).ravel().tolist()}
              for o in outlines]
     centre_ra, centre_dec = _radec(project.centre)
     return {"footprints": footprints, "outlines": drawn, "centre": [centre_ra, centre_dec], "levels": level3}
+
+
+def _footprints(xy: np.ndarray, first: np.ndarray, slot: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, list]:
+    """The associations that have footprints (``owner`` of each member's polygon ``slot``, ascending), and
+    each one's hull (as ``[x, y, x, y ...]``) of its members' polygons (``xy[first[i]:first[i + 1]]``).
+
+    Associations of the same members share one hull.
+    """
+    shown, where = np.unique(owner, return_index=True)
+    bounds = np.append(where, len(owner)).tolist()
+    known: dict[bytes, int] = {}
+    same = [known.setdefault(slot[a:b].tobytes(), len(known)) for a, b in zip(bounds[:-1], bounds[1:])]
+    groups = np.unique(same, return_index=True)[1]  # the first association of each set of members
+    slots = np.concatenate([slot[bounds[g]:bounds[g + 1]] for g in groups])
+    sizes = np.array([bounds[g + 1] - bounds[g] for g in groups])
+    lengths = first[slots + 1] - first[slots]
+    ends = np.cumsum(lengths)
+    points = xy[np.arange(ends[-1]) + np.repeat(first[slots] - (ends - lengths), lengths)]
+    starts = np.concatenate(([0], ends[np.cumsum(sizes) - 1]))
+    made = [np.round(hull, 5).ravel().tolist() for hull in hulls(points, starts)]
+    return shown, [made[k] for k in same]
 
 
 class _Vertices(Sequence):
