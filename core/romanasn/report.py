@@ -40,7 +40,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -48,6 +48,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from romanasn import asnfile, diff
 from romanasn._version import __version__
@@ -117,15 +118,14 @@ def _listed(folder: Path) -> list[str]:
             and os.path.splitext(name)[1].lower() in diff.SUFFIXES]
 
 
-def load_association(folder: str, name: str, folder_fd: int, size: int | None = None) -> tuple[dict[str, Any], bytes]:
-    """An association file's mapping and its JSON text; an :class:`AsnError` names a bad file.
+def load_association(folder: str, name: str, folder_fd: int, size: int | None = None) -> bytes:
+    """An association file's JSON text (a YAML or ASDF one's converted).
 
     ``folder_fd`` is the folder opened (``os.open``): a file is opened from it, read and closed
     with three system calls (one read when its ``size`` is known), the cost that counts for a million files.
     """
     if not name.lower().endswith(".json"):
-        data = dict(asnfile.load_asn_dict(os.path.join(folder, name)))
-        return data, orjson.dumps(data, default=str)
+        return orjson.dumps(dict(asnfile.load_asn_dict(os.path.join(folder, name))), default=str)
     fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=folder_fd)
     try:
         raw = os.read(fd, size + 1) if size is not None else b""
@@ -136,33 +136,39 @@ def load_association(folder: str, name: str, folder_fd: int, size: int | None = 
             raw = b"".join(pieces)
     finally:
         os.close(fd)
-    try:
-        return orjson.loads(raw), raw
-    except orjson.JSONDecodeError as exc:
-        raise AsnError(f"{os.path.join(folder, name)}: not an association file: {exc}") from None
+    return raw
 
 
 #: The fields of an association file the table shows (those of no interest are not converted).
 _ASN = pa.struct([("asn_rule", pa.string()), ("asn_type", pa.string()), ("program", pa.string()),
                   ("products", pa.list_(pa.struct([
                       ("name", pa.string()), ("members", pa.list_(pa.struct([("expname", pa.string())])))])))])
+_JSON_OPTIONS = pa_json.ParseOptions(explicit_schema=pa.schema(list(_ASN)), unexpected_field_behavior="ignore")
 #: The table's columns: one row per association file.
 _SCHEMA = pa.schema([("file", pa.string()), ("product", pa.string()), ("rule", pa.string()), ("type", pa.string()),
                      ("program", pa.string()), ("members", pa.list_(pa.large_string()))])
 
 
-def _columns(folder: str, names: Sequence[str], parsed: list) -> pa.Table:
-    """The table's columns of parsed association files (``names``, in order): file, product (the
-    products' names joined by `` + ``), rule, type, program, and the members' names.
+def _columns(folder: str, names: Sequence[str], texts: Sequence[bytes | memoryview]) -> pa.Table:
+    """The table's columns of association files (``names``, their JSON ``texts``, in order): file, product
+    (the products' names joined by `` + ``), rule, type, program, and the members' names.
 
-    Arrow converts the parsed files in one call; a file it cannot take (a value of another type, a
-    part missing) goes through :func:`_plain`, which names a file that is no association file.
+    Arrow's JSON reader reads the fields the table needs, every file in one call (releasing the GIL);
+    files it cannot take (not JSON, a value of another type, a part missing) are parsed one by one, and
+    :func:`_plain` names a file that is no association file.
     """
+    # one file a line: valid JSON holds raw newlines only between tokens (as spaces), and no \x1e
+    lines = b"\x1e".join(texts).replace(b"\n", b" ").replace(b"\x1e", b"\n")
     try:
-        asn = pa.array(parsed, type=_ASN)
-        columns = _flat(asn)
+        read = pa_json.read_json(pa.BufferReader(lines), read_options=pa_json.ReadOptions(
+            use_threads=False, block_size=min(len(lines) + 1, 2**31 - 1)), parse_options=_JSON_OPTIONS)
+        if read.num_rows != len(names):
+            raise _Missing
+        columns = _flat(*(read[field.name].combine_chunks() for field in _ASN))
     except (pa.ArrowInvalid, pa.ArrowTypeError, _Missing):
-        columns = _flat(pa.array([_plain(folder, name, data) for name, data in zip(names, parsed)], type=_ASN))
+        plain = pa.array([_plain(folder, name, _parsed(folder, name, text)) for name, text in zip(names, texts)],
+                         type=_ASN)
+        columns = _flat(*plain.flatten())
     return pa.Table.from_arrays([pa.array(names, pa.string()), *columns], schema=_SCHEMA)
 
 
@@ -170,9 +176,8 @@ class _Missing(Exception):
     """A part of an association file the table needs is null."""
 
 
-def _flat(asn: pa.StructArray) -> list[pa.Array]:
-    """Product, rule, type, program and members' names of each association of ``asn`` (made by :data:`_ASN`)."""
-    rule, kind, program, product_lists = asn.flatten()
+def _flat(rule: pa.Array, kind: pa.Array, program: pa.Array, product_lists: pa.ListArray) -> list[pa.Array]:
+    """Product, rule, type, program and members' names of each association (the fields of :data:`_ASN`)."""
     products = product_lists.flatten()
     product_names, member_lists = products.flatten()
     members = member_lists.flatten()
@@ -183,6 +188,13 @@ def _flat(asn: pa.StructArray) -> list[pa.Array]:
     starts = member_lists.offsets.to_numpy()[product_lists.offsets.to_numpy()]
     return [joined, *(pc.fill_null(a, "") for a in (rule, kind, program)),
             pa.ListArray.from_arrays(pa.array(starts, pa.int32()), expnames.cast(pa.large_string()))]
+
+
+def _parsed(folder: str, name: str, text: bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise AsnError(f"{os.path.join(folder, name)}: not an association file: {exc}") from None
 
 
 def _plain(folder: str, name: str, data: Any) -> dict[str, Any]:
@@ -204,35 +216,40 @@ def _text(value: Any) -> str:
 
 def _read_part(folder: str, names: Sequence[str], sizes: Sequence[int | None], data_file: str, k: int) -> pa.Table:
     """Read a part of the files: write their JSON as ``data_file``, return their table columns."""
-    parsed, texts = [], []
     folder_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        for name, size in zip(names, sizes):
-            data, raw = load_association(folder, name, folder_fd, size)
-            parsed.append(data)
-            texts.append(raw)
+        texts = [load_association(folder, name, folder_fd, size) for name, size in zip(names, sizes)]
     finally:
         os.close(folder_fd)
+    return _write_part(folder, names, texts, data_file, k)
+
+
+def _write_part(folder: str, names: Sequence[str], texts: Sequence[bytes], data_file: str | Path, k: int) -> pa.Table:
+    """Write the JSON ``texts`` of files as the data file ``json-k``; their table columns."""
+    columns = _columns(folder, names, texts)  # first: a file that is no association file is not written out
     with open(data_file, "wb") as out:
-        out.write(_script("json", k, b"[" + b",".join(texts) + b"]"))
-    return _columns(folder, names, parsed)
+        out.writelines((b"RomanasnReport.json(%d,[" % k, b",".join(texts), b"]);\n"))
+    return columns
 
 
 class Collector:
-    """A report's table gathered as ``generate --report`` writes the run's files: each file's bytes
-    are parsed as they pass and written into the report's data in chunks, so that the report reads
-    no association file back. Call it with each file's name and bytes; :meth:`close` when done."""
+    """A report's table gathered as ``generate --report`` writes the run's files, so that the report
+    reads no association file back: a chunk of files at a time, their bytes are written into the
+    report's data and read into its table on a thread of its own (which leaves the GIL to the run
+    while it writes and reads). Call it with each file's name and bytes; :meth:`close` when done."""
+
+    #: Chunks handed to the thread and not done yet, at most (the run waits for the oldest beyond).
+    PENDING = 4
 
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
         self.existed = self.folder.exists()
         self.fresh = not self.existed or not any(os.scandir(self.folder))  # then the run's files are all it holds
-        self.parts: list[pa.Table] = []
+        self.parts: list[Future] = []
         self.files: list[str] = []
         self.texts: list[bytes] = []
-        self.parsed: list[Any] = []
-        self.chunks = 0
         self.staging: Path | None = None
+        self.reader = ThreadPoolExecutor(1, thread_name_prefix="romanasn-report")
 
     def start(self) -> Path:
         """The staging folder of the page and its data (made on the first call)."""
@@ -245,31 +262,36 @@ class Collector:
     def __call__(self, name: str, data: bytes) -> None:
         if self.staging is None:
             self.start()
-        try:
-            self.parsed.append(orjson.loads(data))
-        except orjson.JSONDecodeError as exc:
-            raise AsnError(f"{self.folder / name}: not an association file: {exc}") from None
         self.files.append(name)
         self.texts.append(data)
         if len(self.texts) == JSON_CHUNK:
             self.flush()
 
     def flush(self) -> None:
-        """Write the files gathered since the last chunk, and add them to the table."""
+        """Hand the files gathered since the last chunk to the thread."""
         if self.texts:
-            path = self.staging / f"{Path(DEFAULT_PAGE).stem}_data" / f"json-{self.chunks:04d}.js"
-            path.write_bytes(_script("json", self.chunks, b"[" + b",".join(self.texts) + b"]"))
-            self.parts.append(_columns(str(self.folder), self.files[-len(self.texts):], self.parsed))
-            self.chunks += 1
-            self.texts, self.parsed = [], []
+            k = len(self.parts)
+            if k >= self.PENDING:
+                self.parts[k - self.PENDING].result()
+            data_file = self.staging / f"{Path(DEFAULT_PAGE).stem}_data" / f"json-{k:04d}.js"
+            self.parts.append(self.reader.submit(_write_part, str(self.folder), self.files[-len(self.texts):],
+                                                 self.texts, data_file, k))
+            self.texts = []
+
+    @property
+    def chunks(self) -> int:
+        """How many data files of the files' JSON there are."""
+        return len(self.parts)
 
     @property
     def table(self) -> _Table:
-        """The associations gathered (every one, after :meth:`flush`)."""
-        return _Table.of(self.parts)
+        """The associations gathered (every one: the files gathered since the last chunk are handed over)."""
+        self.flush()
+        return _Table.of([part.result() for part in self.parts])
 
     def close(self) -> None:
-        """Remove what was gathered and not used."""
+        """Stop the thread; remove what was gathered and not used."""
+        self.reader.shutdown(cancel_futures=True)
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
@@ -759,8 +781,8 @@ def write_report(
         data.mkdir(exist_ok=True)
         writer = _Writer(data)
         if collected is not None:
-            collected.flush()
-            table, writer.files["json"] = collected.table, collected.chunks
+            table = collected.table
+            writer.files["json"] = collected.chunks
         else:
             table = _read_table(folder, report, writer)
         meta = _write_data(folder, report, table, writer, plugin_manager, pool, config, against, explain)
@@ -769,7 +791,7 @@ def write_report(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if collected is not None:
-            collected.staging = None
+            collected.close()
     return page
 
 
