@@ -361,17 +361,15 @@ class _Table:
         """Every member name, sorted; where each one's associations start in the rows; the rows
         (the associations holding each name, ascending, one after the other), each row ``rank[row]``."""
         members = self.column("members")
-        if not len(pc.list_flatten(members)):
-            return [], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        rows = rank[pc.list_parent_indices(members).to_numpy()]
-        pairs = pa.table({"name": pc.list_flatten(members), "row": rows})
-        pairs = pairs.sort_by([("name", "ascending"), ("row", "ascending")])
-        names, rows = pairs["name"].combine_chunks(), pairs["row"].to_numpy()
-        new_name = np.concatenate(([True], pc.not_equal(names[1:], names[:-1]).to_numpy(zero_copy_only=False)))
-        kept = new_name | np.concatenate(([True], rows[1:] != rows[:-1]))  # a name twice in one association
-        firsts = np.flatnonzero(new_name[kept])
-        distinct = names.filter(pa.array(kept)).take(pa.array(firsts)).to_pylist()
-        return distinct, np.append(firsts, kept.sum()).astype(np.int64), rows[kept]
+        names = pc.dictionary_encode(pc.list_flatten(members))
+        order = pc.sort_indices(names.dictionary).to_numpy()
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        rows = len(self) or 1
+        pairs = np.unique(position[names.indices.to_numpy()] * rows  # a name twice in one association once
+                          + rank[pc.list_parent_indices(members).to_numpy()])
+        starts = np.searchsorted(pairs // rows, np.arange(len(order) + 1))
+        return names.dictionary.take(order).to_pylist(), starts.astype(np.int64), pairs % rows
 
 
 def _chunks(count: int, size: int) -> Iterator[range]:
@@ -411,17 +409,19 @@ def parse_s_regions(regions: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     polygon, framed = np.zeros(len(regions), bool), np.zeros(len(regions), bool)
     polygon[some] = pc.equal(pc.utf8_upper(tokens.take(starts[some])), "POLYGON").to_numpy(zero_copy_only=False)
     framed[some] = pc.utf8_is_alpha(tokens.take(starts[some] + 1)).to_numpy(zero_copy_only=False)
-    position = np.arange(len(tokens)) - starts[owner] - 1 - framed[owner]
-    numbers, owner, position = tokens.filter(position >= 0), owner[position >= 0], position[position >= 0]
     valid = polygon & (lengths >= 7)
-    valid[owner[~pc.match_substring_regex(numbers, _NUMBER).to_numpy(zero_copy_only=False)]] = False
-    values = np.zeros(len(numbers))
-    usable = valid[owner]
-    values[usable] = pc.cast(numbers.filter(usable), pa.float64()).to_numpy()
+    position = np.arange(len(tokens)) - starts[owner] - 1 - framed[owner]
+    kept = valid[owner] & (position >= 0)
+    numbers, owner, position = tokens.filter(kept), owner[kept], position[kept]
+    try:
+        values = pc.cast(numbers, pa.float64()).to_numpy()
+    except pa.ArrowInvalid:  # a word that is no number: no vertices (nan) for its polygon
+        numeric = pc.match_substring_regex(numbers, _NUMBER).to_numpy(zero_copy_only=False)
+        values = np.full(len(numbers), np.nan)
+        values[numeric] = pc.cast(numbers.filter(numeric), pa.float64()).to_numpy()
     count = np.bincount(owner, minlength=len(regions))
     valid &= (count >= 6) & (count % 2 == 0)
-    bad = ~np.isfinite(values) | ((position % 2 == 1) & (np.abs(values) > 90))
-    valid[owner[bad]] = False
+    valid[owner[~np.isfinite(values) | ((position % 2 == 1) & (np.abs(values) > 90))]] = False
     return values[valid[owner]].reshape(-1, 2), np.where(valid, count // 2, 0)
 
 
@@ -433,17 +433,21 @@ def _stems(names: pa.Array) -> pa.Array:
 
 def _pool_rows(names: pa.Array, filenames: pa.Array) -> np.ndarray:
     """The pool row of the exposure each member name is of (the last of a name's level), -1 for none."""
+    names = pc.dictionary_encode(names)  # each name once: members of many associations repeat
     stems = _stems(filenames.cast(pa.large_string()))[::-1]
-    found = pc.index_in(_stems(names.cast(pa.large_string())), value_set=stems)
-    return np.where(found.is_valid().to_numpy(zero_copy_only=False),
+    found = pc.index_in(_stems(names.dictionary.cast(pa.large_string())), value_set=stems)
+    rows = np.where(found.is_valid().to_numpy(zero_copy_only=False),
                     len(filenames) - 1 - pc.fill_null(found, 0).to_numpy(), -1)
+    return rows[names.indices.to_numpy()]
 
 
 def _strings(pool: Any, name: str) -> pa.Array:
     """A pool column as Arrow strings (masked cells null)."""
     column = pool[name]
     mask = np.ma.getmaskarray(column)
-    return pa.array(np.asarray(np.ma.getdata(column)).astype(str), pa.string(), mask=mask if mask.any() else None)
+    values = np.asarray(np.ma.getdata(column))
+    return pa.array(values if values.dtype.kind == "U" else values.astype(str), pa.string(),
+                    mask=mask if mask.any() else None)
 
 
 def _unit(radec: np.ndarray) -> np.ndarray:
@@ -549,11 +553,13 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
     members = table.column("members").take(rows)
     owner = rows[pc.list_parent_indices(members).to_numpy()]
     at = _pool_rows(pc.list_flatten(members), _strings(pool, "filename"))
-    needed = np.unique(at[at >= 0])
+    used = np.zeros(len(pool) + 1, dtype=bool)
+    used[at] = True  # (-1, none, marks the last)
+    needed = np.flatnonzero(used[:-1])
     if "s_region" in pool.colnames and len(needed):
         vertices, counts = parse_s_regions(_strings(pool, "s_region").take(needed))
-        slot = np.searchsorted(needed, at)  # each member's polygon, among the pool rows needed
-        found = (at >= 0) & (np.take(counts, slot, mode="clip") > 0)
+        slot = np.cumsum(used[:-1])[at] - 1  # each member's polygon, among the pool rows needed
+        found = (at >= 0) & (counts[slot] > 0)
         owner, slot = owner[found], slot[found]
     if "s_region" not in pool.colnames or not len(needed) or not len(slot):
         return {"footprints": [], "outlines": [], "missing": "no member of a Level 3 association has an s_region"}
