@@ -207,9 +207,11 @@ def print_result(r: dict) -> None:
     print(f"  write its data's bytes    {r['write_floor']:7.2f} s (floor: {r['data_mib']:.0f} MiB in {r['data_files']} "
           f"files); the report is {r['report_in_generate'] / r['write_floor']:.1f}x the floor "
           f"({(r['report_in_generate'] + r['thread_cpu']) / r['write_floor']:.1f}x with its thread's CPU)")
-    print(f"  read every file (floor)   {r['floor_wall']:7.2f} s before the report, {r['floor_after_wall']:.2f} s after it")
+    print(f"  read every file (floor)   {r['floor_wall']:7.2f} s before the report, "
+          f"{r['floor_after_wall']:.2f} s after it")
+    floor = min(r["floor_wall"], r["floor_after_wall"])
     print(f"  romanasn report RUN       {r['report_wall']:7.2f} s wall, {r['report_cpu']:.2f} s CPU "
-          f"({r['report_wall'] / min(r['floor_wall'], r['floor_after_wall']):.1f}x the faster floor: it reads every file)")
+          f"({r['report_wall'] / floor:.1f}x the faster floor: it reads every file)")
     if "report_with_pool_wall" in r:
         print(f"  romanasn report --pool    {r['report_with_pool_wall']:7.2f} s wall (adds the sky and explain's verdicts)")
     print(f"  page open (first rows)    {r['open']:7.2f} s")

@@ -26,6 +26,13 @@ loaded only when the page needs it:
 The summary (inputs, packs, counts, vetoes, orphans, failed rules) comes from
 the run report ``romanasn-run.json`` and is inlined in the page. The page
 and its data folder replace the old ones only when both are complete.
+
+A million files make the data by columns, not by file: Arrow's JSON reader
+reads the fields the table needs from each chunk of files at once (on a thread
+of its own while ``generate --report`` runs), the table and the member index
+are Arrow arrays, member names are joined to pool rows and the ``s_region``
+strings parsed by Arrow's compute functions, and each footprint's hull is taken on the
+few points no polygon of its extreme points holds.
 """
 
 from __future__ import annotations
@@ -244,7 +251,7 @@ class Collector:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
         self.existed = self.folder.exists()
-        self.fresh = not self.existed or not any(os.scandir(self.folder))  # then the run's files are all it holds
+        self.fresh = not self.existed or _empty(self.folder)  # then the run's files are all it holds
         self.parts: list[Future] = []
         self.files: list[str] = []
         self.texts: list[bytes] = []
@@ -304,6 +311,11 @@ class Collector:
                 self.folder.rmdir()
 
 
+def _empty(folder: Path) -> bool:
+    with os.scandir(folder) as entries:
+        return next(entries, None) is None
+
+
 def complete(collected: Collector | None, files: Sequence[str] = ()) -> Collector | None:
     """``collected`` when it holds every association file of its folder, once each; else None (closed:
     the report then reads the folder, as for a run that kept older files or left a failed rule's out).
@@ -314,7 +326,8 @@ def complete(collected: Collector | None, files: Sequence[str] = ()) -> Collecto
     if collected is None:
         return None
     gathered = collected.files
-    if len(set(gathered)) == len(gathered) and set(gathered) == set(files if collected.fresh else _listed(collected.folder)):
+    held = files if collected.fresh else _listed(collected.folder)
+    if len(set(gathered)) == len(gathered) and set(gathered) == set(held):
         return collected
     collected.close()
     return None
@@ -568,9 +581,9 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
     outlines = [f.item for f in pm.report_sky(polygons, config)]
     uses = np.repeat(np.bincount(slot, minlength=len(counts)), counts)  # each vertex, once per association holding it
     project = Projection((_unit(vertices) * uses[:, None]).sum(axis=0))
-    shown, outlines_xy = _footprints(project(vertices), first, slot, owner)
+    shown, hulls_xy = _footprints(project(vertices), first, slot, owner)
     rules, products = (table.column(c).take(shown).to_pylist() for c in ("rule", "product"))
-    footprints = [[row, rule, product, xy] for row, rule, product, xy in zip(shown.tolist(), rules, products, outlines_xy)]
+    footprints = [list(row) for row in zip(shown.tolist(), rules, products, hulls_xy)]
     drawn = [{"name": o.name, "kind": o.kind, "xy": np.round(project(np.array(o.vertices)), 5).ravel().tolist()}
              for o in outlines]
     centre_ra, centre_dec = _radec(project.centre)
