@@ -275,3 +275,71 @@ def test_projection_and_hull():
     assert report_module.parse_s_region("CIRCLE 1 2 3") is None
     assert report_module._script("rows", 3, b"[2]", {"a": "</script>"}) == (
         b'RomanasnReport.rows(3,[2],{"a":"</script>"});\n')
+
+
+def test_s_regions_are_parsed_as_one_at_a_time():
+    import pyarrow as pa
+
+    regions = ["POLYGON ICRS 1 2 3 4 5 6", "  polygon 1 2 3 4 5 6 7 8 ", "POLYGON 1 2 3 4 5", "POLYGON 1 2 3 4 5 91",
+               "POLYGON ICRS 1 2 3 nan 5 6", "POLYGON ICRS 1 2 3 x 5 6", "CIRCLE ICRS 1 2 3 4 5", None, "",
+               "POLYGON ICRS 1e1 -2.5 3. .4 +5 6E-1"]
+    vertices, counts = report_module.parse_s_regions(pa.array(regions, pa.string()))
+    assert counts.tolist() == [3, 4, 0, 0, 0, 0, 0, 0, 0, 3]
+    assert vertices[-3:].tolist() == [[10, -2.5], [3, 0.4], [5, 0.6]]
+    assert report_module.parse_s_region(regions[1]).tolist() == [[1, 2], [3, 4], [5, 6], [7, 8]]
+
+
+def test_member_names_find_pool_rows_as_strip_level_does():
+    import pyarrow as pa
+
+    from romanasn.naming import strip_level
+
+    names = ["r1_0001_wfi01_f158_cal.asdf", "r1_0001_wfi01_f158_uncal.asdf", "x.y_z_rate.fits", "_cal.asdf",
+             "plain", "a.b.c", "a__cal.asdf", "r2_0001_wfi02_f158.asdf"]
+    assert report_module._stems(pa.array(names, pa.large_string())).to_pylist() == [strip_level(n) for n in names]
+    pool = pa.array(["r1_0001_wfi01_f158_uncal.asdf", "r2_0001_wfi02_f158_uncal.asdf", "r1_0001_wfi01_f158_x.asdf"])
+    rows = report_module._pool_rows(pa.array(["r1_0001_wfi01_f158_cal.asdf", "r3_cal.asdf",
+                                              "r2_0001_wfi02_f158_rate.asdf"]), pool)
+    assert rows.tolist() == [2, -1, 1]  # the last pool row of an exposure, none for an unknown one
+
+
+def test_hulls_of_many_footprints_are_the_monotone_chains():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    groups = [rng.normal(size=(n, 2)) * rng.uniform(0.1, 50) for n in (3, 4, 17, 500, 5000)]
+    groups.append(np.array([[0, 0], [1, 1], [2, 2], [3, 3]] * 30, dtype=float))  # collinear, repeated
+    angles = rng.uniform(0, 2 * np.pi, 3000)
+    groups.append(np.stack((np.cos(angles), np.sin(angles)), axis=1) * 40)  # every point a corner
+    starts = np.cumsum([0] + [len(g) for g in groups])
+    found = report_module.hulls(np.concatenate(groups), starts)
+    for group, hull in zip(groups, found):
+        assert np.array_equal(hull, report_module._chain(np.round(group, 7)))
+    assert found[-2].tolist() == [[0, 0], [3, 3]]
+
+
+def test_files_arrow_cannot_read_are_read_one_by_one(tmp_path):
+    folder = tmp_path / "asn"
+    folder.mkdir()
+    asn = {"asn_rule": "r", "asn_type": "image3", "program": 5,
+           "products": [{"name": "p1", "members": [{"expname": 42}]}, {"name": "p2", "members": []}]}
+    (folder / "a_asn.json").write_text(json.dumps(asn, indent=1))
+    (folder / "b_asn.json").write_text(json.dumps({**asn, "program": "00005", "products": [{"members": []}]}))
+    page = report_module.write_report(folder, plugin_manager=get_plugin_manager())
+    rows = table_rows(data_files(page), page_summary(page))
+    assert [(r["product"], r["members"]) for r in rows] == [("p1 + p2", 1), ("", 0)]
+    assert page_summary(page)["programs"] == {"00005": 1, "5": 1}
+    (folder / "c_asn.json").write_text(json.dumps({**asn, "products": [{"name": "p", "members": [{}]}]}))
+    with pytest.raises(Exception, match="c_asn.json: not an association file"):
+        report_module.write_report(folder, plugin_manager=get_plugin_manager())
+
+
+def test_generate_report_into_a_folder_with_other_files_lists_them(tmp_path):
+    out = tmp_path / "asn"
+    out.mkdir()
+    kept = {"asn_rule": "older", "asn_type": "image3", "products": [{"name": "older", "members": [{"expname": "x"}]}]}
+    (out / "older_asn.json").write_text(json.dumps(kept))
+    assert main(["generate", str(EXAMPLE_POOL), "-o", str(out), "-q", "--rules", "wfi_image_visit", "--report"]) == 0
+    rows = table_rows(data_files(out / "report.html"), page_summary(out / "report.html"))
+    files = sorted(r["file"] for r in rows)
+    assert "older_asn.json" in files and files == sorted(p.name for p in out.glob("*_asn.json"))
