@@ -59,6 +59,7 @@ import pyarrow.json as pa_json
 
 from romanasn import asnfile, diff
 from romanasn._version import __version__
+from romanasn.engine import paused_gc
 from romanasn.errors import AsnError, UsageError
 from romanasn.naming import strip_level
 from romanasn.plugins.manager import PluginManager
@@ -799,12 +800,13 @@ def write_report(
         data = staging / f"{page.stem}_data"
         data.mkdir(exist_ok=True)
         writer = _Writer(data)
-        if collected is not None:
-            table = collected.table
-            writer.files["json"] = collected.chunks
-        else:
-            table = _read_table(folder, report, writer)
-        meta = _write_data(folder, report, table, writer, plugin_manager, pool, config, against, explain)
+        with paused_gc():  # a run's millions of records are not scanned again and again
+            if collected is not None:
+                table = collected.table
+                writer.files["json"] = collected.chunks
+            else:
+                table = _read_table(folder, report, writer)
+            meta = _write_data(folder, report, table, writer, plugin_manager, pool, config, against, explain)
         (staging / page.name).write_bytes(render_page(meta, f"{page.stem}_data"))
         _replace(staging, page)
     finally:
