@@ -460,8 +460,10 @@ def _strings(pool: Any, name: str) -> pa.Array:
     column = pool[name]
     mask = np.ma.getmaskarray(column)
     values = np.asarray(np.ma.getdata(column))
-    return pa.array(values if values.dtype.kind == "U" else values.astype(str), pa.string(),
-                    mask=mask if mask.any() else None)
+    try:
+        return pa.array(values, pa.string(), mask=mask if mask.any() else None)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # values that are not text
+        return pa.array(values.astype(str), pa.string(), mask=mask if mask.any() else None)
 
 
 def _unit(radec: np.ndarray) -> np.ndarray:
