@@ -155,13 +155,14 @@ def arriving(target: str, new):
                                       {"p": int(new["program"][0])}).scalars())
     finally:
         db.close()
-    old_visit = str(new["visit_id"][0])
-    visit = next(f"{old_visit[:16]}{number:03d}" for number in range(999, 0, -1)
-                 if f"{old_visit[:16]}{number:03d}" not in visits)
+    fresh: dict[str, str] = {}  # each visit of the rows -> a visit of the same pass and segment the pool lacks
+    for old in sorted(set(map(str, new["visit_id"]))):
+        fresh[old] = next(f"{old[:16]}{number:03d}" for number in range(999, 0, -1)
+                          if f"{old[:16]}{number:03d}" not in visits | set(fresh.values()))
     moved = new.copy()
     for name in ("visit_id", "observation_id", "filename"):
-        moved[name] = [str(value).replace(str(vid), visit) for value, vid in zip(new[name], new["visit_id"])]
-    moved["visit"] = int(visit[16:])
+        moved[name] = [str(value).replace(str(vid), fresh[str(vid)]) for value, vid in zip(new[name], new["visit_id"])]
+    moved["visit"] = [int(fresh[str(vid)][16:]) for vid in new["visit_id"]]
     return moved
 
 
@@ -250,7 +251,8 @@ def bench_landing(work: Path, target: str, out: Path, program: int) -> dict:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
     visit = f"{program:05d}99099099099099"
-    row = exposure_rows(visit, int(time.time()) % 9999 + 1, detectors=(1,),  # a new exposure at each run ma_table_name="IMG_16", ma_table_number=16, nresultants=6,
+    row = exposure_rows(visit, int(time.time()) % 9999 + 1, detectors=(1,),  # a new exposure at each run
+                        ma_table_name="IMG_16", ma_table_number=16, nresultants=6,
                         program_category="SURVEY", program_subcategory="HLWA")[0]
     path = make_exposure(staging, row)
     watching = Watching(landing, target, out, work / "landing.events")

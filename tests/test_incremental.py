@@ -143,36 +143,52 @@ def _exposures(rng, program: int, count: int) -> list[list[dict]]:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_updates_of_random_changes_write_what_a_full_run_writes(seed, tmp_path):
-    """Additions, rows moved between groups and removals, in random batches: after each
-    ``--update --prune`` the folder holds what a full run from the pool writes, file for
-    file, and every association keeps its asn_id."""
+def test_updates_of_random_changes_write_what_a_full_run_writes(seed, tmp_path, monkeypatch):
+    """Additions alone (some degraded: the groups' files are patched), then additions, rows
+    moved between groups and removals, in random batches: after each ``--update --prune`` the
+    folder holds what a full run from the pool writes, file for file, and every association
+    keeps its asn_id."""
     import random
 
+    from romanasn import incremental
+
+    spliced, splice = [], incremental._spliced
+    monkeypatch.setattr(incremental, "_spliced", lambda *args: spliced.append(args[2]) or splice(*args))
     rng = random.Random(seed)
     db, out = str(tmp_path / "pool.sqlite"), tmp_path / "asn"
     pool = {row["filename"]: row for exposure in (_exposures(rng, p, 6) for p in (1, 2, 3)) for rows in exposure
             for row in rows}
     put(db, list(pool.values()))
     assert main(["generate", db, "-o", str(out), "-q"]) == 0
-    for step in range(4):
+    patched = 0
+    for step in range(6):
         ids = {name: entry.asn_id for name, entry in entries(out).items()}
         new = [row for rows in _exposures(rng, rng.choice([1, 2, 3]), 2) for row in rows]
-        moved = [dict(row, optical_element="F213") for row in rng.sample(sorted(pool.values(), key=str), 3)
-                 if row["exposure_type"] == "WFI_IMAGE"]
-        gone = [name for name in rng.sample(sorted(pool), 3) if name not in {row["filename"] for row in moved}]
+        new = [dict(row, engineering_quality="SUSPECT") if rng.random() < 0.2 else row for row in new]
+        moved, gone = [], []
+        if step % 2:
+            moved = [dict(row, optical_element="F213") for row in rng.sample(sorted(pool.values(), key=str), 3)
+                     if row["exposure_type"] == "WFI_IMAGE"]
+            gone = [name for name in rng.sample(sorted(pool), 3) if name not in {row["filename"] for row in moved}]
         put(db, new + moved, gone)
         pool.update((row["filename"], row) for row in new + moved)
         for name in gone:
             pool.pop(name, None)
+        spliced.clear()
         assert main(["generate", db, "-o", str(out), "--update", "--prune", "-q"]) == 0
+        assert not (spliced and step % 2)  # only additions alone are patched in
+        patched += bool(spliced)
         assert manifest(out)["pool_rows"] < len(pool)  # the groups touched, not every program's rows
         full = tmp_path / f"full{step}"
         assert main(["generate", db, "-o", str(full), "-q"]) == 0
         assert {p.name for p in out.glob("*_asn.json")} == {p.name for p in full.glob("*_asn.json")}
         assert main(["diff", str(out), str(full), "-q"]) == 0
+        for path in out.glob("*_asn.json"):  # the same bytes but for the asn_id
+            kept = json.loads(path.read_bytes())
+            assert dict(kept, asn_id="") == dict(json.loads((full / path.name).read_bytes()), asn_id="")
         now = entries(out)
         assert set(now) == {p.name for p in out.glob("*_asn.json")}
         assert all(now[name].asn_id == asn_id for name, asn_id in ids.items() if name in now)
         assert len({entry.asn_id for entry in now.values()}) == len(now)
         assert all(json.loads((out / name).read_text())["asn_id"] == entry.asn_id for name, entry in now.items())
+    assert patched  # the groups' files patched in at least one of the steps adding rows alone
