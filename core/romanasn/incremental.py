@@ -397,35 +397,41 @@ def _old(folder: Folder, out: Path, name: str) -> tuple[bytes, dict] | None:
         return None
     data = (out / name).read_bytes()
     try:
-        return data, json.loads(data)
+        return data, orjson.loads(data)
     except ValueError:
         return data, {"asn_id": "a0"}
 
 
 def _spliced(old: tuple[bytes, dict] | None, new: bytes, path: Path) -> bytes:
     """The file ``new`` (the association of the rows added to a group) with the members of
-    ``old`` (the group's file) put in, in name order, and its ``degraded_status`` that of them all."""
+    ``old`` (the group's file, and its content) put in, in name order, and its
+    ``degraded_status`` that of them all."""
     if old is None:
         raise AsnError(f"{path}: removed while the update ran; run it again")
-    head, added = _members(new, path)
-    members = _members(old[0], path)[1]
+    content = orjson.loads(new)
+    head, added = _members(new, content, path)
+    members = _members(*old, path)[1]
+    replacing = not members.keys().isdisjoint(added)
     members.update(added)
-    degraded = any(_EXPOSERR in block for block in members.values())
+    degraded = any(_EXPOSERR in block for block in members.values()) if replacing else \
+        SOME_DEGRADED in (old[1].get("degraded_status"), content.get("degraded_status"))
     status = _STATUS + _string(SOME_DEGRADED if degraded else NO_DEGRADED).encode()
     for text in (NO_DEGRADED, SOME_DEGRADED):
         head = head.replace(_STATUS + _string(text).encode(), status, 1)
-    return head + b"".join(_NEXT + members[name] for name in sorted(members))[1:] + _END
+    return head + _NEXT[1:] + _NEXT.join(list(map(members.__getitem__, sorted(members)))) + _END
 
 
-def _members(data: bytes, path: Path) -> tuple[bytes, dict[str, bytes]]:
+def _members(data: bytes, content: Mapping[str, Any], path: Path) -> tuple[bytes, dict[str, bytes]]:
     """The bytes of an association file up to its members, and each member's bytes (less its
     opening brace) by name."""
     head, found, rest = data.partition(_MEMBERS)
-    if not found or _MEMBERS in rest or not rest.endswith(_END):
+    products = content.get("products") or [{}]
+    names = [member["expname"] for member in products[0].get("members", ())]
+    blocks = (b"," + rest[:-len(_END)]).split(_NEXT)[1:] if rest.endswith(_END) else []
+    if not found or _MEMBERS in rest or len(products) != 1 or len(blocks) != len(names):
         raise AsnError(f"{path}: not an association of one product as romanasn writes them; remove it"
                        " and run generate --update again")
-    blocks = (b"," + rest[:-len(_END)]).split(_NEXT)[1:]
-    return head + found, {orjson.loads(b"{" + block)["expname"]: block for block in blocks}
+    return head + found, dict(zip(names, blocks))
 
 
 def _product(content: Mapping[str, Any]) -> str:
