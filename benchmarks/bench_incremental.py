@@ -96,9 +96,7 @@ def put_rows(target: str, table, *, batch: int = 50_000) -> float:
 
 def romanasn(*args: str, quiet: bool = True) -> float:
     """Run ``romanasn`` in a new process; its wall seconds."""
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "romanasn", *args, *(["-q"] if quiet else [])], check=True)
-    return time.perf_counter() - started
+    return seconds_of([sys.executable, "-m", "romanasn", *args, *(["-q"] if quiet else [])])
 
 
 def prepared(work: Path, rows: int, db: str | None) -> tuple[str, Path, list, list[int]]:
@@ -167,26 +165,43 @@ def arriving(target: str, new):
 
 
 def bench_update(target: str, out: Path, new, program: int) -> dict:
-    """Time 100 exposures of ``program`` (the rows ``new``) committed, then ``generate --update``."""
+    """Time 100 exposures of ``program`` (the rows ``new``) committed, then ``generate --update``,
+    in this process; then 100 more, updated by the ``romanasn`` command, beside the floor of
+    starting Python and importing romanasn and its packs."""
     from romanasn.plugins.manager import get_plugin_manager
 
     get_plugin_manager().check()  # the packs imported, as in a service that runs
-    new = arriving(target, new)
-    pool_seconds = put_rows(target, new)
+    new_rows = arriving(target, new)
+    pool_seconds = put_rows(target, new_rows)
     generate_seconds = in_process("generate", target, "-o", str(out), "--update")
     report = json.loads((out / "romanasn-run.json").read_bytes())
     update = report["update"]
-    floor = romanasn("--version")  # starting the command: what a run as a command costs on top
+    command_pool = put_rows(target, arriving(target, new))
+    command = romanasn("generate", target, "-o", str(out), "--update")
+    python = seconds_of([sys.executable, "-c", "pass"])
+    imports = seconds_of([sys.executable, "-c", "from romanasn.cli import main; from romanasn.plugins.manager"
+                          " import get_plugin_manager; get_plugin_manager().check()"])
     total = pool_seconds + generate_seconds
-    log(f"update: +{len(new):,} rows ({NEW_EXPOSURES} exposures of program {program}, {report['pool_rows']:,}"
-        f" rows after) into the pool of a {file_count(out):,}-association folder")
-    log(f"  pool commit {pool_seconds:.2f} s + generate --update {generate_seconds:.2f} s = {total:.2f} s"
-        f" in a running process (target < 2 s: {'holds' if total < 2 else 'MISSED'}); starting the romanasn"
-        f" command alone takes {floor:.2f} s more")
+    log(f"update: +{len(new_rows):,} rows ({NEW_EXPOSURES} exposures of program {program}, {report['pool_rows']:,}"
+        f" rows planned) into the pool of a {file_count(out):,}-association folder")
+    log(f"  in a running process: pool commit {pool_seconds:.2f} s + generate --update {generate_seconds:.2f} s ="
+        f" {total:.2f} s (target < 2 s: {'holds' if total < 2 else 'MISSED'})")
     log(f"  {update['added']} added, {update['changed']} changed, {update['unchanged']} unchanged,"
-        f" programs re-planned {update.get('programs')}")
-    return {"program": program, "program_rows": report["pool_rows"], "pool_seconds": pool_seconds,
-            "generate_seconds": generate_seconds, "total": total, "command_start": floor}
+        f" programs {update.get('programs')}")
+    log(f"  as a command (100 exposures more): pool commit {command_pool:.2f} s + romanasn generate --update"
+        f" {command:.2f} s; floor: python -c pass {python:.2f} s, + importing romanasn and its packs"
+        f" {imports:.2f} s; the update itself {command - imports:.2f} s")
+    return {"program": program, "rows": len(new_rows), "pool_seconds": pool_seconds,
+            "generate_seconds": generate_seconds, "total": total, "added": update["added"],
+            "changed": update["changed"], "command_pool_seconds": command_pool, "command_seconds": command,
+            "python_start": python, "import_start": imports}
+
+
+def seconds_of(command: list[str]) -> float:
+    """The wall seconds of running ``command``."""
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - started
 
 
 # -- 2. landing -----------------------------------------------------------------------------------
