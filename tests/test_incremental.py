@@ -120,6 +120,24 @@ def test_a_rule_making_an_association_across_programs_fails_naming_it():
     assert len(generate(pool_table(rows(1, [1, 2])), plugin_manager=pm).associations) == 2
 
 
+class _CountingPack:
+    """A pack whose rule names a visit's mosaic by its first exposure: not by the group's key."""
+
+    @hookimpl
+    def romanasn_rules(self):
+        return [Rule(name="by_first", asn_type="image3", level=3, group_by=("visit_id",),
+                     member=MemberSpec(exptype="science", suffix="cal"),
+                     product_name=lambda group, config: f"r_{group.first('exposure')}")]
+
+
+def test_a_rule_naming_a_group_other_than_by_its_key_fails_naming_it():
+    pm = manager_with((_CountingPack(), "romanasn-counting"))
+    with pytest.raises(RuleError, match=r"rule 'by_first' of plugin romanasn-counting .*names the group"
+                                        r" .* 'r_1', but 'r_2' from its last row alone"):
+        generate(pool_table(rows(1, [1, 2], detectors=(1,))), plugin_manager=pm)
+    assert len(generate(pool_table(rows(1, [1], detectors=(1, 2))), plugin_manager=pm).associations) == 1
+
+
 def test_no_shipped_rule_crosses_a_program():
     from romanasn.testing import exposure_rows as make
 
