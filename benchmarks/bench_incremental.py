@@ -23,12 +23,17 @@ files) is made once under ``--dir`` and reused; each number is measured once.
 ``--db postgresql://...`` runs the same against a PostgreSQL database (made
 anew: give an empty one).
 
-Usage: python benchmarks/bench_incremental.py [--rows N] [--files N] [--dir DIR] [--db URL] [--skip update,landing,burst,bulk]
+``--postgresql`` starts a server of Debian's ``postgresql`` package for the run
+(as the tests do: a temporary cluster, fsync off) and runs against it.
+
+Usage: python benchmarks/bench_incremental.py [--rows N] [--files N] [--dir DIR] [--db URL | --postgresql]
+       [--skip update,landing,burst,bulk]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -366,10 +371,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "romanasn-bench-incremental",
                         help="work folder (what is slow to make is kept there and reused)")
     parser.add_argument("--db", help="a PostgreSQL URL to use instead of SQLite files")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="start a PostgreSQL server (Debian's postgresql, as the tests do) and use it")
     parser.add_argument("--skip", default="", help="comma-separated parts to leave out: update, landing, burst, bulk")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     args.dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        if args.postgresql:
+            from romanasn.testing import postgresql_server
+
+            host, port, user = stack.enter_context(postgresql_server())
+            args.db = fresh_database(args.dir, f"postgresql://{user}@{host}:{port}/bench", "pool")
+        return run(args, skip)
+
+
+def run(args: argparse.Namespace, skip: set[str]) -> int:
     log(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, pool {args.db or 'SQLite'}")
     results = {}
     if {"update", "landing"} - skip:
