@@ -140,15 +140,16 @@ def _read(target: str, columns: list, since: int, entries: list, out: Path, stal
                 seq, names = db.seq(conn), set(db.column_names(conn))
             if not touched:
                 return _Read(seq, None, None, touched, [])
+            added = all(old is None for old in touched.values())  # no group lost a row: none to plan as it was
             now = _table(target, columns, touched, seq)
-            then = _table(target, columns, touched, seq, since)
+            then = now[:0] if added and now is not None else _table(target, columns, touched, seq, since)
             if now is None or then is None:
                 continue
-            added = all(old is None for old in touched.values())  # no group lost a row: none to plan as it was
             scopes = []
             with db.reading() as conn:
                 for (key, ons), rules in _rule_sets(entries, names).items():
-                    patches = _patchable(rules, now, out, stale, pm, config) if added else None
+                    patches = _patchable(rules, now, out, stale, pm, config) if added and "filename" not in key \
+                        else None  # a group of a file name is a new row's alone: no file to patch
                     scopes.append(_Scope(rules, set(touched), set(), patches) if patches is not None
                                   else _Scope(rules, *_rows(db, conn, rules, key, ons, now, then, touched)))
             full_now = _table(target, columns, set().union(*(scope.now for scope in scopes)), seq)
