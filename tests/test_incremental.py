@@ -103,35 +103,30 @@ def test_an_update_from_a_file_pool_still_replans_everything(tmp_path):
     assert manifest(out)["pool_seq"] == 1 and "programs" not in manifest(out)["update"]
 
 
-class _CrossingPack:
-    """A pack whose rule groups every image of a detector, whatever its program."""
+class _OneRule:
+    """A pack of one Level 3 rule of ``_cal`` members grouped by ``key``, named by ``name(group)``."""
+
+    def __init__(self, rule: str, key: str, name) -> None:
+        self.rule = Rule(name=rule, asn_type="image3", level=3, group_by=(key,),
+                         member=MemberSpec(exptype="science", suffix="cal"),
+                         product_name=lambda group, config: name(group))
 
     @hookimpl
     def romanasn_rules(self):
-        return [Rule(name="by_detector", asn_type="image3", level=3, group_by=("detector",),
-                     member=MemberSpec(exptype="science", suffix="cal"),
-                     product_name=lambda group, config: f"r_{group.key['detector'].lower()}")]
+        return [self.rule]
 
 
 def test_a_rule_making_an_association_across_programs_fails_naming_it():
-    pm = manager_with((_CrossingPack(), "romanasn-crossing"))
+    crossing = _OneRule("by_detector", "detector", lambda group: f"r_{group.key['detector'].lower()}")
+    pm = manager_with((crossing, "romanasn-crossing"))  # every image of a detector, whatever its program
     with pytest.raises(RuleError, match=r"rule 'by_detector' of plugin romanasn-crossing .* across programs 1, 2"):
         generate(pool_table(rows(1, [1]) + rows(2, [1])), plugin_manager=pm)
     assert len(generate(pool_table(rows(1, [1, 2])), plugin_manager=pm).associations) == 2
 
 
-class _CountingPack:
-    """A pack whose rule names a visit's mosaic by its first exposure: not by the group's key."""
-
-    @hookimpl
-    def romanasn_rules(self):
-        return [Rule(name="by_first", asn_type="image3", level=3, group_by=("visit_id",),
-                     member=MemberSpec(exptype="science", suffix="cal"),
-                     product_name=lambda group, config: f"r_{group.first('exposure')}")]
-
-
 def test_a_rule_naming_a_group_other_than_by_its_key_fails_naming_it():
-    pm = manager_with((_CountingPack(), "romanasn-counting"))
+    counting = _OneRule("by_first", "visit_id", lambda group: f"r_{group.first('exposure')}")
+    pm = manager_with((counting, "romanasn-counting"))  # a visit's mosaic named by its first exposure
     with pytest.raises(RuleError, match=r"rule 'by_first' of plugin romanasn-counting .*names the group"
                                         r" .* 'r_1', but 'r_2' from its last row alone"):
         generate(pool_table(rows(1, [1, 2], detectors=(1,))), plugin_manager=pm)
