@@ -184,8 +184,8 @@ def bench_update(target: str, out: Path, new, program: int) -> dict:
     command_pool = put_rows(target, arriving(target, new))
     command = romanasn("generate", target, "-o", str(out), "--update")
     python = seconds_of([sys.executable, "-c", "pass"])
-    imports = seconds_of([sys.executable, "-c", "from romanasn.cli import main; from romanasn.plugins.manager"
-                          " import get_plugin_manager; get_plugin_manager().check()"])
+    imports = seconds_of([sys.executable, "-c", "import romanasn.cli, romanasn.incremental; from romanasn.plugins"
+                          ".manager import get_plugin_manager; get_plugin_manager().check()"])
     total = pool_seconds + generate_seconds
     log(f"update: +{len(new_rows):,} rows ({NEW_EXPOSURES} exposures of program {program}, {report['pool_rows']:,}"
         f" rows planned) into the pool of a {file_count(out):,}-association folder")
@@ -194,7 +194,7 @@ def bench_update(target: str, out: Path, new, program: int) -> dict:
     log(f"  {update['added']} added, {update['changed']} changed, {update['unchanged']} unchanged,"
         f" programs {update.get('programs')}")
     log(f"  as a command (100 exposures more): pool commit {command_pool:.2f} s + romanasn generate --update"
-        f" {command:.2f} s; floor: python -c pass {python:.2f} s, + importing romanasn and its packs"
+        f" {command:.2f} s; floor: python -c pass {python:.2f} s, + importing romanasn, its update and its packs"
         f" {imports:.2f} s; the update itself {command - imports:.2f} s")
     return {"program": program, "rows": len(new_rows), "pool_seconds": pool_seconds,
             "generate_seconds": generate_seconds, "total": total, "added": update["added"],
