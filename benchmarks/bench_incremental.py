@@ -86,10 +86,12 @@ def split_pool(rows: int):
 
 
 def put_rows(target: str, table, *, batch: int = 50_000) -> float:
-    """Commit ``table``'s rows to the database pool ``target`` in one transaction; seconds taken."""
-    from romanasn.pooldb import PoolDB, table_rows
+    """Commit ``table``'s rows to the database pool ``target`` in one transaction, with the indexes
+    ``make-pool`` makes (on the keys the rules group by and join companions on); seconds taken."""
+    from romanasn.plugins.manager import get_plugin_manager
+    from romanasn.pooldb import PoolDB, group_columns, table_rows
 
-    db = PoolDB(target)
+    db = PoolDB(target, index=group_columns(get_plugin_manager()))
     started = time.perf_counter()
     with db.writing() as writer:
         for start in range(0, len(table), batch):
