@@ -18,13 +18,9 @@ need one are skipped, and the summary says so in one line.
 
 from __future__ import annotations
 
-import glob
 import itertools
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -143,16 +139,6 @@ _NOT_RUN: list[str] = []  # why the PostgreSQL tests could not run
 _NUMBERS = itertools.count(1)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _as_owner(command: list[str], owner: str | None) -> list[str]:
-    return ["runuser", "-u", owner, "--", *command] if owner else command
-
-
 def _skip(reason: str):
     if reason not in _NOT_RUN:
         _NOT_RUN.append(reason)
@@ -162,33 +148,13 @@ def _skip(reason: str):
 @pytest.fixture(scope="session")
 def postgresql_server():
     """``(host, port, user)`` of a PostgreSQL server started for the session (skips when none can be)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        _skip("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb): apt-get install postgresql")
-    bin_dir = Path(found[-1]).parent
-    owner = "postgres" if os.geteuid() == 0 else None
-    if owner and not shutil.which("runuser"):
-        _skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
-    root = Path(tempfile.mkdtemp(prefix="romanasn-pg-"))
-    data, port, user = root / "data", _free_port(), "romanasn"
-    if owner:
-        shutil.chown(root, owner)
+    from romanasn.testing import NoServer, postgresql_server
+
     try:
-        subprocess.run(_as_owner([str(bin_dir / "initdb"), "-D", str(data), "-U", user, "--auth=trust",
-                                  "-E", "UTF8", "--no-sync"], owner), check=True, capture_output=True, text=True)
-        subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
-                                  "-o", f"-h 127.0.0.1 -p {port} -k {root} -F", "start"], owner),
-                       check=True, capture_output=True, text=True, timeout=60)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        detail = getattr(exc, "stderr", None) or str(exc)
-        shutil.rmtree(root, ignore_errors=True)
-        _skip(f"the PostgreSQL server would not start: {' '.join(str(detail).split())[:200]}")
-    try:
-        yield "127.0.0.1", port, user
-    finally:
-        subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], owner),
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        with postgresql_server() as server:
+            yield server
+    except NoServer as exc:
+        _skip(str(exc))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from romanasn import (
     isin,
     strip_level,
 )
+from romanasn.naming import focal_plane_name
 from romanasn.plugins.manager import get_plugin_manager
 
 VISIT = "0000101001001001001"
@@ -74,7 +75,7 @@ def _fov():
     return Rule(
         name="fov", asn_type="fov", level=2, select=[isin("exposure_type", "WFI_IMAGE")],
         group_by=("observation_id",), member=MemberSpec(suffix="cal"),
-        product_name=lambda g, c: strip_level(g.first("filename")).replace("_wfi01", "_wfi"),
+        product_name=lambda g, c: focal_plane_name(g.first("filename")),
     )
 
 
@@ -198,7 +199,7 @@ def test_rules_can_be_chosen_and_unknown_names_are_refused(pool):
 def test_two_associations_with_one_file_name_name_both_rules(pool):
     clash = Rule(name="clash", asn_type="fov", level=2, group_by=("observation_id",),
                  select=[isin("exposure_type", "WFI_IMAGE")],
-                 product_name=lambda g, c: strip_level(g.first("filename")).replace("_wfi01", "_wfi"))
+                 product_name=lambda g, c: focal_plane_name(g.first("filename")))
     with pytest.raises(RuleError, match="rule 'clash' of plugin pack-1 unknown and rule 'fov' of plugin pack-0"):
         _run(pool, _pack(_fov()), _pack(clash))
 

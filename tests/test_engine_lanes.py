@@ -167,7 +167,7 @@ def test_the_lanes_agree_on_extras_companions_odd_names_and_candidates(monkeypat
     rows[2]["filename"] = "no_level_suffix"
 
     def named(group, config):
-        return f"r{group.key['program']:05d}_{config.data_release_id}_odd_{len(group.rows)}"
+        return f"r{group.key['program']:05d}_{config.data_release_id}_odd_{group.key['visit_id'][-3:]}"
 
     rule = Rule(name="odd_visit", asn_type="image3", level=3, select=[isin("program", 1, 2)],
                 group_by=("program", "visit_id"), product_name=named, member=MemberSpec("science", "cal"),

@@ -103,21 +103,34 @@ def test_an_update_from_a_file_pool_still_replans_everything(tmp_path):
     assert manifest(out)["pool_seq"] == 1 and "programs" not in manifest(out)["update"]
 
 
-class _CrossingPack:
-    """A pack whose rule groups every image of a detector, whatever its program."""
+class _OneRule:
+    """A pack of one Level 3 rule of ``_cal`` members grouped by ``key``, named by ``name(group)``."""
+
+    def __init__(self, rule: str, key: str, name) -> None:
+        self.rule = Rule(name=rule, asn_type="image3", level=3, group_by=(key,),
+                         member=MemberSpec(exptype="science", suffix="cal"),
+                         product_name=lambda group, config: name(group))
 
     @hookimpl
     def romanasn_rules(self):
-        return [Rule(name="by_detector", asn_type="image3", level=3, group_by=("detector",),
-                     member=MemberSpec(exptype="science", suffix="cal"),
-                     product_name=lambda group, config: f"r_{group.key['detector'].lower()}")]
+        return [self.rule]
 
 
 def test_a_rule_making_an_association_across_programs_fails_naming_it():
-    pm = manager_with((_CrossingPack(), "romanasn-crossing"))
+    crossing = _OneRule("by_detector", "detector", lambda group: f"r_{group.key['detector'].lower()}")
+    pm = manager_with((crossing, "romanasn-crossing"))  # every image of a detector, whatever its program
     with pytest.raises(RuleError, match=r"rule 'by_detector' of plugin romanasn-crossing .* across programs 1, 2"):
         generate(pool_table(rows(1, [1]) + rows(2, [1])), plugin_manager=pm)
     assert len(generate(pool_table(rows(1, [1, 2])), plugin_manager=pm).associations) == 2
+
+
+def test_a_rule_naming_a_group_other_than_by_its_key_fails_naming_it():
+    counting = _OneRule("by_first", "visit_id", lambda group: f"r_{group.first('exposure')}")
+    pm = manager_with((counting, "romanasn-counting"))  # a visit's mosaic named by its first exposure
+    with pytest.raises(RuleError, match=r"rule 'by_first' of plugin romanasn-counting .*names the group"
+                                        r" .* 'r_1', but 'r_2' from its last row alone"):
+        generate(pool_table(rows(1, [1, 2], detectors=(1,))), plugin_manager=pm)
+    assert len(generate(pool_table(rows(1, [1], detectors=(1, 2))), plugin_manager=pm).associations) == 1
 
 
 def test_no_shipped_rule_crosses_a_program():
@@ -143,36 +156,52 @@ def _exposures(rng, program: int, count: int) -> list[list[dict]]:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_updates_of_random_changes_write_what_a_full_run_writes(seed, tmp_path):
-    """Additions, rows moved between groups and removals, in random batches: after each
-    ``--update --prune`` the folder holds what a full run from the pool writes, file for
-    file, and every association keeps its asn_id."""
+def test_updates_of_random_changes_write_what_a_full_run_writes(seed, tmp_path, monkeypatch):
+    """Additions alone (some degraded: the groups' files are patched), then additions, rows
+    moved between groups and removals, in random batches: after each ``--update --prune`` the
+    folder holds what a full run from the pool writes, file for file, and every association
+    keeps its asn_id."""
     import random
 
+    from romanasn import incremental
+
+    spliced, splice = [], incremental._spliced
+    monkeypatch.setattr(incremental, "_spliced", lambda *args: spliced.append(args[2]) or splice(*args))
     rng = random.Random(seed)
     db, out = str(tmp_path / "pool.sqlite"), tmp_path / "asn"
     pool = {row["filename"]: row for exposure in (_exposures(rng, p, 6) for p in (1, 2, 3)) for rows in exposure
             for row in rows}
     put(db, list(pool.values()))
     assert main(["generate", db, "-o", str(out), "-q"]) == 0
-    for step in range(4):
+    patched = 0
+    for step in range(6):
         ids = {name: entry.asn_id for name, entry in entries(out).items()}
         new = [row for rows in _exposures(rng, rng.choice([1, 2, 3]), 2) for row in rows]
-        moved = [dict(row, optical_element="F213") for row in rng.sample(sorted(pool.values(), key=str), 3)
-                 if row["exposure_type"] == "WFI_IMAGE"]
-        gone = [name for name in rng.sample(sorted(pool), 3) if name not in {row["filename"] for row in moved}]
+        new = [dict(row, engineering_quality="SUSPECT") if rng.random() < 0.2 else row for row in new]
+        moved, gone = [], []
+        if step % 2:
+            moved = [dict(row, optical_element="F213") for row in rng.sample(sorted(pool.values(), key=str), 3)
+                     if row["exposure_type"] == "WFI_IMAGE"]
+            gone = [name for name in rng.sample(sorted(pool), 3) if name not in {row["filename"] for row in moved}]
         put(db, new + moved, gone)
         pool.update((row["filename"], row) for row in new + moved)
         for name in gone:
             pool.pop(name, None)
+        spliced.clear()
         assert main(["generate", db, "-o", str(out), "--update", "--prune", "-q"]) == 0
+        assert not (spliced and step % 2)  # only additions alone are patched in
+        patched += bool(spliced)
         assert manifest(out)["pool_rows"] < len(pool)  # the groups touched, not every program's rows
         full = tmp_path / f"full{step}"
         assert main(["generate", db, "-o", str(full), "-q"]) == 0
         assert {p.name for p in out.glob("*_asn.json")} == {p.name for p in full.glob("*_asn.json")}
         assert main(["diff", str(out), str(full), "-q"]) == 0
+        for path in out.glob("*_asn.json"):  # the same bytes but for the asn_id
+            kept = json.loads(path.read_bytes())
+            assert dict(kept, asn_id="") == dict(json.loads((full / path.name).read_bytes()), asn_id="")
         now = entries(out)
         assert set(now) == {p.name for p in out.glob("*_asn.json")}
         assert all(now[name].asn_id == asn_id for name, asn_id in ids.items() if name in now)
         assert len({entry.asn_id for entry in now.values()}) == len(now)
         assert all(json.loads((out / name).read_text())["asn_id"] == entry.asn_id for name, entry in now.items())
+    assert patched  # the groups' files patched in at least one of the steps adding rows alone

@@ -672,6 +672,9 @@ def _rows_used(rule_plan: RulePlan) -> np.ndarray:
     return used
 
 
+_NAME_CHECKS = 8  # groups of each rule named by a function whose name is checked (_check_names_follow_keys)
+
+
 def _asn_id(number: int) -> str:
     return f"a{number}"
 
@@ -750,6 +753,7 @@ def _plan_rule(pm: PluginManager, hooks: Hooks, entry: RuleEntry, index: int, vi
             names = template.names(groups.keys, len(groups), config.data_release_id)
         else:
             names = pa.array(pm.product_names(rule, _group_objects(rule, view, groups), config), pa.string())
+            _check_names_follow_keys(pm, entry, view, groups, names, config)
         rule_plan = RulePlan(entry, index, view, groups, names, vetoes)
     _check_one_program(entry, view, groups)
     for bad in lane.unsafe_names(names)[:1]:
@@ -769,6 +773,23 @@ def _group_objects(rule: Rule, view: PoolView, groups: lane.Groups, indices: Ite
         joined = tuple(tuple(r[o[g]:o[g + 1]]) for r, o in companions)
         made.append(Group(rule, key, tuple(rows[bounds[g]:bounds[g + 1]]), view, joined))
     return made
+
+
+def _check_names_follow_keys(pm: PluginManager, entry: RuleEntry, view: PoolView, groups: lane.Groups,
+                             names: pa.Array, config: RunConfig) -> None:
+    """The rule-pack contract an update relies on: a product name follows from the group's key,
+    so a group's last row alone gets the group's name (checked on a few groups of each rule
+    named by a function or a hook; a template names from the key alone)."""
+    sample = np.flatnonzero(np.diff(groups.offsets) > 1)[:_NAME_CHECKS].tolist()
+    if not sample:
+        return
+    whole = _group_objects(entry.rule, view, groups, sample)
+    alone = pm.product_names(entry.rule, [evolve(group, rows=group.rows[-1:]) for group in whole], config)
+    for group, name, single in zip(whole, names.take(pa.array(sample)).to_pylist(), alone):
+        if name != single:
+            raise RuleError(f"rule {entry.name!r} of plugin {entry.plugin.label} names the group {group.key}"
+                            f" {name!r}, but {single!r} from its last row alone: a product name must follow from"
+                            " the group's key")
 
 
 def _check_one_program(entry: RuleEntry, view: PoolView, groups: lane.Groups) -> None:

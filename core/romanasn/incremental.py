@@ -39,6 +39,7 @@ import json
 import logging
 import os
 from collections import Counter, defaultdict
+from json.encoder import encode_basestring_ascii as _string
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -49,10 +50,11 @@ from attrs import evolve
 from romanasn import output
 from romanasn.encoder import Encoder, encode_json, extension
 from romanasn.engine import FIRST_ASN_ID, Result, paused_gc, plan, select_rules
-from romanasn.errors import PoolError
+from romanasn.errors import AsnError, PoolError
 from romanasn.folder import Folder
 from romanasn.pool import read_pool
 from romanasn.pooldb import PoolDB
+from romanasn.records import NO_DEGRADED, SOME_DEGRADED
 from romanasn.plugins.types import RunConfig
 
 log = logging.getLogger("romanasn.incremental")
@@ -61,6 +63,14 @@ __all__ = ["update"]
 
 _ATTEMPTS = 5  # reads of the pool that a concurrent writer may cut short
 _COMPACT = 64  # a program's manifest changes kept apart from its shard at most
+# an association file of one product as the encoder writes it: its members, one after the other
+_EXPNAME = b'"expname": '
+_MEMBERS = b'"members": ['
+_NEXT = b",\n" + b" " * 16 + b"{"
+_END = b"\n" + b" " * 12 + b"]\n" + b" " * 8 + b"}\n" + b" " * 4 + b"]\n}\n"
+_STATUS = b'"degraded_status": '
+_HOOKS = ("romanasn_build_associations", "romanasn_file_stem", "romanasn_finalize")
+_EXPOSERR = b"\n" + b" " * 20 + b'"exposerr": '
 
 
 def update(target: str, out: str | os.PathLike, *, plugin_manager: Any, config: RunConfig,
@@ -77,7 +87,8 @@ def update(target: str, out: str | os.PathLike, *, plugin_manager: Any, config: 
     entries = [entry for entry in select_rules(plugin_manager.rules(), rules, skip_rules)
                if all(config.options.get(name) not in (None, "") for name in entry.rule.needs)]
     with paused_gc():
-        read = _read(target, columns, since, entries)
+        read = _read(target, columns, since, entries, out, set(report["manifest"].get("stale", [])),
+                     plugin_manager, config)
         if read is None:
             return None
         return _write(out, report, read, plugin_manager, config, entries, prune, member_dir, inputs, events)
@@ -100,13 +111,23 @@ def _last_report(out: Path) -> dict | None:
 
 
 class _Read:
-    """The rows an update plans: for each set of rules, the rows as they are and as they were."""
+    """The rows an update plans: for each set of rules (:class:`_Scope`), the rows as they are and as they were."""
 
     def __init__(self, seq: int, now: Any, then: Any, touched: dict, scopes: list) -> None:
         self.seq, self.now, self.then, self.touched, self.scopes = seq, now, then, touched, scopes
 
 
-def _read(target: str, columns: list, since: int, entries: list) -> _Read | None:
+class _Scope:
+    """A set of rules, the file names of the rows planned for them as they are (``now``) and as
+    they were (``then``); ``patches``: their plan of the added rows alone, when each
+    association it makes is its group's file with these members added (:func:`_patchable`)."""
+
+    def __init__(self, rules: list, now: set[str], then: set[str], patches: Result | None = None) -> None:
+        self.rules, self.now, self.then, self.patches = rules, now, then, patches
+
+
+def _read(target: str, columns: list, since: int, entries: list, out: Path, stale: set[str], pm: Any,
+          config: RunConfig) -> _Read | None:
     """The rows of the groups changed since ``since``, read at one change number (again when a
     writer commits in between)."""
     db = PoolDB(target, columns)
@@ -119,16 +140,20 @@ def _read(target: str, columns: list, since: int, entries: list) -> _Read | None
                 seq, names = db.seq(conn), set(db.column_names(conn))
             if not touched:
                 return _Read(seq, None, None, touched, [])
+            added = all(old is None for old in touched.values())  # no group lost a row: none to plan as it was
             now = _table(target, columns, touched, seq)
-            then = _table(target, columns, touched, seq, since)
+            then = now[:0] if added and now is not None else _table(target, columns, touched, seq, since)
             if now is None or then is None:
                 continue
+            scopes = []
             with db.reading() as conn:
-                scopes = [(rules, _rows(db, conn, rules, key, ons, now, then, touched))
-                          for (key, ons), rules in _rule_sets(entries, names).items()]
-            full_now = _table(target, columns, set().union(*(now for _, (now, _) in scopes)), seq)
-            added = all(old is None for old in touched.values())  # no group lost a row: none to plan as it was
-            full_then = None if added else _table(target, columns, set().union(*(then for _, (_, then) in scopes)),
+                for (key, ons), rules in _rule_sets(entries, names).items():
+                    patches = _patchable(rules, now, out, stale, pm, config) if added and "filename" not in key \
+                        else None  # a group of a file name is a new row's alone: no file to patch
+                    scopes.append(_Scope(rules, set(touched), set(), patches) if patches is not None
+                                  else _Scope(rules, *_rows(db, conn, rules, key, ons, now, then, touched)))
+            full_now = _table(target, columns, set().union(*(scope.now for scope in scopes)), seq)
+            full_then = None if added else _table(target, columns, set().union(*(scope.then for scope in scopes)),
                                                   seq, since)
             if full_now is not None and (added or full_then is not None):
                 return _Read(seq, full_now, full_then, touched, scopes)
@@ -184,6 +209,43 @@ def _rows(db: PoolDB, conn: Any, rules: list, key: tuple[str, ...], ons: tuple, 
     return current, previous
 
 
+def _patchable(rules: list, now: Any, out: Path, stale: set[str], pm: Any, config: RunConfig) -> Result | None:
+    """The plan of the added rows ``now`` alone by ``rules``, when each association it makes is
+    its group's file with these members added: the rules make associations of members and
+    nothing else drawn from the group's rows (no companions, extras or key functions, and their
+    packs build, name and finish none of their associations by hooks), and each association's
+    file is there (its group had rows), holds member names without a folder and is not stale
+    (in a program with none); None otherwise."""
+    if any(entry.rule.companions or entry.rule.extras or entry.rule.keys or entry.plugin.name in _hooked(pm)
+           for entry in rules):
+        return None
+    result = plan(now, config=config, rules=[entry.name for entry in rules], plugin_manager=pm).result()
+    if any((association.program or "noprogram") in stale for association in result.associations):
+        return None
+    ext = extension("json")
+    if not all(_plain_members(out / (stem + ext)) for stem in result.file_stems):
+        return None
+    log.debug("%s: members added to %d files", ", ".join(entry.name for entry in rules), len(result.file_stems))
+    return result
+
+
+def _hooked(pm: Any) -> set[str]:
+    """The packs that build, name or finish associations by hooks."""
+    return {impl.plugin_name for name in _HOOKS for impl in getattr(pm.hook, name).get_hookimpls()}
+
+
+def _plain_members(path: Path) -> bool:
+    """Whether ``path`` is an association file whose first member's name has no folder."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(1 << 16)
+    except OSError:
+        return False
+    at = head.find(_EXPNAME)
+    line = head[at:head.find(b"\n", at)] if at >= 0 else b"/"
+    return b"/" not in line and b"\\\\" not in line
+
+
 def _passing(constraints: Iterable[Any], table: Any) -> np.ndarray:
     mask = np.ones(len(table), dtype=bool)
     for constraint in constraints:
@@ -214,26 +276,28 @@ def _sub(table: Any, filenames: set[str]) -> Any:
 def _write(out: Path, report: dict, read: _Read, pm: Any, config: RunConfig, entries: list, prune: bool,
            member_dir: Any, inputs: Iterable[str], events: bool) -> output.Outcome:
     ext = extension("json")
-    made, replaced, vetoes, skipped = {}, set(), [], ()
+    made, patched, replaced, vetoes, skipped = {}, set(), set(), [], ()
     touched_now = set(read.touched) - _gone(read)
     orphans = set(touched_now)
-    for rules, (now, then) in read.scopes:
-        names = [entry.name for entry in rules]
-        new = plan(_sub(read.now, now), config=config, rules=names, plugin_manager=pm)
-        result = new.result()
+    for scope in read.scopes:
+        names = [entry.name for entry in scope.rules]
+        result = scope.patches if scope.patches is not None else plan(
+            _sub(read.now, scope.now), config=config, rules=names, plugin_manager=pm).result()
         skipped = result.skipped or skipped
         for association, stem in zip(result.associations, result.file_stems):
             made[stem + ext] = association
+            if scope.patches is not None:
+                patched.add(stem + ext)
         if read.then is not None:
-            replaced.update(stem + ext for stem in plan(_sub(read.then, then), config=config, rules=names,
+            replaced.update(stem + ext for stem in plan(_sub(read.then, scope.then), config=config, rules=names,
                                                           plugin_manager=pm).file_stems())
         vetoes += [veto for veto in result.vetoes if veto.filename in read.touched]
-        orphans -= (touched_now & now) - set(result.orphans)
+        orphans -= (touched_now & scope.now) - set(result.orphans)
     folder = Folder(out, listing=False)
     output._guard(folder.open)
     try:
-        outcome, ids, changes, gone, manifest = _put(folder, out, report, made, replaced - set(made), prune,
-                                                     member_dir)
+        outcome, ids, changes, gone, manifest = _put(folder, out, report, made, patched, replaced - set(made),
+                                                     prune, member_dir)
         ordered = sorted(made.items(), key=lambda item: int(ids[item[0]][1:]))
         result = Result(associations=[evolve(a, asn_id=ids[name]) for name, a in ordered],
                         file_stems=[name[:-len(ext)] for name, _ in ordered], rules=tuple(entries),
@@ -268,11 +332,12 @@ def _gone(read: _Read) -> set[str]:
     return set(read.touched) - present
 
 
-def _put(folder: Folder, out: Path, report: dict, made: dict, replaced: set[str], prune: bool,
+def _put(folder: Folder, out: Path, report: dict, made: dict, patched: set[str], replaced: set[str], prune: bool,
          member_dir: Any) -> tuple[output.Outcome, dict, dict, dict, dict]:
-    """Hand the files whose bytes changed to the folder, remove (or mark stale) those no longer
-    made, and write the manifest's changes; the outcome, the ids given, the manifest entries
-    made and removed, and the run report's new manifest."""
+    """Hand the files whose bytes changed to the folder (those ``patched``: the members of the
+    file they replace added), remove (or mark stale) those no longer made, and write the
+    manifest's changes; the outcome, the ids given, the manifest entries made and removed, and
+    the run report's new manifest."""
     manifest = dict(report["manifest"])
     highest = manifest.get("highest")
     following = max(FIRST_ASN_ID - 1, int(highest[2][1:]) if highest else 0) + 1
@@ -288,6 +353,8 @@ def _put(folder: Folder, out: Path, report: dict, made: dict, replaced: set[str]
         ids[name], following = f"a{following}", following + 1
     for name, association in made.items():
         data = encoder.encode(evolve(association, asn_id=ids[name]), name)
+        if name in patched:
+            data = _spliced(before[name], data, out / name)
         entries[name] = output.Entry(ids[name], association.asn_rule, association.product_name, len(data),
                                      output.digest(data), program=association.program)
         if before[name] is not None and before[name][0] == data:
@@ -331,9 +398,41 @@ def _old(folder: Folder, out: Path, name: str) -> tuple[bytes, dict] | None:
         return None
     data = (out / name).read_bytes()
     try:
-        return data, json.loads(data)
+        return data, orjson.loads(data)
     except ValueError:
         return data, {"asn_id": "a0"}
+
+
+def _spliced(old: tuple[bytes, dict] | None, new: bytes, path: Path) -> bytes:
+    """The file ``new`` (the association of the rows added to a group) with the members of
+    ``old`` (the group's file, and its content) put in, in name order, and its
+    ``degraded_status`` that of them all."""
+    if old is None:
+        raise AsnError(f"{path}: removed while the update ran; run it again")
+    content = orjson.loads(new)
+    head, added = _members(new, content, path)
+    members = _members(*old, path)[1]
+    replacing = not members.keys().isdisjoint(added)
+    members.update(added)
+    degraded = any(_EXPOSERR in block for block in members.values()) if replacing else \
+        SOME_DEGRADED in (old[1].get("degraded_status"), content.get("degraded_status"))
+    status = _STATUS + _string(SOME_DEGRADED if degraded else NO_DEGRADED).encode()
+    for text in (NO_DEGRADED, SOME_DEGRADED):
+        head = head.replace(_STATUS + _string(text).encode(), status, 1)
+    return head + _NEXT[1:] + _NEXT.join(list(map(members.__getitem__, sorted(members)))) + _END
+
+
+def _members(data: bytes, content: Mapping[str, Any], path: Path) -> tuple[bytes, dict[str, bytes]]:
+    """The bytes of an association file up to its members, and each member's bytes (less its
+    opening brace) by name."""
+    head, found, rest = data.partition(_MEMBERS)
+    products = content.get("products") or [{}]
+    names = [member["expname"] for member in products[0].get("members", ())]
+    blocks = (b"," + rest[:-len(_END)]).split(_NEXT)[1:] if rest.endswith(_END) else []
+    if not found or _MEMBERS in rest or len(products) != 1 or len(blocks) != len(names):
+        raise AsnError(f"{path}: not an association of one product as romanasn writes them; remove it"
+                       " and run generate --update again")
+    return head + found, dict(zip(names, blocks))
 
 
 def _product(content: Mapping[str, Any]) -> str:

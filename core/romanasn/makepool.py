@@ -25,6 +25,7 @@ import io
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import uuid
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
 import numpy as np
 from attrs import define, field, frozen
 
-from romanasn import asdfheader, folder
+from romanasn import asdfheader, folder, interrupt
 from romanasn.columns import merge_columns
 from romanasn.errors import PoolError, RomanasnError, UsageError
 from romanasn.plugins.types import PoolColumn
@@ -308,8 +309,13 @@ _WORKER_FIELDS: tuple[_Field, ...] = ()
 
 
 def _init_worker(fields: tuple[_Field, ...]) -> None:
+    """Set the fields; leave Ctrl-C to the parent and let SIGTERM end the worker (a forked worker
+    inherits the command's handlers, which would have the pool's ending wait for it forever)."""
     global _WORKER_FIELDS
     _WORKER_FIELDS = fields
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in interrupt.SIGNALS[1:]:
+        signal.signal(number, signal.SIG_DFL)
 
 
 def _read_one(path: Path, fields: tuple[_Field, ...]) -> tuple[dict[str, Any] | None, str | None]:

@@ -117,6 +117,7 @@ class PoolDB:
         self.index = _widest([("program",), ("observation_id", "detector"), *map(tuple, index)])
         self.engine = self._engine()
         self.metadata = sa.MetaData()
+        self._read_table: sa.Table | None = None  # the pool table as read (_reflect)
         self.changes_table = sa.Table(
             CHANGES_TABLE, self.metadata,
             sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
@@ -187,6 +188,7 @@ class PoolDB:
 
     def _ensure(self, conn: sa.Connection) -> sa.Table:
         """The pool table, made or given the columns it lacks; its indexes; the change log."""
+        self._read_table = None
         inspector = sa.inspect(conn)
         if not inspector.has_table(POOL_TABLE):
             table = sa.Table(POOL_TABLE, sa.MetaData(), *(_column(c) for c in self.known))
@@ -213,10 +215,16 @@ class PoolDB:
         return table
 
     def _reflect(self, conn: sa.Connection) -> sa.Table:
-        if not sa.inspect(conn).has_table(POOL_TABLE):
-            raise PoolError(f"{self.label}: no pool here (no table {POOL_TABLE!r}); make one with"
-                            " make-pool --pool-db or romanasn pool import")
-        return sa.Table(POOL_TABLE, sa.MetaData(), autoload_with=conn)
+        """The pool table's columns, as the database has them (read once: a whole reflection of a
+        PostgreSQL table takes dozens of queries)."""
+        if self._read_table is None:
+            inspector = sa.inspect(conn)
+            if not inspector.has_table(POOL_TABLE):
+                raise PoolError(f"{self.label}: no pool here (no table {POOL_TABLE!r}); make one with"
+                                " make-pool --pool-db or romanasn pool import")
+            self._read_table = sa.Table(POOL_TABLE, sa.MetaData(), *(
+                sa.Column(column["name"], column["type"]) for column in inspector.get_columns(POOL_TABLE)))
+        return self._read_table
 
     # -- reading -----------------------------------------------------------------------------------
 

@@ -20,6 +20,10 @@ takes, or that :func:`romanasn.write_pool` writes for :func:`romanasn.read_pool`
 :func:`make_exposure` writes a row's real ASDF exposure file (with
 roman_datamodels), for ``make-pool`` and ``watch``.
 
+A database pool on PostgreSQL: :func:`postgresql_server` starts a server of
+Debian's ``postgresql`` package in a temporary folder for the tests (and the
+benchmarks) and stops it after.
+
 3. Packaging: :func:`build_wheel` once per test session, :func:`install_target`
    into a temporary folder, then :func:`run_romanasn` with that folder on
    ``PYTHONPATH`` to see the pack as an installed distribution. A
@@ -31,9 +35,14 @@ roman_datamodels), for ``make-pool`` and ``watch``.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterable, Mapping
@@ -41,6 +50,7 @@ from typing import Any, Iterable, Mapping
 from romanasn.plugins.manager import PluginManager, get_plugin_manager
 
 __all__ = ["build_wheel", "exposure_rows", "install_target", "make_exposure", "manager_with", "pool_table",
+           "postgresql_server", "NoServer",
            "run_romanasn", "tan_wcs"]
 
 
@@ -265,3 +275,55 @@ def make_exposure(folder: Path, row: Mapping[str, Any], *, level: int = 2, shape
     path = folder / name
     model.save(path, **save)
     return path
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------------
+
+
+class NoServer(RuntimeError):
+    """No PostgreSQL server could be started here (the message says why)."""
+
+
+@contextlib.contextmanager
+def postgresql_server(user: str = "romanasn"):
+    """``(host, port, user)`` of a PostgreSQL server of Debian's ``postgresql`` package
+    (``initdb`` and ``pg_ctl`` from ``/usr/lib/postgresql/*/bin``) started in a temporary folder
+    (as the ``postgres`` user when run as root), on 127.0.0.1 at a free port, with ``fsync``
+    off; stopped and removed at the end. NoServer when none can be started."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise NoServer("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb): apt-get install postgresql")
+    bin_dir = Path(found[-1]).parent
+    owner = "postgres" if os.geteuid() == 0 else None
+    if owner and not shutil.which("runuser"):
+        raise NoServer("running as root without runuser: cannot start PostgreSQL as the postgres user")
+    root = Path(tempfile.mkdtemp(prefix="romanasn-pg-"))
+    data, port = root / "data", _free_port()
+    if owner:
+        shutil.chown(root, owner)
+    try:
+        subprocess.run(_as_owner([str(bin_dir / "initdb"), "-D", str(data), "-U", user, "--auth=trust",
+                                  "-E", "UTF8", "--no-sync"], owner), check=True, capture_output=True, text=True)
+        subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
+                                  "-o", f"-h 127.0.0.1 -p {port} -k {root} -F", "start"], owner),
+                       check=True, capture_output=True, text=True, timeout=60)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        detail = getattr(exc, "stderr", None) or str(exc)
+        shutil.rmtree(root, ignore_errors=True)
+        raise NoServer(f"the PostgreSQL server would not start: {' '.join(str(detail).split())[:200]}") from exc
+    try:
+        yield "127.0.0.1", port, user
+    finally:
+        subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], owner),
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _as_owner(command: list[str], owner: str | None) -> list[str]:
+    return ["runuser", "-u", owner, "--", *command] if owner else command

@@ -176,8 +176,10 @@ class Rule:
 
     Contract: an association never crosses a program (its rows and
     companions are all of one program), so that a program's associations
-    can be made from its rows alone; the engine fails a rule that breaks it,
-    naming the rule and its plugin.
+    can be made from its rows alone; and a product name follows from the
+    group's key (a function naming a group gives the same name for any of
+    its rows), so that rows added to a group name its file. The engine fails
+    a rule that breaks either, naming the rule and its plugin.
     """
 
     name: str = field(validator=validators.matches_re(_NAME))
