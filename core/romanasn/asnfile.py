@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     import jsonschema
 
 #: File name endings of association files, by format.
+#: The run report romanasn.output writes beside the association files of a run.
+RUN_REPORT = "romanasn-run.json"
 EXTENSIONS = {"json": "_asn.json", "yaml": "_asn.yaml", "asdf": "_asn.asdf"}
 
 #: Top-level keys in the order romancal writes them; extra keys, ``romanasn`` and

@@ -44,7 +44,6 @@ VOLATILE = ("asn_id", "code_version", "romanasn.plugin_version", "romanasn.kerne
 #: The endings of association files; the prefix of a run's staging folder (an unfinished run).
 SUFFIXES = (".json", ".yaml", ".yml", ".asdf")
 STAGING = ".romanasn-staging-"
-_RUN_REPORT = "romanasn-run.json"  # written by romanasn.output beside the associations
 
 
 @frozen
@@ -154,7 +153,7 @@ def association_files(folder: str | os.PathLike) -> list[Path]:
                     "its association files may not be a complete set", folder, unfinished[0])
     return [
         folder / name for name in names
-        if not name.startswith(".") and name != _RUN_REPORT
+        if not name.startswith(".") and name != asnfile.RUN_REPORT
         and Path(name).suffix.lower() in SUFFIXES and (folder / name).is_file()
     ]
 

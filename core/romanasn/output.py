@@ -29,12 +29,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from attrs import define, evolve, field, frozen
 
 from romanasn import asnfile, encoder, lane, members
 from romanasn._version import __version__
+from romanasn.asnfile import RUN_REPORT
 from romanasn.encoder import Encoder, encode_json, extension
 from romanasn.engine import FileBlock, Plan, Result, file_blocks, paused_gc
 from romanasn.engine import plan as make_plan
@@ -48,7 +50,6 @@ from romanasn.progress import Progress
 
 log = logging.getLogger("romanasn.output")
 
-RUN_REPORT = "romanasn-run.json"
 MANIFEST_VERSION = 1
 #: A manifest of a run from a database pool: one file per program, ``SHARD_PREFIX`` + program id.
 SHARDED_VERSION = 2
@@ -128,7 +129,7 @@ class Manifest:
         if not path.exists():
             return None
         try:
-            report = json.loads(path.read_bytes())
+            report = orjson.loads(path.read_bytes())
             manifest = report["manifest"]
             version = manifest.get("version")
             if version == SHARDED_VERSION:
@@ -138,7 +139,7 @@ class Manifest:
                 deltas = manifest.get("deltas", {})
                 for program in sorted(held if loaded is None else held & loaded):
                     for shard in [SHARD_PREFIX + program] + [delta_name(program, n) for n in deltas.get(program, ())]:
-                        for name, row in json.loads((out / shard).read_bytes()).items():
+                        for name, row in orjson.loads((out / shard).read_bytes()).items():
                             if row is None:
                                 files.pop(name, None)
                             else:

@@ -59,6 +59,7 @@ import pyarrow.json as pa_json
 
 from romanasn import asnfile, diff
 from romanasn._version import __version__
+from romanasn.asnfile import RUN_REPORT
 from romanasn.engine import paused_gc
 from romanasn.errors import AsnError, UsageError
 from romanasn.naming import strip_level
@@ -67,7 +68,6 @@ from romanasn.plugins.types import RunConfig
 
 log = logging.getLogger("romanasn.report")
 
-RUN_REPORT = "romanasn-run.json"  # written by romanasn.output beside the associations
 DEFAULT_PAGE = "report.html"
 ASSETS = Path(__file__).with_name("report_assets")
 
