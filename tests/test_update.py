@@ -162,7 +162,19 @@ def test_an_interrupt_before_every_file_is_ready_leaves_the_folder_as_it_was(pm,
     assert _snapshot(out) == before
 
 
-def test_an_interrupt_while_files_are_moved_in_waits_until_the_folder_is_complete(pm, tmp_path, monkeypatch):
+@pytest.fixture
+def ctrl_c():
+    """SIGINT raises ``KeyboardInterrupt``, as at a terminal.
+
+    A process started in the background by a non-interactive shell inherits SIGINT ignored,
+    and Python then leaves it ignored: the test would see no interrupt at all.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_while_files_are_moved_in_waits_until_the_folder_is_complete(pm, tmp_path, monkeypatch, ctrl_c):
     small, grown = mission_pool(600), mission_pool(900)
     expected = _fully_updated(pm, tmp_path, small, grown)
     out = tmp_path / "out"
