@@ -8,12 +8,15 @@ distribution is NAME before it is imported.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
+
+from attrs import frozen
 
 from romanasn import asnfile, columns, engine, interrupt, output, pool
 from romanasn._version import __version__
@@ -226,15 +229,8 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     _add_plugins(sub)
     _add_rules(sub)
     _add_columns(sub)
-    _add_validate(sub)
-    _add_from_list(sub)
-    _add_make_pool(sub)
-    _add_pool(sub)
-    _add_watch(sub)
-    _add_explain(sub, pm)
-    _add_diff(sub)
-    _add_report(sub, pm)
-    _add_new_pack(sub)
+    for command in _MODULE_COMMANDS:
+        _add_module_command(sub, command, pm)
     for found in pm.commands():
         command = found.item
         if command.name in sub.choices:
@@ -590,104 +586,82 @@ def _columns(args: argparse.Namespace, pm: PluginManager) -> int:
     return 0
 
 
-# -- validate, from-list ---------------------------------------------------------
+# -- the commands a module runs ------------------------------------------------------------
 
 
-def _add_module(sub: Any, name: str, module: Any, help: str, description: str, *configure_args: Any) -> None:
-    """Add the command ``name`` whose arguments and run are ``module.configure`` and ``module.run``."""
-    p = sub.add_parser(name, help=help, description=description)
+@frozen
+class _ModuleCommand:
+    """A command whose module adds its arguments (``configure(parser)``, with ``pm`` when
+    ``with_pm``) and does the work (``run(args, pm)``)."""
+
+    name: str
+    module: str
+    help: str
+    description: str
+    with_pm: bool = False
+    configure: str = "configure"
+    run: str = "run"
+
+
+#: In the order ``romanasn --help`` lists them, after generate, plugins, rules and columns.
+_MODULE_COMMANDS = (
+    _ModuleCommand(
+        "validate", "validate", "check association files and run reports against their schemas",
+        "Check association files against schemas/asn.schema.json and run reports (romanasn-run.json)"
+        " against schemas/run.schema.json; folders are searched recursively. One line per bad file,"
+        " then a summary."),
+    _ModuleCommand(
+        "from-list", "fromlist", "one association from an explicit list of files (romancal's asn_from_list)",
+        "Make one association from the files given. Every argument of romancal's asn_from_list works"
+        " here with the same meaning."),
+    _ModuleCommand(
+        "make-pool", "makepool", "make a pool from exposure files (reads only their YAML headers)",
+        "Read roman.meta from the YAML header of each ASDF exposure file and write the pool that"
+        " generate reads."),
+    _ModuleCommand(
+        "pool", "makepool", "move a pool between a database and a file (export, import)",
+        "export: write a database pool as an ECSV file; import: insert or update"
+        " a pool file's rows in a database pool (one transaction). Both check"
+        " the rows as generate does.",
+        configure="configure_pool", run="run_pool"),
+    _ModuleCommand(
+        "watch", "watch", "keep associations up to date as exposure files land",
+        "Watch LANDING_DIR for new and changed ASDF files, commit their headers to a database pool,"
+        " update the associations of the programs that changed in DIR and print one JSON line per"
+        " association added, changed or removed. Stops cleanly on Ctrl-C or SIGTERM; a restart resumes"
+        " where it stopped."),
+    _ModuleCommand(
+        "explain", "explain", "say why one exposure is, or is not, in each association",
+        "For one exposure of the pool, each rule's verdict: not selected (by which condition), vetoed"
+        " (by which constraint and plugin), or the keys it got and the associations it joined.",
+        with_pm=True),
+    _ModuleCommand(
+        "diff", "diff", "compare two folders of association files by content",
+        "Compare two sets of association files by product name: associations added and removed,"
+        " members gained and lost. Exit status 0 when equal, 3 when they differ."),
+    _ModuleCommand(
+        "report", "report", "write a web page of a run: summary, associations, sky, changes",
+        "Write a static web page of a folder of associations, opened from disk with no server: the"
+        " run's summary, a table of the associations to filter and open, with --pool their footprints"
+        " on the sky and explain's verdicts, with --against what changed since an older run.",
+        with_pm=True),
+    _ModuleCommand(
+        "new-pack", "newpack", "write the skeleton of a rule pack, ready to install and test",
+        "Write a rule pack's skeleton (pyproject with the entry point, a rule, a naming override,"
+        " tests) into DIR/romanasn-NAME."),
+)
+
+
+def _add_module_command(sub: Any, command: _ModuleCommand, pm: PluginManager) -> None:
+    module = importlib.import_module(f"romanasn.{command.module}")
+    p = sub.add_parser(command.name, help=command.help, description=command.description)
     _common(p)
-    module.configure(p, *configure_args)
-    p.set_defaults(run=module.run)
-
-
-def _add_validate(sub: Any) -> None:
-    from romanasn import validate
-
-    _add_module(sub, "validate", validate, "check association files and run reports against their schemas",
-                "Check association files against schemas/asn.schema.json and run reports (romanasn-run.json)"
-                " against schemas/run.schema.json; folders are searched recursively. One line per bad file,"
-                " then a summary.")
-
-
-def _add_from_list(sub: Any) -> None:
-    from romanasn import fromlist
-
-    _add_module(sub, "from-list", fromlist, "one association from an explicit list of files (romancal's asn_from_list)",
-                "Make one association from the files given. Every argument of romancal's asn_from_list works"
-                " here with the same meaning.")
-
-
-# -- make-pool -----------------------------------------------------------------------
-
-
-def _add_make_pool(sub: Any) -> None:
-    from romanasn import makepool
-
-    _add_module(sub, "make-pool", makepool, "make a pool from exposure files (reads only their YAML headers)",
-                "Read roman.meta from the YAML header of each ASDF exposure file and write the pool that"
-                " generate reads.")
-
-
-def _add_pool(sub: Any) -> None:
-    from romanasn import makepool
-
-    p = sub.add_parser("pool", help="move a pool between a database and a file (export, import)",
-                       description="export: write a database pool as an ECSV file; import: insert or update"
-                                   " a pool file's rows in a database pool (one transaction). Both check"
-                                   " the rows as generate does.")
-    _common(p)
-    makepool.configure_pool(p)
-    p.set_defaults(run=makepool.run_pool)
-
-
-def _add_watch(sub: Any) -> None:
-    from romanasn import watch
-
-    _add_module(sub, "watch", watch, "keep associations up to date as exposure files land",
-                "Watch LANDING_DIR for new and changed ASDF files, commit their headers to a database pool,"
-                " update the associations of the programs that changed in DIR and print one JSON line per"
-                " association added, changed or removed. Stops cleanly on Ctrl-C or SIGTERM; a restart resumes"
-                " where it stopped.")
-
-
-# -- new-pack ------------------------------------------------------------------------
-
-
-def _add_new_pack(sub: Any) -> None:
-    from romanasn import newpack
-
-    _add_module(sub, "new-pack", newpack, "write the skeleton of a rule pack, ready to install and test",
-                "Write a rule pack's skeleton (pyproject with the entry point, a rule, a naming override,"
-                " tests) into DIR/romanasn-NAME.")
-
-
-# -- explain, diff, report ----------------------------------------------------------------------
-
-
-def _add_explain(sub: Any, pm: PluginManager) -> None:
-    from romanasn import explain
-
-    _add_module(sub, "explain", explain, "say why one exposure is, or is not, in each association",
-                "For one exposure of the pool, each rule's verdict: not selected (by which condition), vetoed"
-                " (by which constraint and plugin), or the keys it got and the associations it joined.", pm)
-
-
-def _add_diff(sub: Any) -> None:
-    from romanasn import diff
-
-    _add_module(sub, "diff", diff, "compare two folders of association files by content",
-                "Compare two sets of association files by product name: associations added and removed,"
-                " members gained and lost. Exit status 0 when equal, 3 when they differ.")
-
-
-def _add_report(sub: Any, pm: PluginManager) -> None:
-    from romanasn import report
-
-    _add_module(sub, "report", report, "write a web page of a run: summary, associations, sky, changes",
-                "Write a static web page of a folder of associations, opened from disk with no server: the"
-                " run's summary, a table of the associations to filter and open, with --pool their footprints"
-                " on the sky and explain's verdicts, with --against what changed since an older run.", pm)
+    configure = getattr(module, command.configure)
+    if command.with_pm:
+        configure(p, pm)
+    else:
+        configure(p)
+    p.set_defaults(run=getattr(module, command.run))
 
 
 if __name__ == "__main__":  # pragma: no cover
