@@ -21,7 +21,7 @@ from attrs import frozen
 from romanasn import asnfile, columns, engine, interrupt, output, pool
 from romanasn._version import __version__
 from romanasn.errors import RomanasnError, UsageError
-from romanasn.explain import pack_option_values
+from romanasn.explain import add_pack_options, pack_option_values
 from romanasn.plugins.manager import PluginManager, failure, get_plugin_manager
 from romanasn.plugins.types import RunConfig
 from romanasn.words import count, did_you_mean
@@ -301,17 +301,8 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
     p.add_argument("--report", action="store_true",
                    help="also write DIR/report.html, the run's web page (as romanasn report DIR --pool POOL, "
                         "without explain's verdicts)")
-    group = p.add_argument_group("options added by plugins")
-    for found in pm.generate_options():
-        option = found.item
-        env = f" (env: {', '.join(option.env)})" if option.env else ""
-        kwargs: dict[str, Any] = {"help": f"{option.help}{env} [{found.plugin.name}]", "dest": option.dest}
-        if option.flag:
-            kwargs["action"] = "store_true"
-        else:
-            kwargs.update(metavar=option.metavar, default=None)
-        group.add_argument(option.name, **kwargs)
-    p.set_defaults(run=_generate, _pack_options=[f.item for f in pm.generate_options()])
+    add_pack_options(p, pm, "options added by plugins", sources=True)
+    p.set_defaults(run=_generate)
 
 
 def _names(values: list[str] | None, option: str) -> list[str] | None:

@@ -421,18 +421,23 @@ def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
     add_pack_options(parser, pm, "options added by plugins (as for generate)")
 
 
-def add_pack_options(parser: argparse.ArgumentParser, pm: PluginManager, title: str) -> None:
-    """Add the ``generate`` options packs add to ``parser``, in a group called ``title``."""
+def add_pack_options(parser: argparse.ArgumentParser, pm: PluginManager, title: str, sources: bool = False) -> None:
+    """Add the ``generate`` options packs add to ``parser``, in a group called ``title``; with
+    ``sources`` each option's help also names its environment variables and its pack."""
     group = parser.add_argument_group(title)
-    options = [found.item for found in pm.generate_options()]
-    for option in options:
-        kwargs: dict[str, Any] = {"help": option.help, "dest": option.dest}
+    found = pm.generate_options()
+    for each in found:
+        option, help = each.item, each.item.help
+        if sources:
+            env = f" (env: {', '.join(option.env)})" if option.env else ""
+            help = f"{option.help}{env} [{each.plugin.name}]"
+        kwargs: dict[str, Any] = {"help": help, "dest": option.dest}
         if option.flag:
             kwargs["action"] = "store_true"
         else:
             kwargs.update(metavar=option.metavar, default=None)
         group.add_argument(option.name, **kwargs)
-    parser.set_defaults(_pack_options=options)
+    parser.set_defaults(_pack_options=[f.item for f in found])
 
 
 def pack_option_values(args: argparse.Namespace) -> dict[str, Any]:
