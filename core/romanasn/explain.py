@@ -86,11 +86,7 @@ class Verdict:
             "not_selected_by": [{"constraint": c, "value": v} for c, v in self.not_selected_by],
             "vetoed_by": [{"reason": r, "plugin": p} for r, p in self.vetoed_by],
             "keys": [dict(k) for k in self.keys],
-            "associations": [
-                {"product_name": j.product_name, "asn_id": j.asn_id, "file_stem": j.file_stem,
-                 "expname": j.expname, "exptype": j.exptype, "companion": j.companion}
-                for j in self.joined
-            ],
+            "associations": [attrs.asdict(j) for j in self.joined],
         }
 
 
@@ -161,24 +157,12 @@ def explain(
         so ids and vetoes are those of a full ``generate``.
     """
     row = find_row(table, filename, source)
-    (found,) = explain_rows(table, [row], plugin_manager=plugin_manager, config=config, rules=rules)
+    (found,) = iter_explanations(table, [row], plugin_manager=plugin_manager, config=config, rules=rules)
     if Path(filename).name != found.filename:
         note = (f"no row has the file name {Path(filename).name!r}; explaining {found.filename!r}, "
                 f"the same exposure at another level")
         found = attrs.evolve(found, notes=(note, *found.notes))
     return found
-
-
-def explain_rows(
-    table: Any,
-    rows: Sequence[int],
-    *,
-    plugin_manager: PluginManager,
-    config: RunConfig | None = None,
-    rules: Iterable[str] | None = None,
-) -> list[Explanation]:
-    """Each rule's verdict on each of ``rows`` (indices into ``table``), from one run of every rule."""
-    return list(iter_explanations(table, rows, plugin_manager=plugin_manager, config=config, rules=rules))
 
 
 def iter_explanations(
@@ -189,7 +173,8 @@ def iter_explanations(
     config: RunConfig | None = None,
     rules: Iterable[str] | None = None,
 ) -> Iterator[Explanation]:
-    """:func:`explain_rows`, one row at a time (the rules run once, before the first)."""
+    """Each rule's verdict on each of ``rows`` (indices into ``table``), one row at a time, from one
+    run of every rule (before the first row)."""
     pm = plugin_manager
     pm.check()
     config = config or RunConfig()
@@ -361,8 +346,7 @@ def _keys(entry: RuleEntry, table: Any, row: int, config: RunConfig) -> tuple[Ma
 
 def _value_of(constraint_name: str, table: Any, row: int) -> Any:
     """The row's value in the column a constraint's name starts with (``exposure_type in [...]``)."""
-    column = constraint_name.split(" ", 1)[0]
-    return _value(table, column, row) if column in table.colnames else None
+    return _value(table, constraint_name.split(" ", 1)[0], row)
 
 
 def _value(table: Any, column: str, row: int) -> Any:
