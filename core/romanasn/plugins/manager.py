@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterable, Sequence
 
+import attrs
 import pluggy
 from attrs import frozen
 
@@ -96,7 +97,7 @@ class PluginManager(pluggy.PluginManager):
         try:
             self.register(plugin, name=info.name)
         except pluggy.PluginValidationError as exc:
-            info = _failed(info, f"invalid hook implementation: {exc}")
+            info = attrs.evolve(info, status="failed", error=f"invalid hook implementation: {exc}")
         self._infos[info.name] = info
         self._rules = None
 
@@ -177,9 +178,12 @@ class PluginManager(pluggy.PluginManager):
         info = self._infos.get(impl.plugin_name)
         return info.label if info else impl.plugin_name
 
-    def _each(self, hook_name: str, **kwargs: Any) -> Iterable[tuple[Any, PluginInfo]]:
-        """Yield (result, plugin) for every implementation that returns something."""
+    def _each(self, hook_name: str, only: str | None = None, **kwargs: Any) -> Iterable[tuple[Any, PluginInfo]]:
+        """Yield (result, plugin) for every implementation (the plugin ``only``'s alone, when
+        given) that returns something."""
         for impl in self._implementations(hook_name):
+            if only is not None and impl.plugin_name != only:
+                continue
             result = self._call(impl, hook_name, **kwargs)
             if result is not None:
                 yield result, self._infos[impl.plugin_name]
@@ -190,10 +194,11 @@ class PluginManager(pluggy.PluginManager):
             return result, info
         raise PluginError(f"no plugin answered {hook_name}")
 
-    def _records(self, hook_name: str, kind: type, **kwargs: Any) -> list[Contributed]:
-        """Collect the records of a registration hook, checking their type."""
+    def _records(self, hook_name: str, kind: type, only: str | None = None, **kwargs: Any) -> list[Contributed]:
+        """Collect the records of a registration hook (of the plugin ``only`` alone, when given),
+        checking their type."""
         found = []
-        for result, info in self._each(hook_name, **kwargs):
+        for result, info in self._each(hook_name, only, **kwargs):
             items = _sequence(result, hook_name, info)
             for item in items:
                 if not isinstance(item, kind):
@@ -225,17 +230,7 @@ class PluginManager(pluggy.PluginManager):
     def rules_of(self, name: str) -> list[RuleEntry]:
         """The rules of the one plugin registered as ``name``, its hook called alone (so a
         failing pack does not hide the others' rules)."""
-        found = []
-        for impl in self._implementations("romanasn_rules"):
-            if impl.plugin_name != name:
-                continue
-            result = self._call(impl, "romanasn_rules")
-            info = self._infos[name]
-            for rule in _sequence(result, "romanasn_rules", info) if result is not None else ():
-                if not isinstance(rule, Rule):
-                    raise PluginError(f"plugin {info.label}: romanasn_rules returned {type(rule).__name__}, "
-                                      f"expected Rule")
-                found.append(RuleEntry(rule, info))
+        found = [RuleEntry(f.item, f.plugin) for f in self._records("romanasn_rules", Rule, only=name)]
         return sorted(found, key=lambda entry: entry.name)
 
     def match_constraints(self, rule: Rule, config: Any) -> list[Contributed]:
@@ -352,10 +347,6 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _failed(info: PluginInfo, error: str) -> PluginInfo:
-    return PluginInfo(info.name, info.version, "failed", error, info.entry_point)
-
-
 def _env_list(name: str) -> list[str] | None:
     value = os.environ.get(name)
     if value is None:
@@ -453,14 +444,14 @@ def _load_entry_point(pm: PluginManager, ep: Any, allowed: list[str] | None, blo
     if name in blocked or (allowed is not None and name not in allowed):
         pm.note_plugin(PluginInfo(name, version, "blocked", entry_point=ep.value))
     elif pm.knows(name):
-        pm.note_plugin(_failed(info, f"a second entry point named {name!r}"))
+        pm.note_plugin(attrs.evolve(info, status="failed", error=f"a second entry point named {name!r}"))
     else:
         try:
             plugin = ep.load()
         except BaseException as exc:  # any import failure is reported, with the plugin named
             if not failure(exc):
                 raise
-            pm.note_plugin(_failed(info, f"cannot import {ep.value}: {describe(exc)}"))
+            pm.note_plugin(attrs.evolve(info, status="failed", error=f"cannot import {ep.value}: {describe(exc)}"))
         else:
             pm.add_plugin(plugin, info)
 
