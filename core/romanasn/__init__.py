@@ -32,6 +32,7 @@ _LAZY = {
     "read_pool": "romanasn.pool", "read_pools": "romanasn.pool", "write_pool": "romanasn.pool",
     **dict.fromkeys(["Association", "Member", "Product", "Provenance"], "romanasn.records"),
 }
+__all__ = list(_LAZY)  # every public name, each imported when first asked for
 
 
 def __getattr__(name: str) -> Any:
@@ -90,13 +91,3 @@ if TYPE_CHECKING:
     from romanasn.products import degraded_reasons
     from romanasn.pool import read_pool, read_pools, write_pool
     from romanasn.records import Association, Member, Product, Provenance
-
-__all__ = [
-    "grouping_rules",
-    "NAME", "Association", "AsnError", "Command", "Companion", "Constraint", "Group", "Member",
-    "MemberSpec", "Option", "PluginError", "PoolColumn", "PoolError", "Product", "Provenance",
-    "Result", "RomanasnError", "Rule", "RuleError", "RunConfig", "SkyOutline", "UsageError", "__version__",
-    "daily_code", "degraded_reasons", "focal_plane_name", "generate", "get_plugin_manager", "grouping_code", "hookimpl",
-    "isin", "level3_name", "load_asn", "member_filename", "name_token", "pass_code", "program_id",
-    "read_pool", "read_pools", "strip_level", "visit_code", "write_asn", "write_pool", "write_result",
-]
