@@ -19,6 +19,7 @@ tree.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from typing import Any, Iterable, Mapping
@@ -427,11 +428,6 @@ def read_meta(path: str | os.PathLike, paths: Iterable[str], *, check_blocks: bo
     """
     paths = list(dict.fromkeys(paths))
     header = read_header(path, check_blocks=check_blocks)
-    return meta_from_header(header, paths)
-
-
-def meta_from_header(header: bytes, paths: list[str]) -> Meta:
-    """:func:`read_meta` on header bytes already read."""
     roman_tag = _roman_tag(header)
     wanted = {p.split(".", 1)[0] for p in paths}
     cut = _cut_meta(header, wanted)
@@ -502,14 +498,9 @@ def _values(meta: MappingNode, paths: list[str]) -> dict[str, Any]:
     return values
 
 
-_PARTS: dict[str, tuple[str, ...]] = {}
-
-
+@functools.cache
 def _parts(path: str) -> tuple[str, ...]:
-    parts = _PARTS.get(path)
-    if parts is None:
-        parts = _PARTS[path] = tuple(path.split("."))
-    return parts
+    return tuple(path.split("."))
 
 
 def _construct(loader: _Loader, node: Node) -> Any:
@@ -532,7 +523,6 @@ _ROMAN = re.compile(rb"\nroman:[ \t]*(?:!<([^>\r\n]*)>|!([^ \t\r\n]*))?[ \t]*\r?
 _TOP = re.compile(rb"\n(?:[^ \t\r\n#-]|-[^ \t\r\n])")
 #: The first line with content, and its indent.
 _INDENT = re.compile(rb"\n( *)[^ \t\r\n#]")
-_CACHE: dict[tuple[str, int], re.Pattern[bytes]] = {}
 _PATTERNS = {
     # a block-mapping key at exactly n spaces
     "key": rb"\n {%d}([A-Za-z_][\w.\-]*):(?=[ \t\r\n])",
@@ -545,11 +535,9 @@ _PATTERNS = {
 }
 
 
+@functools.cache
 def _pattern(kind: str, indent: int) -> re.Pattern[bytes]:
-    key = (kind, indent)
-    if key not in _CACHE:
-        _CACHE[key] = re.compile(_PATTERNS[kind] % indent)
-    return _CACHE[key]
+    return re.compile(_PATTERNS[kind] % indent)
 
 
 def _roman_tag(header: bytes) -> str | None:
