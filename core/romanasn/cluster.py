@@ -165,14 +165,9 @@ def _survey(key: str, spec, table, row_ids, config, rules, skip_rules) -> dict:
         "orphans": plan.orphan_rows(),
         "counts": plan.counts(),
         "general": not plan.hooks.fast,
-        "stems": None if plan.hooks.fast else plan_stems(plan),
+        # a general-lane plan's file stems, in its own (unsorted) key order
+        "stems": None if plan.hooks.fast else _stems_with_hooks(plan.pm, plan._built or [], plan.config),
     }
-
-
-def plan_stems(plan: Plan) -> list[str]:
-    """The file stems of a general-lane plan, in its own (unsorted) key order."""
-    built = plan._built or []
-    return _stems_with_hooks(plan.pm, built, plan.config) if built else []
 
 
 def _encode(key: str, spec, table, row_ids, config, rules, skip_rules, ordered, numbers, format, prefix) -> list:
