@@ -204,14 +204,14 @@ def _compiled_verdict(document):
 @pytest.mark.parametrize("document", valid_documents())
 def test_the_compiled_schema_and_jsonschema_agree_on_valid(document):
     assert _compiled_verdict(document) in (True, None)
-    assert asnfile._validator().is_valid(document)
+    assert asnfile.schema_validator().is_valid(document)
     asnfile.validate(document)
 
 
 @pytest.mark.parametrize(("document", "where"), invalid_documents())
 def test_the_compiled_schema_and_jsonschema_agree_on_invalid(document, where):
     assert _compiled_verdict(document) in (False, None)
-    assert not asnfile._validator().is_valid(document)
+    assert not asnfile.schema_validator().is_valid(document)
     with pytest.raises(AsnError) as error:
         asnfile.validate(document, "r00001_f158_asn.json")
     assert str(error.value).startswith("r00001_f158_asn.json: invalid association: ")
@@ -219,7 +219,7 @@ def test_the_compiled_schema_and_jsonschema_agree_on_invalid(document, where):
 
 
 def test_valid_documents_never_reach_jsonschema(monkeypatch):
-    monkeypatch.setattr(asnfile, "_validator", lambda: pytest.fail("jsonschema called"))
+    monkeypatch.setattr(asnfile, "schema_validator", lambda *name: pytest.fail("jsonschema called"))
     asnfile.validate(asnfile.to_dict(make_asn()))
 
 

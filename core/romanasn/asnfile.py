@@ -144,18 +144,20 @@ def _plain(value: Any, path: str) -> Any:
 
 
 @functools.cache
-def schema() -> dict:
-    """The association JSON Schema (``schemas/asn.schema.json``); do not modify it."""
-    text = resources.files("romanasn").joinpath("schemas/asn.schema.json").read_text("utf-8")
+def schema(name: str = "asn") -> dict:
+    """The kernel's JSON Schema ``schemas/<name>.schema.json``: by default the association's,
+    ``run`` for the run report; do not modify it."""
+    text = resources.files("romanasn").joinpath(f"schemas/{name}.schema.json").read_text("utf-8")
     return json.loads(text)
 
 
 @functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
+def schema_validator(name: str = "asn") -> jsonschema.Draft202012Validator:
+    """jsonschema's checker of :func:`schema` ``name``, the schema itself checked first."""
     import jsonschema
 
-    jsonschema.Draft202012Validator.check_schema(schema())
-    return jsonschema.Draft202012Validator(schema())
+    jsonschema.Draft202012Validator.check_schema(schema(name))
+    return jsonschema.Draft202012Validator(schema(name))
 
 
 @functools.cache
@@ -174,7 +176,7 @@ def validate(data: Mapping, source: str = "<association>") -> None:
         pass
     import jsonschema.exceptions
 
-    errors = itertools.islice(_validator().iter_errors(data), _MAX_ERRORS)
+    errors = itertools.islice(schema_validator().iter_errors(data), _MAX_ERRORS)
     problems = [_describe(jsonschema.exceptions.best_match([e])) for e in errors]
     if problems:
         raise AsnError(f"{source}: invalid association: " + "; ".join(problems))
@@ -229,11 +231,7 @@ def _read_yaml(data: bytes) -> Any:
 
 
 _ENCODERS = {"json": _write_json, "yaml": _write_yaml, "asdf": _write_asdf}
-_DECODERS = {
-    "json": json.loads,
-    "yaml": _read_yaml,
-    "asdf": _read_asdf,
-}
+_DECODERS = {"json": json.loads, "yaml": _read_yaml, "asdf": _read_asdf}
 
 
 def _encoder(format: str) -> Callable[[dict, IO[bytes]], None]:

@@ -11,10 +11,8 @@ One line per bad file, then a summary line; exit status 1 when any is bad.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -98,16 +96,6 @@ def check_run_report(path: Path) -> None:
         raise AsnError(f"{path}: cannot read run report: {exc.strerror}") from exc
     except ValueError as exc:
         raise AsnError(f"{path}: invalid run report: not JSON ({exc})") from exc
-    error = jsonschema.exceptions.best_match(_run_validator().iter_errors(report))
+    error = jsonschema.exceptions.best_match(asnfile.schema_validator("run").iter_errors(report))
     if error is not None:
         raise AsnError(f"{path}: invalid run report: at {error.json_path}: {error.message[:200]}")
-
-
-@functools.cache
-def _run_validator() -> Any:
-    import jsonschema
-
-    text = resources.files("romanasn").joinpath("schemas/run.schema.json").read_text("utf-8")
-    schema = json.loads(text)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
