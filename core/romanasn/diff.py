@@ -28,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import attrs
 from attrs import field, frozen
 
 from romanasn import asnfile
@@ -96,18 +97,13 @@ class Diff:
 
     def to_json(self) -> dict[str, Any]:
         """The differences as plain JSON data."""
-
-        def summary(s: Summary) -> dict[str, Any]:
-            return {"product": s.product, "file": s.file, "asn_rule": s.asn_rule,
-                    "asn_type": s.asn_type, "members": s.members}
-
         return {
             "a": self.dir_a,
             "b": self.dir_b,
             "equal": self.equal,
             "ignored": list(self.ignored),
-            "added": [summary(s) for s in self.added],
-            "removed": [summary(s) for s in self.removed],
+            "added": [attrs.asdict(s) for s in self.added],
+            "removed": [attrs.asdict(s) for s in self.removed],
             "changed": [
                 {
                     "product": c.product,
@@ -289,10 +285,9 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
 def render(found: Diff) -> str:
     """The differences as text: ``+`` added, ``-`` removed, ``~`` changed, then counts."""
     lines = []
-    for s in found.added:
-        lines.append(f"+ {s.product}  ({s.asn_rule}, {s.members} member{'s' * (s.members != 1)}; {s.file})")
-    for s in found.removed:
-        lines.append(f"- {s.product}  ({s.asn_rule}, {s.members} member{'s' * (s.members != 1)}; {s.file})")
+    for sign, summaries in (("+", found.added), ("-", found.removed)):
+        for s in summaries:
+            lines.append(f"{sign} {s.product}  ({s.asn_rule}, {s.members} member{'s' * (s.members != 1)}; {s.file})")
     for c in found.changed:
         counts = [f"+{len(c.gained)}", f"-{len(c.lost)}"] + ([f"~{len(c.altered)}"] if c.altered else [])
         lines.append(f"~ {c.product}  (members {' '.join(counts)})")
