@@ -70,6 +70,3 @@ class Progress:
 def _clock(seconds: float) -> str:
     seconds = int(seconds + 0.5)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-# -- the command ------------------------------------------------------------------------------
