@@ -47,12 +47,10 @@ class EarlierLevels:
 
 
 def _specs(rule_plan) -> Iterator[tuple[object, np.ndarray]]:
-    """(member spec, rows) of a rule plan: its own rows, then each companion's rows."""
+    """(member spec, rows) of a rule plan: its own rows, then each companion's rows (sorted, each once)."""
     rule, groups = rule_plan.rule, rule_plan.groups
     for spec, rows in [(rule.member, groups.rows)] + [(c.member, r) for c, (r, _) in zip(rule.companions, groups.companions)]:
-        used = np.zeros(len(rule_plan.view), dtype=bool)
-        used[rows] = True
-        yield spec, np.flatnonzero(used)
+        yield spec, np.unique(np.asarray(rows, dtype=np.int64))
 
 
 def earlier_levels(plan) -> list[EarlierLevels]:
