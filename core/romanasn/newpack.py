@@ -21,6 +21,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+import attrs
 from attrs import frozen
 
 from romanasn._version import __version__
@@ -80,16 +81,6 @@ def _requirement() -> str:
     return f"romanasn>={match[1]}.{match[2]}" if match else "romanasn"
 
 
-def _values(names: PackNames) -> dict[str, str]:
-    return {
-        "short": names.short,
-        "dist": names.dist,
-        "package": names.package,
-        "prefix": names.prefix,
-        "requirement": _requirement(),
-    }
-
-
 def templates() -> Traversable:
     """The folder of skeleton templates inside the installed kernel."""
     return resources.files("romanasn").joinpath("templates", "newpack")
@@ -118,7 +109,7 @@ def _fill(text: str, values: dict[str, str], source: str) -> str:
 def render(name: str) -> dict[str, str]:
     """The skeleton of the pack ``name``: relative POSIX path -> file text, in path order."""
     names = pack_names(name)
-    values = _values(names)
+    values = {**attrs.asdict(names), "requirement": _requirement()}
     files = {}
     for parts, entry in _walk(templates()):
         path = "/".join(names.package if part == _PACKAGE_DIR else part for part in parts)
