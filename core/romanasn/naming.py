@@ -178,10 +178,10 @@ def suffix_level(suffix: str | None) -> int | None:
 
 #: The conversions a product name template may apply to a key value (``{column:conversion}``).
 TEMPLATE_CONVERSIONS: dict[str, Callable[[Any], str]] = {
-    "token": lambda value: name_token(value),
-    "program": lambda value: program_id(value),
-    "visit": lambda value: visit_code(value),
-    "stem": lambda value: strip_level(value),
+    "token": name_token,
+    "program": program_id,
+    "visit": visit_code,
+    "stem": strip_level,
 }
 _INTEGER_FORMAT = re.compile(r"^0?[1-9]?d$")
 
