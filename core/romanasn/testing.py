@@ -62,12 +62,8 @@ def manager_with(*plugins: ModuleType | object | tuple[object, str]) -> PluginMa
     the name, e.g. ``(plugin, "romanasn-wfi-imaging")`` to match the name an
     installed pack gets. The kernel's defaults are always registered first.
     """
-    pairs = []
-    for plugin in plugins:
-        if isinstance(plugin, tuple):
-            pairs.append(plugin)
-        else:
-            pairs.append((plugin, getattr(plugin, "__name__", None) or type(plugin).__name__))
+    pairs = [plugin if isinstance(plugin, tuple) else (plugin, getattr(plugin, "__name__", None) or type(plugin).__name__)
+             for plugin in plugins]
     return get_plugin_manager(autoload=False, plugins=pairs)
 
 
