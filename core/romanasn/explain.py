@@ -195,16 +195,25 @@ def iter_explanations(
 
 
 class _Seen:
-    """One run's results, indexed for verdicts on many rows: constraint masks, vetoes, members."""
+    """One run's results, indexed for verdicts on many rows: vetoes, members and orphans of each
+    result, and the rules' constraint masks and product members when first asked for."""
 
     def __init__(self, table: Any, results: Mapping[str, engine.Result]) -> None:
         self.table = table
         self.results = results
         self._masks: dict[tuple[str, int], np.ndarray] = {}
-        self._vetoes: dict[int, dict[tuple[str, str], list[tuple[str, str]]]] = {}
-        self._members: dict[tuple[int, str], dict[str, list[tuple[int, int]]]] = {}
-        self._orphans: dict[int, set[str]] = {}
         self._products: dict[str, str | None] = {}
+        self._vetoes: dict[tuple[int, str, str], list[tuple[str, str]]] = {}
+        self._members: dict[tuple[int, str, str], list[tuple[int, int, Any]]] = {}
+        self._orphans: dict[int, set[str]] = {}
+        for result in {id(r): r for r in results.values()}.values():
+            for v in result.vetoes:
+                self._vetoes.setdefault((id(result), v.rule, v.filename), []).append((v.reason, v.plugin))
+            for a, association in enumerate(result.associations):
+                made_by = association.provenance.rule if association.provenance else association.asn_rule
+                for m, member in enumerate(association.members):
+                    self._members.setdefault((id(result), made_by, member.expname), []).append((a, m, member))
+            self._orphans[id(result)] = set(result.orphans)
 
     def selected_by(self, rule: Any, index: int) -> np.ndarray:
         """The mask of rule ``select`` constraint number ``index`` over the table."""
@@ -215,25 +224,11 @@ class _Seen:
 
     def vetoes(self, result: engine.Result, rule: str, filename: str) -> tuple[tuple[str, str], ...]:
         """(reason, plugin) of each veto of ``filename`` in ``rule``."""
-        if id(result) not in self._vetoes:
-            index: dict[tuple[str, str], list[tuple[str, str]]] = {}
-            for v in result.vetoes:
-                index.setdefault((v.rule, v.filename), []).append((v.reason, v.plugin))
-            self._vetoes[id(result)] = index
-        return tuple(self._vetoes[id(result)].get((rule, filename), ()))
+        return tuple(self._vetoes.get((id(result), rule, filename), ()))
 
-    def members(self, result: engine.Result, rule: str) -> dict[str, list[tuple[int, int, Any]]]:
-        """expname -> (association position, member position, member) of each member of the rule's associations."""
-        key = (id(result), rule)
-        if key not in self._members:
-            index: dict[str, list[tuple[int, int]]] = {}
-            for a, association in enumerate(result.associations):
-                made_by = association.provenance.rule if association.provenance else association.asn_rule
-                if made_by == rule:
-                    for m, member in enumerate(association.members):
-                        index.setdefault(member.expname, []).append((a, m, member))
-            self._members[key] = index
-        return self._members[key]
+    def members(self, result: engine.Result, rule: str, expname: str) -> list[tuple[int, int, Any]]:
+        """(association position, member position, member) of each member ``expname`` of the rule's associations."""
+        return self._members.get((id(result), rule, expname), [])
 
     def product_member(self, rule: str) -> str | None:
         """A member of the rule's associations when they list products, not pool files (else None)."""
@@ -243,8 +238,6 @@ class _Seen:
 
     def orphans(self, result: engine.Result) -> set[str]:
         """The file names no rule of ``result`` took."""
-        if id(result) not in self._orphans:
-            self._orphans[id(result)] = set(result.orphans)
         return self._orphans[id(result)]
 
 
@@ -316,8 +309,7 @@ def _joined(entry: RuleEntry, filename: str, result: engine.Result, seen: _Seen,
     rule = entry.rule
     own = member_filename(filename, rule.member.suffix)
     companions = {member_filename(filename, c.member.suffix): c.member.exptype for c in rule.companions}
-    members = seen.members(result, rule.name)
-    places = {(a, m): member for name in (own, *companions) for a, m, member in members.get(name, ())}
+    places = {(a, m): member for name in (own, *companions) for a, m, member in seen.members(result, rule.name, name)}
     found = []
     for (a, m), member in sorted(places.items(), key=lambda place: place[0]):
         association = result.associations[a]
