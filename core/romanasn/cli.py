@@ -8,7 +8,6 @@ distribution is NAME before it is imported.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import os
@@ -18,10 +17,10 @@ from typing import Any, Sequence
 
 from attrs import frozen
 
-from romanasn import asnfile, columns, engine, interrupt, output, pool
+from romanasn import (asnfile, columns, diff, engine, explain, fromlist, interrupt, makepool, newpack, output, pool,
+                      report, validate, watch)
 from romanasn._version import __version__
 from romanasn.errors import RomanasnError, UsageError
-from romanasn.explain import add_pack_options, pack_option_values
 from romanasn.plugins.manager import PluginManager, failure, get_plugin_manager
 from romanasn.plugins.types import RunConfig
 from romanasn.words import count, did_you_mean
@@ -301,7 +300,7 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
     p.add_argument("--report", action="store_true",
                    help="also write DIR/report.html, the run's web page (as romanasn report DIR --pool POOL, "
                         "without explain's verdicts)")
-    add_pack_options(p, pm, "options added by plugins", sources=True)
+    explain.add_pack_options(p, pm, "options added by plugins", sources=True)
     p.set_defaults(run=_generate)
 
 
@@ -321,15 +320,13 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
         raise UsageError("--report needs a run that writes its associations (not --dry-run)")
     pm.check()
     if args.orphans:
-        from romanasn import explain
-
         explain.check_orphans_path(args.orphans, None if args.dry_run else args.output_dir, args.pools)
     rules, skip_rules = _names(args.rules, "--rules"), _names(args.skip_rules, "--skip-rules") or []
     config = RunConfig(
         data_release_id=args.data_release_id,
         version_id=args.version_id,
         pool_name=Path(args.pools[0]).stem,
-        options=pack_option_values(args),
+        options=explain.pack_option_values(args),
     )
     selected = engine.select_rules(pm.rules(), rules, skip_rules)  # before the pools are read
     engine.check_runnable(selected, config, named=[n for n in rules or () if not engine.is_pattern(n)])
@@ -345,8 +342,6 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
         table = _only_programs(table, args.program)
     written, made, collected = [], [], None
     if args.report and args.format == "json" and args.engine == "local":  # the page's data gathered as files are written
-        from romanasn import report
-
         collected = report.Collector(args.output_dir)
     if args.dry_run:
         result = engine.generate(table, config=config, rules=rules, skip_rules=skip_rules, plugin_manager=pm,
@@ -369,13 +364,9 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
         if args.update and not args.quiet:
             say(output.update_summary(outcome))
     if args.orphans:
-        from romanasn import explain
-
         explain.write_orphans(result.orphans, args.orphans)
     _print_summary(result, args, written)
     if args.report:
-        from romanasn import report
-
         collected = report.complete(collected, made)  # then the run's report is this run's alone, too
         page = report.write_report(args.output_dir, plugin_manager=pm, pool=table, options=config.options,
                                    collected=collected, explain=False,
@@ -586,7 +577,7 @@ class _ModuleCommand:
     ``with_pm``) and does the work (``run(args, pm)``)."""
 
     name: str
-    module: str
+    module: Any
     help: str
     description: str
     with_pm: bool = False
@@ -597,62 +588,61 @@ class _ModuleCommand:
 #: In the order ``romanasn --help`` lists them, after generate, plugins, rules and columns.
 _MODULE_COMMANDS = (
     _ModuleCommand(
-        "validate", "validate", "check association files and run reports against their schemas",
+        "validate", validate, "check association files and run reports against their schemas",
         "Check association files against schemas/asn.schema.json and run reports (romanasn-run.json)"
         " against schemas/run.schema.json; folders are searched recursively. One line per bad file,"
         " then a summary."),
     _ModuleCommand(
-        "from-list", "fromlist", "one association from an explicit list of files (romancal's asn_from_list)",
+        "from-list", fromlist, "one association from an explicit list of files (romancal's asn_from_list)",
         "Make one association from the files given. Every argument of romancal's asn_from_list works"
         " here with the same meaning."),
     _ModuleCommand(
-        "make-pool", "makepool", "make a pool from exposure files (reads only their YAML headers)",
+        "make-pool", makepool, "make a pool from exposure files (reads only their YAML headers)",
         "Read roman.meta from the YAML header of each ASDF exposure file and write the pool that"
         " generate reads."),
     _ModuleCommand(
-        "pool", "makepool", "move a pool between a database and a file (export, import)",
+        "pool", makepool, "move a pool between a database and a file (export, import)",
         "export: write a database pool as an ECSV file; import: insert or update"
         " a pool file's rows in a database pool (one transaction). Both check"
         " the rows as generate does.",
         configure="configure_pool", run="run_pool"),
     _ModuleCommand(
-        "watch", "watch", "keep associations up to date as exposure files land",
+        "watch", watch, "keep associations up to date as exposure files land",
         "Watch LANDING_DIR for new and changed ASDF files, commit their headers to a database pool,"
         " update the associations of the programs that changed in DIR and print one JSON line per"
         " association added, changed or removed. Stops cleanly on Ctrl-C or SIGTERM; a restart resumes"
         " where it stopped."),
     _ModuleCommand(
-        "explain", "explain", "say why one exposure is, or is not, in each association",
+        "explain", explain, "say why one exposure is, or is not, in each association",
         "For one exposure of the pool, each rule's verdict: not selected (by which condition), vetoed"
         " (by which constraint and plugin), or the keys it got and the associations it joined.",
         with_pm=True),
     _ModuleCommand(
-        "diff", "diff", "compare two folders of association files by content",
+        "diff", diff, "compare two folders of association files by content",
         "Compare two sets of association files by product name: associations added and removed,"
         " members gained and lost. Exit status 0 when equal, 3 when they differ."),
     _ModuleCommand(
-        "report", "report", "write a web page of a run: summary, associations, sky, changes",
+        "report", report, "write a web page of a run: summary, associations, sky, changes",
         "Write a static web page of a folder of associations, opened from disk with no server: the"
         " run's summary, a table of the associations to filter and open, with --pool their footprints"
         " on the sky and explain's verdicts, with --against what changed since an older run.",
         with_pm=True),
     _ModuleCommand(
-        "new-pack", "newpack", "write the skeleton of a rule pack, ready to install and test",
+        "new-pack", newpack, "write the skeleton of a rule pack, ready to install and test",
         "Write a rule pack's skeleton (pyproject with the entry point, a rule, a naming override,"
         " tests) into DIR/romanasn-NAME."),
 )
 
 
 def _add_module_command(sub: Any, command: _ModuleCommand, pm: PluginManager) -> None:
-    module = importlib.import_module(f"romanasn.{command.module}")
     p = sub.add_parser(command.name, help=command.help, description=command.description)
     _common(p)
-    configure = getattr(module, command.configure)
+    configure = getattr(command.module, command.configure)
     if command.with_pm:
         configure(p, pm)
     else:
         configure(p)
-    p.set_defaults(run=getattr(module, command.run))
+    p.set_defaults(run=getattr(command.module, command.run))
 
 
 if __name__ == "__main__":  # pragma: no cover
