@@ -225,9 +225,16 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
                                 help="the task; romanasn COMMAND --help says more")
     _add_generate(sub, pm)
-    _add_plugins(sub)
-    _add_rules(sub)
-    _add_columns(sub)
+    _add_listing(sub, "plugins", _plugins, "list the installed rule packs",
+                 "List the installed rule packs: name, version, status (active, blocked or"
+                 " failed, with its error) and rules. Exit status 1 when one failed.",
+                 json_help="print JSON (with each pack's hooks)")
+    _add_listing(sub, "rules", _rules, "list the installed rules",
+                 "List the rules of the active packs: name, asn_type, level, pack, the"
+                 " options a rule needs (it is skipped without them) and what it makes.")
+    _add_listing(sub, "columns", _columns, "list the pool columns (canonical and those packs add)",
+                 "List the pool columns: name, type, required or optional, the pack that"
+                 " adds it (romanasn for the canonical ones) and what it holds.")
     for command in _MODULE_COMMANDS:
         _add_module_command(sub, command, pm)
     for found in pm.commands():
@@ -468,13 +475,12 @@ def _print_dry_run(result: engine.Result, args: argparse.Namespace) -> None:
 # -- plugins, rules, columns ----------------------------------------------------
 
 
-def _add_plugins(sub: Any) -> None:
-    p = sub.add_parser("plugins", help="list the installed rule packs",
-                       description="List the installed rule packs: name, version, status (active, blocked or"
-                                   " failed, with its error) and rules. Exit status 1 when one failed.")
+def _add_listing(sub: Any, name: str, run: Any, help: str, description: str, json_help: str = "print JSON") -> None:
+    """Add a command that prints a table, or with ``--json`` the same rows as JSON."""
+    p = sub.add_parser(name, help=help, description=description)
     _common(p)
-    p.add_argument("--json", action="store_true", help="print JSON (with each pack's hooks)")
-    p.set_defaults(run=_plugins)
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.set_defaults(run=run)
 
 
 def plugin_table(pm: PluginManager) -> list[dict[str, Any]]:
@@ -512,15 +518,6 @@ def _plugins(args: argparse.Namespace, pm: PluginManager) -> int:
     return 1 if any(r["status"] == "failed" for r in rows) else 0
 
 
-def _add_rules(sub: Any) -> None:
-    p = sub.add_parser("rules", help="list the installed rules",
-                       description="List the rules of the active packs: name, asn_type, level, pack, the"
-                                   " options a rule needs (it is skipped without them) and what it makes.")
-    _common(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=_rules)
-
-
 def _rules(args: argparse.Namespace, pm: PluginManager) -> int:
     pm.check()
     rows = [{"name": e.name, "plugin": e.plugin.name, "asn_type": e.rule.asn_type, "level": e.rule.level,
@@ -541,15 +538,6 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     for row in rows:
         print("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]).rstrip())
-
-
-def _add_columns(sub: Any) -> None:
-    p = sub.add_parser("columns", help="list the pool columns (canonical and those packs add)",
-                       description="List the pool columns: name, type, required or optional, the pack that"
-                                   " adds it (romanasn for the canonical ones) and what it holds.")
-    _common(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=_columns)
 
 
 def _columns(args: argparse.Namespace, pm: PluginManager) -> int:
