@@ -240,28 +240,21 @@ def _read_header(fd: int, check_blocks: bool) -> bytes:
     while True:
         block = data.find(BLOCK_MAGIC, searched)
         end = _DOC_END.search(data, searched, block if block >= 0 else len(data))
-        if end is not None:
-            header_end = end.end()
-            stop = header_end
-            break
-        if block >= 0:
-            header_end, stop = block, block
+        if end is not None or block >= 0:
+            header_end = end.end() if end is not None else block  # the tree's end, or the first block
             break
         more = os.read(fd, max(_CHUNK, len(data)))
         if not more:
-            header_end = stop = -1
-            break
+            if _DOC_START.search(data):
+                raise HeaderError("truncated: the YAML header has no end ('...')")
+            raise HeaderError("no YAML tree in this ASDF file")
         searched = max(0, len(data) - 8)  # a marker may straddle the chunks
         data += more
-    if header_end < 0:
-        if _DOC_START.search(data):
-            raise HeaderError("truncated: the YAML header has no end ('...')")
-        raise HeaderError("no YAML tree in this ASDF file")
     header = data[:header_end]
     if not _DOC_START.search(header):
         raise HeaderError("no YAML tree in this ASDF file")
     if check_blocks:
-        _check_blocks(fd, data, stop, header)
+        _check_blocks(fd, data, header_end, header)
     return header
 
 
@@ -275,7 +268,7 @@ def _check_blocks(fd: int, data: bytes, stop: int, header: bytes) -> None:
     size = os.fstat(fd).st_size
     sources = _SOURCE.findall(header)
     used = max(map(int, sources)) + 1 if sources else 0
-    first = _first_block(fd, data, stop, size)
+    first = _first_block(fd, data, stop)
     if first is None:
         if used:
             raise HeaderError(f"truncated: the tree uses {used} blocks, the file has none")
@@ -287,7 +280,7 @@ def _check_blocks(fd: int, data: bytes, stop: int, header: bytes) -> None:
         raise HeaderError(f"truncated: the tree uses {used} blocks, the file has {blocks}")
 
 
-def _first_block(fd: int, data: bytes, stop: int, size: int) -> int | None:
+def _first_block(fd: int, data: bytes, stop: int) -> int | None:
     """The offset of the first block at or after ``stop`` (padding may come between)."""
     if data.startswith(BLOCK_MAGIC, stop):
         return stop
