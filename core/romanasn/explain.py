@@ -269,7 +269,8 @@ def _verdict(
     if skipped:
         return Verdict(rule.name, label, SKIPPED, skipped[0].reason)
     joined = _joined(entry, filename, result, seen, partial)
-    failing = tuple((c.name, _value_of(c.name, table, row)) for i, c in enumerate(rule.select)
+    # each failing constraint, with the row's value in the column its name starts with (``exposure_type in [...]``)
+    failing = tuple((c.name, _value(table, c.name.split(" ", 1)[0], row)) for i, c in enumerate(rule.select)
                     if not seen.selected_by(rule, i)[row])
     if failing:
         status = COMPANION if joined else NOT_SELECTED
@@ -334,11 +335,6 @@ def _keys(entry: RuleEntry, table: Any, row: int, config: RunConfig) -> tuple[Ma
     for _, key in rule.keys(table, np.array([row], dtype=np.int64), config):
         keys.append({name: _plain(value) for name, value in zip(rule.group_by, tuple(key))})
     return tuple(keys)
-
-
-def _value_of(constraint_name: str, table: Any, row: int) -> Any:
-    """The row's value in the column a constraint's name starts with (``exposure_type in [...]``)."""
-    return _value(table, constraint_name.split(" ", 1)[0], row)
 
 
 def _value(table: Any, column: str, row: int) -> Any:
