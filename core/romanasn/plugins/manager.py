@@ -421,7 +421,7 @@ def get_plugin_manager(
     if autoload:
         _load_entry_points(pm, allowed, blocked)
     for plugin, name in plugins:
-        pm.add_plugin(plugin, PluginInfo(name, _plugin_version(plugin), "active"))
+        pm.add_plugin(plugin, PluginInfo(name, str(getattr(plugin, "__version__", "unknown")), "active"))
     return pm
 
 
@@ -454,7 +454,3 @@ def _load_entry_point(pm: PluginManager, ep: Any, allowed: list[str] | None, blo
             pm.note_plugin(attrs.evolve(info, status="failed", error=f"cannot import {ep.value}: {describe(exc)}"))
         else:
             pm.add_plugin(plugin, info)
-
-
-def _plugin_version(plugin: object) -> str:
-    return str(getattr(plugin, "__version__", "unknown"))
