@@ -467,7 +467,7 @@ def _values(meta: MappingNode, paths: list[str]) -> dict[str, Any]:
     try:
         for path in paths:
             node: Node | None = meta
-            for part in _parts(path):
+            for part in path.split("."):
                 if not isinstance(node, MappingNode):
                     node = None
                     break
@@ -489,11 +489,6 @@ def _values(meta: MappingNode, paths: list[str]) -> dict[str, Any]:
     finally:
         loader.dispose()
     return values
-
-
-@functools.cache
-def _parts(path: str) -> tuple[str, ...]:
-    return tuple(path.split("."))
 
 
 def _construct(loader: _Loader, node: Node) -> Any:
