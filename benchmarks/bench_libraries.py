@@ -24,9 +24,11 @@ owners, on the associations ``romanasn generate`` makes of ``--pool``:
 - **JSON of association files**: ``romanasn.encoder.encode_json`` (indent 4,
   the bytes of ``json.dumps``) against ``json.dumps(indent=4)`` and orjson
   (which indents by 2 only: not the same bytes).
-- **Footprint hulls** (the report's sky view): ``romanasn.report.hulls`` of
-  each Level 3 association's member polygons against scipy's
-  ``ConvexHull`` (Qhull), on the RA, Dec vertices.
+- **The report's sky view**: ``romanasn.report.Projection`` (azimuthal
+  equidistant, about the vertices' centre) against astropy.modeling's
+  ``RotateCelestial2Native | Sky2Pix_ZenithalEquidistant`` on every vertex of
+  the Level 3 associations' member polygons, and the footprint hulls of each
+  association, ``romanasn.report.hulls`` against scipy's ``ConvexHull`` (Qhull).
 
 The contenders take turns in each round; each one's best round counts, and
 ratios are to the kernel's piece in the same run. The load average is printed
@@ -186,10 +188,11 @@ def templating(count: int) -> list[str]:
                                                                    check=True)}, count + 2)
     best = rounds({"newpack.render": lambda: render("my-survey"),
                    "jinja2": lambda: [environment.from_string(t).render(values) for t in texts]}, count)
+    imported = imports["jinja2"] - imports["(romanasn.newpack)"]
     return [f"new-pack's {len(texts)} templates, rendered once (as a new-pack does); best of {count}",
             f"  newpack.render   {best['newpack.render'] * 1e3:7.2f} ms",
-            f"  jinja2           {best['jinja2'] * 1e3:7.2f} ms, and {(imports['jinja2'] - imports['(romanasn.newpack)']) * 1e3:.0f}"
-            " ms to import beside romanasn.newpack"]
+            f"  jinja2           {best['jinja2'] * 1e3:7.2f} ms, and {imported * 1e3:.0f} ms to import"
+            " beside romanasn.newpack"]
 
 
 class _Terminal(io.StringIO):
@@ -305,6 +308,22 @@ def _area(polygon: np.ndarray) -> float:
     return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
 
 
+def projection(points: np.ndarray, count: int) -> list[str]:
+    from astropy.modeling import models
+
+    from romanasn.report import Projection, _radec, _unit
+
+    project = Projection(_unit(points).sum(axis=0))
+    model = models.RotateCelestial2Native(*_radec(project.centre), 180) | models.Sky2Pix_ZenithalEquidistant()
+    apart = np.abs(project(points) - np.stack(model(points[:, 0], points[:, 1]), axis=-1)).max()
+    best = rounds({"report.Projection": lambda: project(points),
+                   "astropy.modeling": lambda: model(points[:, 0], points[:, 1])}, count)
+    return [f"The sky view's projection of {len(points):,} vertices (the two {apart:.0e} deg apart at most),"
+            f" best of {count}"] + [
+        f"  {name:18} {seconds * 1e3:8.1f} ms  {seconds / best['report.Projection']:5.2f} x report.Projection's"
+        for name, seconds in best.items()]
+
+
 def hull_sky(found: list[dict], pool: Path, count: int) -> list[str]:
     from scipy.spatial import ConvexHull
 
@@ -321,7 +340,7 @@ def hull_sky(found: list[dict], pool: Path, count: int) -> list[str]:
              f"{sizes.max():,} in one; {differ} hulls of another area), best of {count}"]
     for name, seconds in best.items():
         lines.append(f"  {name:18} {seconds * 1e3:8.1f} ms  {seconds / best['report.hulls']:5.2f} x report.hulls'")
-    return lines
+    return projection(points, count) + lines
 
 
 def main(argv: list[str] | None = None) -> int:
