@@ -353,6 +353,8 @@ class Plan:
                 self.fail(entry.name, exc)
                 continue
             self.plans.append(rule_plan)
+            pa.default_memory_pool().release_unused()  # what planning the rule freed goes back
+        self.view.forget(lane.CODES)  # the key columns' codes group rows; files are made without them
         self.rules = [p.entry for p in self.plans]
         self.takers = np.zeros(len(pool), dtype=np.uint16)  # the rules that took each row
         for rule_plan in self.plans:
@@ -493,6 +495,7 @@ class Plan:
                 yield FileBlock(name, rule_plan.ids[start:stop], products,
                                 pc.binary_join_element_wise(products, "_asn", ""), texts,
                                 program_column.take(pa.array(rule_plan.programs[start:stop])))
+            pa.default_memory_pool().release_unused()
 
     def _heads(self, rule_plan: RulePlan):
         """The function giving the top-level text of a group's file before and after ``asn_id``."""

@@ -55,10 +55,7 @@ def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if _mostly_distinct_texts(values):  # sorting beats hashing when the hash table outgrows the caches
-        codes = pc.rank(values, tiebreaker="dense").to_numpy().astype(np.int64) - 1
-        first = np.empty(int(codes.max()) + 1, dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-        return codes, values.take(pa.array(first))
+        return _ranked(values, pc.rank(values, tiebreaker="dense").to_numpy().astype(np.int64) - 1)
     try:
         encoded = pc.dictionary_encode(values, null_encoding="encode")
     except pa.ArrowNotImplementedError:
@@ -66,6 +63,13 @@ def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
         codes = [index.setdefault(value, len(index)) for value in values.to_pylist()]
         return np.asarray(codes, dtype=np.int64), list(index)
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+
+
+def _ranked(values: pa.Array, codes: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """:func:`factorize`'s answer when the codes are the values' dense ranks (from 0)."""
+    first = np.empty(int(codes.max()) + 1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return codes, values.take(pa.array(first))
 
 
 def _mostly_distinct_texts(values: pa.Array) -> bool:
@@ -85,9 +89,19 @@ def _taken(values: pa.Array | list, positions: np.ndarray) -> pa.Array | list:
     return values.take(pa.array(positions))
 
 
+CODES = "romanasn.lane:codes"
+
+
 def column_codes(view: PoolView, name: str) -> tuple[np.ndarray, pa.Array | list]:
-    """A pool column factorised (:func:`factorize`), once per run."""
-    return view.derived(("romanasn.lane:codes", name), lambda table: factorize(arrow_column(view, name)))
+    """A pool column factorised (:func:`factorize`), once per run (until forgotten: :data:`CODES`)."""
+
+    def make(table: Any) -> tuple[np.ndarray, pa.Array | list]:
+        values = arrow_column(view, name)
+        if name == "filename" and not values.null_count and _mostly_distinct_texts(values):  # one sort for both
+            return _ranked(values, _dense_ranks(values, filename_order(view)) - 1)
+        return factorize(values)
+
+    return view.derived((CODES, name), make)
 
 
 def key_codes(view: PoolView, names: Sequence[str], rows: np.ndarray) -> tuple[np.ndarray, list]:
@@ -352,12 +366,29 @@ def name_ranks(view: PoolView, suffixes: tuple[str | None, ...]) -> list[np.ndar
     suffix (equal names, equal ranks; in name order), made once per run."""
 
     def make(table: Any) -> list[np.ndarray]:
+        if len(set(suffixes)) == 1 and (dense := _dense_ranks(member_names(view, suffixes[0]),
+                                                              filename_order(view))) is not None:
+            return [dense] * len(suffixes)
         names = pa.chunked_array([member_names(view, suffix) for suffix in dict.fromkeys(suffixes)]).combine_chunks()
         dense = pc.rank(names, tiebreaker="dense").to_numpy().astype(np.int64)
         by_suffix = dict(zip(dict.fromkeys(suffixes), np.split(dense, len(dict.fromkeys(suffixes)))))
         return [by_suffix[suffix] for suffix in suffixes]
 
     return view.derived(("romanasn.lane:name-ranks", suffixes), make)
+
+
+def _dense_ranks(values: pa.Array, order: np.ndarray) -> np.ndarray | None:
+    """Each value's dense rank (from 1) found without sorting, when ``order`` (the rows in file-name
+    order) sorts the values too (member names that differ from the file names only in the level
+    suffix); None when it does not."""
+    ordered = values.take(pa.array(order))
+    if len(ordered) > 1 and pc.any(pc.less(ordered[1:], ordered[:-1])).as_py():
+        return None
+    steps = np.ones(len(ordered), dtype=np.int64)
+    steps[1:] = pc.not_equal(ordered[1:], ordered[:-1]).to_numpy(zero_copy_only=False)
+    dense = np.empty(len(ordered), dtype=np.int64)
+    dense[order] = np.cumsum(steps)
+    return dense
 
 
 class Files:
@@ -477,11 +508,16 @@ def _column(text: str, count: int) -> pa.Array:
     return pa.array([text], pa.string()).take(pa.array(np.zeros(count, dtype=np.int64)))
 
 
+def filename_order(view: PoolView) -> np.ndarray:
+    """The rows in file-name order (equal names in row order)."""
+    return view.derived("filename_order", lambda table: pc.sort_indices(arrow_column(view, "filename")).to_numpy())
+
+
 def filename_rank(view: PoolView) -> np.ndarray:
     """Each row's position in file-name order."""
 
     def make(table: Any) -> np.ndarray:
-        order = pc.sort_indices(arrow_column(view, "filename")).to_numpy()
+        order = filename_order(view)
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
         return rank

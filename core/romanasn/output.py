@@ -164,66 +164,70 @@ class Manifest:
         return ids
 
 
-@frozen
-class _Block:
-    """The manifest entries of a block of one rule's files, as columns (:class:`Made`); ``digests``
-    holds 16 bytes a file."""
+_COLUMNS = pa.schema([("name", pa.string()), ("number", pa.int64()), ("rule", pa.int32()), ("product", pa.string()),
+                      ("size", pa.int64()), ("digest", pa.binary(16)), ("program", pa.string())])
 
-    rule: str
-    numbers: np.ndarray
-    names: pa.Array
-    products: pa.Array
-    sizes: np.ndarray
-    digests: bytes
-    programs: pa.Array
 
-    def hex_digests(self) -> pa.Array:
-        """Each file's digest as :func:`digest` writes it."""
-        offsets = np.arange(0, 32 * len(self.numbers) + 1, 32, dtype=np.int32)
-        return pa.StringArray.from_buffers(len(self.numbers), pa.py_buffer(offsets),
-                                           pa.py_buffer(self.digests.hex().encode("ascii")))
-
-    def rows(self) -> pa.Array:
-        """Each file's line of the manifest, after a comma: its name and its :meth:`Entry.row` as JSON."""
-        program = pc.fill_null(pc.binary_join_element_wise(", ", lane.json_texts(self.programs), ""), "")
-        return pc.binary_join_element_wise(
-            ",\n      ", lane.json_texts(self.names), ': ["a', pa.array(self.numbers).cast(pa.string()), '", ',
-            _string(self.rule), ", ", lane.json_texts(self.products), ", ", pa.array(self.sizes).cast(pa.string()),
-            ', "', self.hex_digests(), '"', program, "]", "")
+def _hex(digests: pa.Array) -> pa.Array:
+    """Each file's digest (16 bytes) as :func:`digest` writes it."""
+    count = len(digests)
+    data = memoryview(digests.buffers()[1])[16 * digests.offset:16 * (digests.offset + count)]
+    offsets = np.arange(0, 32 * count + 1, 32, dtype=np.int32)
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data.hex().encode("ascii")))
 
 
 class Made:
-    """The manifest entries of the files a run made, kept as columns a block at a time (a
-    million :class:`Entry` records would take half a gigabyte)."""
+    """The manifest entries of the files a run made, kept as columns (:data:`_COLUMNS`), a record
+    batch a block (a million :class:`Entry` records would take half a gigabyte)."""
 
     def __init__(self) -> None:
-        self.blocks: list[_Block] = []
+        self.batches: list[pa.RecordBatch] = []
+        self.rules: list[str] = []  # a rule's code is its position here
 
     def add(self, block: FileBlock, names: pa.Array, files: list[memoryview], digests: list[bytes]) -> None:
         """Note the files of ``block``: named ``names``, holding ``files``, their :func:`_digest` ``digests``."""
-        sizes = np.fromiter(map(len, files), dtype=np.int64, count=len(files))
-        self.blocks.append(_Block(block.rule, block.numbers, names, block.products, sizes, b"".join(digests),
-                                  block.programs))
+        if block.rule not in self.rules:
+            self.rules.append(block.rule)
+        count = len(files)
+        self.batches.append(pa.record_batch([
+            names, pa.array(block.numbers, pa.int64()), pa.array(np.full(count, self.rules.index(block.rule), np.int32)),
+            block.products, pa.array(np.fromiter(map(len, files), dtype=np.int64, count=count)),
+            pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), count, [None, pa.py_buffer(b"".join(digests))]),
+            block.programs], schema=_COLUMNS))
+
+    def table(self) -> pa.Table:
+        """Every file's entry, a row each (the blocks' columns, not copied)."""
+        return pa.Table.from_batches(self.batches, _COLUMNS)
 
     def drop(self, rules: set[str]) -> list[str]:
         """Forget the files of ``rules``; their names."""
-        dropped = [name for block in self.blocks if block.rule in rules for name in block.names.to_pylist()]
-        self.blocks = [block for block in self.blocks if block.rule not in rules]
-        return dropped
+        gone = [batch for batch in self.batches if self.rules[batch["rule"][0].as_py()] in rules]
+        self.batches = [batch for batch in self.batches if self.rules[batch["rule"][0].as_py()] not in rules]
+        return [name for batch in gone for name in batch["name"].to_pylist()]
 
     def names(self) -> list[str]:
         """Every file's name."""
-        return [name for block in self.blocks for name in block.names.to_pylist()]
+        return self.table()["name"].to_pylist()
 
     def entries(self) -> dict[str, Entry]:
         """Every file's :class:`Entry`, by name."""
         made = {}
-        for block in self.blocks:
-            columns = (block.numbers.tolist(), block.names.to_pylist(), block.products.to_pylist(),
-                       block.sizes.tolist(), block.hex_digests().to_pylist(), block.programs.to_pylist())
+        for batch in self.batches:
+            rule = self.rules[batch["rule"][0].as_py()]
+            columns = (batch["number"].to_pylist(), batch["name"].to_pylist(), batch["product"].to_pylist(),
+                       batch["size"].to_pylist(), _hex(batch["digest"]).to_pylist(), batch["program"].to_pylist())
             for number, name, product, size, hashed, program in zip(*columns):
-                made[name] = Entry(f"a{number}", block.rule, product, size, hashed, program=program)
+                made[name] = Entry(f"a{number}", rule, product, size, hashed, program=program)
         return made
+
+    def rows(self, entries: pa.RecordBatch) -> pa.Array:
+        """Each entry's line of the manifest, after a comma: its name and its :meth:`Entry.row` as JSON."""
+        rules = pa.array([_string(rule) for rule in self.rules], pa.string()).take(entries["rule"])
+        program = pc.fill_null(pc.binary_join_element_wise(", ", lane.json_texts(entries["program"]), ""), "")
+        return pc.binary_join_element_wise(
+            ",\n      ", lane.json_texts(entries["name"]), ': ["a', entries["number"].cast(pa.string()), '", ',
+            rules, ", ", lane.json_texts(entries["product"]), ", ", entries["size"].cast(pa.string()),
+            ', "', _hex(entries["digest"]), '"', program, "]", "")
 
 
 # -- runs -----------------------------------------------------------------------------------------
@@ -526,6 +530,7 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     log.debug("%s: writing %d association files", out, len(names))
     outcome = Outcome(result=None, files=names, written=[])  # type: ignore[arg-type]
     made = Made()
+    fresh = not known and not folder.existing
     bar = Progress(len(names), enabled=progress, label="writing associations")
     try:
         _put(folder, source, ext, known, outcome, made, bar, on_file)
@@ -535,6 +540,8 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     if failed:
         _drop_failed(folder, outcome, made, failed)
         names = outcome.files = [stem + ext for stem in source.stems()]
+    if fresh:
+        outcome.added = list(names)  # the same strings
     outcome.written = _Paths(out, names, set(outcome.unchanged))
     kept: dict[str, Entry] = {}  # the files of the folder this run did not make
     if manifest is not None:
@@ -662,9 +669,8 @@ def _put(folder: Folder, source, ext: str, known: Mapping[str, Entry], outcome: 
         if on_file is not None:
             for name, data in zip(names, files):
                 on_file(name, data)
-        if not known and not folder.existing:  # a new (or empty) folder: every file is new
+        if not known and not folder.existing:  # a new (or empty) folder: every file is new (added: _write)
             folder.add_files(names, files)
-            outcome.added += names
             continue
         for name, data, hashed in zip(names, files, digests):
             old = known.get(name)
@@ -771,24 +777,31 @@ def run_report(
 
 def _report_pieces(report: dict, format: str, made: Made, kept: Mapping[str, Entry]) -> Iterator[bytes]:
     """The run report, as JSON indented by 2 with each manifest entry on one line (the files
-    ``made`` and those ``kept``, by name), in pieces."""
+    ``made`` and those ``kept``, by name), in pieces: the lines made a slice of the name order
+    at a time."""
     text = encode_json(report, 2)
     yield text[:-2].encode("utf-8")
     yield (f',\n  "manifest": {{\n    "version": {MANIFEST_VERSION},\n    "format": {_string(format)},'
            '\n    "files": ').encode("utf-8")
-    names = [block.names for block in made.blocks] + [pa.array(list(kept), pa.string())]
-    rows = [block.rows() for block in made.blocks] + [
-        pa.array([f",\n      {_string(name)}: {json.dumps(entry.row())}" for name, entry in kept.items()], pa.string())]
-    order = pc.sort_indices(pa.chunked_array(names, pa.string()))
+    table = made.table()
+    kept_rows = pa.array([f",\n      {_string(name)}: {json.dumps(entry.row())}" for name, entry in kept.items()],
+                         pa.large_string())
+    order = pc.sort_indices(pa.chunked_array([table["name"], pa.array(list(kept), pa.string())], pa.string()))
+    order = order.to_numpy()
     if not len(order):
         yield b"{}\n  }\n}\n"
         return
-    rows = pa.chunked_array([row.cast(pa.large_string()) for row in rows], pa.large_string())
     yield b"{"
     for start in range(0, len(order), 50_000):
-        texts = rows.take(order[start:start + 50_000]).combine_chunks()
-        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
-        yield memoryview(texts.buffers()[2])[int(offsets[0]) + (start == 0):int(offsets[-1])]
+        part = order[start:start + 50_000]
+        ours = part < table.num_rows
+        entries = table.take(part[ours]).combine_chunks().to_batches()
+        rows = made.rows(entries[0]).cast(pa.large_string()) if entries else kept_rows[:0]
+        if not ours.all():  # kept entries among them: each row back in its place
+            places = np.argsort(np.concatenate((np.flatnonzero(ours), np.flatnonzero(~ours))), kind="stable")
+            rows = pa.concat_arrays([rows, kept_rows.take(part[~ours] - table.num_rows)]).take(places)
+        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset:rows.offset + len(rows) + 1]
+        yield memoryview(rows.buffers()[2])[int(offsets[0]) + (start == 0):int(offsets[-1])]
     yield b"\n    }\n  }\n}\n"
 
 

@@ -247,6 +247,7 @@ def _read(path: Path | str, known: tuple[PoolColumn, ...], format: str | None, p
         repairs.warn()
     text.cells = {name: _arrow(values) for name, values in text.cells.items()}
     table = _checked_table(text, known, problems)
+    pa.default_memory_pool().release_unused()  # what Arrow's reader threads freed too
     meta = {"path": str(path), "format": format, "repairs": list(repairs)}
     if seq is not None:
         meta["seq"] = seq

@@ -121,6 +121,10 @@ class PoolView:
             self._derived[key] = make(self.table)
         return self._derived[key]
 
+    def forget(self, kind: str) -> None:
+        """Let go of the values cached under keys ``(kind, ...)`` (made again if asked for)."""
+        self._derived = {key: value for key, value in self._derived.items() if not (type(key) is tuple and key[0] == kind)}
+
 
 @frozen
 class Group:
