@@ -14,7 +14,9 @@ fresh processes, the best of ``--repeat`` runs of:
   does (the columnar lane: ``Plan.encoded``), without validating or writing them;
 - command: ``romanasn generate POOL -o OUT``: reading, generating, validating
   and writing every association file and the run report; its wall and CPU
-  seconds (the command and the process writing files) and its peak memory;
+  seconds (the command and the process writing files) and their peak memory
+  (the sum of their proportional set sizes, sampled, or the largest resident
+  set of one of them when larger: see ``run_command``);
 - the floor, in the same run: a bare pyarrow CSV read of the same pool (in
   the process that measures the read, best of ``--repeat``), and a bare
   Python loop creating as many files of the same names and sizes as the
@@ -55,6 +57,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -244,15 +247,43 @@ def romanasn_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "romanasn"]
 
 
+def tree_pss_mib(pid: int) -> float:
+    """The proportional set size of a process and its descendants, MiB (a page two of them share
+    counted once; 0 when it has ended)."""
+    total = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+        children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                    for child in (task / "children").read_text().split()]
+    except (OSError, ValueError):
+        return total / 1024
+    return total / 1024 + sum(tree_pss_mib(child) for child in children)
+
+
 def run_command(argv: list[str], env: dict | None = None) -> dict:
-    """Wall and CPU seconds of a command and its children, and the largest resident memory."""
+    """Wall and CPU seconds of a command and its children, and the peak memory of them all: the
+    largest sum of their proportional set sizes, sampled every 0.1 s, or the largest resident set
+    of any one of them when that is larger (a peak between two samples)."""
     start = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env or ENV)
+    peak, done = [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], tree_pss_mib(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(argv)} failed: {process.stderr.read().decode()[-3000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024}
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mib": max(peak[0], usage.ru_maxrss / 1024),
+            "tree_pss_mib": peak[0], "largest_rss_mib": usage.ru_maxrss / 1024}
 
 
 def create_files(sizes: dict[str, int], out: Path) -> float:
@@ -315,7 +346,7 @@ def print_sizes(results: list[dict], out=sys.stdout) -> None:
               f"{r['associations']:>13,}  {span:>20}", file=out)
     print("  read, generate: in a process of their own, wall; write: the command's wall time less read and "
           "generate\n  (start, encoding, checking, writing the files and the run report); cpu: the command and its "
-          "file writer", file=out)
+          "file writer;\n  peak: of the command and its file writer together (pages they share counted once)", file=out)
     print(file=out)
     print("the floor, measured in the same run: a bare pyarrow CSV read of the pool, and a bare loop creating "
           "the same\nfiles (names and sizes) in the same file system; romanasn beside it", file=out)

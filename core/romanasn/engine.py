@@ -354,7 +354,7 @@ class Plan:
                 continue
             self.plans.append(rule_plan)
             pa.default_memory_pool().release_unused()  # what planning the rule freed goes back
-        self.view.forget(lane.CODES)  # the key columns' codes group rows; files are made without them
+        lane.planned(self.view)
         self.rules = [p.entry for p in self.plans]
         self.takers = np.zeros(len(pool), dtype=np.uint16)  # the rules that took each row
         for rule_plan in self.plans:

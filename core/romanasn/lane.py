@@ -33,8 +33,11 @@ __all__ = ["Files", "Groups", "Template", "degraded_reasons", "factorize", "grou
 # -- columns ---------------------------------------------------------------------------------------
 
 
+ARROW, CODES = "romanasn.lane:arrow", "romanasn.lane:codes"
+
+
 def arrow_column(view: PoolView, name: str) -> pa.Array:
-    """A pool column as an Arrow array (masked cells null), made once per run."""
+    """A pool column as an Arrow array (masked cells null), made once per run (until :func:`planned`)."""
 
     def make(table: Any) -> pa.Array:
         column = table[name]
@@ -46,7 +49,7 @@ def arrow_column(view: PoolView, name: str) -> pa.Array:
             made = pa.array(view.column(name))
         return made.combine_chunks() if isinstance(made, pa.ChunkedArray) else made
 
-    return view.derived(("romanasn.lane:arrow", name), make)
+    return view.derived((ARROW, name), make)
 
 
 def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
@@ -89,11 +92,8 @@ def _taken(values: pa.Array | list, positions: np.ndarray) -> pa.Array | list:
     return values.take(pa.array(positions))
 
 
-CODES = "romanasn.lane:codes"
-
-
 def column_codes(view: PoolView, name: str) -> tuple[np.ndarray, pa.Array | list]:
-    """A pool column factorised (:func:`factorize`), once per run (until forgotten: :data:`CODES`)."""
+    """A pool column factorised (:func:`factorize`), once per run (until :func:`planned`)."""
 
     def make(table: Any) -> tuple[np.ndarray, pa.Array | list]:
         values = arrow_column(view, name)
@@ -102,6 +102,12 @@ def column_codes(view: PoolView, name: str) -> tuple[np.ndarray, pa.Array | list
         return factorize(values)
 
     return view.derived((CODES, name), make)
+
+
+def planned(view: PoolView) -> None:
+    """Let go of what only planning needs: the columns' codes and Arrow copies (but those files are made from)."""
+    kept = {"filename", "asn_candidate", *(column for column, _ in _CHECKS)}
+    view.forget(lambda key: type(key) is tuple and (key[0] == CODES or key[0] == ARROW and key[1] not in kept))
 
 
 def key_codes(view: PoolView, names: Sequence[str], rows: np.ndarray) -> tuple[np.ndarray, list]:

@@ -778,9 +778,15 @@ def run_report(
 def _report_pieces(report: dict, format: str, made: Made, kept: Mapping[str, Entry]) -> Iterator[bytes]:
     """The run report, as JSON indented by 2 with each manifest entry on one line (the files
     ``made`` and those ``kept``, by name), in pieces: the lines made a slice of the name order
-    at a time."""
-    text = encode_json(report, 2)
-    yield text[:-2].encode("utf-8")
+    at a time, as the list of files."""
+    names = report["files"]
+    head, tail = encode_json({**report, "files": _LISTED}, 2)[:-2].split(encode_json(_LISTED), 1)
+    yield head.encode("utf-8")
+    yield b"[" if names else b"[]"
+    for start in range(0, len(names), 50_000):
+        texts = lane.json_texts(pa.array(names[start:start + 50_000], pa.string()))
+        yield _joined(pc.binary_join_element_wise(",\n    ", texts, ""), start == 0)
+    yield (b"\n  ]" if names else b"") + tail.encode("utf-8")
     yield (f',\n  "manifest": {{\n    "version": {MANIFEST_VERSION},\n    "format": {_string(format)},'
            '\n    "files": ').encode("utf-8")
     table = made.table()
@@ -800,9 +806,19 @@ def _report_pieces(report: dict, format: str, made: Made, kept: Mapping[str, Ent
         if not ours.all():  # kept entries among them: each row back in its place
             places = np.argsort(np.concatenate((np.flatnonzero(ours), np.flatnonzero(~ours))), kind="stable")
             rows = pa.concat_arrays([rows, kept_rows.take(part[~ours] - table.num_rows)]).take(places)
-        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset:rows.offset + len(rows) + 1]
-        yield memoryview(rows.buffers()[2])[int(offsets[0]) + (start == 0):int(offsets[-1])]
+        yield _joined(rows, start == 0)
     yield b"\n    }\n  }\n}\n"
+
+
+_LISTED = "\0files"  # where the run report's text gets its list of files
+
+
+def _joined(texts: pa.Array, first: bool) -> memoryview:
+    """The texts one after the other (the bytes of their buffer), the first's first byte (a
+    comma) left out when ``first``."""
+    texts = texts.cast(pa.large_string())
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
+    return memoryview(texts.buffers()[2])[int(offsets[0]) + first:int(offsets[-1])]
 
 
 def update_summary(outcome: Outcome) -> str:

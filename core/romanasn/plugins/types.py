@@ -121,9 +121,9 @@ class PoolView:
             self._derived[key] = make(self.table)
         return self._derived[key]
 
-    def forget(self, kind: str) -> None:
-        """Let go of the values cached under keys ``(kind, ...)`` (made again if asked for)."""
-        self._derived = {key: value for key, value in self._derived.items() if not (type(key) is tuple and key[0] == kind)}
+    def forget(self, unwanted: Callable[[Hashable], bool]) -> None:
+        """Let go of the values cached under the keys ``unwanted`` accepts (made again if asked for)."""
+        self._derived = {key: value for key, value in self._derived.items() if not unwanted(key)}
 
 
 @frozen
