@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from romanasn import generate
+from romanasn import generate, incremental
 from romanasn.cli import main
 from romanasn.errors import RuleError
 from romanasn.output import SHARD_PREFIX, Manifest
@@ -77,6 +77,22 @@ def test_an_update_replans_only_changed_programs_keeps_ids_and_rewrites_only_cha
     assert main(["diff", str(out), str(tmp_path / "full"), "-q"]) == 0
     assert main(["generate", db, "-o", str(out), "--update", "-q"]) == 0
     assert stamps(out) == after and manifest(out)["update"]["programs"] == []
+
+
+def test_an_update_reads_of_a_full_runs_report_only_its_end(tmp_path, monkeypatch):
+    db, out = str(tmp_path / "pool.sqlite"), tmp_path / "asn"
+    put(db, rows(1, [1, 2]) + rows(2, [1]))
+    assert main(["generate", db, "-o", str(out), "-q"]) == 0
+    report = manifest(out)
+    names = list(report)
+    tail = {name: report[name] for name in names[names.index("pool_seq"):]}
+    assert "files" not in tail and tail["manifest"]["version"] == 2
+    monkeypatch.setattr(incremental, "_TAIL", 97)  # the end read in many pieces, the key cut between two
+    assert incremental.last_report(out) == tail
+    assert incremental.last_report(tmp_path) is None  # no report
+    assert main(["generate", db, "-o", str(tmp_path / "from_file"), "-q"]) == 0
+    (tmp_path / "from_file" / "romanasn-run.json").write_text(json.dumps({"files": []}, indent=2))
+    assert incremental.last_report(tmp_path / "from_file") is None  # no pool_seq: not from a database
 
 
 def test_a_program_whose_rows_went_is_stale_then_pruned(tmp_path):

@@ -59,7 +59,7 @@ from romanasn.plugins.types import RunConfig
 
 log = logging.getLogger("romanasn.incremental")
 
-__all__ = ["update"]
+__all__ = ["last_report", "update"]
 
 _ATTEMPTS = 5  # reads of the pool that a concurrent writer may cut short
 _COMPACT = 64  # a program's manifest changes kept apart from its shard at most
@@ -71,6 +71,8 @@ _END = b"\n" + b" " * 12 + b"]\n" + b" " * 8 + b"}\n" + b" " * 4 + b"]\n}\n"
 _STATUS = b'"degraded_status": '
 _HOOKS = ("romanasn_build_associations", "romanasn_file_stem", "romanasn_finalize")
 _EXPOSERR = b"\n" + b" " * 20 + b'"exposerr": '
+_POOL_SEQ = b'\n  "pool_seq": '  # the key in the run report (indented by 2)
+_TAIL = 1 << 20  # bytes of the run report read at a time, from its end
 
 
 def update(target: str, out: str | os.PathLike, *, plugin_manager: Any, config: RunConfig,
@@ -80,7 +82,7 @@ def update(target: str, out: str | os.PathLike, *, plugin_manager: Any, config: 
     """Update the associations in ``out`` to the database pool ``target`` (see the module's
     docstring); None when this way does not apply."""
     out = Path(out)
-    report = _last_report(out)
+    report = last_report(out)
     if report is None or format != "json" or report["manifest"].get("format") != format:
         return None
     since, columns = report["pool_seq"], list(columns)
@@ -94,10 +96,22 @@ def update(target: str, out: str | os.PathLike, *, plugin_manager: Any, config: 
         return _write(out, report, read, plugin_manager, config, entries, prune, member_dir, inputs, events)
 
 
-def _last_report(out: Path) -> dict | None:
-    """The folder's run report when it is of a run from a database pool with a sharded manifest."""
+def last_report(out: Path) -> dict | None:
+    """What an update needs of the folder's run report (its entries from ``pool_seq`` on: the
+    manifest, the events), when it is of a run from a database pool with a sharded manifest.
+
+    A full run's report lists every file it wrote before ``pool_seq``: only the end of the file
+    after it is read and parsed (a top-level key alone starts a line indented by two spaces).
+    """
     try:
-        report = orjson.loads((out / output.RUN_REPORT).read_bytes())  # a full run's lists all its files
+        with open(out / output.RUN_REPORT, "rb") as stream:
+            end, pieces, at = stream.seek(0, os.SEEK_END), [b""], -1
+            while at < 0 and end:
+                start = max(0, end - _TAIL)
+                stream.seek(start)
+                pieces.insert(0, stream.read(end - start))
+                at, end = (pieces[0] + pieces[1][:len(_POOL_SEQ)]).rfind(_POOL_SEQ), start
+        report = orjson.loads(b"{" + b"".join(pieces)[at + 1:]) if at >= 0 else None
     except (OSError, ValueError):
         return None
     manifest = report.get("manifest") if isinstance(report, dict) else None

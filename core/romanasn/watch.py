@@ -245,8 +245,8 @@ class Watch:
     def update(self) -> None:
         """Update the associations of the groups changed since the folder's last run (of the programs
         changed, when the folder is not yet made); print the events."""
-        manifest = output.Manifest.load(self.out, programs=())  # the report alone
-        since = manifest.pool_seq if manifest is not None else None
+        report = incremental.last_report(self.out)
+        since = report["pool_seq"] if report is not None else None
         if self.db.changes(since or 0)[1] == (since or 0):  # nothing changed (or an empty pool)
             return
         outcome = incremental.update(self.target, self.out, plugin_manager=self.pm, config=self.config,
@@ -266,11 +266,9 @@ class Watch:
 
     def emit_report(self) -> None:
         """Print the events of the folder's last run that were not printed yet."""
-        path = self.out / output.RUN_REPORT
-        if path.exists():
-            report = json.loads(path.read_bytes())
-            if report.get("run_id"):
-                self.emit(report["run_id"], report.get("events", []))
+        report = incremental.last_report(self.out)
+        if report is not None and report.get("run_id"):
+            self.emit(report["run_id"], report.get("events", []))
 
     def emit(self, run_id: str, events: list[dict]) -> None:
         """Print those of ``events`` not printed yet, numbered on from the last event, one JSON line
