@@ -9,7 +9,7 @@ import pytest
 
 from romanasn import generate, incremental
 from romanasn.cli import main
-from romanasn.errors import RuleError
+from romanasn.errors import AsnError, RuleError
 from romanasn.output import SHARD_PREFIX, Manifest
 from romanasn.plugins.types import MemberSpec, Rule
 from romanasn.plugins import hookimpl
@@ -221,3 +221,34 @@ def test_updates_of_random_changes_write_what_a_full_run_writes(seed, tmp_path, 
         assert len({entry.asn_id for entry in now.values()}) == len(now)
         assert all(json.loads((out / name).read_text())["asn_id"] == entry.asn_id for name, entry in now.items())
     assert patched  # the groups' files patched in at least one of the steps adding rows alone
+
+
+def test_members_are_spliced_into_a_groups_file_in_name_order(tmp_path):
+    """Members put into a real association file before, between and after its own, and one
+    replacing its namesake (degraded): the bytes the encoder writes for them all."""
+    import orjson
+
+    from romanasn.encoder import encode_json
+    from romanasn.records import NO_DEGRADED, SOME_DEGRADED
+
+    db, out = str(tmp_path / "pool.sqlite"), tmp_path / "asn"
+    put(db, rows(1, [2, 4, 6], detectors=(1, 2, 3)))
+    assert main(["generate", db, "-o", str(out), "-q"]) == 0
+    path = max(out.glob("*_asn.json"), key=lambda p: p.stat().st_size)
+    old = path.read_bytes()
+    content = orjson.loads(old)
+    members = content["products"][0]["members"]
+    assert len(members) == 9 and content["degraded_status"] == NO_DEGRADED
+
+    def file(chosen: list[dict], status: str = NO_DEGRADED) -> bytes:
+        product = dict(content["products"][0], members=sorted(chosen, key=lambda m: m["expname"]))
+        return (encode_json(dict(content, degraded_status=status, products=[product])) + "\n").encode()
+
+    assert file(members) == old
+    added = [dict(members[0], expname=name) for name in ("a.asdf", members[4]["expname"] + "x", "z.asdf")]
+    assert incremental._spliced(old, file(added), path) == file(members + added)
+    replaced = dict(members[4], exposerr="SUSPECT")
+    assert incremental._spliced(old, file([replaced], SOME_DEGRADED), path) == \
+        file(members[:4] + [replaced] + members[5:], SOME_DEGRADED)
+    with pytest.raises(AsnError, match="not an association of one product"):
+        incremental._spliced(old.replace(b'"expname"', b'"name"'), file(added), path)

@@ -35,6 +35,7 @@ changed programs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -65,8 +66,11 @@ _ATTEMPTS = 5  # reads of the pool that a concurrent writer may cut short
 _COMPACT = 64  # a program's manifest changes kept apart from its shard at most
 # an association file of one product as the encoder writes it: its members, one after the other
 _EXPNAME = b'"expname": '
+_FIRST = b"\n" + b" " * 20 + _EXPNAME  # a member's first line, up to its name
+_ASN_ID = b'\n    "asn_id": '
 _MEMBERS = b'"members": ['
 _NEXT = b",\n" + b" " * 16 + b"{"
+_OPEN = _NEXT[1:]  # a member's opening line
 _END = b"\n" + b" " * 12 + b"]\n" + b" " * 8 + b"}\n" + b" " * 4 + b"]\n}\n"
 _STATUS = b'"degraded_status": '
 _HOOKS = ("romanasn_build_associations", "romanasn_file_stem", "romanasn_finalize")
@@ -166,7 +170,10 @@ def _read(target: str, columns: list, since: int, entries: list, out: Path, stal
                         else None  # a group of a file name is a new row's alone: no file to patch
                     scopes.append(_Scope(rules, set(touched), set(), patches) if patches is not None
                                   else _Scope(rules, *_rows(db, conn, rules, key, ons, now, then, touched)))
-            full_now = _table(target, columns, set().union(*(scope.now for scope in scopes)), seq)
+                if db.seq(conn) != seq:
+                    continue
+            wanted = set().union(*(scope.now for scope in scopes))
+            full_now = now if wanted == set(touched) else _table(target, columns, wanted, seq)
             full_then = None if added else _table(target, columns, set().union(*(scope.then for scope in scopes)),
                                                   seq, since)
             if full_now is not None and (added or full_then is not None):
@@ -284,7 +291,8 @@ def _plain(value: Any) -> Any:
 
 
 def _sub(table: Any, filenames: set[str]) -> Any:
-    return table[np.isin(np.asarray(table["filename"]), sorted(filenames))]
+    names = np.asarray(table["filename"]).tolist()
+    return table[np.fromiter(map(filenames.__contains__, names), bool, len(names))]
 
 
 def _write(out: Path, report: dict, read: _Read, pm: Any, config: RunConfig, entries: list, prune: bool,
@@ -361,7 +369,7 @@ def _put(folder: Folder, out: Path, report: dict, made: dict, patched: set[str],
     for name in sorted(made):
         before[name] = _old(folder, out, name)
         if before[name] is not None:
-            ids[name] = before[name][1]["asn_id"]
+            ids[name] = _asn_id(before[name])
     for name in sorted((name for name in made if name not in ids), key=lambda n: (made[n].product_name,
                                                                                    made[n].asn_rule)):
         ids[name], following = f"a{following}", following + 1
@@ -371,17 +379,17 @@ def _put(folder: Folder, out: Path, report: dict, made: dict, patched: set[str],
             data = _spliced(before[name], data, out / name)
         entries[name] = output.Entry(ids[name], association.asn_rule, association.product_name, len(data),
                                      output.digest(data), program=association.program)
-        if before[name] is not None and before[name][0] == data:
+        if before[name] == data:
             outcome.unchanged.append(name)
             continue
         folder.add(name, data)
         (outcome.changed if before[name] is not None else outcome.added).append(name)
     outcome.written = [out / name for name in outcome.added + outcome.changed]
     for name in sorted(replaced):
-        old = _old(folder, out, name)
-        if old is None:
+        data = _old(folder, out, name)
+        if data is None:
             continue
-        data, content = old
+        content = _content(data)
         entry = output.Entry(content["asn_id"], content["asn_rule"], _product(content), len(data),
                              output.digest(data), program=content.get("program"))
         if prune:
@@ -406,47 +414,105 @@ def _put(folder: Folder, out: Path, report: dict, made: dict, patched: set[str],
     return outcome, ids, entries, gone, manifest
 
 
-def _old(folder: Folder, out: Path, name: str) -> tuple[bytes, dict] | None:
-    """The bytes and content of the association file ``name`` the folder holds, None when it has none."""
-    if name not in folder.existing:
-        return None
-    data = (out / name).read_bytes()
+def _old(folder: Folder, out: Path, name: str) -> bytes | None:
+    """The bytes of the association file ``name`` the folder holds, None when it has none."""
+    return (out / name).read_bytes() if name in folder.existing else None
+
+
+def _content(data: bytes) -> dict:
+    """An association file's content (a file that is not JSON: an ``asn_id`` no file has)."""
     try:
-        return data, orjson.loads(data)
+        return orjson.loads(data)
     except ValueError:
-        return data, {"asn_id": "a0"}
+        return {"asn_id": "a0"}
 
 
-def _spliced(old: tuple[bytes, dict] | None, new: bytes, path: Path) -> bytes:
+def _asn_id(data: bytes) -> str:
+    """The ``asn_id`` of an association file as romanasn writes them, read from its line (a big
+    file's members are not parsed); else from its content."""
+    at = data.find(_ASN_ID)
+    line = data[at + len(_ASN_ID):data.find(b"\n", at + 1)].rstrip(b",") if at >= 0 else b""
+    with contextlib.suppress(ValueError):
+        return orjson.loads(line)
+    return _content(data)["asn_id"]
+
+
+def _spliced(old: bytes | None, new: bytes, path: Path) -> bytes:
     """The file ``new`` (the association of the rows added to a group) with the members of
-    ``old`` (the group's file, and its content) put in, in name order, and its
-    ``degraded_status`` that of them all."""
+    ``old`` (the group's file) put in, in name order, and its ``degraded_status`` that of them all.
+
+    The old file is not parsed: each added member's place among its members (in name order) is
+    found by a search over its bytes, and the runs of members between are copied once."""
     if old is None:
         raise AsnError(f"{path}: removed while the update ran; run it again")
-    content = orjson.loads(new)
-    head, added = _members(new, content, path)
-    members = _members(*old, path)[1]
-    replacing = not members.keys().isdisjoint(added)
-    members.update(added)
-    degraded = any(_EXPOSERR in block for block in members.values()) if replacing else \
-        SOME_DEGRADED in (old[1].get("degraded_status"), content.get("degraded_status"))
-    status = _STATUS + _string(SOME_DEGRADED if degraded else NO_DEGRADED).encode()
+    head, added = _members(new, path)
+    old_head, found, rest = old.partition(_MEMBERS)
+    if not found or _MEMBERS in rest or not rest.endswith(_END):
+        raise _unlike(path)
+    view, at, end = memoryview(old), len(old_head) + len(found), len(old) - len(_END)
+    parts, replacing = [], False  # runs of old members and added members, to be joined by commas
+    for name in sorted(added):
+        place = _place(old, name, at, end, path)
+        parts += [view[at:place - 1 if place < end else end]] if place > at else []
+        parts.append(_OPEN + added[name])
+        at = place
+        if place < end and _name_at(old, place, path) == name:  # the member replaced
+            replacing, at = True, _next_member(old, place + 1, end)
+    parts += [view[at:end]] if at < end else []
+    some = _STATUS + _string(SOME_DEGRADED).encode()
+    degraded = any(_EXPOSERR in part for part in parts) if replacing else some in old_head or some in head
+    status = some if degraded else _STATUS + _string(NO_DEGRADED).encode()
     for text in (NO_DEGRADED, SOME_DEGRADED):
         head = head.replace(_STATUS + _string(text).encode(), status, 1)
-    return head + _NEXT[1:] + _NEXT.join(list(map(members.__getitem__, sorted(members)))) + _END
+    pieces = [piece for part in parts for piece in (b",", part)][1:]
+    return b"".join([head, *pieces, _END])
 
 
-def _members(data: bytes, content: Mapping[str, Any], path: Path) -> tuple[bytes, dict[str, bytes]]:
+def _place(data: bytes, name: str, low: int, end: int, path: Path) -> int:
+    """The offset in ``data`` of the first member from offset ``low`` on whose name is not before
+    ``name`` (``end`` when none), members being in name order: steps growing from ``low`` until
+    one passes it, then a binary search between the last two (a few steps when the place is near)."""
+    high, step, galloping = end, 0, True
+    while low < high:
+        middle = min(low + step, high - 1) if galloping else (low + high) // 2
+        start = _next_member(data, middle, end)
+        if start == end or _name_at(data, start, path) >= name:
+            high, galloping = middle, False
+        else:
+            low, step = start + 1, step * 2 + 256
+    return _next_member(data, low, end)
+
+
+def _next_member(data: bytes, offset: int, end: int) -> int:
+    """The offset of the first member starting at ``offset`` or after (``end`` when none)."""
+    start = data.find(_OPEN, offset, end)
+    return end if start < 0 else start
+
+
+def _name_at(data: bytes, start: int, path: Path) -> str:
+    """The name of the member starting at ``start`` (its first field, ``expname``)."""
+    at = start + len(_OPEN) + len(_FIRST)
+    if data[start + len(_OPEN):at] != _FIRST:
+        raise _unlike(path)
+    return orjson.loads(data[at:data.find(b"\n", at)].rstrip(b","))
+
+
+def _members(data: bytes, path: Path) -> tuple[bytes, dict[str, bytes]]:
     """The bytes of an association file up to its members, and each member's bytes (less its
     opening brace) by name."""
+    content = orjson.loads(data)
     head, found, rest = data.partition(_MEMBERS)
     products = content.get("products") or [{}]
     names = [member["expname"] for member in products[0].get("members", ())]
     blocks = (b"," + rest[:-len(_END)]).split(_NEXT)[1:] if rest.endswith(_END) else []
     if not found or _MEMBERS in rest or len(products) != 1 or len(blocks) != len(names):
-        raise AsnError(f"{path}: not an association of one product as romanasn writes them; remove it"
-                       " and run generate --update again")
+        raise _unlike(path)
     return head + found, dict(zip(names, blocks))
+
+
+def _unlike(path: Path) -> AsnError:
+    return AsnError(f"{path}: not an association of one product as romanasn writes them; remove it"
+                    " and run generate --update again")
 
 
 def _product(content: Mapping[str, Any]) -> str:
