@@ -5,7 +5,9 @@
    exposures (18 detectors each) of one program arrive: the time to commit
    them to the pool, then ``generate --update`` (the changed program re-planned,
    changed files rewritten). Target: under 2 s together. Measured for the
-   smallest imaging program with 3,600 rows or more, then the largest.
+   smallest imaging program with 3,600 rows or more (when the folder is new: the
+   first update after the full run), then the largest. Then what an update reads
+   of the full run's run report, against parsing it whole.
 2. landing: ``romanasn watch`` on that pool and folder; one new Level 2 file
    of the smaller program lands: the time until its Level 2 association's
    event is printed. Target: under 3 s.
@@ -107,14 +109,14 @@ def romanasn(*args: str, quiet: bool = True) -> float:
     return seconds_of([sys.executable, "-m", "romanasn", *args, *(["-q"] if quiet else [])])
 
 
-def prepared(work: Path, rows: int, db: str | None) -> tuple[str, Path, list, list[int]]:
-    """The database pool (less the new rows) and its association folder, made once; the new rows
-    and their programs."""
+def prepared(work: Path, rows: int, db: str | None) -> tuple[str, Path, list, list[int], bool]:
+    """The database pool (less the new rows) and its association folder, made once (a copy of the
+    full run's report kept beside it); the new rows, their programs, whether the folder is new."""
     base, new, programs = split_pool(rows)
     target = db or str(work / f"pool_{rows}.sqlite")
     out = work / f"asn_{rows}" if db is None else work / f"asn_{rows}_pg"
-    stamp = out / ".bench-ready"
-    if db is not None or not stamp.exists():
+    stamp, fresh = out / ".bench-ready", db is not None or not (out / ".bench-ready").exists()
+    if fresh:
         for path in (out, Path(target)):
             if path.exists() and path != Path(db or "-"):
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -122,8 +124,37 @@ def prepared(work: Path, rows: int, db: str | None) -> tuple[str, Path, list, li
         log(f"  {put_rows(target, base):.1f} s")
         log(f"writing every association to {out} (once) ...")
         log(f"  {romanasn('generate', target, '-o', str(out)):.1f} s")
+        shutil.copyfile(out / "romanasn-run.json", full_report(out))
         stamp.write_text("")
-    return target, out, new, programs
+    return target, out, new, programs, fresh
+
+
+def full_report(out: Path) -> Path:
+    return out.parent / f"{out.name}.full-run.json"
+
+
+def bench_report(out: Path) -> dict:
+    """What an update reads of the full run's report (incremental.last_report: its end) against
+    parsing it whole (what it did), in the same run."""
+    import orjson
+
+    from romanasn.incremental import last_report
+
+    saved = full_report(out)
+    if not saved.exists():
+        log(f"report: no copy of the full run's report beside {out} (made by an older benchmark)")
+        return {}
+    with tempfile.TemporaryDirectory(dir=out.parent) as scratch:
+        os.link(saved, Path(scratch) / "romanasn-run.json")
+        started = time.perf_counter()
+        assert last_report(Path(scratch))["pool_seq"] > 0
+        tail = time.perf_counter() - started
+        started = time.perf_counter()
+        orjson.loads((Path(scratch) / "romanasn-run.json").read_bytes())
+        whole = time.perf_counter() - started
+    log(f"report: what an update reads of the full run's {saved.stat().st_size / 1e6:,.0f} MB report in {tail:.3f} s;"
+        f" parsed whole (before) {whole:.2f} s")
+    return {"bytes": saved.stat().st_size, "tail_seconds": tail, "whole_seconds": whole}
 
 
 def file_count(out: Path) -> int:
@@ -172,13 +203,15 @@ def arriving(target: str, new):
     return moved
 
 
-def bench_update(target: str, out: Path, new, program: int) -> dict:
+def bench_update(target: str, out: Path, new, program: int, first: bool) -> dict:
     """Time 100 exposures of ``program`` (the rows ``new``) committed, then ``generate --update``,
     in this process; then 100 more, updated by the ``romanasn`` command, beside the floor of
     starting Python and importing romanasn and its packs."""
     from romanasn.plugins.manager import get_plugin_manager
 
-    get_plugin_manager().check()  # the packs imported, as in a service that runs
+    from romanasn import cli, incremental  # noqa: F401
+
+    get_plugin_manager().check()  # the packs and the update imported, as in a service that runs
     new_rows = arriving(target, new)
     pool_seconds = put_rows(target, new_rows)
     generate_seconds = in_process("generate", target, "-o", str(out), "--update")
@@ -191,7 +224,8 @@ def bench_update(target: str, out: Path, new, program: int) -> dict:
                           ".manager import get_plugin_manager; get_plugin_manager().check()"])
     total = pool_seconds + generate_seconds
     log(f"update: +{len(new_rows):,} rows ({NEW_EXPOSURES} exposures of program {program}, {report['pool_rows']:,}"
-        f" rows planned) into the pool of a {file_count(out):,}-association folder")
+        f" rows planned) into the pool of a {file_count(out):,}-association folder"
+        + (" (the first update after the full run)" if first else ""))
     log(f"  in a running process: pool commit {pool_seconds:.2f} s + generate --update {generate_seconds:.2f} s ="
         f" {total:.2f} s (target < 2 s: {'holds' if total < 2 else 'MISSED'})")
     log(f"  {update['added']} added, {update['changed']} changed, {update['unchanged']} unchanged,"
@@ -199,7 +233,7 @@ def bench_update(target: str, out: Path, new, program: int) -> dict:
     log(f"  as a command (100 exposures more): pool commit {command_pool:.2f} s + romanasn generate --update"
         f" {command:.2f} s; floor: python -c pass {python:.2f} s, + importing romanasn, its update and its packs"
         f" {imports:.2f} s; the update itself {command - imports:.2f} s")
-    return {"program": program, "rows": len(new_rows), "pool_seconds": pool_seconds,
+    return {"program": program, "first": first, "rows": len(new_rows), "pool_seconds": pool_seconds,
             "generate_seconds": generate_seconds, "total": total, "added": update["added"],
             "changed": update["changed"], "command_pool_seconds": command_pool, "command_seconds": command,
             "python_start": python, "import_start": imports}
@@ -405,9 +439,11 @@ def run(args: argparse.Namespace, skip: set[str]) -> int:
     log(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, pool {args.db or 'SQLite'}")
     results = {}
     if {"update", "landing"} - skip:
-        target, out, new, programs = prepared(args.dir, args.rows, args.db)
+        target, out, new, programs, fresh = prepared(args.dir, args.rows, args.db)
         if "update" not in skip:
-            results["update"] = [bench_update(target, out, rows, program) for rows, program in zip(new, programs)]
+            results["update"] = [bench_update(target, out, rows, program, fresh and not number)
+                                 for number, (rows, program) in enumerate(zip(new, programs))]
+            results["report"] = bench_report(out)
         if "landing" not in skip:
             results["landing"] = bench_landing(args.dir, target, out, programs[0])
     if "burst" not in skip:
