@@ -250,5 +250,7 @@ def test_members_are_spliced_into_a_groups_file_in_name_order(tmp_path):
     replaced = dict(members[4], exposerr="SUSPECT")
     assert incremental._spliced(old, file([replaced], SOME_DEGRADED), path) == \
         file(members[:4] + [replaced] + members[5:], SOME_DEGRADED)
+    degraded = file(members[:1] + [dict(members[1], exposerr="SUSPECT")] + members[2:], SOME_DEGRADED)
+    assert incremental._spliced(degraded, file([dict(members[4], exptype="science")]), path) == degraded
     with pytest.raises(AsnError, match="not an association of one product"):
         incremental._spliced(old.replace(b'"expname"', b'"name"'), file(added), path)

@@ -389,9 +389,10 @@ def _put(folder: Folder, out: Path, report: dict, made: dict, patched: set[str],
         data = _old(folder, out, name)
         if data is None:
             continue
-        content = _content(data)
-        entry = output.Entry(content["asn_id"], content["asn_rule"], _product(content), len(data),
-                             output.digest(data), program=content.get("program"))
+        content = orjson.loads(data)
+        product = (content.get("products") or [{}])[0].get("name", "")
+        entry = output.Entry(content["asn_id"], content["asn_rule"], product, len(data), output.digest(data),
+                             program=content.get("program"))
         if prune:
             folder.remove(name)
             gone[name] = entry
@@ -419,53 +420,51 @@ def _old(folder: Folder, out: Path, name: str) -> bytes | None:
     return (out / name).read_bytes() if name in folder.existing else None
 
 
-def _content(data: bytes) -> dict:
-    """An association file's content (a file that is not JSON: an ``asn_id`` no file has)."""
-    try:
-        return orjson.loads(data)
-    except ValueError:
-        return {"asn_id": "a0"}
-
-
 def _asn_id(data: bytes) -> str:
-    """The ``asn_id`` of an association file as romanasn writes them, read from its line (a big
-    file's members are not parsed); else from its content."""
-    at = data.find(_ASN_ID)
-    line = data[at + len(_ASN_ID):data.find(b"\n", at + 1)].rstrip(b",") if at >= 0 else b""
+    """The ``asn_id`` of an association file, read from its line (a big file's members are not
+    parsed); one no file has when it has none."""
+    at = data.find(_ASN_ID) + len(_ASN_ID)
     with contextlib.suppress(ValueError):
-        return orjson.loads(line)
-    return _content(data)["asn_id"]
+        if at >= len(_ASN_ID):
+            return orjson.loads(data[at:data.find(b"\n", at)].rstrip(b","))
+    return "a0"
 
 
 def _spliced(old: bytes | None, new: bytes, path: Path) -> bytes:
     """The file ``new`` (the association of the rows added to a group) with the members of
     ``old`` (the group's file) put in, in name order, and its ``degraded_status`` that of them all.
 
-    The old file is not parsed: each added member's place among its members (in name order) is
-    found by a search over its bytes, and the runs of members between are copied once."""
+    Neither file is parsed: each added member's place among the old members (both in name order)
+    is found by a search over the old file's bytes, and the runs of members between are copied once."""
     if old is None:
         raise AsnError(f"{path}: removed while the update ran; run it again")
-    head, added = _members(new, path)
-    old_head, found, rest = old.partition(_MEMBERS)
-    if not found or _MEMBERS in rest or not rest.endswith(_END):
-        raise _unlike(path)
-    view, at, end = memoryview(old), len(old_head) + len(found), len(old) - len(_END)
-    parts, replacing = [], False  # runs of old members and added members, to be joined by commas
-    for name in sorted(added):
+    (head, start, stop), (old_head, at, end) = _bounds(new, path), _bounds(old, path)
+    view, parts, replacing = memoryview(old), [], False  # runs of old members and added members
+    while start < stop:
+        following = _next_member(new, start + 1, stop)
+        name = _name_at(new, start, path)
         place = _place(old, name, at, end, path)
         parts += [view[at:place - 1 if place < end else end]] if place > at else []
-        parts.append(_OPEN + added[name])
-        at = place
+        parts.append(memoryview(new)[start:following - 1 if following < stop else stop])
+        start, at = following, place
         if place < end and _name_at(old, place, path) == name:  # the member replaced
             replacing, at = True, _next_member(old, place + 1, end)
     parts += [view[at:end]] if at < end else []
     some = _STATUS + _string(SOME_DEGRADED).encode()
-    degraded = any(_EXPOSERR in part for part in parts) if replacing else some in old_head or some in head
+    degraded = _EXPOSERR in b"".join(parts) if replacing else some in old_head or some in head
     status = some if degraded else _STATUS + _string(NO_DEGRADED).encode()
     for text in (NO_DEGRADED, SOME_DEGRADED):
         head = head.replace(_STATUS + _string(text).encode(), status, 1)
     pieces = [piece for part in parts for piece in (b",", part)][1:]
     return b"".join([head, *pieces, _END])
+
+
+def _bounds(data: bytes, path: Path) -> tuple[bytes, int, int]:
+    """An association file's bytes up to its members, and where its members start and end."""
+    head, found, rest = data.partition(_MEMBERS)
+    if not found or _MEMBERS in rest or not rest.endswith(_END):
+        raise _unlike(path)
+    return head + found, len(head) + len(found), len(data) - len(_END)
 
 
 def _place(data: bytes, name: str, low: int, end: int, path: Path) -> int:
@@ -497,27 +496,9 @@ def _name_at(data: bytes, start: int, path: Path) -> str:
     return orjson.loads(data[at:data.find(b"\n", at)].rstrip(b","))
 
 
-def _members(data: bytes, path: Path) -> tuple[bytes, dict[str, bytes]]:
-    """The bytes of an association file up to its members, and each member's bytes (less its
-    opening brace) by name."""
-    content = orjson.loads(data)
-    head, found, rest = data.partition(_MEMBERS)
-    products = content.get("products") or [{}]
-    names = [member["expname"] for member in products[0].get("members", ())]
-    blocks = (b"," + rest[:-len(_END)]).split(_NEXT)[1:] if rest.endswith(_END) else []
-    if not found or _MEMBERS in rest or len(products) != 1 or len(blocks) != len(names):
-        raise _unlike(path)
-    return head + found, dict(zip(names, blocks))
-
-
 def _unlike(path: Path) -> AsnError:
     return AsnError(f"{path}: not an association of one product as romanasn writes them; remove it"
                     " and run generate --update again")
-
-
-def _product(content: Mapping[str, Any]) -> str:
-    products = content.get("products") or [{}]
-    return products[0].get("name", "")
 
 
 def _manifest_changes(folder: Folder, out: Path, manifest: dict, entries: Mapping[str, output.Entry],

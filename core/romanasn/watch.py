@@ -69,6 +69,7 @@ EVENTS = sa.Table(
     sa.UniqueConstraint("folder", "run", "item"),
     sqlite_autoincrement=True,
 )
+_LAST_LINES = 1 << 20  # bytes at the end of an events file holding its last line (and the one cut short)
 
 
 class _Inbox:
@@ -343,34 +344,21 @@ def _regular_file(stream: TextIO) -> str | None:
 
 def _already_written(stream: TextIO, first: int, run_id: str) -> int:
     """How many lines of run ``run_id`` numbered ``first`` or more the events file ``stream`` ends
-    with: printed before a kill, their numbers not committed (0 for a pipe). A last line cut
-    short by a kill is taken off the file."""
+    with: printed before a kill, their numbers not committed (0 for a pipe). Lines are printed in
+    the order of their numbers, so the last one says how many. A last line cut short by a kill is
+    taken off the file."""
     name = _regular_file(stream)
     if name is None:
         return 0
     with open(name, "rb+") as file:
-        end = file.seek(0, os.SEEK_END)
-        start = max(0, end - (1 << 20))
+        start = max(0, file.seek(0, os.SEEK_END) - _LAST_LINES)
         file.seek(start)
         data = file.read()
-        if data and not data.endswith(b"\n"):
+        if not data.endswith(b"\n"):
             data = data[:data.rfind(b"\n") + 1]
-            end = file.truncate(start + len(data))
-        data, end = b"", end
-        while True:
-            start = max(0, end - (1 << 20))
-            file.seek(start)
-            data = file.read(end - start) + data
-            end = start
-            lines = data.split(b"\n")[1 if start else 0:]
-            count = 0
-            for line in reversed([line for line in lines if line.strip()]):
-                event = json.loads(line)
-                if event.get("seq", 0) < first or event.get("run") != run_id:
-                    return count
-                count += 1
-            if start == 0:
-                return count
+            file.truncate(start + len(data))
+    last = json.loads(data.splitlines()[-1]) if data.strip() else {}
+    return max(0, last["seq"] - first + 1) if last.get("run") == run_id else 0
 
 
 # -- command line -------------------------------------------------------------------------------------
