@@ -236,25 +236,3 @@ def test_a_file_removed_from_the_landing_folder_takes_its_row_and_associations_w
     assert main(["diff", str(watcher.out), str(tmp_path / "full"), "-q"]) == 0
     events = watcher.lines()
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-
-
-def test_a_burst_is_committed_and_announced_in_turns(made, tmp_path):
-    """The files of a batch are read in turns (here each file its own: ``longest`` 0), each turn
-    committed and its associations updated while the next files are read: every event once, the
-    folder what generate makes of the pool."""
-    from romanasn.plugins.manager import get_plugin_manager
-    from romanasn.plugins.types import RunConfig
-    from romanasn.watch import Watch
-
-    paths = Watcher(tmp_path)  # where the files go; no process
-    land(made, paths.landing)
-    pm = get_plugin_manager()
-    with open(paths.events, "a", encoding="utf-8") as events:
-        watch = Watch(paths.landing, paths.db, paths.out, plugin_manager=pm, events=events, jobs=2, longest=0,
-                      config=RunConfig(data_release_id="p", pool_name="pool"),
-                      columns=[found.item for found in pm.pool_columns()])
-        watch.start()
-        watch.batch(watch.scan())
-        watch.db.close()
-    assert len({event["run"] for event in paths.lines()}) == len(made)  # an update a file
-    check_final(tmp_path, paths, made)

@@ -328,10 +328,8 @@ def _read_one(path: Path, fields: tuple[_Field, ...]) -> tuple[dict[str, Any] | 
         return None, f"cannot read the header: {type(exc).__name__}: {exc}"
 
 
-def read_rows(paths: list[Path], known: Sequence[PoolColumn], jobs: int) -> Iterator:
-    """(path, row, reason) for every path, in order, read here or in ``jobs`` processes (which
-    read on while the caller works on the rows given)."""
-    fields = _fields(known)
+def _read_all(paths: list[Path], fields: tuple[_Field, ...], jobs: int) -> Iterator:
+    """(path, row, reason) for every path, in order, read here or in ``jobs`` processes."""
     if jobs <= 1 or len(paths) < 2 * jobs:
         for path in paths:
             row, reason = _read_one(path, fields)
@@ -482,43 +480,32 @@ def read_settled(paths: list[Path], known: tuple[PoolColumn, ...], result: MakeP
     """The rows of ``paths``, one per file name and per exposure and detector; bad files stop
     the run unless ``skip_bad`` (then they are listed in ``result.bad``)."""
     bar = Progress(len(paths), stream, enabled=progress)
-    items = []
+    rows: list[tuple[Path, dict[str, Any]]] = []
     if engine == "dask" and paths:
         from romanasn import cluster
 
         source = cluster.read_rows(paths, known, _read_block, scheduler=scheduler)
     else:
-        source = read_rows(paths, known, jobs)
+        source = _read_all(paths, _fields(known), jobs)
     try:
-        for item in source:
+        for path, row, reason in source:
             bar.update()
-            items.append(item)
+            if row is None:
+                result.bad.append(Skipped(str(path), reason or "unreadable"))
+            else:
+                rows.append((path, row))
     finally:
         bar.close()
     result.read, result.seconds = bar.done, bar.seconds
     if not bar.enabled:
         result.summary = bar.summary()
-    rows = settled(items, result)
+    rows, left_out, conflicts = _settle(rows)
+    result.bad.extend(conflicts)
+    result.left_out.extend(left_out)
     if result.bad and not skip_bad:
         lines = [f"{s.path}: {s.reason}" for s in result.bad]
         raise PoolError(f"{len(result.bad)} bad file{'s' if len(result.bad) > 1 else ''}"
                         " (nothing written; --skip-bad writes the pool of the others):\n" + "\n".join(lines))
-    return rows
-
-
-def settled(items: Iterable[tuple[Path, dict[str, Any] | None, str | None]],
-            result: MakePoolResult) -> list[tuple[Path, dict[str, Any]]]:
-    """The rows read (``items``: path, row or None, reason), one per file name and per exposure
-    and detector; the files not read, and those in conflict, noted in ``result``."""
-    rows = []
-    for path, row, reason in items:
-        if row is None:
-            result.bad.append(Skipped(str(path), reason or "unreadable"))
-        else:
-            rows.append((path, row))
-    rows, left_out, conflicts = _settle(rows)
-    result.bad.extend(conflicts)
-    result.left_out.extend(left_out)
     return rows
 
 

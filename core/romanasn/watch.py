@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Any, Iterable, TextIO
 
 import sqlalchemy as sa
 
@@ -186,23 +186,17 @@ class Watch:
         return {str(path) for path in self.landing.rglob("*.asdf")}
 
     def batch(self, paths: Iterable[str]) -> None:
-        """Read the files new or changed among ``paths``, commit their rows, update the associations:
-        in turns, the files read in each ``longest`` seconds (the next ones are read while a turn's
-        associations are written)."""
+        """Read the files new or changed among ``paths``, commit their rows, update the associations."""
         try:
-            fresh, gone = self._news(paths)
-            files = [Path(path) for path, _, _ in fresh.values()]
-            for items in _turns(makepool.read_rows(files, merge_columns(self.columns), self.jobs), self.longest):
-                self.ingest(items, fresh, gone)
-                gone = []
-                self.update()
+            self.ingest(paths)
+            self.update()
         except KeyboardInterrupt:  # Ctrl-C while the output folder was committing: its events are in its report
             self.emit_report()
             raise
 
-    def _news(self, paths: Iterable[str]) -> tuple[dict[str, tuple[str, int, int]], list[str]]:
-        """The files among ``paths`` not read yet or changed since (landing-relative name -> path,
-        size, time), and those read earlier that are gone."""
+    def ingest(self, paths: Iterable[str]) -> None:
+        """Commit the rows of the files not read yet, or changed since, and take out the rows of
+        the files read that are gone, in one transaction."""
         stats, missing = {}, set()
         for path in sorted(set(paths)):
             key = os.path.relpath(path, self.landing)
@@ -213,20 +207,18 @@ class Watch:
                 continue
             stats[key] = (path, info.st_size, info.st_mtime_ns)
         seen = self._landed([*stats, *missing])
-        return {key: value for key, value in stats.items() if seen.get(key) != value[1:]}, sorted(missing & set(seen))
-
-    def ingest(self, items: list, fresh: dict[str, tuple[str, int, int]], gone: list[str]) -> None:
-        """Commit the rows of the files read (``items``: path, row or None, reason; their size and
-        time in ``fresh``) and take out the rows of the files ``gone``, in one transaction."""
-        if not items and not gone:
+        fresh = {key: value for key, value in stats.items() if seen.get(key) != value[1:]}
+        gone = sorted(missing & set(seen))
+        if not fresh and not gone:
             return
         result = makepool.MakePoolResult(output=Path(self.db.label), format="database")
-        rows = makepool.settled(items, result)
+        rows = makepool.read_settled([Path(path) for path, _, _ in fresh.values()], merge_columns(self.columns),
+                                     result, True, self.jobs, "local", None, False, None)
         for skipped in result.bad:
             log.warning("not read yet: %s: %s", skipped.path, skipped.reason)
         bad = {skipped.path for skipped in result.bad}
-        landed = {path: {"path": key, "size": size, "mtime_ns": mtime} for key, (path, size, mtime) in fresh.items()}
-        read = [landed[str(path)] for path, _, _ in items if str(path) not in bad]
+        read = [{"path": key, "size": size, "mtime_ns": mtime} for key, (path, size, mtime) in fresh.items()
+                if path not in bad]
         with self.db.writing() as writer:
             removed = writer.delete(os.path.basename(key) for key in gone)
             for start in range(0, len(gone), 500):
@@ -304,18 +296,6 @@ class Watch:
         self.events.flush()
         if _regular_file(self.events) is not None:
             os.fsync(self.events.fileno())
-
-
-def _turns(source: Iterable[Any], seconds: float) -> Iterator[list]:
-    """The items of ``source`` in lists: those that came in each ``seconds`` (one list at least)."""
-    turn, deadline, given = [], time.monotonic() + seconds, False
-    for item in source:
-        turn.append(item)
-        if time.monotonic() >= deadline:
-            yield turn
-            turn, deadline, given = [], time.monotonic() + seconds, True
-    if turn or not given:
-        yield turn
 
 
 def _upsert(writer: Any, table: sa.Table, rows: list[dict], key: str) -> None:
