@@ -152,8 +152,8 @@ def bench_report(out: Path) -> dict:
         started = time.perf_counter()
         orjson.loads((Path(scratch) / "romanasn-run.json").read_bytes())
         whole = time.perf_counter() - started
-    log(f"report: what an update reads of the full run's {saved.stat().st_size / 1e6:,.0f} MB report in {tail:.3f} s;"
-        f" parsed whole (before) {whole:.2f} s")
+    log(f"report: what an update reads of the full run's {saved.stat().st_size / 1e6:,.0f} MB report in"
+        f" {tail * 1000:.1f} ms; parsed whole (before) {whole * 1000:.0f} ms")
     return {"bytes": saved.stat().st_size, "tail_seconds": tail, "whole_seconds": whole}
 
 

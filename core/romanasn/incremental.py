@@ -69,10 +69,10 @@ _EXPNAME = b'"expname": '
 _FIRST = b"\n" + b" " * 20 + _EXPNAME  # a member's first line, up to its name
 _ASN_ID = b'\n    "asn_id": '
 _MEMBERS = b'"members": ['
-_NEXT = b",\n" + b" " * 16 + b"{"
-_OPEN = _NEXT[1:]  # a member's opening line
+_OPEN = b"\n" + b" " * 16 + b"{"  # a member's opening line
 _END = b"\n" + b" " * 12 + b"]\n" + b" " * 8 + b"}\n" + b" " * 4 + b"]\n}\n"
-_STATUS = b'"degraded_status": '
+_STATUS = {degraded: b'"degraded_status": ' + _string(text).encode()  # the line of each state
+           for degraded, text in ((False, NO_DEGRADED), (True, SOME_DEGRADED))}
 _HOOKS = ("romanasn_build_associations", "romanasn_file_stem", "romanasn_finalize")
 _EXPOSERR = b"\n" + b" " * 20 + b'"exposerr": '
 _POOL_SEQ = b'\n  "pool_seq": '  # the key in the run report (indented by 2)
@@ -299,7 +299,7 @@ def _write(out: Path, report: dict, read: _Read, pm: Any, config: RunConfig, ent
            member_dir: Any, inputs: Iterable[str], events: bool) -> output.Outcome:
     ext = extension("json")
     made, patched, replaced, vetoes, skipped = {}, set(), set(), [], ()
-    touched_now = set(read.touched) - _gone(read)
+    touched_now = set(read.touched) & set(np.asarray(read.now["filename"]).tolist() if read.now is not None else ())
     orphans = set(touched_now)
     for scope in read.scopes:
         names = [entry.name for entry in scope.rules]
@@ -346,12 +346,6 @@ def _write(out: Path, report: dict, read: _Read, pm: Any, config: RunConfig, ent
         folder.abort()
         output._reraise(exc, out)
     return outcome
-
-
-def _gone(read: _Read) -> set[str]:
-    """The changed rows no longer in the pool."""
-    present = set(np.asarray(read.now["filename"]).tolist()) if read.now is not None else set()
-    return set(read.touched) - present
 
 
 def _put(folder: Folder, out: Path, report: dict, made: dict, patched: set[str], replaced: set[str], prune: bool,
@@ -450,11 +444,8 @@ def _spliced(old: bytes | None, new: bytes, path: Path) -> bytes:
         if place < end and _name_at(old, place, path) == name:  # the member replaced
             replacing, at = True, _next_member(old, place + 1, end)
     parts += [view[at:end]] if at < end else []
-    some = _STATUS + _string(SOME_DEGRADED).encode()
-    degraded = _EXPOSERR in b"".join(parts) if replacing else some in old_head or some in head
-    status = some if degraded else _STATUS + _string(NO_DEGRADED).encode()
-    for text in (NO_DEGRADED, SOME_DEGRADED):
-        head = head.replace(_STATUS + _string(text).encode(), status, 1)
+    degraded = _EXPOSERR in b"".join(parts) if replacing else _STATUS[True] in old_head or _STATUS[True] in head
+    head = head.replace(_STATUS[not degraded], _STATUS[degraded], 1)
     pieces = [piece for part in parts for piece in (b",", part)][1:]
     return b"".join([head, *pieces, _END])
 

@@ -253,7 +253,7 @@ class PoolDB:
                         for row in conn.execute(query.where(table.c.filename.in_(chunk)))]
             if as_of is not None:
                 rows = self._as_of(conn, table, rows, as_of, filenames)
-            seq = self._last_seq(conn)
+            seq = self.seq(conn)
         kinds = {column.name: _kind(column.type) for column in table.columns}
         values = list(zip(*rows)) if rows else [() for _ in table.columns]
         cells = {name: _text(column, kinds[name]) for name, column in zip(table.c.keys(), values)}
@@ -274,10 +274,6 @@ class PoolDB:
     def column_names(self, conn: sa.Connection) -> list[str]:
         """The pool table's columns."""
         return list(self._reflect(conn).c.keys())
-
-    def seq(self, conn: sa.Connection) -> int:
-        """The last change number."""
-        return self._last_seq(conn)
 
     def touched(self, conn: sa.Connection, since: int) -> dict[str, dict | None] | None:
         """The rows changed after change number ``since``: file name -> the row as it was then
@@ -327,7 +323,7 @@ class PoolDB:
     def changes(self, since: int) -> tuple[set[int | None], int]:
         """The programs whose rows changed after change number ``since``, and the last change number."""
         with self.reading() as conn:
-            return self._changed(conn, since), self._last_seq(conn)
+            return self._changed(conn, since), self.seq(conn)
 
     def _changed(self, conn: sa.Connection, since: int) -> set[int | None]:
         if not sa.inspect(conn).has_table(CHANGES_TABLE):
@@ -335,7 +331,8 @@ class PoolDB:
         changes = self.changes_table
         return set(conn.execute(sa.select(changes.c.program).where(changes.c.seq > since).distinct()).scalars())
 
-    def _last_seq(self, conn: sa.Connection) -> int:
+    def seq(self, conn: sa.Connection) -> int:
+        """The last change number."""
         if not sa.inspect(conn).has_table(CHANGES_TABLE):
             return 0
         return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(self.changes_table.c.seq), 0))).scalar())
@@ -422,7 +419,7 @@ class Writer:
             self.conn.execute(sa.insert(self.db.changes_table),
                               [{"program": program} for program in sorted(self.programs, key=str)])
             self.programs = set()
-        seq = self.db._last_seq(self.conn)
+        seq = self.db.seq(self.conn)
         if self.history:
             rows = [{"seq": seq, "filename": name, "old": None if old is None else json.dumps(old)}
                     for name, old in self.history.items()]
