@@ -36,7 +36,6 @@ changed programs.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 from collections import Counter, defaultdict
@@ -521,9 +520,9 @@ def _manifest_changes(folder: Folder, out: Path, manifest: dict, entries: Mappin
             deltas.pop(program, None)
             stale.discard(program)
         elif size is None or len(numbers) >= _COMPACT or size * 2 > base.stat().st_size:
-            merged = json.loads(base.read_bytes()) if base.exists() else {}
+            merged = orjson.loads(base.read_bytes()) if base.exists() else {}
             for path in changes:
-                merged.update(json.loads(path.read_bytes()))
+                merged.update(orjson.loads(path.read_bytes()))
             merged.update(rows)
             merged = {name: row for name, row in merged.items() if row is not None}
             folder.add(base.name, output.shard_bytes(merged))
