@@ -57,7 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from romanasn import asnfile, diff
+from romanasn import asnfile, diff, output
 from romanasn._version import __version__
 from romanasn.asnfile import RUN_REPORT
 from romanasn.engine import paused_gc
@@ -99,21 +99,38 @@ def read_run_report(folder: Path) -> dict[str, Any]:
 
 
 def association_files(folder: Path, report: Mapping[str, Any]) -> tuple[list[str], list[int | None]]:
-    """The names of the association files (as ``romanasn diff`` finds them), by rule then name, and
-    the size the run report's manifest records of each (None when it does not know the file).
+    """The association files of ``folder``, by rule then name, and the size of each (None when unknown).
 
-    The rule of each file is the manifest's, when there is one.
+    They are the files its run report's manifest lists (the folder is not listed: a run's million
+    files are known); without a usable manifest (a folder another tool wrote), those ``romanasn
+    diff`` finds in the folder, by name.
     """
-    names = _listed(folder)
-    listed = (report.get("manifest") or {}).get("files") or {}
-    by_rule: dict[str, list[str]] = {}
-    for name in names:
-        entry = listed.get(name)
-        by_rule.setdefault(str(entry[1]) if isinstance(entry, list) and len(entry) > 3 else "", []).append(name)
-    ordered = [name for rule in sorted(by_rule) for name in sorted(by_rule[rule])]
-    sizes = [entry[3] if isinstance(entry := listed.get(name), list) and len(entry) > 3
-             and isinstance(entry[3], int) else None for name in ordered]
-    return ordered, sizes
+    entries = _manifest(folder, report)
+    if entries is None:
+        log.warning("%s: no usable manifest in %s (not written by romanasn generate?): listing the folder",
+                    folder, RUN_REPORT)
+        names = sorted(_listed(folder))
+        return names, [None] * len(names)
+    rows = list(entries.values())
+    rules = [str(row[1]) if isinstance(row, list) and len(row) > 3 else "" for row in rows]
+    order = pc.sort_indices(pa.table({"rule": pa.array(rules, pa.string()), "name": pa.array(list(entries))}),
+                            sort_keys=[("rule", "ascending"), ("name", "ascending")]).to_numpy()
+    names = list(entries)
+    return ([names[i] for i in order],
+            [row[3] if isinstance(row, list) and len(row) > 3 and isinstance(row[3], int) else None
+             for row in (rows[i] for i in order)])
+
+
+def _manifest(folder: Path, report: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The manifest's entries (file name -> ``[asn_id, rule, product, size, ...]``), None when there is none."""
+    manifest = report.get("manifest")
+    if isinstance(manifest, dict) and manifest.get("version") == output.SHARDED_VERSION:
+        try:  # one file of entries per program
+            return {name: entry.row() for name, entry in output.Manifest.load(folder).files.items()}
+        except AsnError:
+            return None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    return files if isinstance(files, dict) else None
 
 
 def _listed(folder: Path) -> list[str]:
@@ -380,8 +397,8 @@ class _Table:
         position = np.empty_like(order)
         position[order] = np.arange(len(order))
         rows = len(self) or 1
-        pairs = np.unique(position[names.indices.to_numpy()] * rows  # a name twice in one association once
-                          + rank[pc.list_parent_indices(members).to_numpy()])
+        pairs = np.sort(position[names.indices.to_numpy()] * rows + rank[pc.list_parent_indices(members).to_numpy()])
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # a name twice in one association once
         starts = np.searchsorted(pairs // rows, np.arange(len(order) + 1))
         return names.dictionary.take(order).to_pylist(), starts.astype(np.int64), pairs % rows
 
@@ -819,10 +836,26 @@ def write_report(
 
 
 def _read_table(folder: Path, report: Mapping[str, Any], writer: _Writer) -> _Table:
-    """The table of ``folder``'s association files, read on two processes; their JSON written in chunks."""
+    """The table of ``folder``'s association files, read on two processes; their JSON written in chunks.
+
+    When a file the manifest lists is gone, the folder is listed instead.
+    """
     names, sizes = association_files(folder, report)
     if not names and not report:
         raise AsnError(f"{folder}: no association files and no {RUN_REPORT}: nothing to report")
+    try:
+        return _read_files(folder, names, sizes, writer)
+    except FileNotFoundError as exc:
+        if _manifest(folder, report) is None:
+            raise
+        log.warning("%s: %s is in the manifest of %s but not in the folder: listing the folder", folder,
+                    exc.filename, RUN_REPORT)
+    for path in writer.data.glob("json-*.js"):
+        path.unlink()
+    return _read_table(folder, {k: v for k, v in report.items() if k != "manifest"}, writer)
+
+
+def _read_files(folder: Path, names: list[str], sizes: list[int | None], writer: _Writer) -> _Table:
     parts = list(_chunks(len(names), JSON_CHUNK))
     jobs = [(str(folder), names[r.start:r.stop], sizes[r.start:r.stop], str(writer.data / f"json-{k:04d}.js"), k)
             for k, r in enumerate(parts)]
