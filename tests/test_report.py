@@ -47,6 +47,15 @@ def table_rows(data: dict[str, list], summary: dict) -> list[dict]:
     return rows
 
 
+def member_rows(data: dict[str, list], summary: dict) -> dict[str, list[int]]:
+    """Each member name (a line of members.js) and the table rows of the associations holding it (names-N.js)."""
+    [[text]] = data["members"]
+    names = text.split("\n") if text else []
+    held = [rows[starts[i]:starts[i + 1]] for k, (starts, rows) in sorted(data["names"]) for i in range(len(starts) - 1)]
+    assert len(held) == len(names) and summary["names"] == {"count": len(names), "size": report_module.NAMES_CHUNK}
+    return dict(zip(names, held))
+
+
 @pytest.fixture(scope="module")
 def example_report(example_run, tmp_path_factory):
     page = tmp_path_factory.mktemp("page") / "example.html"
@@ -81,8 +90,7 @@ def test_the_detail_files_are_the_association_files(example_run, example_report)
 def test_a_member_name_finds_every_association_that_holds_it(example_run, example_report):
     summary, data = page_summary(example_report), data_files(example_report)
     rows = table_rows(data, summary)
-    names = {n: rows[starts[i]:starts[i + 1]] for k, (chunk, starts, rows) in sorted(data["names"])
-             for i, n in enumerate(chunk)}
+    names = member_rows(data, summary)
     member = "r0000101001001001001_0001_wfi01_f158_cal.asdf"
     holding = sorted(rows[r]["file"] for r in names[member])
     on_disk = sorted(p.name for p in example_run.glob("*_asn.json")
@@ -195,7 +203,7 @@ def test_generate_report_gathers_the_page_as_it_writes_the_files(tmp_path, monke
     without_json = [[{k: v for k, v in row.items() if k != "json"} for row in table_rows(data, meta)]
                     for data, meta in ((gathered, summary), (read, read_summary))]
     assert without_json[0] == without_json[1]
-    assert gathered["names"] == read["names"] and summary["names"] == read_summary["names"]
+    assert member_rows(gathered, summary) == member_rows(read, read_summary)
     for key in ("inputs", "plugins", "rules", "types", "programs", "vetoes", "orphans", "options", "pool_rows"):
         assert summary[key] == read_summary[key], key  # the run report given, as the one read
     for data, meta in ((gathered, summary), (read, read_summary)):  # each row's JSON is its file's
@@ -227,14 +235,13 @@ def test_data_come_in_chunks(example_run, tmp_path, monkeypatch):
     monkeypatch.setattr(report_module, "NAMES_CHUNK", 100)
     page = report_module.write_report(example_run, tmp_path / "p.html", plugin_manager=get_plugin_manager())
     summary, data = page_summary(page), data_files(page)
-    assert len(data["rows"]) == 8 and len(data["json"]) == 12 and len(summary["names"]) == len(data["names"])
+    assert len(data["rows"]) == 8 and len(data["json"]) == 12 and summary["names"]["size"] == 100
     for k, columns in data["rows"]:
         chunk = summary["chunks"]["rows"][k]
         assert chunk["count"] == len(columns["product"])
         assert chunk["rules"] == [[i, columns["rule"].count(i)] for i in sorted(set(columns["rule"]))]
-    assert [chunk[0] for k, (chunk, starts, rows) in sorted(data["names"])] == summary["names"]
-    names = [n for k, (chunk, starts, rows) in sorted(data["names"]) for n in chunk]
-    assert names == sorted(set(names))
+    names = list(member_rows(data, summary))
+    assert names == sorted(set(names)) and len(data["names"]) == -(-len(names) // 100)
 
 
 def test_a_bad_association_file_is_named_and_the_old_page_kept(example_run, tmp_path):

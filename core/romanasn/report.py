@@ -12,8 +12,9 @@ loaded only when the page needs it:
   the order they were read (or, with ``generate --report``, written: a
   :class:`Collector` gathers the page's data as the run hands each file to
   the folder, so that no file is read back);
-- ``names-N.js``: every member file name, sorted, with the associations
-  holding it (the member filter);
+- ``members.js``: every member file name, sorted, a line each of one text
+  (the member filter searches it whole), and ``names-N.js``: the associations
+  holding each name, in chunks of names;
 - ``sky.js``: with ``--pool``, the footprint of each Level 3 association (the
   hull of its members' ``s_region``) and the outlines packs add through the
   ``romanasn_report_sky`` hook (the skycells, with ``--skymap``);
@@ -274,6 +275,7 @@ class Collector:
         self.files: list[str] = []
         self.texts: list[bytes] = []
         self.staging: Path | None = None
+        self.held: list[str] | None = None  # the folder's files, when the report reads them (:func:`complete`)
         self.reader = ThreadPoolExecutor(1, thread_name_prefix="romanasn-report")
 
     def start(self) -> Path:
@@ -335,8 +337,9 @@ def _empty(folder: Path) -> bool:
 
 
 def complete(collected: Collector | None, files: Sequence[str] = ()) -> Collector | None:
-    """``collected`` when it holds every association file of its folder, once each; else None (closed:
-    the report then reads the folder, as for a run that kept older files or left a failed rule's out).
+    """``collected``: when it does not hold every association file of its folder once each, closed and
+    with the folder's files ``held``, which the report then reads (a run that kept older files or left a
+    failed rule's out: the manifest may not list them all).
 
     ``files`` are the files the run made: when the folder held nothing before the run, they are all it
     holds (a folder of a million files is not listed again); else the folder is listed.
@@ -345,10 +348,10 @@ def complete(collected: Collector | None, files: Sequence[str] = ()) -> Collecto
         return None
     gathered = collected.files
     held = files if collected.fresh else _listed(collected.folder)
-    if len(set(gathered)) == len(gathered) and set(gathered) == set(held):
-        return collected
-    collected.close()
-    return None
+    if len(set(gathered)) != len(gathered) or set(gathered) != set(held):
+        collected.close()
+        collected.held = list(held)
+    return collected
 
 
 # -- the association table -------------------------------------------------------------------
@@ -388,7 +391,7 @@ class _Table:
         return pc.sort_indices(self.columns.select(["rule", "file"]),
                                sort_keys=[("rule", "ascending"), ("file", "ascending")]).to_numpy()
 
-    def member_index(self, rank: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def member_index(self, rank: np.ndarray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
         """Every member name, sorted; where each one's associations start in the rows; the rows
         (the associations holding each name, ascending, one after the other), each row ``rank[row]``."""
         members = self.column("members")
@@ -400,7 +403,7 @@ class _Table:
         pairs = np.sort(position[names.indices.to_numpy()] * rows + rank[pc.list_parent_indices(members).to_numpy()])
         pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # a name twice in one association once
         starts = np.searchsorted(pairs // rows, np.arange(len(order) + 1))
-        return names.dictionary.take(order).to_pylist(), starts.astype(np.int64), pairs % rows
+        return names.dictionary.take(order), starts.astype(np.int64), pairs % rows
 
 
 def _chunks(count: int, size: int) -> Iterator[range]:
@@ -820,11 +823,11 @@ def write_report(
         data.mkdir(exist_ok=True)
         writer = _Writer(data)
         with paused_gc():  # a run's millions of records are not scanned again and again
-            if collected is not None:
+            if collected is not None and collected.held is None:
                 table = collected.table
                 writer.files["json"] = collected.chunks
             else:
-                table = _read_table(folder, report, writer)
+                table = _read_table(folder, report, writer, collected and collected.held)
             meta = _write_data(folder, report, table, writer, plugin_manager, pool, config, against, explain)
         (staging / page.name).write_bytes(render_page(meta, f"{page.stem}_data"))
         _replace(staging, page)
@@ -835,32 +838,26 @@ def write_report(
     return page
 
 
-def _read_table(folder: Path, report: Mapping[str, Any], writer: _Writer) -> _Table:
-    """The table of ``folder``'s association files, read on two processes; their JSON written in chunks.
-
-    When a file the manifest lists is gone, the folder is listed instead.
-    """
-    names, sizes = association_files(folder, report)
+def _read_table(folder: Path, report: Mapping[str, Any], writer: _Writer, listed: Sequence[str] | None = None) -> _Table:
+    """The table of ``folder``'s association files (``listed``, else :func:`association_files`), read on two
+    processes; their JSON written in chunks. When a file the manifest lists is gone, the folder is listed."""
+    names, sizes = (sorted(listed), [None] * len(listed)) if listed is not None else association_files(folder, report)
     if not names and not report:
         raise AsnError(f"{folder}: no association files and no {RUN_REPORT}: nothing to report")
+    parts = list(_chunks(len(names), JSON_CHUNK))
+    jobs = [(str(folder), names[r.start:r.stop], sizes[r.start:r.stop], str(writer.data / f"json-{k:04d}.js"), k)
+            for k, r in enumerate(parts)]
+    writer.files["json"] = len(parts)
     try:
-        return _read_files(folder, names, sizes, writer)
+        return _Table.of(list(_each_part(jobs)))
     except FileNotFoundError as exc:
-        if _manifest(folder, report) is None:
+        if listed is not None or _manifest(folder, report) is None:
             raise
         log.warning("%s: %s is in the manifest of %s but not in the folder: listing the folder", folder,
                     exc.filename, RUN_REPORT)
     for path in writer.data.glob("json-*.js"):
         path.unlink()
-    return _read_table(folder, {k: v for k, v in report.items() if k != "manifest"}, writer)
-
-
-def _read_files(folder: Path, names: list[str], sizes: list[int | None], writer: _Writer) -> _Table:
-    parts = list(_chunks(len(names), JSON_CHUNK))
-    jobs = [(str(folder), names[r.start:r.stop], sizes[r.start:r.stop], str(writer.data / f"json-{k:04d}.js"), k)
-            for k, r in enumerate(parts)]
-    writer.files["json"] = len(parts)
-    return _Table.of(list(_each_part(jobs)))
+    return _read_table(folder, report, writer, _listed(folder))
 
 
 def _write_data(folder: Path, report: Mapping[str, Any], table: _Table, writer: _Writer, pm: PluginManager,
@@ -887,7 +884,7 @@ def _write_data(folder: Path, report: Mapping[str, Any], table: _Table, writer: 
             footprint[0] = int(rank[footprint[0]])
         writer.put("sky", None, _script("sky", sky))
         if explain:
-            meta["explained"] = explanations(member_names, pool, pm, config, writer)
+            meta["explained"] = explanations(member_names.to_pylist(), pool, pm, config, writer)
     meta["chunks"] = _write_rows(table, order, status, writer)
     meta["names"] = _write_names(member_names, starts, rows, writer)
     meta["json_chunk"] = JSON_CHUNK
@@ -932,17 +929,17 @@ def _counts(ids: np.ndarray) -> list[list[int]]:
     return [[i, n] for i, n in zip(values.tolist(), counts.tolist())]
 
 
-def _write_names(names: list[str], starts: np.ndarray, rows: np.ndarray, writer: _Writer) -> list[str]:
-    """Every member name, sorted, with its associations (:meth:`_Table.member_index`), in chunks of
-    ``[names, where each name's rows start (from 0), rows]``; the first name of each chunk."""
-    firsts = []
+def _write_names(names: pa.Array, starts: np.ndarray, rows: np.ndarray, writer: _Writer) -> dict[str, int]:
+    """Every member name, sorted, as one text of a name a line (``members.js``: the page searches it
+    whole; a newline in a name is a space there); in chunks of :data:`NAMES_CHUNK` names, where each
+    name's associations start (from 0) among the chunk's, and those associations (:meth:`_Table.member_index`)."""
+    lines = pa.ListArray.from_arrays([0, len(names)], pc.replace_substring(names, "\n", " "))
+    writer.put("members", None, _script("members", pc.binary_join(lines, pa.scalar("\n", names.type))[0].as_py()))
     for k, part in enumerate(_chunks(len(names), NAMES_CHUNK)):
         begin, end = int(starts[part.start]), int(starts[part.stop])
         offsets = np.ascontiguousarray(starts[part.start:part.stop + 1] - begin)
-        writer.put("names", k, _script("names", k, [names[part.start:part.stop], offsets,
-                                                    np.ascontiguousarray(rows[begin:end])]))
-        firsts.append(names[part.start])
-    return firsts
+        writer.put("names", k, _script("names", k, [offsets, np.ascontiguousarray(rows[begin:end])]))
+    return {"count": len(names), "size": NAMES_CHUNK}
 
 
 def render_page(meta: Mapping[str, Any], data_folder: str) -> bytes:
