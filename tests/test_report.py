@@ -350,3 +350,30 @@ def test_generate_report_into_a_folder_with_other_files_lists_them(tmp_path):
     rows = table_rows(data_files(out / "report.html"), page_summary(out / "report.html"))
     files = sorted(r["file"] for r in rows)
     assert "older_asn.json" in files and files == sorted(p.name for p in out.glob("*_asn.json"))
+
+
+def test_the_files_are_the_manifests_and_the_folder_is_listed_without_one(tmp_path, capsys):
+    """A run's files come from its run report's manifest, by rule then name (the folder is not listed: a
+    file put there after the run is not in the page); without a manifest, or when a file it lists is
+    gone, the folder is listed, and a warning says so."""
+    out = tmp_path / "asn"
+    assert main(["generate", str(EXAMPLE_POOL), "-o", str(out), "-q", "--rules", "wfi_image_visit,wfi_image_exposure"]) == 0
+    manifest = json.loads((out / "romanasn-run.json").read_text())["manifest"]["files"]
+    (out / "aa_other_asn.json").write_bytes((out / next(iter(manifest))).read_bytes())
+
+    def read(folder: Path) -> list[str]:
+        capsys.readouterr()
+        page = report_module.write_report(folder, tmp_path / "page.html", plugin_manager=get_plugin_manager())
+        data, summary = data_files(page), page_summary(page)
+        details = [item for k, items in sorted(data["json"]) for item in items]
+        assert all(details[r["json"]] == json.loads((folder / r["file"]).read_text()) for r in table_rows(data, summary))
+        return [r["file"] for r in sorted(table_rows(data, summary), key=lambda r: r["json"])]
+
+    assert read(out) == sorted(manifest, key=lambda name: (manifest[name][1], name))
+    assert capsys.readouterr().err == ""
+    (out / sorted(manifest)[3]).unlink()
+    on_disk = sorted(p.name for p in out.glob("*_asn.json"))
+    assert read(out) == on_disk
+    assert "is in the manifest of romanasn-run.json but not in the folder: listing" in capsys.readouterr().err
+    (out / "romanasn-run.json").unlink()
+    assert read(out) == on_disk and "no usable manifest in romanasn-run.json" in capsys.readouterr().err
