@@ -99,8 +99,8 @@ def read_run_report(folder: Path) -> dict[str, Any]:
     return report
 
 
-def association_files(folder: Path, report: Mapping[str, Any]) -> tuple[list[str], list[int | None]]:
-    """The association files of ``folder``, by rule then name, and the size of each (None when unknown).
+def association_files(folder: Path, report: Mapping[str, Any]) -> list[str]:
+    """The association files of ``folder``, by rule then name.
 
     They are the files its run report's manifest lists (the folder is not listed: a run's million
     files are known); without a usable manifest (a folder another tool wrote), those ``romanasn
@@ -110,16 +110,12 @@ def association_files(folder: Path, report: Mapping[str, Any]) -> tuple[list[str
     if entries is None:
         log.warning("%s: no usable manifest in %s (not written by romanasn generate?): listing the folder",
                     folder, RUN_REPORT)
-        names = sorted(_listed(folder))
-        return names, [None] * len(names)
-    rows = list(entries.values())
-    rules = [str(row[1]) if isinstance(row, list) and len(row) > 3 else "" for row in rows]
-    order = pc.sort_indices(pa.table({"rule": pa.array(rules, pa.string()), "name": pa.array(list(entries))}),
-                            sort_keys=[("rule", "ascending"), ("name", "ascending")]).to_numpy()
+        return sorted(_listed(folder))
     names = list(entries)
-    return ([names[i] for i in order],
-            [row[3] if isinstance(row, list) and len(row) > 3 and isinstance(row[3], int) else None
-             for row in (rows[i] for i in order)])
+    rules = [str(row[1]) if isinstance(row, list) and len(row) > 1 else "" for row in entries.values()]
+    order = pc.sort_indices(pa.table({"rule": pa.array(rules, pa.string()), "name": pa.array(names, pa.string())}),
+                            sort_keys=[("rule", "ascending"), ("name", "ascending")])
+    return [names[i] for i in order.to_numpy()]
 
 
 def _manifest(folder: Path, report: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -147,11 +143,11 @@ def _listed(folder: Path) -> list[str]:
 _READ, _NOATIME = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), getattr(os, "O_NOATIME", 0)
 
 
-def load_association(folder: str, name: str, folder_fd: int, size: int | None = None) -> bytes:
+def load_association(folder: str, name: str, folder_fd: int) -> bytes:
     """An association file's JSON text (a YAML or ASDF one's converted).
 
     ``folder_fd`` is the folder opened (``os.open``): a file is opened from it, read and closed
-    with three system calls (one read when its ``size`` is known), the cost that counts for a million files;
+    with three system calls (one read unless it is large), the cost that counts for a million files;
     where the system allows, without updating its access time (a write of each file's inode).
     """
     if not name.lower().endswith(".json"):
@@ -161,15 +157,12 @@ def load_association(folder: str, name: str, folder_fd: int, size: int | None = 
     except PermissionError:  # O_NOATIME is for one's own files
         fd = os.open(name, _READ, dir_fd=folder_fd)
     try:
-        raw = os.read(fd, size + 1) if size is not None else b""
-        if size is None or len(raw) > size:  # not the size the manifest says: read to the end
-            pieces = [raw]
-            while piece := os.read(fd, 1 << 20):
-                pieces.append(piece)
-            raw = b"".join(pieces)
+        pieces = [os.read(fd, 1 << 16)]
+        while len(pieces[-1]) == 1 << 16:  # a large file: read to the end
+            pieces.append(os.read(fd, 1 << 16))
     finally:
         os.close(fd)
-    return raw
+    return b"".join(pieces)
 
 
 #: The fields of an association file the table shows (those of no interest are not converted).
@@ -199,8 +192,7 @@ def _columns(folder: str, names: Sequence[str], texts: Sequence[bytes | memoryvi
             raise _Missing
         columns = _flat(*(read[field.name].combine_chunks() for field in _ASN))
     except (pa.ArrowInvalid, pa.ArrowTypeError, _Missing):
-        plain = pa.array([_plain(folder, name, _parsed(folder, name, text)) for name, text in zip(names, texts)],
-                         type=_ASN)
+        plain = pa.array([_plain(folder, name, text) for name, text in zip(names, texts)], type=_ASN)
         columns = _flat(*plain.flatten())
     return pa.Table.from_arrays([pa.array(names, pa.string()), *columns], schema=_SCHEMA)
 
@@ -223,21 +215,17 @@ def _flat(rule: pa.Array, kind: pa.Array, program: pa.Array, product_lists: pa.L
             pa.ListArray.from_arrays(pa.array(starts, pa.int32()), expnames.cast(pa.large_string()))]
 
 
-def _parsed(folder: str, name: str, text: bytes) -> Any:
+def _plain(folder: str, name: str, text: bytes) -> dict[str, Any]:
+    """What the table shows of an association file's JSON ``text``, as text; an :class:`AsnError` names a
+    file that is no JSON, or has no products with members."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise AsnError(f"{os.path.join(folder, name)}: not an association file: {exc}") from None
-
-
-def _plain(folder: str, name: str, data: Any) -> dict[str, Any]:
-    """What the table shows of an association file, as text; an :class:`AsnError` names a file without
-    products and members."""
-    try:
+        data = orjson.loads(text)
         products = [{"name": _text(p.get("name")), "members": [{"expname": str(m["expname"])} for m in p["members"]]}
                     for p in data["products"]]
         return {"asn_rule": _text(data.get("asn_rule")), "asn_type": _text(data.get("asn_type")),
                 "program": _text(data.get("program")), "products": products}
+    except orjson.JSONDecodeError as exc:
+        raise AsnError(f"{os.path.join(folder, name)}: not an association file: {exc}") from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise AsnError(f"{os.path.join(folder, name)}: not an association file: no products with members "
                        f"({exc!r})") from None
@@ -247,11 +235,11 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _read_part(folder: str, names: Sequence[str], sizes: Sequence[int | None], data_file: str, k: int) -> pa.Table:
+def _read_part(folder: str, names: Sequence[str], data_file: str, k: int) -> pa.Table:
     """Read a part of the files: write their JSON as ``data_file``, return their table columns."""
     folder_fd = os.open(folder, _READ)
     try:
-        texts = [load_association(folder, name, folder_fd, size) for name, size in zip(names, sizes)]
+        texts = [load_association(folder, name, folder_fd) for name in names]
     finally:
         os.close(folder_fd)
     return _write_part(folder, names, texts, data_file, k)
@@ -313,15 +301,10 @@ class Collector:
             self.texts = []
 
     @property
-    def chunks(self) -> int:
-        """How many data files of the files' JSON there are."""
-        return len(self.parts)
-
-    @property
     def table(self) -> _Table:
         """The associations gathered (every one: the files gathered since the last chunk are handed over)."""
         self.flush()
-        return _Table.of([part.result() for part in self.parts])
+        return _Table([part.result() for part in self.parts])
 
     def close(self) -> None:
         """Stop the thread; remove what was gathered and not used."""
@@ -367,13 +350,9 @@ def complete(collected: Collector | None, files: Sequence[str] = ()) -> Collecto
 class _Table:
     """The associations of the folder as Arrow columns (:data:`_SCHEMA`), in the order they were read."""
 
-    def __init__(self, columns: pa.Table) -> None:
-        self.columns = columns.combine_chunks()
-
-    @classmethod
-    def of(cls, parts: Sequence[pa.Table]) -> "_Table":
-        """The table of parts read one after the other."""
-        return cls(pa.concat_tables(parts) if parts else _SCHEMA.empty_table())
+    def __init__(self, parts: Sequence[pa.Table]) -> None:
+        """The table of ``parts`` read one after the other."""
+        self.columns = (pa.concat_tables(parts) if parts else _SCHEMA.empty_table()).combine_chunks()
 
     def __len__(self) -> int:
         return self.columns.num_rows
@@ -430,12 +409,6 @@ def _interned(values: pa.Array) -> tuple[list[str], np.ndarray]:
 _NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 #: The level suffix and extension of a file name (as :func:`romanasn.naming.strip_level` takes them off).
 _SUFFIX, _SUFFIXED = r"_[A-Za-z0-9]+\.[A-Za-z0-9]+$", r"^.+_[A-Za-z0-9]+\.[A-Za-z0-9]+$"
-
-
-def parse_s_region(text: Any) -> np.ndarray | None:
-    """The (V, 2) RA, Dec vertices of an ``s_region`` ``POLYGON [frame] ra dec ...``, or None."""
-    vertices, counts = parse_s_regions(pa.array([text if isinstance(text, str) else None], pa.string()))
-    return vertices if counts[0] else None
 
 
 def parse_s_regions(regions: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -522,15 +495,9 @@ class Projection:
         return np.degrees(np.stack((x * k, y * k), axis=-1))
 
 
-def convex_hull(points: np.ndarray) -> np.ndarray:
-    """The convex hull of (N, 2) points (rounded to 1e-7), counter-clockwise from the lowest of the leftmost."""
-    points = np.asarray(points, dtype=float).reshape(-1, 2)
-    return hulls(points, np.array([0, len(points)]))[0] if len(points) else points
-
-
 def hulls(points: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
     """The convex hull of each group of (N, 2) points (group k: ``points[starts[k]:starts[k + 1]]``, none
-    empty), as :func:`convex_hull` gives it."""
+    empty), rounded to 1e-7, counter-clockwise from the lowest of the leftmost point."""
     points = np.round(points, 7)
     return [_hull(points[a:b]) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
 
@@ -616,8 +583,10 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
     footprints = [list(row) for row in zip(shown.tolist(), rules, products, hulls_xy)]
     drawn = [{"name": o.name, "kind": o.kind, "xy": np.round(project(np.array(o.vertices)), 5).ravel().tolist()}
              for o in outlines]
-    centre_ra, centre_dec = _radec(project.centre)
-    return {"footprints": footprints, "outlines": drawn, "centre": [centre_ra, centre_dec], "levels": level3}
+    x, y, z = project.centre.tolist()
+    centre = [round(math.degrees(math.atan2(y, x)) % 360.0, 6),
+              round(math.degrees(math.asin(max(-1.0, min(1.0, z)))), 6)]
+    return {"footprints": footprints, "outlines": drawn, "centre": centre, "levels": level3}
 
 
 def _footprints(xy: np.ndarray, first: np.ndarray, slot: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, list]:
@@ -656,11 +625,6 @@ class _Vertices(Sequence):
             return [self[i] for i in range(*index.indices(len(self)))]
         i = self.which[index]
         return self.vertices[self.first[i]:self.first[i + 1]].tolist()
-
-
-def _radec(vector: np.ndarray) -> tuple[float, float]:
-    return (round(math.degrees(math.atan2(vector[1], vector[0])) % 360.0, 6),
-            round(math.degrees(math.asin(max(-1.0, min(1.0, vector[2])))), 6))
 
 
 # -- explain and diff ------------------------------------------------------------------------------
@@ -832,7 +796,7 @@ def write_report(
         with paused_gc():  # a run's millions of records are not scanned again and again
             if collected is not None and collected.held is None:
                 table = collected.table
-                writer.files["json"] = collected.chunks
+                writer.files["json"] = len(collected.parts)
             else:
                 table = _read_table(folder, report, writer, collected and collected.held)
             meta = _write_data(folder, report, table, writer, plugin_manager, pool, config, against, explain)
@@ -845,18 +809,18 @@ def write_report(
     return page
 
 
-def _read_table(folder: Path, report: Mapping[str, Any], writer: _Writer, listed: Sequence[str] | None = None) -> _Table:
+def _read_table(folder: Path, report: Mapping[str, Any], writer: _Writer,
+                listed: Sequence[str] | None = None) -> _Table:
     """The table of ``folder``'s association files (``listed``, else :func:`association_files`), read on two
     processes; their JSON written in chunks. When a file the manifest lists is gone, the folder is listed."""
-    names, sizes = (sorted(listed), [None] * len(listed)) if listed is not None else association_files(folder, report)
+    names = sorted(listed) if listed is not None else association_files(folder, report)
     if not names and not report:
         raise AsnError(f"{folder}: no association files and no {RUN_REPORT}: nothing to report")
     parts = list(_chunks(len(names), JSON_CHUNK))
-    jobs = [(str(folder), names[r.start:r.stop], sizes[r.start:r.stop], str(writer.data / f"json-{k:04d}.js"), k)
-            for k, r in enumerate(parts)]
+    jobs = [(str(folder), names[r.start:r.stop], str(writer.data / f"json-{k:04d}.js"), k) for k, r in enumerate(parts)]
     writer.files["json"] = len(parts)
     try:
-        return _Table.of(list(_each_part(jobs)))
+        return _Table(list(_each_part(jobs)))
     except FileNotFoundError as exc:
         if listed is not None or _manifest(folder, report) is None:
             raise
@@ -937,11 +901,14 @@ def _counts(ids: np.ndarray) -> list[list[int]]:
 
 
 def _write_names(names: pa.Array, starts: np.ndarray, rows: np.ndarray, writer: _Writer) -> dict[str, int]:
-    """Every member name, sorted, as one text of a name a line (``members.js``: the page searches it
-    whole; a newline in a name is a space there); in chunks of :data:`NAMES_CHUNK` names, where each
-    name's associations start (from 0) among the chunk's, and those associations (:meth:`_Table.member_index`)."""
-    lines = pa.ListArray.from_arrays([0, len(names)], pc.replace_substring(names, "\n", " "))
-    writer.put("members", None, _script("members", pc.binary_join(lines, pa.scalar("\n", names.type))[0].as_py()))
+    """Every member name, sorted, as one text of a name a line (``members.js``: the page searches it whole)
+    in a comment of a function the page reads back (a browser reads a 90 MB comment five times faster than a
+    string; in a name, a newline is a space there and ``*/`` is ``* /``); in chunks of :data:`NAMES_CHUNK`
+    names, where each name's associations start (from 0) among the chunk's, and those associations
+    (:meth:`_Table.member_index`)."""
+    lines = pc.replace_substring(pc.replace_substring(names, "\n", " "), "*/", "* /")
+    text = pc.binary_join(pa.ListArray.from_arrays([0, len(names)], lines), pa.scalar("\n", names.type))[0]
+    writer.put("members", None, b"RomanasnReport.members(function () {/*\n%s\n*/});\n" % text.as_buffer())
     for k, part in enumerate(_chunks(len(names), NAMES_CHUNK)):
         begin, end = int(starts[part.start]), int(starts[part.stop])
         offsets = np.ascontiguousarray(starts[part.start:part.stop + 1] - begin)
@@ -964,10 +931,8 @@ def render_page(meta: Mapping[str, Any], data_folder: str) -> bytes:
 def _replace(staging: Path, page: Path) -> None:
     """Move the new page and data folder in place of the old ones (the old data folder goes last)."""
     data = page.with_name(f"{page.stem}_data")
-    old = None
     if data.exists():
-        old = staging / ".old"
-        os.replace(data, old)
+        os.replace(data, staging / ".old")
     os.replace(staging / data.name, data)
     os.replace(staging / page.name, page)
 

@@ -10,7 +10,10 @@
     rows: (k, cols) => { store.rows[k] = cols; },
     json: (k, items) => { store.json[k] = items; },
     names: (k, pair) => { store.names[k] = pair; },
-    members: (text) => { store.members = text; },
+    members: (names) => {  // the names are a comment of the function (its source, as toString gives it)
+      const source = names.toString();
+      store.members = source.slice(source.indexOf("/*\n") + 3, source.lastIndexOf("\n*/"));
+    },
     sky: (data) => { store.sky = data; },
     explain: (k, pair) => { store.explain[k] = pair; },
     verdicts: (k, items) => { store.verdicts[k] = items; },
