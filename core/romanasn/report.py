@@ -740,6 +740,7 @@ class _Writer:
 
     def __init__(self, data: Path) -> None:
         self.data = data
+        data.mkdir(exist_ok=True)
         self.files: dict[str, int] = {}
 
     def put(self, kind: str, index: int | None, payload: bytes) -> None:
@@ -790,9 +791,7 @@ def write_report(
     staging = collected.start() if collected is not None else Path(
         tempfile.mkdtemp(prefix=f".{page.stem}-", dir=page.parent))
     try:
-        data = staging / f"{page.stem}_data"
-        data.mkdir(exist_ok=True)
-        writer = _Writer(data)
+        writer = _Writer(staging / f"{page.stem}_data")
         with paused_gc():  # a run's millions of records are not scanned again and again
             if collected is not None and collected.held is None:
                 table = collected.table
@@ -901,11 +900,10 @@ def _counts(ids: np.ndarray) -> list[list[int]]:
 
 
 def _write_names(names: pa.Array, starts: np.ndarray, rows: np.ndarray, writer: _Writer) -> dict[str, int]:
-    """Every member name, sorted, as one text of a name a line (``members.js``: the page searches it whole)
-    in a comment of a function the page reads back (a browser reads a 90 MB comment five times faster than a
-    string; in a name, a newline is a space there and ``*/`` is ``* /``); in chunks of :data:`NAMES_CHUNK`
-    names, where each name's associations start (from 0) among the chunk's, and those associations
-    (:meth:`_Table.member_index`)."""
+    """Every member name, sorted, a line each of one text in a comment of a function (``members.js``: the page
+    searches it whole; a browser reads a comment of 90 MB five times faster than a string; in a name, a newline
+    is a space and ``*/`` is ``* /``); in chunks of :data:`NAMES_CHUNK` names, where each name's associations
+    start (from 0) among the chunk's, and those associations (:meth:`_Table.member_index`)."""
     lines = pc.replace_substring(pc.replace_substring(names, "\n", " "), "*/", "* /")
     text = pc.binary_join(pa.ListArray.from_arrays([0, len(names)], lines), pa.scalar("\n", names.type))[0]
     writer.put("members", None, b"RomanasnReport.members(function () {/*\n%s\n*/});\n" % text.as_buffer())
