@@ -362,10 +362,6 @@ class _Table:
         column = self.columns[name]
         return column.chunk(0) if column.num_chunks == 1 else pa.concat_arrays(column.chunks)
 
-    def counts(self) -> np.ndarray:
-        """How many members each association has."""
-        return pc.list_value_length(self.column("members")).to_numpy(zero_copy_only=False).astype(np.int64)
-
     def keys(self) -> list[str]:
         """The key ``romanasn diff`` gives each association: its product name, with the rule when shared."""
         products, rules = self.column("product").to_pylist(), self.column("rule").to_pylist()
@@ -583,10 +579,8 @@ def sky_view(table: _Table, pool: Any, levels: Mapping[str, int], pm: PluginMana
     footprints = [list(row) for row in zip(shown.tolist(), rules, products, hulls_xy)]
     drawn = [{"name": o.name, "kind": o.kind, "xy": np.round(project(np.array(o.vertices)), 5).ravel().tolist()}
              for o in outlines]
-    x, y, z = project.centre.tolist()
-    centre = [round(math.degrees(math.atan2(y, x)) % 360.0, 6),
-              round(math.degrees(math.asin(max(-1.0, min(1.0, z)))), 6)]
-    return {"footprints": footprints, "outlines": drawn, "centre": centre, "levels": level3}
+    centre_ra, centre_dec = _radec(project.centre)
+    return {"footprints": footprints, "outlines": drawn, "centre": [centre_ra, centre_dec], "levels": level3}
 
 
 def _footprints(xy: np.ndarray, first: np.ndarray, slot: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, list]:
@@ -625,6 +619,11 @@ class _Vertices(Sequence):
             return [self[i] for i in range(*index.indices(len(self)))]
         i = self.which[index]
         return self.vertices[self.first[i]:self.first[i + 1]].tolist()
+
+
+def _radec(vector: np.ndarray) -> tuple[float, float]:
+    return (round(math.degrees(math.atan2(vector[1], vector[0])) % 360.0, 6),
+            round(math.degrees(math.asin(max(-1.0, min(1.0, vector[2])))), 6))
 
 
 # -- explain and diff ------------------------------------------------------------------------------
@@ -880,7 +879,7 @@ def _write_rows(table: _Table, order: np.ndarray, status: np.ndarray, writer: _W
     With those counts a filter loads only the chunks it shows.
     """
     ids = {name: _interned(table.column(name)) for name in ("rule", "type", "program")}
-    members = table.counts()
+    members = pc.list_value_length(table.column("members")).to_numpy(zero_copy_only=False).astype(np.int64)
     chunks = []
     for k, rows in enumerate(_chunks(len(table), ROWS_CHUNK)):
         at = order[rows.start:rows.stop]
