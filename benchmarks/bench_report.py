@@ -20,8 +20,11 @@ finishing the page after the run (``write_report``). Then, in fresh processes:
 
 Then the page in headless Chromium (the system browser, through Playwright):
 seconds until the first page of the table is shown, then to filter by one
-member file name (every association holding it), then by a rule. Targets:
-1,000,000 rows written in under 30 s; the page open and filtered in under 2 s.
+member file name (every association holding a name of which it is a part),
+then by a rule. Targets: a 1,000,000-row run's report written in under 30 s
+(by ``generate --report`` and by ``romanasn report RUN``); the page open and
+filtered in under 2 s. The load average is printed beside the figures: the
+machine may be shared.
 """
 
 from __future__ import annotations
@@ -155,9 +158,6 @@ def browser_times(page: Path, member: str, rule: str) -> dict:
                               timeout=300_000)
         by_member = time.perf_counter() - start - 0.25  # less the page's typing pause
         found = tab.inner_text("#status")
-        tab.wait_for_function("!document.getElementById('status').textContent.includes('searching')",
-                              timeout=300_000)
-        every_name = time.perf_counter() - start - 0.25
         tab.fill("#f-member", "")
         tab.wait_for_function("!document.getElementById('status').textContent.includes(' hold')", timeout=300_000)
         start = time.perf_counter()
@@ -166,11 +166,12 @@ def browser_times(page: Path, member: str, rule: str) -> dict:
         by_rule = time.perf_counter() - start
         found_rule = tab.inner_text("#status")
         browser.close()
-    return {"open": opened, "filter_member": by_member, "filter_member_all": every_name, "filter_rule": by_rule, "member_status": found,
+    return {"open": opened, "filter_member": by_member, "filter_rule": by_rule, "member_status": found,
             "rule_status": found_rule}
 
 
 def measure(rows: int, folder: Path, with_pool: bool) -> dict:
+    load_before = os.getloadavg()
     pool, run = prepared_run(rows, folder)
     generated = generate_with_report(pool, run)
     files = sum(1 for n in os.listdir(run) if n.endswith("_asn.json"))
@@ -196,11 +197,13 @@ def measure(rows: int, folder: Path, with_pool: bool) -> dict:
     rule = max(run_report["counts"], key=run_report["counts"].get)
     result.update(browser_times(run / "report.html", first, rule))
     result["member"], result["rule"] = first, rule
+    result["load"] = [round(x, 1) for x in load_before + os.getloadavg()]
     return result
 
 
 def print_result(r: dict) -> None:
-    print(f"{r['rows']:>9,} rows, {r['associations']:,} associations:")
+    print(f"{r['rows']:>9,} rows, {r['associations']:,} associations (load average 1/5/15 min: "
+          f"{'/'.join(map(str, r['load'][:3]))} at the start, {'/'.join(map(str, r['load'][3:]))} at the end):")
     print(f"  generate --report         {r['generate_wall']:7.2f} s, of which the report {r['report_in_generate']:.2f} s "
           f"(gathered as files are written {r['gather']:.2f} s, page finished after the run {r['finish']:.2f} s; "
           f"and {r['thread_cpu']:.2f} s CPU on the report's own thread while the run went on)")
@@ -211,17 +214,17 @@ def print_result(r: dict) -> None:
           f"{r['floor_after_wall']:.2f} s after it")
     floor = min(r["floor_wall"], r["floor_after_wall"])
     print(f"  romanasn report RUN       {r['report_wall']:7.2f} s wall, {r['report_cpu']:.2f} s CPU "
-          f"({r['report_wall'] / floor:.1f}x the faster floor: it reads every file)")
+          f"({r['report_wall'] / floor:.2f}x the faster floor, {floor:.2f} s: it reads every file, on two processes)")
     if "report_with_pool_wall" in r:
         print(f"  romanasn report --pool    {r['report_with_pool_wall']:7.2f} s wall (adds the sky and explain's verdicts)")
     print(f"  page open (first rows)    {r['open']:7.2f} s")
-    print(f"  filter by member name     {r['filter_member']:7.2f} s  ({r['member_status']})")
-    print(f"  ... and searched in every file name (a part of a name may be anywhere) "
-          f"{r['filter_member_all']:7.2f} s")
+    print(f"  filter by member name     {r['filter_member']:7.2f} s  ({r['member_status']}; every name searched: "
+          f"a part of a name may be anywhere)")
     print(f"  filter by rule            {r['filter_rule']:7.2f} s  ({r['rule_status']})")
     if r["rows"] >= 1_000_000:
-        print(f"  target: written in under {TARGET_WRITE_1M:.0f} s (by generate --report): "
-              f"{'holds' if r['report_in_generate'] < TARGET_WRITE_1M else 'MISSED'}")
+        for what, seconds in (("by generate --report", r["report_in_generate"]), ("by romanasn report RUN", r["report_wall"])):
+            print(f"  target: written in under {TARGET_WRITE_1M:.0f} s ({what}): "
+                  f"{'holds' if seconds < TARGET_WRITE_1M else 'MISSED'} ({seconds:.2f} s)")
     worst = max(r["open"], r["filter_member"], r["filter_rule"])
     print(f"  target: page opens and filters in under {TARGET_PAGE:.0f} s each: "
           f"{'holds' if worst < TARGET_PAGE else f'MISSED (slowest {worst:.2f} s)'}")

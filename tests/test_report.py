@@ -23,6 +23,10 @@ def data_files(page: Path) -> dict[str, list]:
     found: dict[str, list] = {}
     for path in sorted(page.with_name(f"{page.stem}_data").iterdir()):
         text = path.read_text("utf-8")
+        if path.name == "members.js":  # one text, a comment of a function
+            found["members"] = [[re.fullmatch(r"RomanasnReport\.members\(function \(\) \{/\*\n(.*)\n\*/\}\);\n",
+                                              text, re.S).group(1)]]
+            continue
         call = re.fullmatch(r"RomanasnReport\.(\w+)\((.*)\);\n", text, re.S)
         assert call, f"{path.name} is not one call of RomanasnReport"
         found.setdefault(call.group(1), []).append(json.loads(f"[{call.group(2)}]"))
@@ -45,6 +49,15 @@ def table_rows(data: dict[str, list], summary: dict) -> list[dict]:
                          "type": chunks["types"][columns["type"][i]], "members": columns["members"][i],
                          "file": columns["file"][i], "diff": columns["diff"][i], "json": columns["json"][i]})
     return rows
+
+
+def member_rows(data: dict[str, list], summary: dict) -> dict[str, list[int]]:
+    """Each member name (a line of members.js) and the table rows of the associations holding it (names-N.js)."""
+    [[text]] = data["members"]
+    names = text.split("\n") if text else []
+    held = [rows[starts[i]:starts[i + 1]] for k, (starts, rows) in sorted(data["names"]) for i in range(len(starts) - 1)]
+    assert len(held) == len(names) and summary["names"] == {"count": len(names), "size": report_module.NAMES_CHUNK}
+    return dict(zip(names, held))
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +94,7 @@ def test_the_detail_files_are_the_association_files(example_run, example_report)
 def test_a_member_name_finds_every_association_that_holds_it(example_run, example_report):
     summary, data = page_summary(example_report), data_files(example_report)
     rows = table_rows(data, summary)
-    names = {n: rows[starts[i]:starts[i + 1]] for k, (chunk, starts, rows) in sorted(data["names"])
-             for i, n in enumerate(chunk)}
+    names = member_rows(data, summary)
     member = "r0000101001001001001_0001_wfi01_f158_cal.asdf"
     holding = sorted(rows[r]["file"] for r in names[member])
     on_disk = sorted(p.name for p in example_run.glob("*_asn.json")
@@ -195,7 +207,7 @@ def test_generate_report_gathers_the_page_as_it_writes_the_files(tmp_path, monke
     without_json = [[{k: v for k, v in row.items() if k != "json"} for row in table_rows(data, meta)]
                     for data, meta in ((gathered, summary), (read, read_summary))]
     assert without_json[0] == without_json[1]
-    assert gathered["names"] == read["names"] and summary["names"] == read_summary["names"]
+    assert member_rows(gathered, summary) == member_rows(read, read_summary)
     for key in ("inputs", "plugins", "rules", "types", "programs", "vetoes", "orphans", "options", "pool_rows"):
         assert summary[key] == read_summary[key], key  # the run report given, as the one read
     for data, meta in ((gathered, summary), (read, read_summary)):  # each row's JSON is its file's
@@ -227,14 +239,13 @@ def test_data_come_in_chunks(example_run, tmp_path, monkeypatch):
     monkeypatch.setattr(report_module, "NAMES_CHUNK", 100)
     page = report_module.write_report(example_run, tmp_path / "p.html", plugin_manager=get_plugin_manager())
     summary, data = page_summary(page), data_files(page)
-    assert len(data["rows"]) == 8 and len(data["json"]) == 12 and len(summary["names"]) == len(data["names"])
+    assert len(data["rows"]) == 8 and len(data["json"]) == 12 and summary["names"]["size"] == 100
     for k, columns in data["rows"]:
         chunk = summary["chunks"]["rows"][k]
         assert chunk["count"] == len(columns["product"])
         assert chunk["rules"] == [[i, columns["rule"].count(i)] for i in sorted(set(columns["rule"]))]
-    assert [chunk[0] for k, (chunk, starts, rows) in sorted(data["names"])] == summary["names"]
-    names = [n for k, (chunk, starts, rows) in sorted(data["names"]) for n in chunk]
-    assert names == sorted(set(names))
+    names = list(member_rows(data, summary))
+    assert names == sorted(set(names)) and len(data["names"]) == -(-len(names) // 100)
 
 
 def test_a_bad_association_file_is_named_and_the_old_page_kept(example_run, tmp_path):
@@ -269,10 +280,9 @@ def test_projection_and_hull():
     project = report_module.Projection(report_module._unit(np.array([0.0, 90.0])))
     east, north = project(np.array([[0.0, 89.0], [90.0, 89.0], [180.0, 89.0]])).T
     assert np.allclose(np.hypot(east, north), 1.0)  # true distances from the pole
-    hull = report_module.convex_hull(np.array([[0, 0], [2, 0], [1, 1], [2, 2], [0, 2], [1, 0.5]], dtype=float))
-    assert sorted(map(tuple, hull.tolist())) == [(0, 0), (0, 2), (2, 0), (2, 2)]
-    assert report_module.parse_s_region("POLYGON ICRS  1 2 3 4 5 6").shape == (3, 2)
-    assert report_module.parse_s_region("CIRCLE 1 2 3") is None
+    [hull] = report_module.hulls(np.array([[0, 0], [2, 0], [1, 1], [2, 2], [0, 2], [1, 0.5]], dtype=float),
+                                 np.array([0, 6]))
+    assert hull.tolist() == [[0, 0], [2, 0], [2, 2], [0, 2]]  # counter-clockwise from the lowest leftmost
     assert report_module._script("rows", 3, b"[2]", {"a": "</script>"}) == (
         b'RomanasnReport.rows(3,[2],{"a":"</script>"});\n')
 
@@ -286,7 +296,7 @@ def test_s_regions_are_parsed_as_one_at_a_time():
     vertices, counts = report_module.parse_s_regions(pa.array(regions, pa.string()))
     assert counts.tolist() == [3, 4, 0, 0, 0, 0, 0, 0, 0, 3]
     assert vertices[-3:].tolist() == [[10, -2.5], [3, 0.4], [5, 0.6]]
-    assert report_module.parse_s_region(regions[1]).tolist() == [[1, 2], [3, 4], [5, 6], [7, 8]]
+    assert vertices[3:7].tolist() == [[1, 2], [3, 4], [5, 6], [7, 8]]
 
 
 def test_member_names_find_pool_rows_as_strip_level_does():
@@ -343,3 +353,30 @@ def test_generate_report_into_a_folder_with_other_files_lists_them(tmp_path):
     rows = table_rows(data_files(out / "report.html"), page_summary(out / "report.html"))
     files = sorted(r["file"] for r in rows)
     assert "older_asn.json" in files and files == sorted(p.name for p in out.glob("*_asn.json"))
+
+
+def test_the_files_are_the_manifests_and_the_folder_is_listed_without_one(tmp_path, capsys):
+    """A run's files come from its run report's manifest, by rule then name (the folder is not listed: a
+    file put there after the run is not in the page); without a manifest, or when a file it lists is
+    gone, the folder is listed, and a warning says so."""
+    out = tmp_path / "asn"
+    assert main(["generate", str(EXAMPLE_POOL), "-o", str(out), "-q", "--rules", "wfi_image_visit,wfi_image_exposure"]) == 0
+    manifest = json.loads((out / "romanasn-run.json").read_text())["manifest"]["files"]
+    (out / "aa_other_asn.json").write_bytes((out / next(iter(manifest))).read_bytes())
+
+    def read(folder: Path) -> list[str]:
+        capsys.readouterr()
+        page = report_module.write_report(folder, tmp_path / "page.html", plugin_manager=get_plugin_manager())
+        data, summary = data_files(page), page_summary(page)
+        details = [item for k, items in sorted(data["json"]) for item in items]
+        assert all(details[r["json"]] == json.loads((folder / r["file"]).read_text()) for r in table_rows(data, summary))
+        return [r["file"] for r in sorted(table_rows(data, summary), key=lambda r: r["json"])]
+
+    assert read(out) == sorted(manifest, key=lambda name: (manifest[name][1], name))
+    assert capsys.readouterr().err == ""
+    (out / sorted(manifest)[3]).unlink()
+    on_disk = sorted(p.name for p in out.glob("*_asn.json"))
+    assert read(out) == on_disk
+    assert "is in the manifest of romanasn-run.json but not in the folder: listing" in capsys.readouterr().err
+    (out / "romanasn-run.json").unlink()
+    assert read(out) == on_disk and "no usable manifest in romanasn-run.json" in capsys.readouterr().err

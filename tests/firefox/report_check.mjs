@@ -8,7 +8,7 @@ import puppeteer from "puppeteer-core";
 
 const [firefox, page, member, product] = process.argv.slice(2);
 const statusText = "document.getElementById('status').textContent";
-const settled = `!${statusText}.startsWith('filtering') && !${statusText}.includes('searching')`;
+const settled = `!${statusText}.startsWith('filtering')`;
 const browser = await puppeteer.launch({ browser: "firefox", executablePath: firefox, headless: true });
 const seen = { browser: await browser.version(), errors: [], requests: [] };
 try {

@@ -5,11 +5,15 @@
   "use strict";
   const S = JSON.parse(document.getElementById("report-summary").textContent);
   const PAGE = 200;
-  const store = { rows: {}, json: {}, names: {}, verdicts: {}, explain: {}, sky: null, diff: null };
+  const store = { rows: {}, json: {}, names: {}, members: "", lower: null, verdicts: {}, explain: {}, sky: null, diff: null };
   const R = (window.RomanasnReport = {
     rows: (k, cols) => { store.rows[k] = cols; },
     json: (k, items) => { store.json[k] = items; },
     names: (k, pair) => { store.names[k] = pair; },
+    members: (names) => {  // the names are a comment of the function (its source, as toString gives it)
+      const source = names.toString();
+      store.members = source.slice(source.indexOf("/*\n") + 3, source.lastIndexOf("\n*/"));
+    },
     sky: (data) => { store.sky = data; },
     explain: (k, pair) => { store.explain[k] = pair; },
     verdicts: (k, items) => { store.verdicts[k] = items; },
@@ -229,27 +233,31 @@
   }
   const filters = () => ({ rule: F.rule.value, type: F.type.value, program: F.program.value,
     product: F.product.value.trim().toLowerCase(), member: F.member.value.trim().toLowerCase(), diff: F.diff.checked });
-  const isDefault = (f) => !f.rule && !f.type && !f.program && !f.product && !f.member && !f.diff;
 
-  // Names are sorted: those starting with the query are in the chunks found by binary search, read first.
-  function prefixChunks(query) {
-    const firsts = S.names;
-    const last = (text) => { let lo = 0, hi = firsts.length - 1; while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (firsts[mid] <= text) lo = mid; else hi = mid - 1; } return lo; };
-    const ks = [];
-    for (let k = last(query); k <= last(query + "\uffff") && k < firsts.length; k++) ks.push(k);
-    return ks;
-  }
-  async function scanNames(ks, query, found, names) {
-    for (const k of ks) {
-      await load("names", k);
-      const [list, starts, rows] = store.names[k];
-      for (let i = 0; i < list.length; i++) {
-        if (list[i].toLowerCase().includes(query)) {
-          names.push(list[i]);
-          for (let j = starts[i]; j < starts[i + 1]; j++) found.add(rows[j]);
-        }
-      }
+  // Every member name, sorted, is a line of one text (members.js), searched whole: a part of a name may be
+  // anywhere. The associations holding the i-th name are in the names data file i / S.names.size.
+  async function memberRows(query) {
+    await load("members");
+    if (store.lower == null) store.lower = store.members.toLowerCase();
+    const text = store.lower, size = S.names.size, hits = [];
+    let line = 0, at = 0, first = null;  // the line that starts at `at`
+    for (let p = text.indexOf(query); p >= 0; p = text.indexOf(query, at)) {
+      for (let n = text.indexOf("\n", at); n >= 0 && n < p; n = text.indexOf("\n", at)) { line += 1; at = n + 1; }
+      const end = text.indexOf("\n", p);
+      if (first == null) first = text.length === store.members.length
+        ? store.members.slice(at, end < 0 ? text.length : end) : store.members.split("\n")[line];
+      hits.push(line);
+      if (end < 0) break;
+      line += 1; at = end + 1;
     }
+    await Promise.all([...new Set(hits.map((i) => Math.floor(i / size)))].map((k) => load("names", k)));
+    const found = new Set();
+    for (const i of hits) {
+      const k = Math.floor(i / size), j = i - k * size;
+      const [starts, rows] = store.names[k];
+      for (let r = starts[j]; r < starts[j + 1]; r++) found.add(rows[r]);
+    }
+    return [found, { count: hits.length, first }];
   }
 
   async function applyFilters() {
@@ -267,16 +275,10 @@
         return null;
       }
       status("filtering…");
-      if (!f.member) return await filtered(f, null, null, token, false);
-      const found = new Set(), names = [];
-      const first = S.names.length ? prefixChunks(f.member) : [];
-      await scanNames(first, f.member, found, names);
+      if (!f.member) return await filtered(f, null, null, token);
+      const [found, matched] = await memberRows(f.member);
       if (token !== state.token) return null;
-      const rest = S.names.map((n, k) => k).filter((k) => !first.includes(k));
-      if (names.length && rest.length) await filtered(f, found, names, token, true);
-      await scanNames(rest, f.member, found, names);
-      if (token !== state.token) return null;
-      return await filtered(f, found, names, token, false);
+      return await filtered(f, found, matched, token);
     } catch (error) { fail(error); return null; }
   }
   function lazyView(key, value) {
@@ -299,7 +301,7 @@
     }
     return ids;
   }
-  async function filtered(f, found, matchedNames, token, partial) {
+  async function filtered(f, found, matched, token) {
     const candidates = found ? Array.from(found).sort((a, b) => a - b) : null;
     const has = (pairs, id) => pairs.some((pair) => pair[0] === id);
     const ri = C.rules.indexOf(f.rule), ti = C.types.indexOf(f.type), pi = C.programs.indexOf(f.program);
@@ -334,8 +336,8 @@
     await renderPage(token);
     if (token !== state.token) return null;
     let text = `${fmt(view.length)} of ${fmt(S.associations)} associations`;
-    if (matchedNames) text += matchedNames.length === 1 ? ` hold ${matchedNames[0]}` : ` hold one of ${fmt(matchedNames.length)} member files matching “${f.member}”`;
-    status(partial ? `${text} (searching the other file names…)` : text);
+    if (matched) text += matched.count === 1 ? ` hold ${matched.first}` : ` hold one of ${fmt(matched.count)} member files matching “${f.member}”`;
+    status(text);
     return view;
   }
   function removedRow(i) {
