@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import importlib.util
 import json
 import os
 import subprocess
@@ -228,11 +229,7 @@ def _rich(updates: int) -> None:
 
 
 def _installed(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec(module) is not None
 
 
 def progress(count: int) -> list[str]:

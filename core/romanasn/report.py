@@ -106,28 +106,29 @@ def association_files(folder: Path, report: Mapping[str, Any]) -> list[str]:
     files are known); without a usable manifest (a folder another tool wrote), those ``romanasn
     diff`` finds in the folder, by name.
     """
-    entries = _manifest(folder, report)
-    if entries is None:
+    rule_of = _manifest(folder, report)
+    if rule_of is None:
         log.warning("%s: no usable manifest in %s (not written by romanasn generate?): listing the folder",
                     folder, RUN_REPORT)
         return sorted(_listed(folder))
-    names = list(entries)
-    rules = [str(row[1]) if isinstance(row, list) and len(row) > 1 else "" for row in entries.values()]
+    names, rules = list(rule_of), list(rule_of.values())
     order = pc.sort_indices(pa.table({"rule": pa.array(rules, pa.string()), "name": pa.array(names, pa.string())}),
                             sort_keys=[("rule", "ascending"), ("name", "ascending")])
     return [names[i] for i in order.to_numpy()]
 
 
-def _manifest(folder: Path, report: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The manifest's entries (file name -> ``[asn_id, rule, product, size, ...]``), None when there is none."""
+def _manifest(folder: Path, report: Mapping[str, Any]) -> dict[str, str] | None:
+    """The rule of each file the manifest lists, by file name; None when there is no manifest."""
     manifest = report.get("manifest")
     if isinstance(manifest, dict) and manifest.get("version") == output.SHARDED_VERSION:
         try:  # one file of entries per program
-            return {name: entry.row() for name, entry in output.Manifest.load(folder).files.items()}
+            return {name: entry.rule for name, entry in output.Manifest.load(folder).files.items()}
         except AsnError:
             return None
     files = manifest.get("files") if isinstance(manifest, dict) else None
-    return files if isinstance(files, dict) else None
+    if not isinstance(files, dict):
+        return None
+    return {name: str(row[1]) if isinstance(row, list) and len(row) > 1 else "" for name, row in files.items()}
 
 
 def _listed(folder: Path) -> list[str]:
