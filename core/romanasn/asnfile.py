@@ -17,7 +17,6 @@ import json
 import numbers
 import os
 import re
-import secrets
 from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
@@ -25,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
 import attrs
 
 from romanasn.errors import AsnError
-from romanasn.inputs import open_regular
+from romanasn.inputs import open_regular, replacing
 from romanasn.records import Association, Member, Product, Provenance
 
 if TYPE_CHECKING:
@@ -292,16 +291,11 @@ def write_asn(
         raise AsnError(f"{path}: {e}") from e
     if validate:
         _validate(d, str(path))
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with open(tmp, "xb") as stream:
+        with replacing(path) as temporary, open(temporary, "xb") as stream:
             encode(d, stream)
-        os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise AsnError(f"{path}: cannot write association: {e.strerror or e}") from e
-        raise
+    except OSError as e:
+        raise AsnError(f"{path}: cannot write association: {e.strerror or e}") from e
     return path
 
 

@@ -24,7 +24,6 @@ import difflib
 import json
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -34,6 +33,7 @@ from attrs import field, frozen
 
 from romanasn import engine, pool
 from romanasn.errors import PoolError, RomanasnError, UsageError
+from romanasn.inputs import replacing
 from romanasn.naming import member_filename, strip_level
 from romanasn.plugins.manager import KERNEL, PluginManager, RuleEntry
 from romanasn.plugins.types import RunConfig
@@ -475,10 +475,5 @@ def write_orphans(orphans: Sequence[str], path: str | os.PathLike) -> None:
     if str(path) == "-":
         sys.stdout.write(text)
         return
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with replacing(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -1,15 +1,18 @@
 """Input files (pools, association files, exposure headers) are opened only when they are
 regular files: a FIFO, a device or a link to one (``/dev/zero``) is an error naming the file,
-never a hang or a read without end."""
+never a hang or a read without end. Output files are written whole or not at all (:func:`replacing`)."""
 
 from __future__ import annotations
 
 import errno
 import os
 import stat
-from typing import BinaryIO
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Iterator
 
-__all__ = ["open_regular", "open_regular_fd"]
+__all__ = ["open_regular", "open_regular_fd", "replacing"]
 
 
 def open_regular_fd(path: str | os.PathLike) -> int:
@@ -28,3 +31,16 @@ def open_regular_fd(path: str | os.PathLike) -> int:
 def open_regular(path: str | os.PathLike) -> BinaryIO:
     """The regular file ``path``, open for reading in binary (else an ``OSError``)."""
     return os.fdopen(open_regular_fd(path), "rb")
+
+
+@contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write the file at: renamed to ``path`` when the block ends
+    without an error, removed when it raises (the file is whole or absent)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

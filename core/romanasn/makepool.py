@@ -39,6 +39,7 @@ from attrs import define, field, frozen
 from romanasn import asdfheader, folder, interrupt
 from romanasn.columns import merge_columns
 from romanasn.errors import PoolError, RomanasnError, UsageError
+from romanasn.inputs import replacing
 from romanasn.plugins.types import PoolColumn
 from romanasn.pool import cell_problem, id_problems
 from romanasn.progress import Progress
@@ -784,17 +785,13 @@ def _write(output: Path, fmt: str, new: Any, existing: _Existing | None, replace
             merged = vstack([old, new], join_type="outer", metadata_conflicts="silent")
             text = _render(_fill(merged), fmt, output)
             result.notes.append(f"{output}: the pool's columns or format changed: every row was rewritten")
-    temporary = output.with_name(f".{output.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with replacing(output) as temporary:
         temporary.write_text(text, "utf-8")
         try:
             with _quiet_repairs():
                 table = read_pool(temporary, columns=columns)
         except PoolError as exc:
             raise PoolError(f"the pool made does not read back (a bug, please report it):\n{exc}") from exc
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)
     return len(table)
 
 
@@ -829,12 +826,8 @@ def write_report(path: Path, skipped: list[Skipped]) -> Path:
     """
     lines = ["# files left out of the pool: path<TAB>reason\n"]
     lines += [f"{s.path}\t{s.reason}\n" for s in skipped]
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with replacing(path) as temporary:
         temporary.write_text("".join(lines), "utf-8", errors="backslashreplace")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 

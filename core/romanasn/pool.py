@@ -37,7 +37,6 @@ import math
 import mmap
 import os
 import re
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -55,7 +54,7 @@ from astropy.table.meta import get_header_from_yaml
 from romanasn.asdfheader import HeaderError, compose_checked
 from romanasn.columns import enums, merge_columns, patterns, ranges
 from romanasn.errors import PoolError, UsageError
-from romanasn.inputs import open_regular
+from romanasn.inputs import open_regular, replacing
 from romanasn.naming import NAME_BYTES, unsafe_reason
 from romanasn.plugins.types import PoolColumn
 
@@ -184,19 +183,13 @@ def write_pool(table: Table, path: str | os.PathLike) -> None:
     Masked values and empty strings are written as empty fields; the
     table's meta is not written.
     """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "x", encoding="utf-8", newline="") as stream:
-            stream.write(_ecsv_header(table))
-            writer = csv.writer(stream, lineterminator="\n")
-            writer.writerow(table.colnames)
-            for start in range(0, len(table), _WRITE_ROWS):
-                block = table[start : start + _WRITE_ROWS]
-                writer.writerows(zip(*(_cells(block[name]) for name in table.colnames)))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with replacing(path) as temporary, open(temporary, "x", encoding="utf-8", newline="") as stream:
+        stream.write(_ecsv_header(table))
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(table.colnames)
+        for start in range(0, len(table), _WRITE_ROWS):
+            block = table[start : start + _WRITE_ROWS]
+            writer.writerows(zip(*(_cells(block[name]) for name in table.colnames)))
 
 
 # -- reading one file ---------------------------------------------------------------
