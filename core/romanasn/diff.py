@@ -130,28 +130,27 @@ class _Entry:
     data: Mapping[str, Any]
 
 
-def association_files(folder: str | os.PathLike) -> list[Path]:
-    """The association files in ``folder`` (not in sub-folders), by name.
+def association_files(folder: str | os.PathLike) -> list[str]:
+    """The names of the association files in ``folder`` (not in sub-folders), unordered.
 
     Files ending in ``.json``, ``.yaml``, ``.yml`` or ``.asdf``; hidden files
-    and the run report are left out.
+    and the run report are left out. The folder is read once (its entries say
+    which are files: no look-up per file of a million).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise AsnError(f"{folder}: not a folder of association files")
     try:
-        names = sorted(os.listdir(folder))
+        with os.scandir(folder) as entries:
+            found = [(entry.name, entry.is_file()) for entry in entries]
     except OSError as exc:
         raise AsnError(f"{folder}: cannot list the folder: {exc.strerror or exc}") from exc
-    unfinished = [n for n in names if n.startswith(STAGING)]
+    unfinished = sorted(name for name, _ in found if name.startswith(STAGING))
     if unfinished:
         log.warning("%s: holds %s, left by a run that did not finish (or is still running); "
                     "its association files may not be a complete set", folder, unfinished[0])
-    return [
-        folder / name for name in names
-        if not name.startswith(".") and name != asnfile.RUN_REPORT
-        and Path(name).suffix.lower() in SUFFIXES and (folder / name).is_file()
-    ]
+    return [name for name, is_file in found if is_file and not name.startswith(".") and name != asnfile.RUN_REPORT
+            and os.path.splitext(name)[1].lower() in SUFFIXES]
 
 
 def load_set(folder: str | os.PathLike) -> dict[str, _Entry]:
@@ -160,7 +159,8 @@ def load_set(folder: str | os.PathLike) -> dict[str, _Entry]:
     Two files naming the same product are told apart by their ``asn_rule``
     (``name [rule]``); if that is not enough, it is an error naming both.
     """
-    loaded = [(path, asnfile.load_asn_dict(path)) for path in association_files(folder)]
+    paths = [Path(folder, name) for name in sorted(association_files(folder))]
+    loaded = [(path, asnfile.load_asn_dict(path)) for path in paths]
     by_name: dict[str, list[tuple[Path, Mapping]]] = {}
     for path, data in loaded:
         by_name.setdefault(data["products"][0]["name"], []).append((path, data))

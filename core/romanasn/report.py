@@ -110,7 +110,7 @@ def association_files(folder: Path, report: Mapping[str, Any]) -> list[str]:
     if rule_of is None:
         log.warning("%s: no usable manifest in %s (not written by romanasn generate?): listing the folder",
                     folder, RUN_REPORT)
-        return sorted(_listed(folder))
+        return sorted(diff.association_files(folder))
     names, rules = list(rule_of), list(rule_of.values())
     order = pc.sort_indices(pa.table({"rule": pa.array(rules, pa.string()), "name": pa.array(names, pa.string())}),
                             sort_keys=[("rule", "ascending"), ("name", "ascending")])
@@ -129,16 +129,6 @@ def _manifest(folder: Path, report: Mapping[str, Any]) -> dict[str, str] | None:
     if not isinstance(files, dict):
         return None
     return {name: str(row[1]) if isinstance(row, list) and len(row) > 1 else "" for name, row in files.items()}
-
-
-def _listed(folder: Path) -> list[str]:
-    """The association files of ``folder``, as ``romanasn diff`` finds them (unordered)."""
-    with os.scandir(folder) as entries:
-        found = [(e.name, e.is_file()) for e in entries]
-    if any(name.startswith(diff.STAGING) for name, _ in found):
-        diff.association_files(folder)  # warns that a run did not finish
-    return [name for name, is_file in found if is_file and not name.startswith(".") and name != RUN_REPORT
-            and os.path.splitext(name)[1].lower() in diff.SUFFIXES]
 
 
 _READ, _NOATIME = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), getattr(os, "O_NOATIME", 0)
@@ -338,7 +328,7 @@ def complete(collected: Collector | None, files: Sequence[str] = ()) -> Collecto
     if collected is None:
         return None
     gathered = collected.files
-    held = files if collected.fresh else _listed(collected.folder)
+    held = files if collected.fresh else diff.association_files(collected.folder)
     if len(set(gathered)) != len(gathered) or set(gathered) != set(held):
         collected.close()
         collected.held = list(held)
@@ -827,7 +817,7 @@ def _read_table(folder: Path, report: Mapping[str, Any], writer: _Writer,
                     exc.filename, RUN_REPORT)
     for path in writer.data.glob("json-*.js"):
         path.unlink()
-    return _read_table(folder, report, writer, _listed(folder))
+    return _read_table(folder, report, writer, diff.association_files(folder))
 
 
 def _write_data(folder: Path, report: Mapping[str, Any], table: _Table, writer: _Writer, pm: PluginManager,
