@@ -250,7 +250,6 @@ def test_invalid_files_are_rejected_naming_file_and_path(tmp_path, document, whe
 def test_round_trip(tmp_path, fmt):
     asn = make_asn()
     path = asnfile.write_asn(asn, tmp_path / f"r00001_f158{asnfile.EXTENSIONS[fmt]}")
-    assert asnfile.format_of(path) == fmt
     assert asnfile.load_asn(path) == asn
     with open(path, "rb") as f:
         assert asnfile.load_asn(f) == asn
@@ -278,15 +277,11 @@ def test_asdf_holds_the_plain_association_at_the_top_level(tmp_path):
     assert asnfile.load_asn_dict(path) == asnfile.to_dict(make_asn())
 
 
-def test_format_of_sniffs_files_without_a_known_extension(tmp_path):
+def test_files_without_a_known_extension_are_sniffed(tmp_path):
     for fmt in FORMATS:
         path = tmp_path / f"{fmt}.txt"
         path.write_bytes(asnfile.dumps(make_asn(), fmt))
-        assert asnfile.format_of(path) == fmt
         assert asnfile.load_asn(path) == make_asn()
-    assert asnfile.format_of(tmp_path / "missing_asn.yml") == "yaml"
-    with pytest.raises(AsnError, match="missing.txt"):
-        asnfile.format_of(tmp_path / "missing.txt")
 
 
 def test_unknown_format_is_refused(tmp_path):

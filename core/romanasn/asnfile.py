@@ -256,18 +256,6 @@ def _sniff(head: bytes) -> str:
     return "json" if head.lstrip()[:1] == b"{" else "yaml"
 
 
-def format_of(path: str | os.PathLike) -> str:
-    """The format of an association file: by its extension, else by its first bytes."""
-    found = _format_from_name(path)
-    if found:
-        return found
-    try:
-        with open_regular(path) as f:
-            return _sniff(f.read(1024))
-    except OSError as e:
-        raise AsnError(f"{path}: cannot read association: {e.strerror}") from e
-
-
 # --- files ---------------------------------------------------------------------------------
 
 
