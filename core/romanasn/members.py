@@ -21,6 +21,7 @@ from typing import Iterator
 import numpy as np
 from attrs import frozen
 
+from romanasn.errors import RomanasnError, UsageError
 from romanasn.naming import member_filename, suffix_level
 
 log = logging.getLogger("romanasn")
@@ -88,8 +89,6 @@ def missing_members(names: set[str], folder: str | os.PathLike) -> list[str]:
     except FileNotFoundError:
         present = set()
     except OSError as exc:
-        from romanasn.errors import UsageError
-
         raise UsageError(f"--member-dir {folder}: cannot list it: {exc.strerror or exc}") from exc
     return sorted(names - present)
 
@@ -112,8 +111,6 @@ def check(plan, member_dir: str | os.PathLike | None, strict: bool = False) -> l
         where = member_dir if Path(member_dir).is_dir() else f"{member_dir} (no such folder)"
         text = f"{len(missing)} member file{'s' if len(missing) != 1 else ''} not in {where}: {shown}"
         if strict:
-            from romanasn.errors import RomanasnError
-
             raise RomanasnError(f"{text} (--strict: nothing written)")
         log.warning("%s (--strict makes this an error)", text)
     return missing

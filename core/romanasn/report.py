@@ -63,9 +63,11 @@ from romanasn._version import __version__
 from romanasn.asnfile import RUN_REPORT
 from romanasn.engine import paused_gc
 from romanasn.errors import AsnError, UsageError
+from romanasn.explain import add_pack_options, iter_explanations, pack_option_values
 from romanasn.naming import strip_level
 from romanasn.plugins.manager import PluginManager
 from romanasn.plugins.types import RunConfig
+from romanasn.pool import read_pools
 
 log = logging.getLogger("romanasn.report")
 
@@ -628,8 +630,6 @@ def explanations(member_names: Iterable[str], pool: Any, pm: PluginManager, conf
 
     :return: what the page needs to find a name's verdicts: rows, chunk size, each index file's first name.
     """
-    from romanasn import explain
-
     filenames = [str(f) for f in np.asarray(pool["filename"]).tolist()]
     row_of = {f: i for i, f in enumerate(filenames)}
     stems = {strip_level(f): i for i, f in reversed(list(enumerate(filenames)))}
@@ -640,7 +640,7 @@ def explanations(member_names: Iterable[str], pool: Any, pm: PluginManager, conf
     level = engine_log.level
     engine_log.setLevel(logging.ERROR)  # the rules run again: their warnings were the run's, and verdicts say them
     try:
-        found = explain.iter_explanations(pool, range(len(filenames)), plugin_manager=pm, config=config)
+        found = iter_explanations(pool, range(len(filenames)), plugin_manager=pm, config=config)
         for k, part in enumerate(_chunks(len(filenames), EXPLAIN_CHUNK)):
             writer.put("verdicts", k, _script("verdicts", k, [next(found).to_json() for _ in part]))
     finally:
@@ -930,8 +930,6 @@ def _replace(staging: Path, page: Path) -> None:
 
 def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
     """Add ``report``'s arguments, and the ``generate`` options packs add, to ``parser``."""
-    from romanasn.explain import add_pack_options
-
     parser.add_argument("folder", metavar="DIR", help="the folder of association files (a run's output)")
     parser.add_argument("-o", "--output", metavar="PAGE",
                         help=f"the page to write (default: DIR/{DEFAULT_PAGE}); its data go beside it, in NAME_data/ "
@@ -945,13 +943,10 @@ def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
 
 def run(args: argparse.Namespace, pm: PluginManager) -> int:
     """``romanasn report``: write the page and say where it is."""
-    from romanasn import pool as pools
-    from romanasn.explain import pack_option_values
-
     table = None
     if args.pool:
         pm.check()
-        table = pools.read_pools(args.pool, columns=[f.item for f in pm.pool_columns()])
+        table = read_pools(args.pool, columns=[f.item for f in pm.pool_columns()])
     page = write_report(args.folder, args.output, plugin_manager=pm, pool=table,
                         options=pack_option_values(args), against=args.against)
     if not args.quiet:
