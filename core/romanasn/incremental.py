@@ -451,10 +451,10 @@ def _spliced(old: bytes | None, new: bytes, path: Path) -> bytes:
 
 def _bounds(data: bytes, path: Path) -> tuple[bytes, int, int]:
     """An association file's bytes up to its members, and where its members start and end."""
-    head, found, rest = data.partition(_MEMBERS)
-    if not found or _MEMBERS in rest or not rest.endswith(_END):
+    start = data.find(_MEMBERS) + len(_MEMBERS)  # found by offsets: a big file is not copied
+    if start < len(_MEMBERS) or data.find(_MEMBERS, start) >= 0 or not data.endswith(_END):
         raise _unlike(path)
-    return head + found, len(head) + len(found), len(data) - len(_END)
+    return data[:start], start, len(data) - len(_END)
 
 
 def _place(data: bytes, name: str, low: int, end: int, path: Path) -> int:

@@ -54,9 +54,11 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _TYPES = {"str": sa.Text, "int": sa.BigInteger, "float": sa.Double, "bool": sa.Boolean}
 _KINDS = ((sa.Boolean, "bool"), (sa.Integer, "int"), (sa.Float, "float"), (sa.Numeric, "float"))
 _LOCK_KEY = 0x726F6D616E61736E  # "romanasn": the pool's PostgreSQL advisory lock
-_CHUNK = 500  # values in one IN (...) list
+_CHUNK = 5000  # values in one IN (...) list (each statement is a round trip to a server)
+_TERMS = 500  # (a = x AND b = y) terms in one OR
 _COPY_ROWS = 1000  # rows from which PostgreSQL is given them by COPY
 _ANALYZE_ROWS = 10_000  # rows changed in a transaction from which the planner's statistics are renewed
+_ENGINES: dict[str, sa.Engine] = {}  # a process's engine for each database: its dialect set up once
 
 
 def is_database(source: str | os.PathLike) -> bool:
@@ -115,9 +117,11 @@ class PoolDB:
             raise UsageError(f"{self.label}: no folder {os.path.dirname(self.url.database)}")
         self.known = merge_columns(columns)
         self.index = _widest([("program",), ("observation_id", "detector"), *map(tuple, index)])
-        self.engine = self._engine()
+        key = self.url.render_as_string(hide_password=False)
+        self.engine = _ENGINES.get(key) or _ENGINES.setdefault(key, self._engine())
         self.metadata = sa.MetaData()
         self._read_table: sa.Table | None = None  # the pool table as read (_reflect)
+        self._tables: set[str] = set()  # the tables seen (romanasn drops none)
         self.changes_table = sa.Table(
             CHANGES_TABLE, self.metadata,
             sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
@@ -132,6 +136,7 @@ class PoolDB:
         )
 
     def _engine(self) -> sa.Engine:
+        """A new engine opening a connection for each transaction (none is kept between them)."""
         try:
             engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
         except ImportError as exc:
@@ -171,10 +176,14 @@ class PoolDB:
         with self._connect() as conn:
             if self.sqlite:
                 conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            with conn.begin():
-                if not self.sqlite:
-                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
-                yield Writer(self, conn, self._ensure(conn))
+            try:
+                with conn.begin():
+                    if not self.sqlite:
+                        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
+                    yield Writer(self, conn, self._ensure(conn))
+            except BaseException:
+                self._tables.clear()  # those made in the transaction rolled back are gone
+                raise
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
@@ -187,30 +196,34 @@ class PoolDB:
     # -- the table ---------------------------------------------------------------------------------
 
     def _ensure(self, conn: sa.Connection) -> sa.Table:
-        """The pool table, made or given the columns it lacks; its indexes; the change log."""
+        """The pool table, made or given the columns it lacks; its indexes; the change log (the
+        catalog asked once for the tables and once for the columns: each question is a round trip)."""
         self._read_table = None
         inspector = sa.inspect(conn)
-        if not inspector.has_table(POOL_TABLE):
+        tables = set(inspector.get_table_names())
+        if POOL_TABLE not in tables:
             table = sa.Table(POOL_TABLE, sa.MetaData(), *(_column(c) for c in self.known))
             table.create(conn)
+            have = set()
         else:
-            have = {column["name"] for column in inspector.get_columns(POOL_TABLE)}
-            for column in self.known:
-                if column.name not in have:
-                    kind = _TYPES[column.dtype]().compile(dialect=conn.dialect)
-                    conn.exec_driver_sql(f'ALTER TABLE {POOL_TABLE} ADD COLUMN "{column.name}" {kind}')
-            table = sa.Table(POOL_TABLE, sa.MetaData(), autoload_with=conn)
-        self.changes_table.create(conn, checkfirst=True)
-        self.history_table.create(conn, checkfirst=True)
+            columns = inspector.get_columns(POOL_TABLE)
+            names = {column["name"] for column in columns}
+            added = [column for column in self.known if column.name not in names]
+            for column in added:
+                kind = _TYPES[column.dtype]().compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE {POOL_TABLE} ADD COLUMN "{column.name}" {kind}')
+            table = sa.Table(POOL_TABLE, sa.MetaData(), *(sa.Column(c["name"], c["type"]) for c in columns),
+                             *(_column(column) for column in added))
+            have = {index["name"] for index in inspector.get_indexes(POOL_TABLE)}
+        for made in (self.changes_table, self.history_table):
+            if made.name not in tables:
+                made.create(conn)
         names = set(table.c.keys())
-        have = {index["name"] for index in inspector.get_indexes(POOL_TABLE)} if inspector.has_table(POOL_TABLE) else set()
-        made = False
-        for columns in self.index:
-            name = f"ix_pool_{'_'.join(columns)}"[:60]
-            if set(columns) <= names and name not in have:
-                sa.Index(name, *(table.c[c] for c in columns)).create(conn, checkfirst=True)
-                made = True
-        if made:
+        indexes = [columns for columns in self.index
+                   if set(columns) <= names and f"ix_pool_{'_'.join(columns)}"[:60] not in have]
+        for columns in indexes:
+            sa.Index(f"ix_pool_{'_'.join(columns)}"[:60], *(table.c[c] for c in columns)).create(conn)
+        if indexes:
             _analyze(conn)
         return table
 
@@ -219,12 +232,18 @@ class PoolDB:
         PostgreSQL table takes dozens of queries)."""
         if self._read_table is None:
             inspector = sa.inspect(conn)
-            if not inspector.has_table(POOL_TABLE):
+            if not self._has(conn, POOL_TABLE):
                 raise PoolError(f"{self.label}: no pool here (no table {POOL_TABLE!r}); make one with"
                                 " make-pool --pool-db or romanasn pool import")
             self._read_table = sa.Table(POOL_TABLE, sa.MetaData(), *(
                 sa.Column(column["name"], column["type"]) for column in inspector.get_columns(POOL_TABLE)))
         return self._read_table
+
+    def _has(self, conn: sa.Connection, name: str) -> bool:
+        """Whether the table ``name`` is there (asked until it is)."""
+        if name not in self._tables and sa.inspect(conn).has_table(name):
+            self._tables.add(name)
+        return name in self._tables
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -278,7 +297,7 @@ class PoolDB:
     def touched(self, conn: sa.Connection, since: int) -> dict[str, dict | None] | None:
         """The rows changed after change number ``since``: file name -> the row as it was then
         (None: it was not in the pool); None when the database keeps no history."""
-        if not sa.inspect(conn).has_table(HISTORY_TABLE):
+        if not self._has(conn, HISTORY_TABLE):
             return None
         history = self.history_table
         query = sa.select(history.c.filename, history.c.old).where(history.c.seq > since).order_by(history.c.seq)
@@ -302,7 +321,7 @@ class PoolDB:
             else:  # an OR of ANDs: each term searched through the index on the key's columns
                 terms = [sa.and_(*(_null(table.c[n]) if x is None else table.c[n] == x for n, x in zip(names, v)))
                          for v in sorted(values, key=str)]
-                clauses = [sa.or_(*terms[start:start + 100]) for start in range(0, len(terms), 100)]
+                clauses = [sa.or_(*terms[start:start + _TERMS]) for start in range(0, len(terms), _TERMS)]
             for clause in clauses:
                 found.update((row[at], row) for row in conn.execute(select.where(clause)).all())
         return [dict(zip(columns, row)) for row in found.values()]
@@ -310,7 +329,7 @@ class PoolDB:
     def names(self, filenames: Iterable[str] | None = None) -> set[str]:
         """The file names in the pool (of those in ``filenames``, when given)."""
         with self.reading() as conn:
-            if not sa.inspect(conn).has_table(POOL_TABLE):
+            if not self._has(conn, POOL_TABLE):
                 return set()
             table = self._reflect(conn)
             if filenames is None:
@@ -326,14 +345,14 @@ class PoolDB:
             return self._changed(conn, since), self.seq(conn)
 
     def _changed(self, conn: sa.Connection, since: int) -> set[int | None]:
-        if not sa.inspect(conn).has_table(CHANGES_TABLE):
+        if not self._has(conn, CHANGES_TABLE):
             return set()
         changes = self.changes_table
         return set(conn.execute(sa.select(changes.c.program).where(changes.c.seq > since).distinct()).scalars())
 
     def seq(self, conn: sa.Connection) -> int:
         """The last change number."""
-        if not sa.inspect(conn).has_table(CHANGES_TABLE):
+        if not self._has(conn, CHANGES_TABLE):
             return 0
         return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(self.changes_table.c.seq), 0))).scalar())
 
