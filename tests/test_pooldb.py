@@ -194,3 +194,37 @@ def test_many_rows_go_in_by_copy_and_update_only_what_differs(pool_db, tmp_path)
     assert len(table) == 2000 and sorted(table[table["optical_element"] == "F213"]["filename"]) == sorted(
         many[k]["filename"] for k in (5, 700, 1999))
     assert read_pool(pool_db, as_of=first, filenames=touched)["optical_element"].tolist() == ["F158"] * 3
+
+
+def test_a_failing_first_batch_leaves_no_tables_behind(pool_db):
+    db = PoolDB(pool_db)
+    with pytest.raises(RuntimeError), db.writing() as writer:
+        writer.put(rows(VISIT, 1))
+        writer.log_changes()
+        raise RuntimeError("killed in the middle")
+    assert db.changes(0) == (set(), 0)  # the change log made and rolled back is not taken to be there
+    with pytest.raises(PoolError, match="no pool here"):
+        db.cells()
+    db.close()
+
+
+def test_a_write_asks_the_database_few_questions(pool_db):
+    db = PoolDB(pool_db)
+    assert PoolDB(pool_db).engine is db.engine  # one engine per database: its dialect set up once
+    with db.writing() as writer:
+        writer.put(rows(VISIT, 1))
+        writer.log_changes()
+    statements = []
+
+    def note(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        with db.writing() as writer:
+            writer.put(rows(VISIT, 2))
+            writer.log_changes()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    assert len(statements) <= 12, statements  # 24 to 27 when each reflected the table whole
+    db.close()
