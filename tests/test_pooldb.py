@@ -226,5 +226,5 @@ def test_a_write_asks_the_database_few_questions(pool_db):
             writer.log_changes()
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", note)
-    assert len(statements) <= 12, statements  # 24 to 27 when each reflected the table whole
+    assert len(statements) <= 13, statements  # 24 to 27 when each reflected the table whole
     db.close()

@@ -121,7 +121,6 @@ class PoolDB:
         self.engine = _ENGINES.get(key) or _ENGINES.setdefault(key, self._engine())
         self.metadata = sa.MetaData()
         self._read_table: sa.Table | None = None  # the pool table as read (_reflect)
-        self._tables: set[str] = set()  # the tables seen (romanasn drops none)
         self.changes_table = sa.Table(
             CHANGES_TABLE, self.metadata,
             sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
@@ -176,14 +175,10 @@ class PoolDB:
         with self._connect() as conn:
             if self.sqlite:
                 conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            try:
-                with conn.begin():
-                    if not self.sqlite:
-                        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
-                    yield Writer(self, conn, self._ensure(conn))
-            except BaseException:
-                self._tables.clear()  # those made in the transaction rolled back are gone
-                raise
+            with conn.begin():
+                if not self.sqlite:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
+                yield Writer(self, conn, self._ensure(conn))
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
@@ -201,29 +196,24 @@ class PoolDB:
         self._read_table = None
         inspector = sa.inspect(conn)
         tables = set(inspector.get_table_names())
-        if POOL_TABLE not in tables:
-            table = sa.Table(POOL_TABLE, sa.MetaData(), *(_column(c) for c in self.known))
+        columns = inspector.get_columns(POOL_TABLE) if POOL_TABLE in tables else []
+        added = [column for column in self.known if column.name not in {c["name"] for c in columns}]
+        table = sa.Table(POOL_TABLE, sa.MetaData(), *(sa.Column(c["name"], c["type"]) for c in columns),
+                         *(_column(column) for column in added))
+        if not columns:
             table.create(conn)
-            have = set()
         else:
-            columns = inspector.get_columns(POOL_TABLE)
-            names = {column["name"] for column in columns}
-            added = [column for column in self.known if column.name not in names]
             for column in added:
                 kind = _TYPES[column.dtype]().compile(dialect=conn.dialect)
                 conn.exec_driver_sql(f'ALTER TABLE {POOL_TABLE} ADD COLUMN "{column.name}" {kind}')
-            table = sa.Table(POOL_TABLE, sa.MetaData(), *(sa.Column(c["name"], c["type"]) for c in columns),
-                             *(_column(column) for column in added))
-            have = {index["name"] for index in inspector.get_indexes(POOL_TABLE)}
-        for made in (self.changes_table, self.history_table):
-            if made.name not in tables:
-                made.create(conn)
-        names = set(table.c.keys())
-        indexes = [columns for columns in self.index
-                   if set(columns) <= names and f"ix_pool_{'_'.join(columns)}"[:60] not in have]
-        for columns in indexes:
-            sa.Index(f"ix_pool_{'_'.join(columns)}"[:60], *(table.c[c] for c in columns)).create(conn)
-        if indexes:
+        have = {index["name"] for index in inspector.get_indexes(POOL_TABLE)} if columns else set()
+        for log in (self.changes_table, self.history_table):
+            if log.name not in tables:
+                log.create(conn)
+        keys = {f"ix_pool_{'_'.join(key)}"[:60]: key for key in self.index if set(key) <= set(table.c.keys())}
+        for name in keys.keys() - have:
+            sa.Index(name, *(table.c[column] for column in keys[name])).create(conn)
+        if keys.keys() - have:
             _analyze(conn)
         return table
 
@@ -232,18 +222,12 @@ class PoolDB:
         PostgreSQL table takes dozens of queries)."""
         if self._read_table is None:
             inspector = sa.inspect(conn)
-            if not self._has(conn, POOL_TABLE):
+            if not sa.inspect(conn).has_table(POOL_TABLE):
                 raise PoolError(f"{self.label}: no pool here (no table {POOL_TABLE!r}); make one with"
                                 " make-pool --pool-db or romanasn pool import")
             self._read_table = sa.Table(POOL_TABLE, sa.MetaData(), *(
                 sa.Column(column["name"], column["type"]) for column in inspector.get_columns(POOL_TABLE)))
         return self._read_table
-
-    def _has(self, conn: sa.Connection, name: str) -> bool:
-        """Whether the table ``name`` is there (asked until it is)."""
-        if name not in self._tables and sa.inspect(conn).has_table(name):
-            self._tables.add(name)
-        return name in self._tables
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -297,7 +281,7 @@ class PoolDB:
     def touched(self, conn: sa.Connection, since: int) -> dict[str, dict | None] | None:
         """The rows changed after change number ``since``: file name -> the row as it was then
         (None: it was not in the pool); None when the database keeps no history."""
-        if not self._has(conn, HISTORY_TABLE):
+        if not sa.inspect(conn).has_table(HISTORY_TABLE):
             return None
         history = self.history_table
         query = sa.select(history.c.filename, history.c.old).where(history.c.seq > since).order_by(history.c.seq)
@@ -329,15 +313,13 @@ class PoolDB:
     def names(self, filenames: Iterable[str] | None = None) -> set[str]:
         """The file names in the pool (of those in ``filenames``, when given)."""
         with self.reading() as conn:
-            if not self._has(conn, POOL_TABLE):
+            if not sa.inspect(conn).has_table(POOL_TABLE):
                 return set()
             table = self._reflect(conn)
             if filenames is None:
                 return set(conn.execute(sa.select(table.c.filename)).scalars())
-            found = set()
-            for chunk in _chunks(sorted(set(filenames))):
-                found.update(conn.execute(sa.select(table.c.filename).where(table.c.filename.in_(chunk))).scalars())
-            return found
+            return {name for chunk in _chunks(sorted(set(filenames)))
+                    for name in conn.execute(sa.select(table.c.filename).where(table.c.filename.in_(chunk))).scalars()}
 
     def changes(self, since: int) -> tuple[set[int | None], int]:
         """The programs whose rows changed after change number ``since``, and the last change number."""
@@ -345,14 +327,14 @@ class PoolDB:
             return self._changed(conn, since), self.seq(conn)
 
     def _changed(self, conn: sa.Connection, since: int) -> set[int | None]:
-        if not self._has(conn, CHANGES_TABLE):
+        if not sa.inspect(conn).has_table(CHANGES_TABLE):
             return set()
         changes = self.changes_table
         return set(conn.execute(sa.select(changes.c.program).where(changes.c.seq > since).distinct()).scalars())
 
     def seq(self, conn: sa.Connection) -> int:
         """The last change number."""
-        if not self._has(conn, CHANGES_TABLE):
+        if not sa.inspect(conn).has_table(CHANGES_TABLE):
             return 0
         return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(self.changes_table.c.seq), 0))).scalar())
 
@@ -368,11 +350,9 @@ class Writer:
 
     def rows(self, column: str, values: Iterable[Any]) -> list[dict[str, Any]]:
         """The rows whose ``column`` is one of ``values``, as dicts."""
-        found = []
-        for chunk in _chunks(sorted(set(values))):
-            found += [dict(row._mapping) for row in
-                      self.conn.execute(sa.select(self.table).where(self.table.c[column].in_(chunk)))]
-        return found
+        select = sa.select(self.table)
+        return [dict(row._mapping) for chunk in _chunks(sorted(set(values)))
+                for row in self.conn.execute(select.where(self.table.c[column].in_(chunk)))]
 
     def put(self, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
         """Insert ``rows``, or update the rows of the same file name that differ; return (inserted, updated).
