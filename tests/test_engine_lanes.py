@@ -46,7 +46,7 @@ def _same(a: engine.Result, b: engine.Result) -> None:
 @pytest.mark.parametrize("options", [{}, {"drop_degraded": True}])
 def test_the_fast_lane_builds_what_the_hooks_build(options):
     fast, hooked = _managers()
-    assert engine.Hooks(fast).fast and not engine.Hooks(hooked).fast
+    assert engine.Hooks(fast, fast.rules()).fast and not engine.Hooks(hooked, hooked.rules()).fast
     pools = [read_pool(ROOT / "examples" / "pool.ecsv", columns=[f.item for f in fast.pool_columns()]),
              mission_pool(3000)]
     for pool in pools:
@@ -113,7 +113,7 @@ def test_the_columnar_lane_writes_what_the_object_lane_writes(tmp_path, monkeypa
     config = RunConfig(pool_name="pool", version_id="v1", options=options)
     for lane in ("columns", "object"):
         monkeypatch.setenv(engine.LANE_ENV, lane)
-        assert engine.Hooks(fast).fast == (lane == "columns")
+        assert engine.Hooks(fast, fast.rules()).fast == (lane == "columns")
         generate_to(pool, tmp_path / lane, plugin_manager=fast, config=config, member_dir=tmp_path)
     found = diff_dirs(tmp_path / "columns", tmp_path / "object", all_fields=True)
     assert not (found.added or found.removed or found.changed) and found.same > 300
@@ -123,7 +123,7 @@ def test_the_columnar_lane_writes_what_the_object_lane_writes(tmp_path, monkeypa
 def test_an_unknown_lane_is_a_usage_error(monkeypatch):
     monkeypatch.setenv(engine.LANE_ENV, "rows")
     with pytest.raises(Exception, match="ROMANASN_LANE='rows': use columns"):
-        engine.Hooks(_managers()[0])
+        engine.Hooks(_managers()[0], ())
 
 
 @pytest.mark.slow

@@ -159,11 +159,11 @@ def test_finalize_hooks_run_in_turn_and_must_return_associations():
         return _plugin(romanasn_finalize=lambda associations: [a for a in associations if a.product_name != name])
 
     pm = get_plugin_manager(autoload=False, plugins=[(dropping("a"), "drop-a"), (dropping("c"), "drop-c")])
-    made = [Association(products=[Product(n, [Member(f"{n}.asdf")])]) for n in "abc"]
-    assert [a.product_name for a in pm.finalize(made, RunConfig())] == ["b"]
+    made = [Association(products=[Product(n, [Member(f"{n}.asdf")])], asn_rule="r") for n in "abc"]
+    assert [a.product_name for a in pm.finalize(made, RunConfig(), ["r"])] == ["b"]
     bad = get_plugin_manager(autoload=False, plugins=[(_plugin(romanasn_finalize=lambda: ["x"]), "bad")])
     with pytest.raises(PluginError, match="bad unknown: romanasn_finalize must return Associations"):
-        bad.finalize(made, RunConfig())
+        bad.finalize(made, RunConfig(), ["r"])
 
 
 def test_every_hook_spec_is_documented_with_its_version():
