@@ -47,7 +47,7 @@ def _same(a: engine.Result, b: engine.Result) -> None:
 @pytest.mark.parametrize("options", [{}, {"drop_degraded": True}])
 def test_the_fast_lane_builds_what_the_hooks_build(options):
     fast, hooked = _managers()
-    assert engine.Hooks(fast, fast.rules()).fast
+    assert not engine.Hooks(fast, fast.rules()).objects
     assert engine.Hooks(hooked, hooked.rules()).objects == {entry.name for entry in hooked.rules()}  # unscoped
     pools = [read_pool(ROOT / "examples" / "pool.ecsv", columns=[f.item for f in fast.pool_columns()]),
              mission_pool(3000)]
@@ -115,7 +115,7 @@ def test_the_columnar_lane_writes_what_the_object_lane_writes(tmp_path, monkeypa
     config = RunConfig(pool_name="pool", version_id="v1", options=options)
     for lane in ("columns", "object"):
         monkeypatch.setenv(engine.LANE_ENV, lane)
-        assert engine.Hooks(fast, fast.rules()).fast == (lane == "columns")
+        assert bool(engine.Hooks(fast, fast.rules()).objects) == (lane == "object")
         generate_to(pool, tmp_path / lane, plugin_manager=fast, config=config, member_dir=tmp_path)
     found = diff_dirs(tmp_path / "columns", tmp_path / "object", all_fields=True)
     assert not (found.added or found.removed or found.changed) and found.same > 300

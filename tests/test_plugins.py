@@ -221,6 +221,6 @@ def test_a_scoped_finalize_returning_another_rules_association_is_named():
     pm = _with_imaging(romanasn_hook_scope=lambda: ["wfi_image_visit"],
                        romanasn_finalize=lambda associations: [evolve(a, asn_rule="wfi_image_full") for a in associations])
     made = [Association(products=[Product("a", [Member("a.asdf")])], asn_rule="wfi_image_visit")]
-    with pytest.raises(PluginError, match="^plugin scoping 2.0: romanasn_finalize returned an association of rule "
-                                          "'wfi_image_full', not one of the rules whose associations it was given"):
+    with pytest.raises(PluginError, match=r"^plugin scoping 2.0: romanasn_finalize must return Associations, of the "
+                                          r"rules whose associations it was given \(wfi_image_visit\)"):
         pm.finalize(made, RunConfig(), ["wfi_image_visit", "wfi_image_full"])

@@ -164,9 +164,9 @@ def _survey(key: str, spec, table, row_ids, config, rules, skip_rules) -> dict:
         "vetoes": plan.veto_list(),
         "orphans": plan.orphan_rows(),
         "counts": plan.counts(),
-        "general": not plan.hooks.fast,
+        "general": bool(plan.hooks.objects),
         # a general-lane plan's file stems, in its own (unsorted) key order
-        "stems": None if plan.hooks.fast else plan.key_stems(),
+        "stems": plan.key_stems() if plan.hooks.objects else None,
     }
 
 

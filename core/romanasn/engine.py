@@ -282,11 +282,6 @@ class Hooks:
         rules = {entry.name for entry in entries}
         self.objects = frozenset(rules if lane == "object" or None in scopes else rules & set().union(*scopes))
 
-    @property
-    def fast(self) -> bool:
-        """Whether every rule takes the columnar lane."""
-        return not self.objects
-
 
 class RulePlan:
     """One rule's groups (:class:`romanasn.lane.Groups`), their product names (an Arrow
@@ -458,8 +453,9 @@ class Plan:
         first: dict[str, int] = {}
         for position, stem in enumerate(stems.to_pylist()):
             if stem in first:
-                one, other = (self.plans[self.order[p, 0]] for p in (first[stem], position))
-                raise RuleError(f"two associations would be written to {stem!r}: {_who_plan(one)} and {_who_plan(other)}")
+                who = [self.plans[self.order[p, 0]].provenance for p in (first[stem], position)]
+                raise RuleError(f"two associations would be written to {stem!r}: "
+                                + " and ".join(f"rule {p.rule!r} of plugin {p.plugin} {p.plugin_version}" for p in who))
             first[stem] = position
 
     def _stem_column(self) -> pa.Array:
@@ -590,9 +586,7 @@ class Plan:
 
     def result(self) -> Result:
         """Every association, built, in a :class:`Result`."""
-        made = {}
-        for number, association, _ in self.stream():
-            made[number] = association
+        made = {number: association for number, association, _ in self.stream()}
         self.drop_failed()
         associations = tuple(made[n] for n in self.id_numbers.tolist())
         return self.summary(associations, tuple(self.file_stems()))
@@ -926,8 +920,3 @@ def _stamp(association: Association, provenance: Provenance, plugin: str) -> Ass
         provenance=provenance,
         degraded_status=degraded_status(association.members),
     )
-
-
-def _who_plan(rule_plan: RulePlan) -> str:
-    p = rule_plan.provenance
-    return f"rule {p.rule!r} of plugin {p.plugin} {p.plugin_version}"

@@ -157,12 +157,11 @@ class PluginManager(pluggy.PluginManager):
     # -- calling hooks ------------------------------------------------------
 
     def _implementations(self, hook_name: str, rule: str | None = None) -> list[pluggy.HookImpl]:
-        """A hook's implementations in call order (pluggy's LIFO order); with ``rule``, those of the
-        packs whose per-association hooks serve it (and the kernel's)."""
-        found = reversed(getattr(self.hook, hook_name).get_hookimpls())
-        if rule is None:
-            return list(found)
-        return [impl for impl in found if self.serves(impl.plugin_name, rule)]
+        """A hook's implementations in call order (pluggy's LIFO order); with ``rule``, the kernel's
+        and those of the packs whose per-association hooks serve it."""
+        scopes = {} if rule is None else self.hook_scopes()
+        return [impl for impl in reversed(getattr(self.hook, hook_name).get_hookimpls())
+                if scopes.get(impl.plugin_name) is None or rule in scopes[impl.plugin_name]]
 
     def _call(self, impl: pluggy.HookImpl, hook_name: str, **kwargs: Any) -> Any:
         """Call one implementation with the arguments it asks for."""
@@ -260,12 +259,6 @@ class PluginManager(pluggy.PluginManager):
             self._scopes = {name: declared.get(name) for name in sorted(hooked - {KERNEL})}
         return self._scopes
 
-    def serves(self, plugin: str, rule: str) -> bool:
-        """Whether the per-association hooks of the plugin registered as ``plugin`` serve the
-        rule named ``rule`` (the kernel's serve every rule)."""
-        scope = self.hook_scopes().get(plugin)
-        return scope is None or rule in scope
-
     def match_constraints(self, rule: Rule, config: Any) -> list[Contributed]:
         """Constraints that plugins add to ``rule``, each with its plugin."""
         return self._records("romanasn_match_constraints", Constraint, rule=rule, config=config)
@@ -319,12 +312,9 @@ class PluginManager(pluggy.PluginManager):
                 continue
             info = self._infos[impl.plugin_name]
             result = _sequence(result, "romanasn_finalize", info)
-            if not all(isinstance(a, Association) for a in result):
-                raise PluginError(f"plugin {info.label}: romanasn_finalize must return Associations")
-            strays = sorted({a.asn_rule for a in result} - given)
-            if strays:
-                raise PluginError(f"plugin {info.label}: romanasn_finalize returned an association of rule "
-                                  f"{strays[0]!r}, not one of the rules whose associations it was given")
+            if not all(isinstance(a, Association) and a.asn_rule in given for a in result):
+                raise PluginError(f"plugin {info.label}: romanasn_finalize must return Associations, of the "
+                                  f"rules whose associations it was given ({', '.join(sorted(given))})")
             associations = [a for a in associations if a.asn_rule not in given] + list(result)
         return associations
 
