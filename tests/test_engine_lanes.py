@@ -1,10 +1,11 @@
 """The columnar lane writes exactly what the object lane writes.
 
-When no pack implements the build, file-stem or finalize hooks, the engine
-plans and writes associations as columns (:mod:`romanasn.lane`); a pack
-implementing one of them (even one that always answers None), or
-``ROMANASN_LANE=object``, sends the run through the hooks, an association
-record at a time. Both must give the same files, byte for byte, and the same
+The engine plans and writes associations as columns (:mod:`romanasn.lane`),
+except those of the rules that packs' build, file-stem or finalize hooks
+serve (``romanasn_hook_scope``; every rule for a pack that does not say, even
+one that always answers None): those, or every rule with
+``ROMANASN_LANE=object``, go through the hooks, an association record at a
+time. Both must give the same files, byte for byte, and the same
 associations, ids, stems, vetoes, orphans and counts.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from romanasn import RunConfig, engine, get_plugin_manager, hookimpl, products, read_pool
+from romanasn import RuleError, RunConfig, engine, get_plugin_manager, hookimpl, products, read_pool
 from romanasn.diff import diff_dirs
 from romanasn.encoder import Encoder
 from romanasn.output import generate_to
@@ -46,7 +47,8 @@ def _same(a: engine.Result, b: engine.Result) -> None:
 @pytest.mark.parametrize("options", [{}, {"drop_degraded": True}])
 def test_the_fast_lane_builds_what_the_hooks_build(options):
     fast, hooked = _managers()
-    assert engine.Hooks(fast).fast and not engine.Hooks(hooked).fast
+    assert not engine.Hooks(fast, fast.rules()).objects
+    assert engine.Hooks(hooked, hooked.rules()).objects == {entry.name for entry in hooked.rules()}  # unscoped
     pools = [read_pool(ROOT / "examples" / "pool.ecsv", columns=[f.item for f in fast.pool_columns()]),
              mission_pool(3000)]
     for pool in pools:
@@ -113,7 +115,7 @@ def test_the_columnar_lane_writes_what_the_object_lane_writes(tmp_path, monkeypa
     config = RunConfig(pool_name="pool", version_id="v1", options=options)
     for lane in ("columns", "object"):
         monkeypatch.setenv(engine.LANE_ENV, lane)
-        assert engine.Hooks(fast).fast == (lane == "columns")
+        assert bool(engine.Hooks(fast, fast.rules()).objects) == (lane == "object")
         generate_to(pool, tmp_path / lane, plugin_manager=fast, config=config, member_dir=tmp_path)
     found = diff_dirs(tmp_path / "columns", tmp_path / "object", all_fields=True)
     assert not (found.added or found.removed or found.changed) and found.same > 300
@@ -123,7 +125,7 @@ def test_the_columnar_lane_writes_what_the_object_lane_writes(tmp_path, monkeypa
 def test_an_unknown_lane_is_a_usage_error(monkeypatch):
     monkeypatch.setenv(engine.LANE_ENV, "rows")
     with pytest.raises(Exception, match="ROMANASN_LANE='rows': use columns"):
-        engine.Hooks(_managers()[0])
+        engine.Hooks(_managers()[0], ())
 
 
 @pytest.mark.slow
@@ -184,3 +186,57 @@ def test_the_lanes_agree_on_extras_companions_odd_names_and_candidates(monkeypat
     assert sorted(columns) == sorted(run.file_stems()) and len(columns) == 2
     for _, association, stem in run.stream():
         assert columns[stem] == Encoder(member_prefix="../x").encode(association, stem)
+
+
+def _scoped(seen: list):
+    """A pack whose hooks serve wfi_image_visit alone: it writes that rule's associations to files of
+    its own and notes the rules of those its finalize hook is given."""
+    pack = types.ModuleType("scoped")
+    pack.romanasn_hook_scope = hookimpl(lambda: ["wfi_image_visit"])
+    pack.romanasn_file_stem = hookimpl(lambda association: f"{association.product_name}_visit_asn")
+    pack.romanasn_finalize = hookimpl(lambda associations: seen.extend({a.asn_rule for a in associations}))
+    return pack
+
+
+def test_a_scoped_pack_sends_its_rules_alone_through_the_object_lane(tmp_path, monkeypatch):
+    """Its rule takes the object lane, the others the columnar lane; the files are those the run
+    without the pack writes (the scoped rule's under the pack's names), in either lane."""
+    seen = []
+    pm = get_plugin_manager(allow=PACKS, plugins=[(_scoped(seen), "scoped")])
+    assert engine.Hooks(pm, pm.rules()).objects == {"wfi_image_visit"}
+    pool, config = mission_pool(3000), RunConfig(pool_name="pool", version_id="v1")
+    generate_to(pool, tmp_path / "plain", plugin_manager=_managers()[0], config=config)
+    for lane in ("columns", "object"):
+        monkeypatch.setenv(engine.LANE_ENV, lane)
+        generate_to(pool, tmp_path / lane, plugin_manager=pm, config=config)
+    assert seen == ["wfi_image_visit", "wfi_image_visit"]
+    mixed, plain = _files(tmp_path / "columns"), _files(tmp_path / "plain")
+    assert mixed == _files(tmp_path / "object")
+    renamed = {name.replace("_visit_asn", "_asn"): data for name, data in mixed.items()}
+    assert sum(name.endswith("_visit_asn.json") for name in mixed) > 10 and len(renamed) == len(mixed)
+    del renamed["romanasn-run.json"], plain["romanasn-run.json"]
+    assert renamed == plain
+
+
+def test_the_skycell_pack_sends_its_multiband_rule_alone_through_the_object_lane(tmp_path, monkeypatch):
+    """The real pack on the example pool and sky map: the same files in either lane."""
+    pm = get_plugin_manager(allow=PACKS + ["romanasn-skycell"])
+    assert engine.Hooks(pm, pm.rules()).objects == {"skycell_multiband"}
+    pool = read_pool(ROOT / "examples" / "pool.ecsv", columns=[f.item for f in pm.pool_columns()])
+    config = RunConfig(pool_name="pool.ecsv", options={"skymap": str(ROOT / "examples" / "skymap.asdf")})
+    for lane in ("columns", "object"):
+        monkeypatch.setenv(engine.LANE_ENV, lane)
+        outcome = generate_to(pool, tmp_path / lane, plugin_manager=pm, config=config)
+    assert outcome.result.counts["skycell_multiband"] > 100 and outcome.result.counts["skycell_visit"] > 100
+    assert _files(tmp_path / "columns") == _files(tmp_path / "object")
+
+
+def test_an_object_lane_file_name_taken_in_the_columnar_lane_is_refused():
+    stems = iter(["r00001_p_full_f062_asn"])  # a wfi_image_full file's name, for the first visit association
+    pack = types.ModuleType("clash")
+    pack.romanasn_hook_scope = hookimpl(lambda: ["wfi_image_visit"])
+    pack.romanasn_file_stem = hookimpl(lambda association: next(stems, None))
+    pm = get_plugin_manager(allow=PACKS, plugins=[(pack, "clash")])
+    with pytest.raises(RuleError, match="^two associations would be written to 'r00001_p_full_f062_asn': rule "
+                                        "'wfi_image_full' of plugin romanasn-wfi-imaging .* and rule 'wfi_image_visit'"):
+        engine.plan(mission_pool(500), plugin_manager=pm)

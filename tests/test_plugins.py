@@ -159,11 +159,11 @@ def test_finalize_hooks_run_in_turn_and_must_return_associations():
         return _plugin(romanasn_finalize=lambda associations: [a for a in associations if a.product_name != name])
 
     pm = get_plugin_manager(autoload=False, plugins=[(dropping("a"), "drop-a"), (dropping("c"), "drop-c")])
-    made = [Association(products=[Product(n, [Member(f"{n}.asdf")])]) for n in "abc"]
-    assert [a.product_name for a in pm.finalize(made, RunConfig())] == ["b"]
+    made = [Association(products=[Product(n, [Member(f"{n}.asdf")])], asn_rule="r") for n in "abc"]
+    assert [a.product_name for a in pm.finalize(made, RunConfig(), ["r"])] == ["b"]
     bad = get_plugin_manager(autoload=False, plugins=[(_plugin(romanasn_finalize=lambda: ["x"]), "bad")])
     with pytest.raises(PluginError, match="bad unknown: romanasn_finalize must return Associations"):
-        bad.finalize(made, RunConfig())
+        bad.finalize(made, RunConfig(), ["r"])
 
 
 def test_every_hook_spec_is_documented_with_its_version():
@@ -172,3 +172,55 @@ def test_every_hook_spec_is_documented_with_its_version():
     for spec in specs:
         assert spec.__doc__ and ".. versionadded::" in spec.__doc__, spec.__name__
         assert ":return:" in spec.__doc__ or "-> None" in str(spec.__annotations__.get("return")), spec.__name__
+
+
+# -- the scope of the per-association hooks ----------------------------------------------------------------
+
+
+def _with_imaging(**hooks):
+    """The installed imaging pack beside a pack (``scoping 2.0``) implementing ``hooks``."""
+    module = _plugin(**hooks)
+    module.__version__ = "2.0"
+    return get_plugin_manager(allow=["romanasn-wfi-imaging"], plugins=[(module, "scoping")])
+
+
+@pytest.mark.parametrize("returned, message", [
+    (["wfi_image_visti"], "romanasn_hook_scope names 'wfi_image_visti', which no installed pack defines as a rule;"
+                          " did you mean wfi_image_visit"),
+    ("wfi_image_visit", "romanasn_hook_scope returned str, expected a list"),
+])
+def test_a_bad_scope_is_refused_naming_the_plugin(returned, message):
+    pm = _with_imaging(romanasn_hook_scope=lambda: returned, romanasn_file_stem=lambda association: None)
+    with pytest.raises(PluginError, match=f"^plugin scoping 2.0: {message}"):
+        pm.hook_scopes()
+
+
+def test_per_association_hooks_are_called_for_the_rules_in_their_scope_alone():
+    from romanasn.records import Association, Member, Product
+
+    seen = []
+    pm = _with_imaging(romanasn_hook_scope=lambda: ["wfi_image_visit"],
+                       romanasn_file_stem=lambda association: f"{association.product_name}_mine",
+                       romanasn_finalize=lambda associations: seen.append(associations) or associations[:1])
+    unscoped = get_plugin_manager(allow=["romanasn-wfi-imaging"], plugins=[(_plugin(
+        romanasn_file_stem=lambda association: "every_rule"), "unscoped")])
+    assert pm.hook_scopes() == {"scoping": {"wfi_image_visit"}}
+    assert unscoped.hook_scopes() == {"unscoped": None}
+    made = [Association(products=[Product(n, [Member(f"{n}.asdf")])], asn_rule=rule)
+            for n, rule in [("a", "wfi_image_visit"), ("b", "wfi_image_pass"), ("c", "wfi_image_visit")]]
+    assert [pm.file_stem(a, RunConfig()) for a in made] == ["a_mine", "b_asn", "c_mine"]
+    assert [unscoped.file_stem(a, RunConfig()) for a in made] == ["every_rule"] * 3
+    finalized = pm.finalize(made, RunConfig(), ["wfi_image_visit", "wfi_image_pass"])
+    assert seen == [[made[0], made[2]]] and finalized == [made[1], made[0]]
+
+
+def test_a_scoped_finalize_returning_another_rules_association_is_named():
+    from attrs import evolve
+    from romanasn.records import Association, Member, Product
+
+    pm = _with_imaging(romanasn_hook_scope=lambda: ["wfi_image_visit"],
+                       romanasn_finalize=lambda associations: [evolve(a, asn_rule="wfi_image_full") for a in associations])
+    made = [Association(products=[Product("a", [Member("a.asdf")])], asn_rule="wfi_image_visit")]
+    with pytest.raises(PluginError, match=r"^plugin scoping 2.0: romanasn_finalize must return Associations, of the "
+                                          r"rules whose associations it was given \(wfi_image_visit\)"):
+        pm.finalize(made, RunConfig(), ["wfi_image_visit", "wfi_image_full"])

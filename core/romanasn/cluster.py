@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from romanasn.encoder import Encoder, extension
-from romanasn.engine import FileBlock, Plan, Result, _id_numbers, _runnable, _stems_with_hooks, file_blocks, select_rules
+from romanasn.engine import FileBlock, Plan, Result, _id_numbers, _runnable, file_blocks, select_rules
 from romanasn.errors import PluginError, RomanasnError, RuleError, UsageError
 from romanasn.plugins.manager import KERNEL, PluginManager, get_plugin_manager
 from romanasn.plugins.types import RunConfig
@@ -164,9 +164,9 @@ def _survey(key: str, spec, table, row_ids, config, rules, skip_rules) -> dict:
         "vetoes": plan.veto_list(),
         "orphans": plan.orphan_rows(),
         "counts": plan.counts(),
-        "general": not plan.hooks.fast,
+        "general": bool(plan.hooks.objects),
         # a general-lane plan's file stems, in its own (unsorted) key order
-        "stems": None if plan.hooks.fast else _stems_with_hooks(plan.pm, plan._built or [], plan.config),
+        "stems": plan.key_stems() if plan.hooks.objects else None,
     }
 
 

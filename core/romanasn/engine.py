@@ -12,12 +12,13 @@ a time, so a writer can write each as soon as it is finished and nothing
 holds every association of a large pool at once. :func:`generate` does both
 steps and returns every association in a :class:`Result`.
 
-Two lanes: when no pack implements ``romanasn_build_associations``,
-``romanasn_file_stem`` or ``romanasn_finalize``, the writer takes the
-*columnar lane* (:meth:`Plan.encoded`: each association file made as a column
-of bytes, no record per association); otherwise the *object lane* calls the
-hooks, building every association record before numbering them. Both give the
-same files; ``ROMANASN_LANE=object`` forces the object lane.
+Two lanes, chosen per rule: the rules that packs' ``romanasn_build_associations``,
+``romanasn_file_stem`` or ``romanasn_finalize`` serve (``romanasn_hook_scope``;
+every rule, for a pack that does not say) take the *object lane*, which calls
+the hooks and builds their association records before numbering them; every
+other rule takes the *columnar lane* (:meth:`Plan.encoded`: each association
+file made as a column of bytes, no record per association). Both give the same
+files; ``ROMANASN_LANE=object`` sends every rule through the object lane.
 """
 
 from __future__ import annotations
@@ -262,32 +263,24 @@ def plan(
 
 # -- the plan --------------------------------------------------------------------------------------
 
-#: ``ROMANASN_LANE=object`` makes every run take the object lane (as when a pack implements a
-#: per-association hook): to compare the lanes, or to rule the columnar lane out.
+#: ``ROMANASN_LANE=object`` sends every rule through the object lane (as when a pack's
+#: per-association hooks serve every rule): to compare the lanes, or to rule the columnar lane out.
 LANE_ENV = "ROMANASN_LANE"
 
 
 class Hooks:
-    """Which per-association hooks packs (not the kernel) implement, and so which lane a run takes."""
+    """Which of a run's rules take the object lane (``objects``: those the per-association hooks
+    of packs serve), and whether packs name products or observe written files."""
 
-    def __init__(self, pm: PluginManager) -> None:
-        def by_packs(name: str) -> bool:
-            return any(impl.plugin_name != KERNEL for impl in getattr(pm.hook, name).get_hookimpls())
-
-        self.build = by_packs("romanasn_build_associations")
-        self.file_stem = by_packs("romanasn_file_stem")
-        self.finalize = by_packs("romanasn_finalize")
-        self.names = by_packs("romanasn_product_names")
+    def __init__(self, pm: PluginManager, entries: Sequence[RuleEntry]) -> None:
+        self.names = any(impl.plugin_name != KERNEL for impl in pm.hook.romanasn_product_names.get_hookimpls())
         self.written = pm.wants_written()
         lane = os.environ.get(LANE_ENV, "")
         if lane not in ("", "columns", "object"):
             raise UsageError(f"{LANE_ENV}={lane!r}: use columns (the default) or object")
-        self.forced = lane == "object"
-
-    @property
-    def fast(self) -> bool:
-        """Whether the run takes the columnar lane: no pack builds, names files or finalises."""
-        return not (self.build or self.file_stem or self.finalize or self.forced)
+        scopes = list(pm.hook_scopes().values())
+        rules = {entry.name for entry in entries}
+        self.objects = frozenset(rules if lane == "object" or None in scopes else rules & set().union(*scopes))
 
 
 class RulePlan:
@@ -296,11 +289,12 @@ class RulePlan:
 
     ``vetoes`` holds ``(constraint index, row, Veto)``; ``ids`` the id number of each group's
     association once the plan is numbered; ``programs`` the program id of each group's
-    association (codes into ``program_ids``).
+    association (codes into ``program_ids``). A rule of the object lane holds its association
+    records in ``built`` (None in the columnar lane), and ``names``, ``ids`` and ``stems`` are theirs.
     """
 
     __slots__ = ("entry", "index", "groups", "names", "vetoes", "provenance", "ids", "count", "view",
-                 "programs", "program_ids")
+                 "programs", "program_ids", "built", "stems")
 
     def __init__(self, entry: RuleEntry, index: int, view: PoolView, groups: lane.Groups, names: pa.Array,
                  vetoes: list[tuple[int, int, Veto]]) -> None:
@@ -310,6 +304,19 @@ class RulePlan:
         self.provenance = Provenance(entry.rule.name, plugin.name, plugin.version, __version__)
         self.ids = np.zeros(self.count, dtype=np.int64)
         self.programs, self.program_ids = _programs(view, groups)
+        self.built: list[Association] | None = None
+        self.stems: list[str] = []
+
+    def take(self, built: list[Association]) -> None:
+        """Hold ``built``, the rule's association records (the object lane), instead of its groups'."""
+        self.built, self.count = built, len(built)
+        self.names = pa.array([association.product_name for association in built], pa.string())
+        self.ids = np.zeros(self.count, dtype=np.int64)
+
+    def number(self, pm: PluginManager, config: RunConfig) -> None:
+        """Give the records their ids (from ``ids``), then their file stems (from the hooks)."""
+        self.built = [evolve(a, asn_id=_asn_id(n)) for a, n in zip(self.built, self.ids.tolist())]
+        self.stems = [pm.file_stem(association, config) for association in self.built]
 
     @property
     def rule(self) -> Rule:
@@ -326,7 +333,8 @@ class Plan:
 
     Holds columns (rows, offsets, names), not associations: in the columnar lane
     :meth:`encoded` makes the association files a block at a time, :meth:`stream` and
-    :meth:`result` build association records. ``row_ids`` gives each pool row's number in a
+    :meth:`result` build association records (the object lane's rules hold theirs, built
+    through the hooks when planned). ``row_ids`` gives each pool row's number in a
     larger pool (the rows of one program of a partitioned run); by default its own position.
 
     With ``keep_going`` a rule that fails (planning, building, or when the writer reports its
@@ -340,8 +348,8 @@ class Plan:
         self.view = PoolView(pool)
         self.pool_rows = len(pool)
         self.row_ids = np.arange(len(pool)) if row_ids is None else np.asarray(row_ids)
-        self.hooks = Hooks(pm)
         self.rules, self.skipped = _runnable(entries, config)
+        self.hooks = Hooks(pm, self.rules)
         self.keep_going = keep_going
         self.failed: dict[str, FailedRule] = {}
         self._entries = {entry.name: entry for entry in self.rules}
@@ -359,16 +367,13 @@ class Plan:
         self.takers = np.zeros(len(pool), dtype=np.uint16)  # the rules that took each row
         for rule_plan in self.plans:
             self.takers[_rows_used(rule_plan)] += 1
-        self._built: list[Association] | None = None
-        if not self.hooks.fast:
-            self._built = self._build_with_hooks()
-            self._untake_failed()
-        self.total = len(self._built) if self._built is not None else sum(p.count for p in self.plans)
+        if self.hooks.objects:
+            self._build_with_hooks()
+        self.total = sum(p.count for p in self.plans)
         self.released = False
         # (rule index, group index) of each association, by asn_id, and its id number
         self.order = np.zeros((0, 2), dtype=np.int64)
         self.id_numbers = np.zeros(0, dtype=np.int64)
-        self.stems: list[str] | None = None
 
     def plugin_of(self, rule: str) -> Any:
         """The plugin (:class:`PluginInfo`) of the rule named ``rule``."""
@@ -388,16 +393,9 @@ class Plan:
         if not self.failed:
             return
         self._untake_failed()
-        if self._built is not None:
-            pairs = [(a, s) for a, s in zip(self._built, self.stems) if a.asn_rule not in self.failed]
-            self._built = [a for a, _ in pairs]
-            self.stems = [s for _, s in pairs]
-            self.order = np.stack((np.zeros(len(pairs), np.int64), np.arange(len(pairs))), axis=1)
-            self.id_numbers = np.asarray([int(a.asn_id[1:]) for a in self._built], dtype=np.int64)
-        else:
-            dead = np.asarray([p.entry.name in self.failed for p in self.plans] or [False])
-            kept = ~dead[self.order[:, 0]]
-            self.order, self.id_numbers = self.order[kept], self.id_numbers[kept]
+        dead = np.asarray([p.entry.name in self.failed for p in self.plans] or [False])
+        kept = ~dead[self.order[:, 0]]
+        self.order, self.id_numbers = self.order[kept], self.id_numbers[kept]
         self.total = len(self.order)
 
     def _untake_failed(self) -> None:
@@ -412,8 +410,6 @@ class Plan:
 
     def keys(self) -> list[tuple[str, str, int, int]]:
         """``(product name, rule, rule index, group index)`` of every association, unsorted."""
-        if self._built is not None:
-            return [(a.product_name, a.asn_rule, 0, i) for i, a in enumerate(self._built)]
         return [(name, p.entry.name, p.index, i) for p in self.plans for i, name in enumerate(p.names.to_pylist())]
 
     def number(self, existing: Mapping[tuple[str, str], str] | None = None,
@@ -423,20 +419,9 @@ class Plan:
         ``existing`` maps ``(asn_rule, product_name)`` to the id an earlier run
         gave: those keep it, the others take the next free numbers, in order.
         ``ordered`` and ``numbers`` (positions into :meth:`keys` and their id
-        numbers, from a partitioned run) replace the numbering.
+        numbers, from a partitioned run) replace the numbering. The object lane's records then
+        get their ids and file stems; two associations with the same file stem are an error.
         """
-        if self._built is not None:
-            keys = self.keys()
-            if ordered is None:
-                text = [f"{name}\0{rule}" for name, rule, _, _ in keys]
-                ordered = sorted(range(len(keys)), key=text.__getitem__)
-                numbers = _id_numbers([keys[k][:2] for k in ordered], existing)
-            self._built = [self._built[k] for k in ordered]
-            self._built = [evolve(a, asn_id=_asn_id(n)) for a, n in zip(self._built, numbers)]
-            self.order = np.stack((np.zeros(len(self._built), np.int64), np.arange(len(self._built))), axis=1)
-            self.id_numbers = np.asarray(list(numbers), dtype=np.int64)
-            self.stems = _stems_with_hooks(self.pm, self._built, self.config)
-            return
         counts = [p.count for p in self.plans]
         places = np.stack((np.repeat(np.arange(len(self.plans)), counts),
                            np.concatenate([np.arange(c) for c in counts] or [np.zeros(0, np.int64)])), axis=1)
@@ -456,25 +441,45 @@ class Plan:
         for index, rule_plan in enumerate(self.plans):
             mine = self.order[:, 0] == index
             rule_plan.ids[self.order[mine, 1]] = self.id_numbers[mine]
-        self._check_stems(names.take(pa.array(ordered)), places[ordered, 0])
+            if rule_plan.built is not None:
+                rule_plan.number(self.pm, self.config)
+        self._check_stems()
 
-    def _check_stems(self, names: pa.Array, rules: np.ndarray) -> None:
-        """In the columnar lane a file stem is the product name and ``_asn``: no two may be equal."""
-        if len(names) < 2:
+    def _check_stems(self) -> None:
+        """No two associations may be written to the same file (named, when they are, in id order)."""
+        stems = self._stem_column()
+        if len(pc.unique(stems)) == len(stems):
             return
-        same = np.flatnonzero(pc.equal(names[1:], names[:-1]).to_numpy(zero_copy_only=False))
-        if len(same):
-            first, second = self.plans[rules[same[0]]], self.plans[rules[same[0] + 1]]
-            raise RuleError(f"two associations would be written to {names[int(same[0])].as_py() + '_asn'!r}: "
-                            f"{_who_plan(first)} and {_who_plan(second)}")
+        first: dict[str, int] = {}
+        for position, stem in enumerate(stems.to_pylist()):
+            if stem in first:
+                who = [self.plans[self.order[p, 0]].provenance for p in (first[stem], position)]
+                raise RuleError(f"two associations would be written to {stem!r}: "
+                                + " and ".join(f"rule {p.rule!r} of plugin {p.plugin} {p.plugin_version}" for p in who))
+            first[stem] = position
+
+    def _stem_column(self) -> pa.Array:
+        """Every file stem, in id order: the product name and ``_asn``, or the hooks' stem (the
+        object lane)."""
+        stems = [pa.array(p.stems, pa.string()) if p.built is not None else
+                 pc.binary_join_element_wise(p.names, "_asn", "") for p in self.plans]
+        starts = np.cumsum([0] + [len(column) for column in stems])
+        every = pa.chunked_array(stems, pa.string()).combine_chunks()
+        return every.take(pa.array(starts[self.order[:, 0]] + self.order[:, 1]))
+
+    def key_stems(self) -> list[str]:
+        """Every file stem in :meth:`keys` order, before numbering (a partitioned run's survey)."""
+        return [stem for p in self.plans for stem in (
+            [self.pm.file_stem(a, self.config) for a in p.built] if p.built is not None
+            else pc.binary_join_element_wise(p.names, "_asn", "").to_pylist())]
 
     # -- building ------------------------------------------------------------------------------
 
     def encoded(self, member_prefix: str | None = None, block: int = BLOCK) -> Iterator[FileBlock]:
         """The association files of the columnar lane, a :class:`FileBlock` of up to ``block``
         associations (and about :data:`MEMBERS` members) at a time, rule by rule (validated by the writer). A rule failing here
-        stops its files (see :meth:`fail`)."""
-        for rule_plan in self.plans:
+        stops its files (see :meth:`fail`). The object lane's rules are left to :meth:`stream`."""
+        for rule_plan in (p for p in self.plans if p.built is None):
             name, names, programs = rule_plan.entry.name, rule_plan.names, rule_plan.program_ids
             try:
                 with _blame(rule_plan.entry):
@@ -525,41 +530,46 @@ class Plan:
 
         return head
 
-    def stream(self, block: int = BLOCK, release: bool = False) -> Iterator[tuple[int, Association, str]]:
+    def stream(self, block: int = BLOCK, release: bool = False,
+               columnar: bool = True) -> Iterator[tuple[int, Association, str]]:
         """``(id number, association, file stem)`` of every association, as records.
 
         Rule by rule, not in id order; each association is finished (numbered
         and stamped) when it is yielded. With ``release``, each rule's groups
         are let go once built (the plan then builds no more associations).
+        Without ``columnar``, the object lane's rules alone.
         """
-        if self._built is not None:
-            for number, association, stem in zip(self.id_numbers.tolist(), self._built, self.stems):
-                if association.asn_rule not in self.failed:
-                    yield number, association, stem
-            return
         for rule_plan in self.plans:
             name = rule_plan.entry.name
-            for start in range(0, rule_plan.count, block):
-                indices = range(start, min(start + block, rule_plan.count))
-                try:
-                    built = self._build(rule_plan, indices)
-                except RomanasnError as exc:
-                    self.fail(name, exc)
-                    break
-                for group_index, association in zip(indices, built):
-                    yield int(rule_plan.ids[group_index]), association, association.product_name + "_asn"
+            if rule_plan.built is not None:
+                made = zip(rule_plan.ids.tolist(), rule_plan.built, rule_plan.stems)
+                yield from itertools.takewhile(lambda _: name not in self.failed, made)
+            elif columnar:
+                for start in range(0, rule_plan.count, block):
+                    indices = range(start, min(start + block, rule_plan.count))
+                    try:
+                        built = self._build(rule_plan, indices)
+                    except RomanasnError as exc:
+                        self.fail(name, exc)
+                        break
+                    for group_index, association in zip(indices, built):
+                        yield int(rule_plan.ids[group_index]), association, association.product_name + "_asn"
+            else:
+                continue
             if release and name not in self.failed:  # a failed rule's groups stay, for drop_failed
                 self.released = True
                 rule_plan.groups = lane.Groups.empty(rule_plan.rule.group_by, len(rule_plan.rule.companions))
+                rule_plan.built = [] if rule_plan.built is not None else None
 
     def association(self, position: int) -> Association:
         """The association with the ``position``-th id."""
         if self.released:
             raise RomanasnError("this plan let its groups go while streaming: it builds no more associations")
-        if self._built is not None:
-            return self._built[position]
         rule_index, group_index = self.order[position].tolist()
-        return self._build(self.plans[rule_index], [group_index])[0]
+        rule_plan = self.plans[rule_index]
+        if rule_plan.built is not None:
+            return rule_plan.built[group_index]
+        return self._build(rule_plan, [group_index])[0]
 
     def _build(self, rule_plan: RulePlan, indices: Sequence[int]) -> list[Association]:
         """The records of some groups' associations, as the kernel's default hooks build them."""
@@ -572,26 +582,13 @@ class Plan:
 
     def file_stems(self) -> list[str]:
         """Every file stem, in id order."""
-        if self.stems is not None:
-            return list(self.stems)
-        stems: list[str | None] = [None] * len(self.order)
-        for index, rule_plan in enumerate(self.plans):
-            mine = np.flatnonzero(self.order[:, 0] == index)
-            names = rule_plan.names.take(pa.array(self.order[mine, 1])).to_pylist()
-            for position, name in zip(mine.tolist(), names):
-                stems[position] = name + "_asn"
-        return stems
+        return self._stem_column().to_pylist()
 
     def result(self) -> Result:
         """Every association, built, in a :class:`Result`."""
-        if self._built is not None:
-            associations = tuple(self._built)
-        else:
-            made = {}
-            for number, association, _ in self.stream():
-                made[number] = association
-            self.drop_failed()
-            associations = tuple(made[n] for n in self.id_numbers.tolist())
+        made = {number: association for number, association, _ in self.stream()}
+        self.drop_failed()
+        associations = tuple(made[n] for n in self.id_numbers.tolist())
         return self.summary(associations, tuple(self.file_stems()))
 
     def summary(self, associations: Sequence[Association], stems: Sequence[str]) -> Result:
@@ -624,19 +621,17 @@ class Plan:
     def counts(self) -> dict[str, int]:
         """Associations made per rule (rules that failed left out)."""
         counts = {entry.name: 0 for entry in self.rules if entry.name not in self.failed}
-        if self._built is not None:
-            for association in self._built:
-                counts[association.asn_rule] = counts.get(association.asn_rule, 0) + 1
-        else:
-            for rule_plan in self.plans:
-                if rule_plan.entry.name not in self.failed:
-                    counts[rule_plan.entry.name] += rule_plan.count
+        for rule_plan in self.plans:
+            if rule_plan.entry.name not in self.failed:
+                counts[rule_plan.entry.name] += rule_plan.count
         return counts
 
-    def _build_with_hooks(self) -> list[Association]:
-        """Every association through the build and finalize hooks (the object lane)."""
+    def _build_with_hooks(self) -> None:
+        """Build the object lane's associations through the build and finalize hooks; each rule's
+        plan takes its own (a rule that failed, none)."""
         made: list[Association] = []
-        for rule_plan in self.plans:
+        objects = [p for p in self.plans if p.entry.name in self.hooks.objects]
+        for rule_plan in objects:
             entry = rule_plan.entry
             try:
                 with _blame(entry):
@@ -644,10 +639,14 @@ class Plan:
                                                        rule_plan.names.to_pylist(), self.config)
             except RomanasnError as exc:
                 self.fail(entry.name, exc)
-                rule_plan.count = 0
                 continue
             made.extend(_stamp(a, rule_plan.provenance, entry.plugin.label) for a in built)
-        return self.pm.finalize(sorted(made, key=_order), self.config)
+        self._untake_failed()
+        by_rule = defaultdict(list)
+        for association in self.pm.finalize(sorted(made, key=_order), self.config, [p.entry.name for p in objects]):
+            by_rule[association.asn_rule].append(association)
+        for rule_plan in objects:
+            rule_plan.take(by_rule[rule_plan.entry.name])
 
 
 def _programs(view: PoolView, groups: lane.Groups) -> tuple[np.ndarray, list[str]]:
@@ -921,27 +920,3 @@ def _stamp(association: Association, provenance: Provenance, plugin: str) -> Ass
         provenance=provenance,
         degraded_status=degraded_status(association.members),
     )
-
-
-def _stems_with_hooks(pm: PluginManager, associations: list[Association], config: RunConfig) -> list[str]:
-    """The file stem of each association (numbered); colliding file names are an error."""
-    stems, owners = [], {}
-    for association in associations:
-        stem = pm.file_stem(association, config)
-        if stem in owners:
-            raise RuleError(f"two associations would be written to {stem!r}: {_who(owners[stem])} and {_who(association)}")
-        owners[stem] = association
-        stems.append(stem)
-    return stems
-
-
-def _who(association: Association) -> str:
-    p = association.provenance
-    if p is None:
-        return f"rule {association.asn_rule!r}"
-    return f"rule {p.rule!r} of plugin {p.plugin} {p.plugin_version}"
-
-
-def _who_plan(rule_plan: RulePlan) -> str:
-    p = rule_plan.provenance
-    return f"rule {p.rule!r} of plugin {p.plugin} {p.plugin_version}"

@@ -443,7 +443,7 @@ class _LocalRun:
                               plugin_manager=plugin_manager, existing_ids=existing_ids, keep_going=keep_going)
         self.encoder = Encoder(format, member_prefix)
         self.ext = extension(format)
-        self.columns = self.plan.hooks.fast and format == "json"
+        self.columns = format == "json"  # the columnar lane's rules as columns (the object lane's as records)
 
     def stems(self) -> list[str]:
         return self.plan.file_stems()
@@ -452,14 +452,13 @@ class _LocalRun:
         """The association files, a block of one rule's at a time, each file validated."""
         if self.columns:
             yield from self._checked(self.plan.encoded(self.encoder.prefix))
-        else:
-            yield from file_blocks(self._records())
+        yield from file_blocks(self._records())
 
     def _records(self) -> Iterator[tuple[int, str, str, str, bytes, str]]:
         """``(id number, rule, product name, file stem, bytes, program)`` of each association record
         (the object lane), checked and encoded."""
         release = not self.plan.hooks.written  # no observer will ask for them again
-        for number, association, stem in self.plan.stream(release=release):
+        for number, association, stem in self.plan.stream(release=release, columnar=not self.columns):
             try:
                 data = self.encoder.encode(association, stem + self.ext)
             except RomanasnError as exc:

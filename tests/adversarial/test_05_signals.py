@@ -13,20 +13,23 @@ from romanasn import encoder, folder
 from romanasn.cli import main
 
 number, where = getattr(signal, sys.argv[1]), sys.argv[2]
-real_encode, real_forward, calls = encoder.Encoder.encode, folder._roll_forward, []
+real_forward, calls = folder._roll_forward, []
 
-def encode(self, association, source):
-    calls.append(1)
-    if where == "writing" and len(calls) == 5:
-        os.kill(os.getpid(), number)
-    return real_encode(self, association, source)
+def counted(real):  # the signal comes at the fifth file made (checked, in either lane)
+    def function(*args):
+        calls.append(1)
+        if where == "writing" and len(calls) == 5:
+            os.kill(os.getpid(), number)
+        return real(*args)
+    return function
 
 def forward(*args, **kwargs):
     if where == "commit":
         os.kill(os.getpid(), number)
     return real_forward(*args, **kwargs)
 
-encoder.Encoder.encode, folder._roll_forward = encode, forward
+encoder.check_file, encoder.Encoder.encode = counted(encoder.check_file), counted(encoder.Encoder.encode)
+folder._roll_forward = forward
 sys.exit(main(sys.argv[3:]))
 """
 

@@ -85,7 +85,30 @@ def romanasn_finalize(associations: Sequence[Association], config: RunConfig) ->
     :param config: the run's configuration.
     :return: the new list of associations, or None to leave it unchanged.
 
-    Plugins are called in turn, each seeing the previous one's result.
+    Plugins are called in turn, each seeing the previous one's result. A pack
+    declaring its rules (:func:`romanasn_hook_scope`) sees only their
+    associations, and must return associations of those rules alone.
+
+    .. versionadded:: 0.1
+    """
+
+
+@_hookspec
+def romanasn_hook_scope() -> Sequence[str] | None:
+    """Name the rules this pack's per-association hooks serve.
+
+    The per-association hooks are :func:`romanasn_build_associations`,
+    :func:`romanasn_file_stem` and :func:`romanasn_finalize`. The kernel
+    calls a pack's implementations of them only for the associations of the
+    rules named here (any pack's), and makes every other rule's associations
+    as columns, much faster (the *columnar lane*).
+
+    :return: the names of the rules (an empty list: none), or None (the
+        default, as when the hook is not implemented): every rule, so a run
+        makes every association through the hooks. A name that no installed
+        pack defines is an error naming this pack.
+
+    Called once per plugin manager, for every plugin; not firstresult.
 
     .. versionadded:: 0.1
     """
@@ -122,7 +145,8 @@ def romanasn_file_stem(association: Association, config: RunConfig) -> str | Non
         ``<product name>_asn``. A stem must be a bare file name: no folder,
         no ``..``, no control characters.
 
-    firstresult: stops at the first non-None result.
+    firstresult: stops at the first non-None result. Called for the
+    associations of the rules in the pack's scope (:func:`romanasn_hook_scope`).
 
     .. versionadded:: 0.1
     """
@@ -141,11 +165,12 @@ def romanasn_build_associations(
     :param groups: its groups of rows.
     :param names: the product name of each group.
     :param config: the run's configuration.
-    :return: one association per group, or None to let the kernel build
+    :return: one association of ``rule`` per group, or None to let the kernel build
         them from ``rule.member``, ``rule.companions`` and ``rule.extras``.
         The kernel stamps provenance and ``degraded_status`` afterwards.
 
-    firstresult: stops at the first non-None result.
+    firstresult: stops at the first non-None result. Called for the rules in
+    the pack's scope (:func:`romanasn_hook_scope`).
 
     .. versionadded:: 0.1
     """

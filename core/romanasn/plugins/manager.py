@@ -15,7 +15,7 @@ import traceback
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 import attrs
 import pluggy
@@ -33,6 +33,8 @@ from romanasn.words import did_you_mean
 KERNEL = NAME
 ENV_ALLOW = "ROMANASN_PLUGINS"
 ENV_NO_AUTOLOAD = "ROMANASN_DISABLE_PLUGIN_AUTOLOAD"
+#: The hooks called per association, which a pack may scope to some rules (``romanasn_hook_scope``).
+PER_ASSOCIATION = ("romanasn_build_associations", "romanasn_file_stem", "romanasn_finalize")
 
 
 def canonical_name(name: str) -> str:
@@ -89,6 +91,7 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspec)
         self._infos: dict[str, PluginInfo] = {}
         self._rules: tuple[RuleEntry, ...] | None = None
+        self._scopes: dict[str, frozenset[str] | None] | None = None
 
     # -- the plugin table ---------------------------------------------------
 
@@ -99,7 +102,7 @@ class PluginManager(pluggy.PluginManager):
         except pluggy.PluginValidationError as exc:
             info = attrs.evolve(info, status="failed", error=f"invalid hook implementation: {exc}")
         self._infos[info.name] = info
-        self._rules = None
+        self._rules = self._scopes = None
 
     def note_plugin(self, info: PluginInfo) -> None:
         """Record a plugin that was not registered (blocked or failed)."""
@@ -153,9 +156,12 @@ class PluginManager(pluggy.PluginManager):
 
     # -- calling hooks ------------------------------------------------------
 
-    def _implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
-        """A hook's implementations in call order (pluggy's LIFO order)."""
-        return list(reversed(getattr(self.hook, hook_name).get_hookimpls()))
+    def _implementations(self, hook_name: str, rule: str | None = None) -> list[pluggy.HookImpl]:
+        """A hook's implementations in call order (pluggy's LIFO order); with ``rule``, the kernel's
+        and those of the packs whose per-association hooks serve it."""
+        scopes = {} if rule is None else self.hook_scopes()
+        return [impl for impl in reversed(getattr(self.hook, hook_name).get_hookimpls())
+                if scopes.get(impl.plugin_name) is None or rule in scopes[impl.plugin_name]]
 
     def _call(self, impl: pluggy.HookImpl, hook_name: str, **kwargs: Any) -> Any:
         """Call one implementation with the arguments it asks for."""
@@ -178,19 +184,21 @@ class PluginManager(pluggy.PluginManager):
         info = self._infos.get(impl.plugin_name)
         return info.label if info else impl.plugin_name
 
-    def _each(self, hook_name: str, only: str | None = None, **kwargs: Any) -> Iterable[tuple[Any, PluginInfo]]:
+    def _each(self, hook_name: str, only: str | None = None, serving: str | None = None,
+              **kwargs: Any) -> Iterable[tuple[Any, PluginInfo]]:
         """Yield (result, plugin) for every implementation (the plugin ``only``'s alone, when
-        given) that returns something."""
-        for impl in self._implementations(hook_name):
+        given; those serving the rule ``serving``, when given) that returns something."""
+        for impl in self._implementations(hook_name, serving):
             if only is not None and impl.plugin_name != only:
                 continue
             result = self._call(impl, hook_name, **kwargs)
             if result is not None:
                 yield result, self._infos[impl.plugin_name]
 
-    def _first(self, hook_name: str, **kwargs: Any) -> tuple[Any, PluginInfo]:
-        """The first non-None result of a firstresult hook, and its plugin."""
-        for result, info in self._each(hook_name, **kwargs):
+    def _first(self, hook_name: str, serving: str | None = None, **kwargs: Any) -> tuple[Any, PluginInfo]:
+        """The first non-None result of a firstresult hook (from the packs serving the rule
+        ``serving``, when given), and its plugin."""
+        for result, info in self._each(hook_name, serving=serving, **kwargs):
             return result, info
         raise PluginError(f"no plugin answered {hook_name}")
 
@@ -233,6 +241,24 @@ class PluginManager(pluggy.PluginManager):
         found = [RuleEntry(f.item, f.plugin) for f in self._records("romanasn_rules", Rule, only=name)]
         return sorted(found, key=lambda entry: entry.name)
 
+    def hook_scopes(self) -> dict[str, frozenset[str] | None]:
+        """The rules each pack implementing a per-association hook (:data:`PER_ASSOCIATION`)
+        serves by them, from ``romanasn_hook_scope`` (None: every rule). A name that no pack
+        defines as a rule is an error naming the pack that gave it."""
+        if self._scopes is None:
+            known = [entry.name for entry in self.rules()]
+            declared = {}
+            for result, info in self._each("romanasn_hook_scope"):
+                names = _sequence(result, "romanasn_hook_scope", info)
+                for name in names:
+                    if name not in known:
+                        raise PluginError(f"plugin {info.label}: romanasn_hook_scope names {name!r}, which no "
+                                          f"installed pack defines as a rule{did_you_mean(str(name), known)}")
+                declared[info.name] = frozenset(names)
+            hooked = {impl.plugin_name for hook in PER_ASSOCIATION for impl in getattr(self.hook, hook).get_hookimpls()}
+            self._scopes = {name: declared.get(name) for name in sorted(hooked - {KERNEL})}
+        return self._scopes
+
     def match_constraints(self, rule: Rule, config: Any) -> list[Contributed]:
         """Constraints that plugins add to ``rule``, each with its plugin."""
         return self._records("romanasn_match_constraints", Constraint, rule=rule, config=config)
@@ -250,7 +276,7 @@ class PluginManager(pluggy.PluginManager):
 
     def file_stem(self, association: Association, config: Any) -> str:
         """The file stem of an association, checked to be a bare file name."""
-        stem, info = self._first("romanasn_file_stem", association=association, config=config)
+        stem, info = self._first("romanasn_file_stem", association.asn_rule, association=association, config=config)
         if not isinstance(stem, str) or unsafe_reason(stem):
             raise PluginError(
                 f"plugin {info.label}: romanasn_file_stem returned {stem!r} for "
@@ -261,29 +287,35 @@ class PluginManager(pluggy.PluginManager):
     def build_associations(
         self, rule: Rule, groups: Sequence[Any], names: Sequence[str], config: Any
     ) -> list[Association]:
-        """One association per group, from the first plugin that answers."""
+        """One association per group, from the first plugin serving ``rule`` that answers."""
         built, info = self._first(
-            "romanasn_build_associations", rule=rule, groups=groups, names=names, config=config
+            "romanasn_build_associations", rule.name, rule=rule, groups=groups, names=names, config=config
         )
         built = _sequence(built, "romanasn_build_associations", info)
-        if len(built) != len(groups) or not all(isinstance(a, Association) for a in built):
+        if len(built) != len(groups) or not all(isinstance(a, Association) and a.asn_rule == rule.name for a in built):
             raise PluginError(
                 f"plugin {info.label}: romanasn_build_associations must return one "
-                f"Association per group for rule {rule.name!r}"
+                f"Association of rule {rule.name!r} per group"
             )
         return list(built)
 
-    def finalize(self, associations: list[Association], config: Any) -> list[Association]:
-        """Pass the associations through every plugin's finalize hook in turn."""
+    def finalize(self, associations: list[Association], config: Any, rules: Collection[str]) -> list[Association]:
+        """Pass the associations (of the rules named in ``rules``) through every plugin's finalize
+        hook in turn, each seeing those of the rules it serves and returning associations of
+        those rules alone."""
         for impl in self._implementations("romanasn_finalize"):
-            result = self._call(impl, "romanasn_finalize", associations=associations, config=config)
+            scope = self.hook_scopes().get(impl.plugin_name)
+            given = set(rules) if scope is None else scope & set(rules)
+            result = self._call(impl, "romanasn_finalize", config=config,
+                                associations=[a for a in associations if a.asn_rule in given])
             if result is None:
                 continue
             info = self._infos[impl.plugin_name]
             result = _sequence(result, "romanasn_finalize", info)
-            if not all(isinstance(a, Association) for a in result):
-                raise PluginError(f"plugin {info.label}: romanasn_finalize must return Associations")
-            associations = list(result)
+            if not all(isinstance(a, Association) and a.asn_rule in given for a in result):
+                raise PluginError(f"plugin {info.label}: romanasn_finalize must return Associations, of the "
+                                  f"rules whose associations it was given ({', '.join(sorted(given))})")
+            associations = [a for a in associations if a.asn_rule not in given] + list(result)
         return associations
 
     def wants_written(self) -> bool:

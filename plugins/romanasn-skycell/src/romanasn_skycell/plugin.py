@@ -37,10 +37,14 @@ def romanasn_commands():
 
 
 @hookimpl
+def romanasn_hook_scope():
+    """The build hook below serves the multiband rule alone: every other rule's files are made as columns."""
+    return [MULTIBAND]
+
+
+@hookimpl
 def romanasn_build_associations(rule, groups, names, config):
-    """Build the multiband associations (members are products, not pool rows); leave other rules alone."""
-    if rule.name != MULTIBAND or rule not in RULES:
-        return None
+    """Build the multiband associations (members are products, not pool rows)."""
     return build_multiband(rule, groups, names, config)
 
 
