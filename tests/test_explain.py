@@ -149,13 +149,21 @@ def test_a_failing_rule_is_named_and_the_others_are_still_explained(table):
     assert exposure.status == JOINED and exposure.joined[0].asn_id is None
 
 
-def test_a_row_a_finalize_hook_removes_is_dropped(table):
+@pytest.mark.parametrize("scope", [None, ["wfi_image_exposure"], ["wfi_image_visit"]])
+def test_a_row_a_finalize_hook_removes_is_dropped(table, scope):
+    """Dropped, naming the pack, when its finalize hook serves the rule (no scope, or the rule's);
+    joined when the pack's scope is another rule: its finalize hook never sees the association."""
     drop = _pack(romanasn_finalize=lambda associations: [
         a for a in associations if a.product_name != f"r{VISIT}_0001_wfi01_f158"])
+    if scope is not None:
+        drop.romanasn_hook_scope = hookimpl(lambda: scope)
     found = explain(table, _name(1, 1), plugin_manager=_pm((drop, "romanasn-dropper")))
     exposure = _by_rule(found)["wfi_image_exposure"]
-    assert exposure.status == DROPPED and "romanasn-dropper" in exposure.detail
     assert exposure.keys == ({"filename": _name(1, 1)},)
+    if scope == ["wfi_image_visit"]:
+        assert exposure.status == JOINED
+    else:
+        assert exposure.status == DROPPED and "romanasn-dropper" in exposure.detail
 
 
 def test_a_key_function_gives_the_keys_or_none(table):

@@ -223,6 +223,26 @@ def test_updates_of_random_changes_write_what_a_full_run_writes(seed, tmp_path, 
     assert patched  # the groups' files patched in at least one of the steps adding rows alone
 
 
+def test_a_rule_another_packs_hooks_serve_is_not_patched():
+    """An update splices members into the files of a rule only when no pack's build, file-stem or
+    finalize hook serves it: a pack scoped to another pack's rule, or not scoped at all, stops it."""
+    import types
+
+    from romanasn.plugins.manager import get_plugin_manager
+
+    scoped = types.ModuleType("scoped")
+    scoped.romanasn_hook_scope = hookimpl(lambda: ["wfi_image_visit"])
+    scoped.romanasn_finalize = hookimpl(lambda associations: None)
+    unscoped = types.ModuleType("unscoped")
+    unscoped.romanasn_file_stem = hookimpl(lambda association: None)
+    packs = ["romanasn-wfi-imaging", "romanasn-wfi-spectral", "romanasn-wfi-calibration"]
+    pm = get_plugin_manager(allow=packs + ["scoped"], plugins=[(scoped, "scoped")])
+    assert incremental._hooked(pm, "wfi_image_visit") and not incremental._hooked(pm, "wfi_image_full")
+    pm = get_plugin_manager(allow=packs + ["unscoped"], plugins=[(unscoped, "unscoped")])
+    assert incremental._hooked(pm, "wfi_image_full")
+    assert not incremental._hooked(get_plugin_manager(allow=packs), "wfi_image_visit")
+
+
 def test_members_are_spliced_into_a_groups_file_in_name_order(tmp_path):
     """Members put into a real association file before, between and after its own, and one
     replacing its namesake (degraded): the bytes the encoder writes for them all."""

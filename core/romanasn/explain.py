@@ -35,7 +35,7 @@ from romanasn import engine, pool
 from romanasn.errors import PoolError, RomanasnError, UsageError
 from romanasn.inputs import replacing
 from romanasn.naming import member_filename, strip_level
-from romanasn.plugins.manager import KERNEL, PluginManager, RuleEntry
+from romanasn.plugins.manager import PluginManager, RuleEntry
 from romanasn.plugins.types import RunConfig
 
 # -- verdicts -----------------------------------------------------------------------
@@ -181,14 +181,13 @@ def iter_explanations(
     entries = engine.select_rules(pm.rules(), rules)
     results, failures, partial = _run(table, pm, config)
     notes = ("a rule failed, so each rule was run alone: asn_ids and file names are left out",) if partial else ()
-    reshapers = [info.label for info in pm.plugin_infos() if info.status == "active" and info.name != KERNEL
-                 and {"romanasn_build_associations", "romanasn_finalize"} & set(pm.hooks_of(info.name))]
+    reshapers = _reshapers(pm, entries)
     seen = _Seen(table, results)
     for row in rows:
         found = str(table["filename"][row])
         verdicts = tuple(
             Verdict(e.name, e.plugin.label, FAILED, failures[e.name]) if e.name in failures
-            else _verdict(e, table, row, seen, config, reshapers, partial)
+            else _verdict(e, table, row, seen, config, reshapers[e.name], partial)
             for e in entries)
         orphan = all(found in seen.orphans(r) for r in results.values()) and not failures
         yield Explanation(found, row, orphan, verdicts, partial, notes)
@@ -257,6 +256,14 @@ def _run(table: Any, pm: PluginManager, config: RunConfig):
             failures[name] = str(exc)
     return results, failures, True
 
+
+
+def _reshapers(pm: PluginManager, entries) -> dict[str, list[str]]:
+    """Each rule's packs whose build or finalize hooks serve it (``romanasn_hook_scope``), by label."""
+    scopes = pm.hook_scopes()
+    packs = [(info, scopes[info.name]) for info in pm.plugin_infos() if info.status == "active"
+             and info.name in scopes and {"romanasn_build_associations", "romanasn_finalize"} & set(pm.hooks_of(info.name))]
+    return {e.name: [info.label for info, scope in packs if scope is None or e.name in scope] for e in entries}
 
 def _verdict(
     entry: RuleEntry, table: Any, row: int, seen: _Seen, config: RunConfig,

@@ -72,7 +72,6 @@ _OPEN = b"\n" + b" " * 16 + b"{"  # a member's opening line
 _END = b"\n" + b" " * 12 + b"]\n" + b" " * 8 + b"}\n" + b" " * 4 + b"]\n}\n"
 _STATUS = {degraded: b'"degraded_status": ' + _string(text).encode()  # the line of each state
            for degraded, text in ((False, NO_DEGRADED), (True, SOME_DEGRADED))}
-_HOOKS = ("romanasn_build_associations", "romanasn_file_stem", "romanasn_finalize")
 _EXPOSERR = b"\n" + b" " * 20 + b'"exposerr": '
 _POOL_SEQ = b'\n  "pool_seq": '  # the key in the run report (indented by 2)
 _TAIL = 1 << 20  # bytes of the run report read at a time, from its end
@@ -232,11 +231,11 @@ def _rows(db: PoolDB, conn: Any, rules: list, key: tuple[str, ...], ons: tuple, 
 def _patchable(rules: list, now: Any, out: Path, stale: set[str], pm: Any, config: RunConfig) -> Result | None:
     """The plan of the added rows ``now`` alone by ``rules``, when each association it makes is
     its group's file with these members added: the rules make associations of members and
-    nothing else drawn from the group's rows (no companions, extras or key functions, and their
-    packs build, name and finish none of their associations by hooks), and each association's
+    nothing else drawn from the group's rows (no companions, extras or key functions, and no
+    pack's per-association hooks serve them), and each association's
     file is there (its group had rows), holds member names without a folder and is not stale
     (in a program with none); None otherwise."""
-    if any(entry.rule.companions or entry.rule.extras or entry.rule.keys or entry.plugin.name in _hooked(pm)
+    if any(entry.rule.companions or entry.rule.extras or entry.rule.keys or _hooked(pm, entry.name)
            for entry in rules):
         return None
     result = plan(now, config=config, rules=[entry.name for entry in rules], plugin_manager=pm).result()
@@ -249,9 +248,9 @@ def _patchable(rules: list, now: Any, out: Path, stale: set[str], pm: Any, confi
     return result
 
 
-def _hooked(pm: Any) -> set[str]:
-    """The packs that build, name or finish associations by hooks."""
-    return {impl.plugin_name for name in _HOOKS for impl in getattr(pm.hook, name).get_hookimpls()}
+def _hooked(pm: Any, rule: str) -> bool:
+    """Whether a pack's per-association hooks (build, file stem, finalize) serve ``rule``."""
+    return any(scope is None or rule in scope for scope in pm.hook_scopes().values())
 
 
 def _plain_members(path: Path) -> bool:
