@@ -580,9 +580,9 @@ class Plan:
         return [evolve(_stamp(a, rule_plan.provenance, entry.plugin.label), asn_id=_asn_id(int(rule_plan.ids[g])))
                 for g, a in zip(indices, built)]
 
-    def file_stems(self) -> list[str]:
-        """Every file stem, in id order."""
-        return self._stem_column().to_pylist()
+    def file_stems(self) -> Sequence[str]:
+        """Every file stem, in id order (an Arrow column, :class:`lane.Texts`)."""
+        return lane.Texts(self._stem_column())
 
     def result(self) -> Result:
         """Every association, built, in a :class:`Result`."""

@@ -288,9 +288,9 @@ class Folder:
                 pass
             self.lock = _lock(self.out)
             _recover(self.out)
+            self.existing = set(os.listdir(self.out)) if self.listing else _Present(self.out)  # not our journal
             fd = os.open(self.out / JOURNAL, _CREATE | os.O_NOFOLLOW, 0o644)
             self.journal = os.fdopen(fd, "w", encoding="utf-8")
-            self.existing = set(os.listdir(self.out)) if self.listing else _Present(self.out)
             self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out))
             self.journal.write(f"staging {self.staging.name}\n" + ("created\n" if self.created else ""))
             self.journal.flush()

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 from json.encoder import encode_basestring_ascii as _json_text
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -27,7 +28,7 @@ from romanasn.naming import member_filename, name_token, parse_template, templat
 from romanasn.plugins.types import PoolView
 from romanasn.records import NO_DEGRADED, SOME_DEGRADED
 
-__all__ = ["Files", "Groups", "Template", "degraded_reasons", "factorize", "group_rows", "join", "unsafe_names"]
+__all__ = ["Files", "Groups", "Template", "Texts", "degraded_reasons", "factorize", "group_rows", "join", "unsafe_names"]
 
 
 # -- columns ---------------------------------------------------------------------------------------
@@ -529,6 +530,31 @@ def filename_rank(view: PoolView) -> np.ndarray:
         return rank
 
     return view.derived("filename_rank", make)
+
+
+class Texts(Sequence):
+    """Texts kept as an Arrow column, each made a Python string only when asked for (a million
+    file names as a list take twice the memory)."""
+
+    def __init__(self, values: pa.Array) -> None:
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.values[index].to_pylist()
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return self.values[index].as_py()
+
+    def __iter__(self) -> Iterator[str]:
+        for start in range(0, len(self), 1 << 16):
+            yield from self.values[start:start + (1 << 16)].to_pylist()
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
 
 
 def views(texts: pa.Array) -> Iterator[memoryview]:

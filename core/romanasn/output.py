@@ -20,6 +20,7 @@ remove) the associations the grown pool no longer makes.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -377,6 +378,13 @@ def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, o
     return outcome
 
 
+def _file_names(stems: Sequence[str], ext: str) -> Sequence[str]:
+    """Each association file's name (an Arrow column, :class:`lane.Texts`, when the stems are one)."""
+    if isinstance(stems, lane.Texts):
+        return lane.Texts(pc.binary_join_element_wise(stems.values, ext, ""))
+    return [stem + ext for stem in stems]
+
+
 def _check_prune(out: Path, manifest: Manifest, names: list[str]) -> None:
     """Refuse a ``--prune`` that would remove every association file the folder holds."""
     if manifest.loaded is not None and any(program not in manifest.loaded for program in manifest.shards or {}):
@@ -523,7 +531,7 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     out = folder.out
     if format != "json":
         log.warning("writing %s associations: romancal reads JSON associations only (--format json)", format)
-    names = [stem + ext for stem in source.stems()]
+    names = _file_names(source.stems(), ext)
     known = manifest.files if manifest is not None else {}
     _check_names(folder, names, known if manifest is not None else None, overwrite)
     log.debug("%s: writing %d association files", out, len(names))
@@ -538,9 +546,9 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     failed = source.failed_rules() if keep_going else set()
     if failed:
         _drop_failed(folder, outcome, made, failed)
-        names = outcome.files = [stem + ext for stem in source.stems()]
+        names = outcome.files = _file_names(source.stems(), ext)
     if fresh:
-        outcome.added = list(names)  # the same strings
+        outcome.added = names  # the same strings
     outcome.written = _Paths(out, names, set(outcome.unchanged))
     kept: dict[str, Entry] = {}  # the files of the folder this run did not make
     if manifest is not None:
@@ -585,7 +593,7 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
         report["manifest"] = _write_shards(folder, made.entries() | kept, format, rewritten, manifest)
         outcome.kept = sum(count for program, count in report["manifest"]["shards"].items()
                            if rewritten is not None and program not in rewritten)
-        pieces = [encode_json(report, 2).encode("utf-8")]
+        pieces = [encode_json({**report, "files": list(names)}, 2).encode("utf-8")]
     folder.commit(RUN_REPORT, pieces, then=observe)
     return outcome
 
@@ -639,11 +647,11 @@ def _events(outcome: Outcome, files: Mapping[str, Entry], known: Mapping[str, En
     return made
 
 
-def _check_names(folder: Folder, names: list[str], known: Mapping[str, Entry] | None, overwrite: bool) -> None:
+def _check_names(folder: Folder, names: Sequence[str], known: Mapping[str, Entry] | None, overwrite: bool) -> None:
     """Refuse names the folder cannot take (:meth:`Folder.check_names`), and (without
     ``overwrite``) existing files the manifest ``known`` (None without ``--update``) does not list."""
     out = folder.out
-    folder.check_names(names + [RUN_REPORT])
+    folder.check_names(itertools.chain(names, [RUN_REPORT]))
     if overwrite:
         return
     clash = [n for n in names if n in folder.existing and n not in (known or {})]
@@ -782,8 +790,9 @@ def _report_pieces(report: dict, format: str, made: Made, kept: Mapping[str, Ent
     head, tail = encode_json({**report, "files": _LISTED}, 2)[:-2].split(encode_json(_LISTED), 1)
     yield head.encode("utf-8")
     yield b"[" if names else b"[]"
+    listed = names.values if isinstance(names, lane.Texts) else pa.array(names, pa.string())
     for start in range(0, len(names), 50_000):
-        texts = lane.json_texts(pa.array(names[start:start + 50_000], pa.string()))
+        texts = lane.json_texts(listed[start:start + 50_000])
         yield _joined(pc.binary_join_element_wise(",\n    ", texts, ""), start == 0)
     yield (b"\n  ]" if names else b"") + tail.encode("utf-8")
     yield (f',\n  "manifest": {{\n    "version": {MANIFEST_VERSION},\n    "format": {_string(format)},'
