@@ -19,6 +19,7 @@ remove) the associations the grown pool no longer makes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -336,10 +337,23 @@ def generate_to(
         raise UsageError(f"unknown engine {engine!r}: use local or dask")
     if keep_going and engine != "local":
         raise UsageError("--keep-going works with the local engine only")
-    with paused_gc():
+    with paused_gc(), _system_memory():
         return _generate_to(pool, Path(out_dir), plugin_manager, config, rules, skip_rules, format, overwrite,
                             update, prune, member_dir, inputs, engine, scheduler, keep_going, progress, strict,
                             prune_all, programs, events, on_file)
+
+
+@contextlib.contextmanager
+def _system_memory() -> Iterator[None]:
+    """Arrow's buffers from the C library's allocator for the block: mimalloc, Arrow's default,
+    keeps what a run frees for its reuse (hundreds of megabytes at a million rows), pages the
+    process writing files, forked beside this one, then holds as well."""
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, overwrite, update, prune,
