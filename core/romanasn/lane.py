@@ -111,6 +111,11 @@ def planned(view: PoolView) -> None:
     view.forget(lambda key: type(key) is tuple and (key[0] == CODES or key[0] == ARROW and key[1] not in kept))
 
 
+def written(view: PoolView) -> None:
+    """Let go of what only making the files needs (but the file names, which the orphans are read from)."""
+    view.forget(lambda key: key != (ARROW, "filename"))
+
+
 def key_codes(view: PoolView, names: Sequence[str], rows: np.ndarray) -> tuple[np.ndarray, list]:
     """A code per row of ``rows`` (equal codes, equal values in every column of ``names``), and
     for each column its value per code."""

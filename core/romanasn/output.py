@@ -475,6 +475,7 @@ class _LocalRun:
         if self.columns:
             yield from self._checked(self.plan.encoded(self.encoder.prefix))
         yield from file_blocks(self._records())
+        lane.written(self.plan.view)
 
     def _records(self) -> Iterator[tuple[int, str, str, str, bytes, str]]:
         """``(id number, rule, product name, file stem, bytes, program)`` of each association record
@@ -549,10 +550,11 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     known = manifest.files if manifest is not None else {}
     _check_names(folder, names, known if manifest is not None else None, overwrite)
     log.debug("%s: writing %d association files", out, len(names))
-    outcome = Outcome(result=None, files=names, written=[])  # type: ignore[arg-type]
+    outcome = Outcome(result=None, files=[], written=[])
     made = Made()
     fresh = not known and not folder.existing
     bar = Progress(len(names), enabled=progress, label="writing associations")
+    del names  # made again once the files are written (a million names held meanwhile take memory)
     try:
         _put(folder, source, ext, known, outcome, made, bar, on_file)
     finally:
@@ -560,7 +562,7 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     failed = source.failed_rules() if keep_going else set()
     if failed:
         _drop_failed(folder, outcome, made, failed)
-        names = outcome.files = _file_names(source.stems(), ext)
+    names = outcome.files = _file_names(source.stems(), ext)
     if fresh:
         outcome.added = names  # the same strings
     outcome.written = _Paths(out, names, set(outcome.unchanged))
