@@ -144,3 +144,15 @@ def test_the_option_reaches_the_hook_only_when_set():
     assert plugin.romanasn_match_constraints(rule, RunConfig(options={"drop_degraded": False})) is None
     [constraint] = plugin.romanasn_match_constraints(rule, RunConfig(options={"drop_degraded": True}))
     assert constraint.reason
+
+
+def test_an_ma_table_name_is_a_name_not_empty_null_none_or_masked():
+    from astropy.table import MaskedColumn, Table
+
+    from romanasn_wfi_calibration.rules import has_ma_table
+
+    names = ["IMG_16", " null ", "None", "", "IMG_8", "img_16 ", None, "IMG_16"]
+    masked = [False, False, False, False, True, False, False, False]
+    table = Table([MaskedColumn(names, dtype=object, mask=masked, name="ma_table_name")])
+    assert has_ma_table(table).tolist() == [True, False, False, False, False, True, False, True]
+    assert has_ma_table(Table({"filename": ["a", "b"]})).tolist() == [False, False]

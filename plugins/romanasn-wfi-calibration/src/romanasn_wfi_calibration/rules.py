@@ -24,10 +24,8 @@ from romanasn.naming import GROUPING_COLUMNS, level3_name
 
 LEVEL1 = MemberSpec("science", "uncal")
 
-def _texts(column: Any) -> np.ndarray:
-    """A column as stripped upper-case text; masked values are empty."""
-    data = np.char.upper(np.char.strip(np.asarray(column).astype(str)))
-    return np.where(np.ma.getmaskarray(column), "", data)
+#: MA table names that say there is none (after stripping, in upper case).
+NO_MA_TABLE = ("", "NULL", "NONE")
 
 
 def not_degraded(table: Any) -> np.ndarray:
@@ -36,10 +34,14 @@ def not_degraded(table: Any) -> np.ndarray:
 
 
 def has_ma_table(table: Any) -> np.ndarray:
-    """True for rows with an MA table name (not empty, ``NULL`` or ``NONE``)."""
+    """True for rows with an MA table name (not masked, empty, ``NULL`` or ``NONE``); each
+    distinct name is looked at once (a pool holds a few, over a million rows)."""
     if "ma_table_name" not in table.colnames:
         return np.zeros(len(table), dtype=bool)
-    return ~np.isin(_texts(table["ma_table_name"]), ("", "NULL", "NONE"))
+    column = table["ma_table_name"]
+    values = np.asarray(column, dtype=object).tolist()
+    named = {value: str(value).strip().upper() not in NO_MA_TABLE for value in set(values)}
+    return np.array([named[value] for value in values], dtype=bool) & ~np.ma.getmaskarray(column)
 
 
 NOT_DEGRADED = Constraint(
