@@ -278,9 +278,7 @@ class Hooks:
         lane = os.environ.get(LANE_ENV, "")
         if lane not in ("", "columns", "object"):
             raise UsageError(f"{LANE_ENV}={lane!r}: use columns (the default) or object")
-        scopes = list(pm.hook_scopes().values())
-        rules = {entry.name for entry in entries}
-        self.objects = frozenset(rules if lane == "object" or None in scopes else rules & set().union(*scopes))
+        self.objects = frozenset(entry.name for entry in entries if lane == "object" or pm.serving(entry.name))
 
 
 class RulePlan:

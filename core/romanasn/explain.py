@@ -35,7 +35,7 @@ from romanasn import engine, pool
 from romanasn.errors import PoolError, RomanasnError, UsageError
 from romanasn.inputs import replacing
 from romanasn.naming import member_filename, strip_level
-from romanasn.plugins.manager import PluginManager, RuleEntry
+from romanasn.plugins.manager import KERNEL, PluginManager, RuleEntry
 from romanasn.plugins.types import RunConfig
 
 # -- verdicts -----------------------------------------------------------------------
@@ -257,13 +257,12 @@ def _run(table: Any, pm: PluginManager, config: RunConfig):
     return results, failures, True
 
 
-
 def _reshapers(pm: PluginManager, entries) -> dict[str, list[str]]:
     """Each rule's packs whose build or finalize hooks serve it (``romanasn_hook_scope``), by label."""
-    scopes = pm.hook_scopes()
-    packs = [(info, scopes[info.name]) for info in pm.plugin_infos() if info.status == "active"
-             and info.name in scopes and {"romanasn_build_associations", "romanasn_finalize"} & set(pm.hooks_of(info.name))]
-    return {e.name: [info.label for info, scope in packs if scope is None or e.name in scope] for e in entries}
+    packs = [info for info in pm.plugin_infos() if info.status == "active" and info.name != KERNEL
+             and {"romanasn_build_associations", "romanasn_finalize"} & set(pm.hooks_of(info.name))]
+    return {e.name: [info.label for info in packs if pm.serves(info.name, e.name)] for e in entries}
+
 
 def _verdict(
     entry: RuleEntry, table: Any, row: int, seen: _Seen, config: RunConfig,

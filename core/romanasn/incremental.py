@@ -250,7 +250,7 @@ def _patchable(rules: list, now: Any, out: Path, stale: set[str], pm: Any, confi
 
 def _hooked(pm: Any, rule: str) -> bool:
     """Whether a pack's per-association hooks (build, file stem, finalize) serve ``rule``."""
-    return any(scope is None or rule in scope for scope in pm.hook_scopes().values())
+    return bool(pm.serving(rule))
 
 
 def _plain_members(path: Path) -> bool:
@@ -442,10 +442,10 @@ def _spliced(old: bytes | None, new: bytes, path: Path) -> bytes:
         if place < end and _name_at(old, place, path) == name:  # the member replaced
             replacing, at = True, _next_member(old, place + 1, end)
     parts += [view[at:end]] if at < end else []
-    degraded = _EXPOSERR in b"".join(parts) if replacing else _STATUS[True] in old_head or _STATUS[True] in head
+    members = b",".join(parts)
+    degraded = _EXPOSERR in members if replacing else _STATUS[True] in old_head or _STATUS[True] in head
     head = head.replace(_STATUS[not degraded], _STATUS[degraded], 1)
-    pieces = [piece for part in parts for piece in (b",", part)][1:]
-    return b"".join([head, *pieces, _END])
+    return b"".join([head, members, _END])
 
 
 def _bounds(data: bytes, path: Path) -> tuple[bytes, int, int]:

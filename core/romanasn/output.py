@@ -34,7 +34,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from attrs import define, evolve, field, frozen
+from attrs import define, evolve, field
 
 from romanasn import asnfile, encoder, lane, members
 from romanasn._version import __version__
@@ -384,7 +384,7 @@ def _generate_to(pool, out, plugin_manager, config, rules, skip_rules, format, o
                                existing_ids=existing_ids, keep_going=keep_going)
             members.check(source.plan, member_dir, strict)
         if prune and not prune_all and manifest is not None:
-            _check_prune(out, manifest, [stem + ext for stem in source.stems()])
+            _check_prune(out, manifest, _file_names(source.stems(), ext))
         scope = None if manifest is None else scope
         seq = (getattr(pool, "meta", None) or {}).get("romanasn", {}).get("seq")
         outcome = _write(folder, source, ext, overwrite, manifest, prune, config, plugin_manager, format, inputs,
@@ -402,7 +402,7 @@ def _file_names(stems: Sequence[str], ext: str) -> Sequence[str]:
     return [stem + ext for stem in stems]
 
 
-def _check_prune(out: Path, manifest: Manifest, names: list[str]) -> None:
+def _check_prune(out: Path, manifest: Manifest, names: Sequence[str]) -> None:
     """Refuse a ``--prune`` that would remove every association file the folder holds."""
     if manifest.loaded is not None and any(program not in manifest.loaded for program in manifest.shards or {}):
         return  # an update of some programs: the others' files stay
@@ -671,7 +671,7 @@ def _check_names(folder: Folder, names: Sequence[str], known: Mapping[str, Entry
     ``overwrite``) existing files the manifest ``known`` (None without ``--update``) does not list."""
     out = folder.out
     folder.check_names(itertools.chain(names, [RUN_REPORT]))
-    if overwrite:
+    if overwrite or not folder.existing:  # a new folder (listed and empty) holds none of them
         return
     clash = [n for n in names if n in folder.existing and n not in (known or {})]
     if clash:

@@ -197,7 +197,8 @@ class PoolDB:
         inspector = sa.inspect(conn)
         tables = set(inspector.get_table_names())
         columns = inspector.get_columns(POOL_TABLE) if POOL_TABLE in tables else []
-        added = [column for column in self.known if column.name not in {c["name"] for c in columns}]
+        present = {c["name"] for c in columns}
+        added = [column for column in self.known if column.name not in present]
         table = sa.Table(POOL_TABLE, sa.MetaData(), *(sa.Column(c["name"], c["type"]) for c in columns),
                          *(_column(column) for column in added))
         if not columns:
@@ -211,9 +212,10 @@ class PoolDB:
             if log.name not in tables:
                 log.create(conn)
         keys = {f"ix_pool_{'_'.join(key)}"[:60]: key for key in self.index if set(key) <= set(table.c.keys())}
-        for name in keys.keys() - have:
+        missing = keys.keys() - have
+        for name in missing:
             sa.Index(name, *(table.c[column] for column in keys[name])).create(conn)
-        if keys.keys() - have:
+        if missing:
             _analyze(conn)
         return table
 
@@ -222,7 +224,7 @@ class PoolDB:
         PostgreSQL table takes dozens of queries)."""
         if self._read_table is None:
             inspector = sa.inspect(conn)
-            if not sa.inspect(conn).has_table(POOL_TABLE):
+            if not inspector.has_table(POOL_TABLE):
                 raise PoolError(f"{self.label}: no pool here (no table {POOL_TABLE!r}); make one with"
                                 " make-pool --pool-db or romanasn pool import")
             self._read_table = sa.Table(POOL_TABLE, sa.MetaData(), *(

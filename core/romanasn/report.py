@@ -133,7 +133,10 @@ def _manifest(folder: Path, report: Mapping[str, Any]) -> dict[str, str] | None:
     return {name: str(row[1]) if isinstance(row, list) and len(row) > 1 else "" for name, row in files.items()}
 
 
-_READ, _NOATIME = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), getattr(os, "O_NOATIME", 0)
+_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+#: How association files are opened: without updating their access time, until a file that is not
+#: one's own refuses that (``O_NOATIME``); from then on, in this process, as usual.
+_flags = _READ | getattr(os, "O_NOATIME", 0)
 
 
 def load_association(folder: str, name: str, folder_fd: int) -> bytes:
@@ -145,9 +148,13 @@ def load_association(folder: str, name: str, folder_fd: int) -> bytes:
     """
     if not name.lower().endswith(".json"):
         return orjson.dumps(dict(asnfile.load_asn_dict(os.path.join(folder, name))), default=str)
+    global _flags
     try:
-        fd = os.open(name, _READ | _NOATIME, dir_fd=folder_fd)
-    except PermissionError:  # O_NOATIME is for one's own files
+        fd = os.open(name, _flags, dir_fd=folder_fd)
+    except PermissionError:
+        if _flags == _READ:
+            raise
+        _flags = _READ
         fd = os.open(name, _READ, dir_fd=folder_fd)
     try:
         pieces = [os.read(fd, 1 << 16)]

@@ -159,9 +159,8 @@ class PluginManager(pluggy.PluginManager):
     def _implementations(self, hook_name: str, rule: str | None = None) -> list[pluggy.HookImpl]:
         """A hook's implementations in call order (pluggy's LIFO order); with ``rule``, the kernel's
         and those of the packs whose per-association hooks serve it."""
-        scopes = {} if rule is None else self.hook_scopes()
         return [impl for impl in reversed(getattr(self.hook, hook_name).get_hookimpls())
-                if scopes.get(impl.plugin_name) is None or rule in scopes[impl.plugin_name]]
+                if rule is None or self.serves(impl.plugin_name, rule)]
 
     def _call(self, impl: pluggy.HookImpl, hook_name: str, **kwargs: Any) -> Any:
         """Call one implementation with the arguments it asks for."""
@@ -259,6 +258,16 @@ class PluginManager(pluggy.PluginManager):
             self._scopes = {name: declared.get(name) for name in sorted(hooked - {KERNEL})}
         return self._scopes
 
+    def serves(self, plugin: str, rule: str) -> bool:
+        """Whether the per-association hooks of the plugin named ``plugin`` serve the rule ``rule``
+        (the kernel's and an unscoped pack's serve every rule)."""
+        scope = self.hook_scopes().get(plugin)
+        return scope is None or rule in scope
+
+    def serving(self, rule: str) -> list[str]:
+        """The packs whose per-association hooks serve the rule ``rule``."""
+        return [plugin for plugin in self.hook_scopes() if self.serves(plugin, rule)]
+
     def match_constraints(self, rule: Rule, config: Any) -> list[Contributed]:
         """Constraints that plugins add to ``rule``, each with its plugin."""
         return self._records("romanasn_match_constraints", Constraint, rule=rule, config=config)
@@ -304,8 +313,7 @@ class PluginManager(pluggy.PluginManager):
         hook in turn, each seeing those of the rules it serves and returning associations of
         those rules alone."""
         for impl in self._implementations("romanasn_finalize"):
-            scope = self.hook_scopes().get(impl.plugin_name)
-            given = set(rules) if scope is None else scope & set(rules)
+            given = {rule for rule in rules if self.serves(impl.plugin_name, rule)}
             result = self._call(impl, "romanasn_finalize", config=config,
                                 associations=[a for a in associations if a.asn_rule in given])
             if result is None:
