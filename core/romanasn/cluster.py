@@ -164,8 +164,7 @@ def _survey(key: str, spec, table, row_ids, config, rules, skip_rules) -> dict:
         "vetoes": plan.veto_list(),
         "orphans": plan.orphan_rows(),
         "counts": plan.counts(),
-        "general": bool(plan.hooks.objects),
-        # a general-lane plan's file stems, in its own (unsorted) key order
+        # the file stems of a plan with object-lane rules, in its own (unsorted) key order
         "stems": plan.key_stems() if plan.hooks.objects else None,
     }
 
@@ -255,8 +254,7 @@ class DaskRun:
             _, _, part, position = keys[k]
             self.ordered[part].append(position)
             self.numbers[part].append(number)
-        general = any(s["general"] for s in surveys)
-        if general:
+        if any(s["stems"] is not None for s in surveys):
             stems = [surveys[keys[k][2]]["stems"][keys[k][3]] for k in order]
         else:
             stems = [keys[k][0] + "_asn" for k in order]
