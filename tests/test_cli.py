@@ -113,6 +113,12 @@ def test_usage_errors_are_exit_2(fake_ok, pool_file, capsys):
     assert main(["no-such-command"]) == 2
 
 
+def test_a_command_of_a_plugin_not_loaded_says_what_to_install(fake_ok, capsys):
+    assert main(["watch", "/data/landing", "--pool-db", "pool.sqlite", "-o", "asn"]) == 2
+    err = capsys.readouterr().err
+    assert "command 'watch' comes with the romanasn-watch plugin" in err and "pip install romanasn-watch" in err
+
+
 def test_unknown_rule_is_exit_1(fake_ok, pool_file, capsys):
     assert main(["generate", str(pool_file), "--dry-run", "--rules", "nope"]) == 1
     assert "unknown rule 'nope'" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from attrs import frozen
 
 from romanasn import (asnfile, columns, diff, engine, explain, fromlist, interrupt, makepool, newpack, output, pool,
-                      report, validate, watch)
+                      report, validate)
 from romanasn._version import __version__
 from romanasn.errors import RomanasnError, UsageError
 from romanasn.plugins.manager import PluginManager, failure, get_plugin_manager
@@ -65,8 +65,6 @@ the id of every association the folder's romanasn-run.json already lists.""",
     "from-list": "examples:\n  romanasn from-list -o mosaic_asn.json --product-name my_mosaic *_cal.asdf\n"
                  "  romanasn from-list -o l3_asn.json --product-name r00001_p_full_f158 -t None"
                  " --_tweakreg-catalogs *_cal.asdf",
-    "watch": "examples:\n  romanasn watch /data/landing --pool-db pool.sqlite -o asn/\n"
-             "  romanasn watch /data/landing --pool-db pool.sqlite -o asn/ --events events.jsonl -j 2",
     "explain": "examples:\n  romanasn explain pool.ecsv r0000101001001001001_0001_wfi01_f158_cal.asdf\n"
                "  romanasn explain pool.ecsv FILE --rule wfi_image_visit --json",
     "diff": "examples:\n  romanasn diff old/ new/\n  romanasn diff old/ new/ --json --ignore target",
@@ -74,6 +72,10 @@ the id of every association the folder's romanasn-run.json already lists.""",
               "  romanasn report out/ --pool pool.ecsv --skymap skymap.asdf --against yesterday/ -o out.html",
     "new-pack": "examples:\n  romanasn new-pack my-survey -o .\n  pip install -e ./romanasn-my-survey",
 }
+
+
+#: Commands that plugin distributions add: asked for while not installed, they name the one to install.
+PLUGIN_COMMANDS = {"watch": "romanasn-watch"}
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -129,6 +131,10 @@ class _Parser(argparse.ArgumentParser):
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         if action.choices is not None and value not in action.choices:
+            if isinstance(action, argparse._SubParsersAction) and value in PLUGIN_COMMANDS:
+                dist = PLUGIN_COMMANDS[value]
+                raise argparse.ArgumentError(None, f"command {value!r} comes with the {dist} plugin, which is not"
+                                                   f" loaded (pip install {dist})")
             choices = [str(c) for c in action.choices]
             what = "command" if isinstance(action, argparse._SubParsersAction) else "value"
             where = "/".join(action.option_strings)
@@ -244,7 +250,7 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
         cmd = sub.add_parser(command.name, help=command.help, description=command.help)
         _common(cmd)
         command.configure(cmd)
-        cmd.set_defaults(run=lambda args, pm, _c=command: _c.run(args))
+        cmd.set_defaults(run=lambda args, pm, _c=command: _c.run(args, pm) if _c.plugin_manager else _c.run(args))
     for name, command_parser in sub.choices.items():
         if command_parser.epilog is None:
             command_parser.epilog = EXAMPLES.get(name)
@@ -594,12 +600,6 @@ _MODULE_COMMANDS = (
         " a pool file's rows in a database pool (one transaction). Both check"
         " the rows as generate does.",
         configure="configure_pool", run="run_pool"),
-    _ModuleCommand(
-        "watch", watch, "keep associations up to date as exposure files land",
-        "Watch LANDING_DIR for new and changed ASDF files, commit their headers to a database pool,"
-        " update the associations of the programs that changed in DIR and print one JSON line per"
-        " association added, changed or removed. Stops cleanly on Ctrl-C or SIGTERM; a restart resumes"
-        " where it stopped."),
     _ModuleCommand(
         "explain", explain, "say why one exposure is, or is not, in each association",
         "For one exposure of the pool, each rule's verdict: not selected (by which condition), vetoed"

@@ -260,13 +260,16 @@ class Command:
     """A subcommand a pack adds to ``romanasn``.
 
     ``configure(parser)`` adds its arguments to an ``argparse`` parser;
-    ``run(args)`` does the work and returns the exit status.
+    ``run(args)`` does the work and returns the exit status. With
+    ``plugin_manager``, ``run(args, pm)`` also gets the run's plugin manager
+    (the packs loaded, ``-p no:NAME`` applied), to run rules as ``generate`` does.
     """
 
     name: str = field(validator=validators.matches_re(r"^[a-z][a-z0-9-]*$"))
     help: str
     configure: Callable[[Any], None]
-    run: Callable[[Any], int]
+    run: Callable[..., int]
+    plugin_manager: bool = False
 
 
 def _vertices(value: Iterable) -> tuple[tuple[float, float], ...]:

@@ -178,7 +178,7 @@ def test_polling_finds_files_too_and_a_bad_file_waits_for_its_next_change(made, 
 
 
 def test_a_torn_last_line_is_taken_off_and_not_counted(tmp_path):
-    from romanasn.watch import _already_written
+    from romanasn_watch.watch import _already_written
 
     events = tmp_path / "ev"
     events.write_text('{"seq":1,"run":"a"}\n{"seq":2,"run":"b"}\n{"seq":3,"run":"b"}\n{"seq":4,"ru')

@@ -30,9 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import stat
-import sys
 import threading
 import time
 from pathlib import Path
@@ -50,7 +48,7 @@ from romanasn.plugins.types import PoolColumn, RunConfig
 
 log = logging.getLogger("romanasn.watch")
 
-__all__ = ["Watch", "configure", "run"]
+__all__ = ["Watch"]
 
 _META = sa.MetaData()
 LANDED = sa.Table(
@@ -339,49 +337,3 @@ def _already_written(stream: TextIO, first: int, run_id: str) -> int:
             file.truncate(start + len(data))
     last = json.loads(data.splitlines()[-1]) if data.strip() else {}
     return max(0, last["seq"] - first + 1) if last.get("run") == run_id else 0
-
-
-# -- command line -------------------------------------------------------------------------------------
-
-
-def configure(parser: Any) -> None:
-    """Add watch's arguments to ``parser``."""
-    parser.add_argument("landing", metavar="LANDING_DIR", help="the folder exposure files land in (searched recursively)")
-    parser.add_argument("--pool-db", required=True, metavar="DB",
-                        help="the database pool: an SQLite file, sqlite:///FILE or postgresql://...")
-    parser.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="the folder of association files")
-    parser.add_argument("--events", metavar="FILE",
-                        help="append the events (one JSON line per association added, changed or removed) to FILE"
-                             " instead of printing them")
-    parser.add_argument("--format", choices=sorted(output.asnfile.EXTENSIONS), default="json",
-                        help="association file format (default: json)")
-    parser.add_argument("--data-release-id", default="p", help="data release id in product names (default: p)")
-    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="read headers in N processes")
-    parser.add_argument("--settle", type=float, default=0.25, metavar="SECONDS",
-                        help="start a batch once no file has landed for SECONDS (default: 0.25)")
-    parser.add_argument("--poll", type=float, default=None, metavar="SECONDS",
-                        help="poll the landing folder every SECONDS instead of using inotify")
-
-
-def run(args: Any, pm: Any) -> int:
-    """``romanasn watch``: watch until SIGINT or SIGTERM."""
-    pm.check()
-    stop = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stop.set())
-    config = RunConfig(data_release_id=args.data_release_id, pool_name=Path(args.pool_db).stem)  # as generate names it
-    events = open(args.events, "a", encoding="utf-8") if args.events else sys.stdout
-    try:
-        watch = Watch(args.landing, args.pool_db, args.output_dir, plugin_manager=pm, config=config, events=events,
-                      format=args.format, columns=[found.item for found in pm.pool_columns()], jobs=args.jobs,
-                      settle=args.settle)
-        log.info("watching %s (pool %s, associations in %s)", watch.landing, watch.db.label, watch.out)
-        try:
-            watch.run(stop, poll=args.poll)
-        except KeyboardInterrupt:
-            pass
-    finally:
-        if events is not sys.stdout:
-            events.close()
-    log.info("stopped")
-    return 0
