@@ -15,7 +15,8 @@
    and folder): the watch's rate (files read, committed and their associations
    written and announced, per second) against ``make-pool``'s rate on the
    same files into a database in the same run (the floor). Target: at least
-   the make-pool rate.
+   the make-pool rate. burst-made: the same into a folder a first file made
+   (as for a watch that has run before: every turn an update, none a whole run).
 
 4. bulk (PostgreSQL only): 200,000 rows into an empty pool by COPY, against
    executemany batches (the floor) in the same run.
@@ -29,7 +30,7 @@ anew: give an empty one).
 (as the tests do: a temporary cluster, fsync off) and runs against it.
 
 Usage: python benchmarks/bench_incremental.py [--rows N] [--files N] [--dir DIR] [--db URL | --postgresql]
-       [--skip update,landing,burst,bulk]
+       [--skip update,landing,burst,burst-made,bulk]
 """
 
 from __future__ import annotations
@@ -260,6 +261,7 @@ class Watching:
                                         stderr=subprocess.PIPE, text=True)
         self.ready = threading.Event()
         self.read: list[tuple[float, int]] = []  # (when, files read in all) at each batch committed to the pool
+        self.said: list[str] = []  # what else it said
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self) -> None:
@@ -269,7 +271,14 @@ class Watching:
             found = re.search(r"(\d+) files read:", line)
             if found:
                 self.read.append((time.perf_counter(), int(found[1]) + (self.read[-1][1] if self.read else 0)))
+            elif not self.ready.is_set() or "files read" not in line:
+                self.said.append(line)
         self.ready.set()
+
+    def turns(self, started: float) -> str:
+        """When each batch (or turn of one) was committed, from ``started``, and its files."""
+        return ", ".join(f"{when - started:.1f} s +{done - before:,}" for (when, done), (_, before)
+                         in zip(self.read, [(0, 0)] + self.read))
 
     def pooled(self, files: int) -> float:
         """When the watch had committed ``files`` files' rows to the pool (perf_counter)."""
@@ -294,7 +303,7 @@ class Watching:
             if done(self.lines()):
                 return time.perf_counter() - started
             if self.process.poll() is not None:
-                raise SystemExit(f"romanasn watch stopped (status {self.process.returncode})")
+                raise SystemExit(f"romanasn watch stopped (status {self.process.returncode}):\n{''.join(self.said)}")
             time.sleep(0.02)
         raise SystemExit(f"nothing after {timeout} s")
 
@@ -336,7 +345,7 @@ def bench_landing(work: Path, target: str, out: Path, program: int) -> dict:
 # -- 3. burst -------------------------------------------------------------------------------------
 
 
-def bench_burst(work: Path, files: int, db: str | None) -> dict:
+def bench_burst(work: Path, files: int, db: str | None, into_made: bool = False) -> dict:
     from bench_make_pool import ensure_files, warm
 
     source = ensure_files(work / f"files_{files}", files, 2)
@@ -350,6 +359,10 @@ def bench_burst(work: Path, files: int, db: str | None) -> dict:
     watching = Watching(landing, target, out, work / "burst.events", "-j", "2")
     try:
         watching.caught_up()
+        if into_made:  # the folder made by a first file, as in a watch that has run before
+            os.link(source[0], landing / source[0].name)
+            watching.until(lambda events: events, 60)
+            source = source[1:]
         wanted = {path.name.replace("_cal.asdf", "") for path in source}
         started = time.perf_counter()
         for path in source:  # hard links: the files appear at once, the originals stay for the next run
@@ -357,16 +370,18 @@ def bench_burst(work: Path, files: int, db: str | None) -> dict:
         seconds = watching.until(lambda events: wanted <= {e["product"] for e in events}, 1800)
         linked = time.perf_counter() - started - seconds
         pooled = watching.pooled(files) - started
+        turns = watching.turns(started)
     finally:
         watching.stop()
-    rate, floor_rate, pool_rate = files / seconds, files / floor, files / pooled
-    log(f"burst: {files:,} files landing at once: every row in the pool in {pooled:.1f} s ({pool_rate:,.0f} files/s),"
+    rate, floor_rate, pool_rate = len(source) / seconds, files / floor, len(source) / pooled
+    log(f"burst{' into a made folder' if into_made else ''}: {files:,} files landing at once: every row in the pool in {pooled:.1f} s ({pool_rate:,.0f} files/s),"
         f" every Level 2 association and event in {seconds:.1f} s, {rate:,.0f} files/s; make-pool --pool-db -j 2"
         f" on the same files {floor:.1f} s, {floor_rate:,.0f} files/s (ratios {pool_rate / floor_rate:.2f} into"
         f" the pool, {rate / floor_rate:.2f} with the associations; target >= 1:"
         f" {'holds' if rate >= floor_rate else 'MISSED'})")
+    log(f"  the watch's batches committed (since the first link; the associations follow each): {turns}")
     return {"seconds": seconds, "rate": rate, "pool_seconds": pooled, "pool_rate": pool_rate,
-            "make_pool_rate": floor_rate, "linked": linked}
+            "make_pool_rate": floor_rate, "linked": linked, "turns": turns}
 
 
 # -- 4. bulk import (PostgreSQL) -----------------------------------------------------------------------
@@ -422,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="a PostgreSQL URL to use instead of SQLite files")
     parser.add_argument("--postgresql", action="store_true",
                         help="start a PostgreSQL server (Debian's postgresql, as the tests do) and use it")
-    parser.add_argument("--skip", default="", help="comma-separated parts to leave out: update, landing, burst, bulk")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated parts to leave out: update, landing, burst, burst-made, bulk")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -448,6 +464,8 @@ def run(args: argparse.Namespace, skip: set[str]) -> int:
             results["landing"] = bench_landing(args.dir, target, out, programs[0])
     if "burst" not in skip:
         results["burst"] = bench_burst(args.dir, args.files, args.db)
+    if "burst-made" not in skip:
+        results["burst-made"] = bench_burst(args.dir, args.files, args.db, into_made=True)
     if "bulk" not in skip and args.db:
         results["bulk"] = bench_bulk(args.dir, args.db, min(args.rows, 200_000))
     print(json.dumps(results, indent=1))
