@@ -14,10 +14,13 @@ listening on 127.0.0.1 at a free port, once per session; ``postgresql_url``
 gives each test a database of its own and ``pool_db`` is an SQLite file,
 then a PostgreSQL database. When no server can be started the tests that
 need one are skipped, and the summary says so in one line.
+
+``full_disk`` makes file making fail as a full disk does (``tests/data/full_disk``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import shutil
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from romanasn import folder
 from romanasn.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +36,8 @@ EXAMPLE_POOL = ROOT / "examples" / "pool.ecsv"
 EXAMPLE_SKYMAP = ROOT / "examples" / "skymap.asdf"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+FULL_DISK = ROOT / "tests" / "data" / "full_disk"
 
 _browser_skipped: dict[str, str] = {}  # browser -> why its tests could not run
 FIREFOX_CHECK = ROOT / "tests" / "firefox"
@@ -183,3 +189,20 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"{browser} tests: could not run: {reason}")
     for reason in _NOT_RUN:
         terminalreporter.write_line(f"PostgreSQL tests did not run: {reason}")
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Call with ``(calls, part="")``: from then on, file making fails with ENOSPC from the
+    ``calls``-th file whose path holds ``part``, in this process and in each process writing files
+    (counted in each)."""
+    spec = importlib.util.spec_from_file_location("full_disk", FULL_DISK / "sitecustomize.py")
+    faults = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(faults)
+
+    def fill(calls: int, part: str = "") -> None:
+        monkeypatch.setenv("ROMANASN_TEST_FULL_DISK", f"{calls} {part}")
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(FULL_DISK), os.environ.get("PYTHONPATH")])))
+        monkeypatch.setattr(folder, "_write_file", faults.failing(folder._write_file, calls, part))
+
+    return fill

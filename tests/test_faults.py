@@ -221,51 +221,35 @@ def test_an_output_path_that_is_a_file(packs, pool_file, tmp_path, capsys):
     assert target.read_text() == "a file"
 
 
-def _disk_full_after(monkeypatch, calls, when=lambda path: True):
-    """Make the writer's file making fail with ENOSPC from its ``calls``-th call on a path ``when``
-    accepts (the process writing files is forked after the patch, so it inherits it)."""
-    real = folder._write_file
-    seen = []
-
-    def write(path, data):
-        if when(Path(path)):
-            seen.append(path)
-            if len(seen) >= calls:
-                raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real(path, data)
-
-    monkeypatch.setattr(folder, "_write_file", write)
-
-
-def test_a_full_disk_leaves_an_existing_folder_as_it_was(packs, pool_file, out, capsys, monkeypatch):
+def test_a_full_disk_leaves_an_existing_folder_as_it_was(packs, pool_file, out, capsys, full_disk):
     packs("ok")
-    _disk_full_after(monkeypatch, 3)
+    full_disk(3)
     _failed(capsys, ["generate", str(pool_file), "-o", str(out)], "No space left on device")
     assert _snapshot(out) == {"keep.txt": b"mine"}
 
 
-def test_a_full_disk_removes_a_folder_the_run_made(packs, pool_file, tmp_path, capsys, monkeypatch):
+def test_a_full_disk_removes_a_folder_the_run_made(packs, pool_file, tmp_path, capsys, full_disk):
     packs("ok")
-    _disk_full_after(monkeypatch, 2)
+    full_disk(2)
     _failed(capsys, ["generate", str(pool_file), "-o", str(tmp_path / "new")], "No space left on device")
     assert not (tmp_path / "new").exists()
 
 
-def test_a_full_disk_keeps_the_previous_run_when_overwriting(packs, pool_file, out, capsys, monkeypatch):
+def test_a_full_disk_keeps_the_previous_run_when_overwriting(packs, pool_file, out, capsys, full_disk):
     packs("ok")
     assert main(["generate", str(pool_file), "-o", str(out), "-q"]) == 0
     before = _snapshot(out)
-    _disk_full_after(monkeypatch, 2)
+    full_disk(2)
     _failed(capsys, ["generate", str(pool_file), "-o", str(out), "--overwrite"], "No space left on device")
     assert _snapshot(out) == before
 
 
-def test_a_full_disk_while_writing_the_report_keeps_the_previous_run(packs, pool_file, out, capsys, monkeypatch):
+def test_a_full_disk_while_writing_the_report_keeps_the_previous_run(packs, pool_file, out, capsys, full_disk):
     packs("ok")
     assert main(["generate", str(pool_file), "-o", str(out), "-q"]) == 0
     (out / "romanasn-run.json").write_text('{"previous": true}\n')
     before = _snapshot(out)
-    _disk_full_after(monkeypatch, 1, when=lambda path: "romanasn-run" in path.name)
+    full_disk(1, "romanasn-run")
     _failed(capsys, ["generate", str(pool_file), "-o", str(out), "--overwrite"], "No space left on device")
     assert _snapshot(out) == before
 

@@ -1,6 +1,5 @@
 """Writing a run: flat, validated, all or nothing, with a run report."""
 
-import errno
 import json
 import types
 
@@ -49,24 +48,11 @@ def test_files_are_flat_validated_and_reported(pool, tmp_path):
     assert [r["name"] for r in report["plugins"]] == ["romanasn", "pack"]
 
 
-def _disk_full_after(monkeypatch, calls):
-    """Make the writing of the ``calls``-th file fail as a full disk does."""
-    real, seen = folder_module._write_file, []
-
-    def write(path, data):
-        seen.append(path)
-        if len(seen) >= calls:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real(path, data)
-
-    monkeypatch.setattr(folder_module, "_write_file", write)
-
-
-def test_a_failure_while_writing_leaves_the_folder_as_it_was(pool, tmp_path, monkeypatch):
+def test_a_failure_while_writing_leaves_the_folder_as_it_was(pool, tmp_path, full_disk):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    _disk_full_after(monkeypatch, 3)
+    full_disk(3)
     with pytest.raises(AsnError, match="No space left"):
         _write(pool, out, _pack())
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
@@ -83,8 +69,8 @@ def test_an_invalid_association_stops_the_run_and_leaves_the_folder_as_it_was(po
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_a_new_folder_is_removed_when_the_run_fails(pool, tmp_path, monkeypatch):
-    _disk_full_after(monkeypatch, 2)
+def test_a_new_folder_is_removed_when_the_run_fails(pool, tmp_path, full_disk):
+    full_disk(2)
     with pytest.raises(AsnError, match="No space left"):
         _write(pool, tmp_path / "new", _pack())
     assert not (tmp_path / "new").exists()

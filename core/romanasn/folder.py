@@ -27,6 +27,8 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -80,16 +82,19 @@ _PIPE_SIZE = 1 << 20  # the pipe to the child holds a whole batch, when the syst
 
 
 class _Files:
-    """Writes files in a child process, so that the file system's work runs beside the main one's.
+    """Writes files in a process of its own, so that the file system's work runs beside the main one's.
 
     Each file's name goes to the journal before the file is made. The main
-    process sends batches of files through a pipe; the child reports the
-    first error through another pipe and stops. Without ``os.fork`` the
-    files are written in this process.
+    process sends batches of files through a pipe; the writer reports the
+    first error through another pipe and stops. The writer is a new
+    interpreter running :func:`_files_child` (a fork would hold as its own
+    every page of the main process's memory changed while it runs), in a
+    session of its own: Ctrl-C is the main process's to handle, and it
+    ends the writer when it gives up.
 
     A batch is ``"COUNT NAMES_SIZE BODY_SIZE\\n"``, then the names (UTF-8, one a
     line: no name holds a line break), a byte per file (1: staged), each file's
-    size (8-byte integers), and the files' data back to back. The child takes
+    size (8-byte integers), and the files' data back to back. The writer takes
     the data as views of the batch it read: no copy of a file's bytes is made
     in either process besides the one into the pipe and the one out of it.
     """
@@ -97,7 +102,7 @@ class _Files:
     def __init__(self, out: Path, staging: Path, journal: Any) -> None:
         self.out, self.staging, self.journal = out, staging, journal
         self._clear()
-        self.pid = 0
+        self.process: subprocess.Popen | None = None
         self.pipe = -1
         self.errors = -1
 
@@ -109,47 +114,28 @@ class _Files:
 
     def start(self) -> None:
         self.journal.flush()
-        if not hasattr(os, "fork"):
-            return
         data_r, data_w = os.pipe()
         error_r, error_w = os.pipe()
         with contextlib.suppress(OSError, AttributeError):  # a larger pipe lets this process run ahead
             fcntl.fcntl(data_w, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-        pid = os.fork()
-        if pid == 0:  # the child: write files until the pipe closes
-            status = 0
-            try:
-                for number in SIGNALS:  # the parent decides; it kills this process when it gives up
-                    signal.signal(number, signal.SIG_IGN)
-                os.close(data_w)
-                os.close(error_r)
-                _files_child(data_r, error_w, self.out, self.staging, self.journal.fileno())
-            except BaseException:
-                status = 1
-            finally:
-                os._exit(status)
-        os.close(data_r)
-        os.close(error_w)
-        self.pid, self.pipe, self.errors = pid, data_w, error_r
+        fds = (data_r, error_w, self.journal.fileno())
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, _HOME, *map(str, fds), str(self.out), str(self.staging)],
+                pass_fds=fds, stdin=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            os.close(data_r)
+            os.close(error_w)
+        self.pipe, self.errors = data_w, error_r
 
     def put(self, names: list[str], data: list[bytes | memoryview], staged: list[bool]) -> None:
         """Write the files ``names`` holding ``data`` (each in the staging folder when ``staged``)."""
-        if not self.pid:
-            for name, content, in_staging in zip(names, data, staged):
-                self._write_here(name, content, in_staging)
-            return
         self.names += names
         self.data += data
         self.staged += staged
         self.buffered += sum(map(len, data))
         if self.buffered >= _BATCH:
             self._send()
-
-    def _write_here(self, name: str, data: bytes, staged: bool) -> None:
-        if not staged:
-            self.journal.write(f"+{name}\n")
-            self.journal.flush()
-        _write_file((self.staging if staged else self.out) / name, data)
 
     def _send(self) -> None:
         names = "\n".join(self.names).encode("utf-8")
@@ -166,18 +152,15 @@ class _Files:
 
     def finish(self) -> None:
         """Wait until every file is written; raise the first error."""
-        if not self.pid:
-            return
         if self.names:
             self._send()
         self._wait()
 
     def stop(self) -> None:
         """Stop writing (what is written stays until the journal is rolled back)."""
-        if not self.pid:
+        if self.process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        self.process.kill()
         self._clear()
         with contextlib.suppress(BaseException):
             self._wait()
@@ -187,10 +170,10 @@ class _Files:
             with contextlib.suppress(OSError):
                 os.close(self.pipe)
             self.pipe = -1
-        pid, self.pid = self.pid, 0
-        if not pid:
+        process, self.process = self.process, None
+        if process is None:
             return
-        _, status = os.waitpid(pid, 0)
+        status = process.wait()
         with os.fdopen(self.errors, "rb") as stream:
             message = stream.read().decode("utf-8", "replace")
         self.errors = -1
@@ -201,11 +184,16 @@ class _Files:
             raise AsnError(f"{self.out}: the process writing files failed (status {status})")
 
 
-def _files_child(data: int, errors: int, out: Path, staging: Path, journal: int) -> None:
-    """The child of :class:`_Files`: make the files of each batch sent, the batch's new names
-    noted in the journal first."""
-    folders = (f"{out}/", f"{staging}/")
-    with os.fdopen(data, "rb", buffering=1 << 16) as stream:
+_HOME = str(Path(__file__).resolve().parents[1])  # where this romanasn is imported from: the writer's too
+_CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); "
+          "from romanasn.folder import _files_child; _files_child(*sys.argv[2:])")
+
+
+def _files_child(data: str, errors: str, journal: str, out: str, staging: str) -> None:
+    """The writer of :class:`_Files` (file descriptors and folders as its command line gives
+    them): make the files of each batch sent, the batch's new names noted in the journal first."""
+    folders, journal = (f"{out}/", f"{staging}/"), int(journal)
+    with os.fdopen(int(data), "rb", buffering=1 << 16) as stream:
         try:
             while header := stream.readline():
                 count, names_size, body_size = map(int, header.split())
@@ -224,8 +212,10 @@ def _files_child(data: int, errors: int, out: Path, staging: Path, journal: int)
                     at += size
         except OSError as exc:
             message = f"{exc.errno or 0}\t{exc.filename or ''}\t{exc.strerror or exc}"
-            os.write(errors, message.encode("utf-8", "replace"))
-            raise
+            os.write(int(errors), message.encode("utf-8", "replace"))
+            sys.exit(1)
+        except EOFError:  # the main process is gone
+            sys.exit(1)
 
 
 def _read_exactly(stream: Any, size: int) -> bytes:
