@@ -346,9 +346,8 @@ def generate_to(
 @contextlib.contextmanager
 def _system_memory() -> Iterator[None]:
     """Arrow's buffers from the C library's allocator for the block: mimalloc, Arrow's default,
-    keeps what a run frees for its reuse (hundreds of megabytes at a million rows), pages the
-    process writing files, forked beside this one, then holds as well. What both allocators keep
-    freed is handed back first, before the fork."""
+    keeps what a run frees for its reuse (hundreds of megabytes at a million rows). What both
+    allocators keep freed is handed back first."""
     previous = pa.default_memory_pool()
     previous.release_unused()
     pa.set_memory_pool(pa.system_memory_pool())
