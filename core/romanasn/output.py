@@ -565,6 +565,7 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
     if failed:
         _drop_failed(folder, outcome, made, failed)
     names = outcome.files = _file_names(source.stems(), ext)
+    pa.default_memory_pool().release_unused()  # what making them freed
     if fresh:
         outcome.added = names  # the same strings
     outcome.written = _Paths(out, names, set(outcome.unchanged))
@@ -812,10 +813,11 @@ def _report_pieces(report: dict, format: str, made: Made, kept: Mapping[str, Ent
     for start in range(0, len(names), 50_000):
         texts = lane.json_texts(listed[start:start + 50_000])
         yield _joined(pc.binary_join_element_wise(",\n    ", texts, ""), start == 0)
+        pa.default_memory_pool().release_unused()  # the C library's heap keeps what a slice freed otherwise
     yield (b"\n  ]" if names else b"") + tail.encode("utf-8")
     yield (f',\n  "manifest": {{\n    "version": {MANIFEST_VERSION},\n    "format": {_string(format)},'
            '\n    "files": ').encode("utf-8")
-    table = made.table()
+    table = made.table().combine_chunks()  # taking rows from a column of many chunks joins them each time
     kept_rows = pa.array([f",\n      {_string(name)}: {json.dumps(entry.row())}" for name, entry in kept.items()],
                          pa.large_string())
     order = pc.sort_indices(pa.chunked_array([table["name"], pa.array(list(kept), pa.string())], pa.string()))
@@ -833,6 +835,7 @@ def _report_pieces(report: dict, format: str, made: Made, kept: Mapping[str, Ent
             places = np.argsort(np.concatenate((np.flatnonzero(ours), np.flatnonzero(~ours))), kind="stable")
             rows = pa.concat_arrays([rows, kept_rows.take(part[~ours] - table.num_rows)]).take(places)
         yield _joined(rows, start == 0)
+        pa.default_memory_pool().release_unused()
     yield b"\n    }\n  }\n}\n"
 
 
