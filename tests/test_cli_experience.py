@@ -12,7 +12,7 @@ import pytest
 DATA = Path(__file__).parent / "data"
 POOL = DATA / "pool_canonical.csv"
 ROMANASN = Path(sys.executable).with_name("romanasn")
-PACKS = "romanasn-wfi-imaging,romanasn-wfi-spectral,romanasn-wfi-calibration,romanasn-skycell"
+PACKS = "romanasn-wfi-imaging,romanasn-wfi-spectral,romanasn-wfi-calibration,romanasn-skycell,romanasn-newpack"
 
 
 def romanasn(*args, **env):

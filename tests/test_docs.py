@@ -14,7 +14,7 @@ import pytest
 
 import romanasn
 import romanasn.testing
-from romanasn import newpack
+import romanasn_newpack as newpack
 from romanasn.columns import canonical_columns
 from romanasn.plugins import hookspec
 

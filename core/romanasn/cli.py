@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from attrs import frozen
 
-from romanasn import (asnfile, columns, diff, engine, explain, fromlist, interrupt, makepool, newpack, output, pool,
+from romanasn import (asnfile, columns, diff, engine, explain, fromlist, interrupt, makepool, output, pool,
                       report, validate)
 from romanasn._version import __version__
 from romanasn.errors import RomanasnError, UsageError
@@ -70,12 +70,11 @@ the id of every association the folder's romanasn-run.json already lists.""",
     "diff": "examples:\n  romanasn diff old/ new/\n  romanasn diff old/ new/ --json --ignore target",
     "report": "examples:\n  romanasn report out/\n"
               "  romanasn report out/ --pool pool.ecsv --skymap skymap.asdf --against yesterday/ -o out.html",
-    "new-pack": "examples:\n  romanasn new-pack my-survey -o .\n  pip install -e ./romanasn-my-survey",
 }
 
 
 #: Commands that plugin distributions add: asked for while not installed, they name the one to install.
-PLUGIN_COMMANDS = {"watch": "romanasn-watch"}
+PLUGIN_COMMANDS = {"watch": "romanasn-watch", "new-pack": "romanasn-newpack"}
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -615,10 +614,6 @@ _MODULE_COMMANDS = (
         " run's summary, a table of the associations to filter and open, with --pool their footprints"
         " on the sky and explain's verdicts, with --against what changed since an older run.",
         with_pm=True),
-    _ModuleCommand(
-        "new-pack", newpack, "write the skeleton of a rule pack, ready to install and test",
-        "Write a rule pack's skeleton (pyproject with the entry point, a rule, a naming override,"
-        " tests) into DIR/romanasn-NAME."),
 )
 
 

@@ -378,8 +378,9 @@ class ApiDirective(Generated):
                 lines += _api_entry(name)
         lines += heading("Testing packs: ``romanasn.testing``", "-")
         lines += [".. automodule:: romanasn.testing", "   :members:", ""]
-        lines += heading("Pack skeletons: ``romanasn.newpack``", "-")
-        lines += [".. automodule:: romanasn.newpack", "   :members: pack_names, render, write_pack, PackNames", ""]
+        lines += heading("Pack skeletons: ``romanasn_newpack`` (the romanasn-newpack pack)", "-")
+        lines += [".. automodule:: romanasn_newpack.skeleton", "   :members: pack_names, render, write_pack, PackNames",
+                  ""]
         return lines
 
 
@@ -647,7 +648,7 @@ def _skeleton_plugin(steps: int | None) -> tuple[Any, str]:
     """
     import importlib.util
 
-    from romanasn import newpack
+    import romanasn_newpack as newpack
 
     key = "all" if steps is None else str(steps)
     if key in _SKELETONS:
@@ -746,7 +747,7 @@ def snapshot(kind: str, spec: str) -> tuple[str, str]:
     what it prints; ``newpack-file: PATH`` a file of the ``new-pack my-survey``
     skeleton; ``include: PATH`` a file under ``docs/``.
     """
-    from romanasn import newpack
+    import romanasn_newpack as newpack
 
     if kind == "output":
         command, _, options = spec.partition(" | ")
@@ -809,7 +810,7 @@ class NewpackTreeDirective(Generated):
     """The files ``romanasn new-pack my-survey`` writes."""
 
     def rst(self) -> list[str]:
-        from romanasn import newpack
+        import romanasn_newpack as newpack
 
         names = newpack.pack_names(NEWPACK_NAME)
         files = [f"{names.dist}/{path}" for path in newpack.render(NEWPACK_NAME)]
@@ -822,7 +823,7 @@ class NewpackFileDirective(Generated):
     required_arguments = 1
 
     def rst(self) -> list[str]:
-        from romanasn import newpack
+        import romanasn_newpack as newpack
 
         path = self.arguments[0]
         files = newpack.render(NEWPACK_NAME)

@@ -1,6 +1,6 @@
 """``romanasn new-pack NAME -o DIR``: the skeleton of a rule pack, ready to install.
 
-The skeleton is rendered from the templates in ``romanasn/templates/newpack``
+The skeleton is rendered from the templates in ``romanasn_newpack/templates``
 (shipped in the wheel): a ``pyproject.toml`` with the ``romanasn`` entry point,
 a rule, a naming override (``romanasn_file_stem``) and tests. It installs with
 pip and passes its own tests as written; the author's guide in the
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 import attrs
 from attrs import frozen
 
-from romanasn._version import __version__
-from romanasn.errors import RomanasnError, UsageError
+from romanasn import RomanasnError, UsageError
+from romanasn import __version__ as kernel_version
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
@@ -77,13 +77,13 @@ def pack_names(name: str) -> PackNames:
 
 def _requirement() -> str:
     """The kernel requirement a new pack declares: this kernel's major.minor release or newer."""
-    match = re.match(r"^(\d+)\.(\d+)", __version__)
+    match = re.match(r"^(\d+)\.(\d+)", kernel_version)
     return f"romanasn>={match[1]}.{match[2]}" if match else "romanasn"
 
 
 def templates() -> Traversable:
-    """The folder of skeleton templates inside the installed kernel."""
-    return resources.files("romanasn").joinpath("templates", "newpack")
+    """The folder of skeleton templates inside this installed package."""
+    return resources.files("romanasn_newpack").joinpath("templates")
 
 
 def _walk(folder: Traversable, parts: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Traversable]]:
@@ -115,7 +115,7 @@ def render(name: str) -> dict[str, str]:
         path = "/".join(names.package if part == _PACKAGE_DIR else part for part in parts)
         files[path] = _fill(entry.read_text("utf-8"), values, "/".join(parts))
     if not files:
-        raise RomanasnError(f"no pack templates found in {templates()}: the romanasn installation is incomplete")
+        raise RomanasnError(f"no pack templates found in {templates()}: the romanasn-newpack installation is incomplete")
     return dict(sorted(files.items()))
 
 
@@ -147,8 +147,14 @@ def _installed(dist: str) -> str | None:
         return None
 
 
+DESCRIPTION = ("Write a rule pack's skeleton (pyproject with the entry point, a rule, a naming override,"
+               " tests) into DIR/romanasn-NAME.")
+EXAMPLES = "examples:\n  romanasn new-pack my-survey -o .\n  pip install -e ./romanasn-my-survey"
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the arguments of ``romanasn new-pack`` to ``parser``."""
+    """Add the arguments, description and examples of ``romanasn new-pack`` to ``parser``."""
+    parser.description, parser.epilog = DESCRIPTION, EXAMPLES
     parser.add_argument("name", metavar="NAME",
                         help="the pack's name, e.g. my-survey (the distribution is romanasn-my-survey)")
     parser.add_argument("-o", "--output-dir", metavar="DIR", default=".",

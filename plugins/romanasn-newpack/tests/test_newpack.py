@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from romanasn import newpack
+import romanasn_newpack as newpack
 from romanasn.cli import main
 from romanasn.errors import RomanasnError, UsageError
 from romanasn.testing import build_wheel
 
-ROOT = Path(__file__).resolve().parents[1]
+PACK = Path(__file__).resolve().parents[1]
+ROOT = PACK.parents[1]
 GUIDE = ROOT / "docs" / "guide"
 FILES = [
     "README.md",
@@ -137,25 +138,29 @@ def test_the_skeleton_with_every_step_of_the_guide_passes_its_tests(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def kernel_wheel(tmp_path_factory):
-    """The kernel's wheel, built from this checkout."""
-    return build_wheel(ROOT, tmp_path_factory.mktemp("kernel-wheel"))
+def wheels(tmp_path_factory):
+    """The kernel's wheel and this pack's, built from this checkout."""
+    out = tmp_path_factory.mktemp("wheels")
+    return build_wheel(ROOT, out / "kernel"), build_wheel(PACK, out / "newpack")
 
 
 @pytest.mark.slow
-def test_the_kernel_wheel_ships_the_templates(kernel_wheel):
-    with zipfile.ZipFile(kernel_wheel) as wheel:
+def test_the_wheel_ships_the_templates(wheels):
+    with zipfile.ZipFile(wheels[1]) as wheel:
         names = set(wheel.namelist())
-    templates = {n for n in names if n.startswith("romanasn/templates/newpack/")}
-    assert {"romanasn/templates/newpack/pyproject.toml.tmpl",
-            "romanasn/templates/newpack/src/__package__/plugin.py.tmpl",
-            "romanasn/templates/newpack/tests/test_rules.py.tmpl"} <= templates
+    templates = {n for n in names if n.startswith("romanasn_newpack/templates/")}
+    assert {"romanasn_newpack/templates/pyproject.toml.tmpl",
+            "romanasn_newpack/templates/src/__package__/plugin.py.tmpl",
+            "romanasn_newpack/templates/tests/test_rules.py.tmpl"} <= templates
     assert len(templates) == len(FILES)
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        assert not [n for n in wheel.namelist() if "templates" in n], "the kernel's wheel ships no templates"
 
 
 @pytest.mark.slow
-def test_a_new_pack_installs_with_pip_and_passes_its_own_tests(kernel_wheel, tmp_path):
-    """A fresh venv gets the kernel's wheel; new-pack runs from it; pip installs the pack; its tests pass.
+def test_a_new_pack_installs_with_pip_and_passes_its_own_tests(wheels, tmp_path):
+    """A fresh venv gets the kernel's and this pack's wheels; new-pack runs from it; pip installs the pack;
+    its tests pass.
 
     The venv finds the kernel's dependencies (and pytest, hatchling) in this
     environment through a ``.pth`` line, but not this environment's
@@ -169,7 +174,7 @@ def test_a_new_pack_installs_with_pip_and_passes_its_own_tests(kernel_wheel, tmp
     here = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
     (Path(purelib) / "_romanasn_test_deps.pth").write_text("\n".join(here) + "\n")
     pip = [python, "-m", "pip", "install", "--quiet", "--no-index"]
-    run(pip + ["--no-deps", kernel_wheel], what="installing the kernel's wheel")
+    run(pip + ["--no-deps", *wheels], what="installing the kernel's and romanasn-newpack's wheels")
     found = run([python, "-c", "import romanasn; print(romanasn.__file__)"]).stdout.strip()
     assert Path(found).is_relative_to(venv), f"the venv imports romanasn from {found}"
 
