@@ -88,7 +88,7 @@ def _docs_packs():
 
 
 #: Shipped distributions that add commands and no rules: they have no pack page, their commands are on the CLI page.
-COMMANDS_ONLY = {"romanasn-watch"}
+COMMANDS_ONLY = {"romanasn-watch", "romanasn-newpack"}
 
 
 @pytest.mark.slow
