@@ -323,7 +323,7 @@ API_GROUPS: list[tuple[str, str, list[str]]] = [
      ["Association", "Product", "Member", "Provenance", "load_asn", "write_asn"]),
     ("Writing rules", "What a pack's hooks return (:doc:`authoring`, :doc:`hooks`).",
      ["hookimpl", "NAME", "Rule", "Group", "MemberSpec", "Companion", "Constraint", "isin",
-      "PoolColumn", "Option", "Command", "SkyOutline", "degraded_reasons"]),
+      "PoolColumn", "Option", "Command", "degraded_reasons"]),
     ("Names", "Pieces of Roman file and product names, for rules' ``product_name`` functions.",
      ["level3_name", "grouping_code", "visit_code", "pass_code", "daily_code", "program_id",
       "name_token", "member_filename", "strip_level", "focal_plane_name"]),
