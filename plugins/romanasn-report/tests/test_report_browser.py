@@ -16,7 +16,7 @@ import pytest
 from romanasn.cli import main
 from romanasn.diff import diff_dirs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 MEMBER = "r0000101001001001001_0001_wfi01_f158_cal.asdf"
 
 pytestmark = pytest.mark.slow
