@@ -67,6 +67,7 @@ def test_every_hook_is_documented_on_the_hooks_page(html):
     page = html["hooks"]
     missing = [name for name in hooks() if f'id="romanasn.plugins.hookspec.{name}"' not in page]
     assert not missing, f"hooks missing from the hooks page: {missing}"
+    assert 'id="romanasn_report.hookspec.romanasn_report_sky"' in page  # a hook a pack adds
 
 
 @pytest.mark.slow
@@ -77,19 +78,33 @@ def test_every_public_name_is_on_the_api_page(html):
     assert not missing, f"public names missing from the API page: {missing}"
 
 
+def _packs_module():
+    """``docs/_ext/romanasn_packs.py``: the packs shipped in ``plugins/``."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        import romanasn_packs
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    return romanasn_packs
+
+
 @pytest.mark.slow
 def test_every_command_is_on_the_cli_page(html):
+    """The kernel's commands and options, and those of every shipped pack (the report's among them)."""
     from romanasn.cli import build_parser
     from romanasn.plugins.manager import get_plugin_manager
 
-    parser = build_parser(get_plugin_manager(autoload=False))
+    shipped = [pack.dist for pack in _packs_module().importable_packs()]
+    assert "romanasn-report" in shipped
+    parser = build_parser(get_plugin_manager(allow=shipped))
     (subparsers,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
     page = html["cli"]
     missing = [name for name in subparsers.choices if f'id="romanasn-{name}"' not in page]
     assert not missing, f"commands missing from the CLI page: {missing}"
     options = {option for sub in subparsers.choices.values() for action in sub._actions
                for option in action.option_strings if option not in ("-h", "--help")}
-    assert {"--update", "--prune", "--engine", "--scheduler", "--orphans", "--skip-bad"} <= options
+    assert {"--update", "--prune", "--engine", "--scheduler", "--orphans", "--skip-bad", "--report", "--against",
+            "--skymap"} <= options
     missing = sorted(option for option in options if f'<span class="pre">{option}</span>' not in page)
     assert not missing, f"options missing from the CLI page: {missing}"
 
@@ -116,12 +131,8 @@ def test_each_shipped_pack_page_lists_its_rules_and_example_products(html):
 
 @pytest.mark.slow
 def test_every_rule_of_every_shipped_pack_is_on_its_page(html):
-    sys.path.insert(0, str(DOCS / "_ext"))
-    try:
-        import romanasn_packs
-    finally:
-        sys.path.remove(str(DOCS / "_ext"))
-    shipped = {pack.dist: pack for pack in romanasn_packs.importable_packs()}
+    romanasn_packs = _packs_module()
+    shipped = {pack.dist: pack for pack in romanasn_packs.importable_packs() if hasattr(pack.module, "romanasn_rules")}
     assert {"romanasn-wfi-imaging", "romanasn-wfi-spectral", "romanasn-wfi-calibration",
             "romanasn-skycell"} <= set(shipped)
     for dist, pack in shipped.items():

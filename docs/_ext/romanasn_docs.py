@@ -534,8 +534,9 @@ class PackDirective(Generated):
                   f"``{pack.dist} = \"{pack.entry_point}\"`` in the group ``romanasn``. Install it with", ""]
         lines += literal_block(f"pip install -e plugins/{pack.folder.name}", "shell")
         hooks = pm.hooks_of(pack.dist)
+        specs = packs.manager().hook  # every shipped pack's: with the hooks packs add (romanasn_addhooks)
         lines += ["Hooks it implements: " + ", ".join(
-            f":py:func:`~romanasn.plugins.hookspec.{h}`" for h in hooks) + ".", ""]
+            f":py:func:`~{getattr(specs, h).spec.namespace.__name__}.{h}`" for h in hooks) + ".", ""]
         lines += [".. rubric:: Rules", ""]
         for entry in pm.rules():
             rule = entry.rule
