@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-    from romanasn.output import Outcome
-    from romanasn.plugins.manager import PluginManager
     from romanasn.plugins.types import (
         Command,
         Constraint,
@@ -212,7 +210,8 @@ def romanasn_pool_columns() -> Sequence[PoolColumn]:
 
 
 @_hookspec
-def romanasn_run_files(folder: Path | None, config: RunConfig, format: str, engine: str) -> Callable[[str, bytes], None] | None:
+def romanasn_run_files(folder: Path | None, config: RunConfig, format: str,
+                       engine: str) -> Callable[[str, bytes], None] | None:
     """Follow the association files of a ``generate`` run as it writes them.
 
     :param folder: the output folder (it may not exist yet), or None for a
@@ -240,8 +239,8 @@ def romanasn_run_files(folder: Path | None, config: RunConfig, format: str, engi
 
 
 @_hookspec
-def romanasn_run_written(folder: Path, outcome: Outcome, pool: Any, config: RunConfig, inputs: Sequence[str],
-                         follower: Any, pluginmanager: PluginManager) -> None:
+def romanasn_run_written(folder: Path, outcome: Any, pool: Any, config: RunConfig, inputs: Sequence[str],
+                         follower: Any, pluginmanager: Any) -> None:
     """Act on a run that has written its folder: notify a scheduler, index the files, write a web page of the run.
 
     :param folder: the output folder, committed (its ``romanasn-run.json`` written).
@@ -269,10 +268,11 @@ def romanasn_run_written(folder: Path, outcome: Outcome, pool: Any, config: RunC
 
 
 @_hookspec(historic=True)
-def romanasn_addhooks(pluginmanager: PluginManager) -> None:
+def romanasn_addhooks(pluginmanager: Any) -> None:
     """Add hook specifications of one's own: extension points for other packs.
 
-    :param pluginmanager: the plugin manager; call
+    :param pluginmanager: the plugin manager
+        (:class:`~romanasn.plugins.manager.PluginManager`); call
         ``pluginmanager.add_hookspecs(module)`` with the module holding the
         specifications (functions named ``romanasn_*`` marked with
         ``pluggy.HookspecMarker("romanasn")``), and call them with
@@ -306,7 +306,7 @@ def romanasn_generate_options() -> Sequence[Option]:
 
 
 @_hookspec
-def romanasn_commands(pluginmanager: PluginManager) -> Sequence[Command]:
+def romanasn_commands(pluginmanager: Any) -> Sequence[Command]:
     """Add subcommands to ``romanasn``.
 
     :param pluginmanager: the plugin manager, for a command that calls hooks

@@ -192,8 +192,9 @@ def test_keyboard_and_a_narrow_window(chromium, report_page, shots):
 @pytest.fixture(scope="module")
 def chunked_page(example_run, tmp_path_factory):
     """The example run's report cut in small data files, as a large run's is."""
-    from romanasn import report
     from romanasn.plugins.manager import get_plugin_manager
+
+    from romanasn_report import report
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(report, "ROWS_CHUNK", 400)

@@ -339,8 +339,9 @@ def run_page(collected: Collector, outcome: Any, pool: Any, config: RunConfig, i
     ``romanasn report --pool``."""
     folder = collected.folder
     collected = complete(collected, outcome.files)  # then the run's report is this run's alone, too
+    run_report = output.run_report(outcome.result, pm, config, inputs) if collected else None
     return write_report(folder, plugin_manager=pm, pool=pool, options=config.options, collected=collected,
-                        explain=False, run_report=output.run_report(outcome.result, pm, config, inputs) if collected else None)
+                        explain=False, run_report=run_report)
 
 
 def complete(collected: Collector, files: Sequence[str] = ()) -> Collector | None:
