@@ -24,7 +24,7 @@ run: setup
 	@echo "associations written to $(OUT)/ (run report: $(OUT)/romanasn-run.json)"
 
 # puppeteer-core, which drives Debian's Firefox in the report's browser test (skipped, and said so, without npm)
-FIREFOX_CHECK := tests/firefox
+FIREFOX_CHECK := plugins/romanasn-report/tests/firefox
 $(FIREFOX_CHECK)/node_modules/.installed: $(FIREFOX_CHECK)/package-lock.json
 	@if command -v npm >/dev/null; then npm ci --prefix $(FIREFOX_CHECK) --no-audit --no-fund --silent && touch $@ \
 		|| echo "npm ci failed: the Firefox test of the report will be skipped"; \
@@ -52,7 +52,7 @@ bench: setup  # BENCH_SKIP_ROMANCAL=1 leaves romancal 1.0.3 out; BENCH_SIZES=100
 
 # The documentation: the gallery's pictures, then every page, warnings as errors.
 docs: setup
-	ROMANASN_GALLERY=docs/_static/gallery $(BIN)/python -m pytest -q tests/test_report_browser.py
+	ROMANASN_GALLERY=docs/_static/gallery $(BIN)/python -m pytest -q plugins/romanasn-report/tests/test_report_browser.py
 	$(BIN)/python docs/gallery.py
 	$(BIN)/sphinx-build -E -W --keep-going -b html docs docs/_build/html
 	@echo "documentation written to docs/_build/html/index.html"

@@ -24,11 +24,11 @@ owners, on the associations ``romanasn generate`` makes of ``--pool``:
 - **JSON of association files**: ``romanasn.encoder.encode_json`` (indent 4,
   the bytes of ``json.dumps``) against ``json.dumps(indent=4)`` and orjson
   (which indents by 2 only: not the same bytes).
-- **The report's sky view**: ``romanasn.report.Projection`` (azimuthal
+- **The report's sky view**: ``romanasn_report.sky.Projection`` (azimuthal
   equidistant, about the vertices' centre) against astropy.modeling's
   ``RotateCelestial2Native | Sky2Pix_ZenithalEquidistant`` on every vertex of
   the Level 3 associations' member polygons, and the footprint hulls of each
-  association, ``romanasn.report.hulls`` against scipy's ``ConvexHull`` (Qhull).
+  association, ``romanasn_report.sky.hulls`` against scipy's ``ConvexHull`` (Qhull).
 
 The contenders take turns in each round; each one's best round counts, and
 ratios are to the kernel's piece in the same run. The load average is printed
@@ -283,7 +283,7 @@ def footprints(found: list[dict], pool: Path) -> tuple[np.ndarray, np.ndarray]:
     and where each one's start."""
     from romanasn.naming import strip_level
     from romanasn.pool import read_pool
-    from romanasn.report import parse_s_regions
+    from romanasn_report.sky import parse_s_regions
 
     table = read_pool(pool)
     vertices, counts = parse_s_regions(pa.array([str(s) for s in table["s_region"]], pa.string()))
@@ -308,7 +308,7 @@ def _area(polygon: np.ndarray) -> float:
 def projection(points: np.ndarray, count: int) -> list[str]:
     from astropy.modeling import models
 
-    from romanasn.report import Projection, _radec, _unit
+    from romanasn_report.sky import Projection, _radec, _unit
 
     project = Projection(_unit(points).sum(axis=0))
     model = models.RotateCelestial2Native(*_radec(project.centre), 180) | models.Sky2Pix_ZenithalEquidistant()
@@ -324,7 +324,7 @@ def projection(points: np.ndarray, count: int) -> list[str]:
 def hull_sky(found: list[dict], pool: Path, count: int) -> list[str]:
     from scipy.spatial import ConvexHull
 
-    from romanasn.report import hulls
+    from romanasn_report.sky import hulls
 
     points, starts = footprints(found, pool)
     spans = list(zip(starts[:-1].tolist(), starts[1:].tolist()))

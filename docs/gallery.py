@@ -9,7 +9,7 @@ Usage: python docs/gallery.py [--out DIR]
    drawn by ``romanasn plot`` of the romanasn-skycell pack (skipped, with a
    note, while that command is not installed).
 3. ``report-*.png``: ``romanasn report`` of the example run in headless
-   Chromium, taken by ``tests/test_report_browser.py`` when
+   Chromium, taken by ``plugins/romanasn-report/tests/test_report_browser.py`` when
    ``ROMANASN_GALLERY`` names this folder (``make docs`` runs those tests so
    first); without Chromium they are left as they are, with a note.
 4. ``benchmark-scaling.png``: time against pool size, romanasn and romancal
@@ -186,8 +186,8 @@ def report_screenshots(out: Path) -> list[dict[str, Any]]:
     for file, title, about in REPORT_SHOTS:
         entry = {"file": file, "title": title, "about": about}
         if (out / file).exists():
-            entries.append({**entry, "drawn": True, "caption": f"tests/test_report_browser.py, in headless "
-                                                                 f"Chromium: {title}."})
+            entries.append({**entry, "drawn": True, "caption": f"plugins/romanasn-report/tests/test_report_browser.py,"
+                                                                 f" in headless Chromium: {title}."})
         else:
             entries.append({**entry, "drawn": False, "note": "not taken: run make docs where Chromium is installed "
                                                              "(apt-get install chromium)."})

@@ -113,10 +113,11 @@ def test_usage_errors_are_exit_2(fake_ok, pool_file, capsys):
     assert main(["no-such-command"]) == 2
 
 
-def test_a_command_of_a_plugin_not_loaded_says_what_to_install(fake_ok, capsys):
-    assert main(["watch", "/data/landing", "--pool-db", "pool.sqlite", "-o", "asn"]) == 2
+@pytest.mark.parametrize("command, pack", [("watch", "romanasn-watch"), ("new-pack", "romanasn-newpack")])
+def test_a_command_of_a_pack_not_loaded_says_what_to_install(fake_ok, capsys, command, pack):
+    assert main([command, "somewhere"]) == 2
     err = capsys.readouterr().err
-    assert "command 'watch' comes with the romanasn-watch plugin" in err and "pip install romanasn-watch" in err
+    assert f"unknown command {command!r}: it comes with the pack {pack}, which is not loaded (pip install {pack};" in err
 
 
 def test_unknown_rule_is_exit_1(fake_ok, pool_file, capsys):
@@ -194,3 +195,52 @@ def test_version(capsys):
         main(["--version"])
     assert caught.value.code == 0
     assert capsys.readouterr().out.startswith("romanasn ")
+
+
+# -- a run's folder, followed and told of (romanasn_run_files, romanasn_run_written) ---------------------------
+
+
+@pytest.fixture
+def notify(monkeypatch):
+    """The fake packs of tests/data/dists/ok and notify are active."""
+    monkeypatch.syspath_prepend(str(DISTS / "ok"))
+    monkeypatch.syspath_prepend(str(DISTS / "notify"))
+    monkeypatch.setenv("ROMANASN_PLUGINS", "romanasn-fake-ok,romanasn-fake-notify")
+
+
+def test_a_pack_follows_the_files_of_a_run_and_is_told_when_it_is_written(notify, pool_file, tmp_path):
+    out, notice = tmp_path / "out", tmp_path / "notice.json"
+    assert main(["generate", str(pool_file), "-o", str(out), "-q", "--notify", str(notice)]) == 0
+    told = json.loads(notice.read_text())
+    files = sorted(p.name for p in out.glob("*_asn.json"))
+    assert told["folder"] == str(out) and sorted(told["files"]) == files and told["pool_rows"] == 6
+    assert sorted(told["followed"]) == [[name, (out / name).stat().st_size] for name in files]
+    notice.unlink()
+    assert main(["generate", str(pool_file), "-o", str(out), "-q", "--notify", str(notice)]) == 1  # files exist
+    assert not notice.exists() and json.loads(notice.with_suffix(".discarded").read_text()) == []
+    assert main(["generate", str(pool_file), "-o", str(out), "-q", "--overwrite"]) == 0  # not asked: not told
+    assert not notice.exists()
+
+
+def test_a_pack_refuses_a_run_its_option_cannot_go_with(notify, pool_file, tmp_path, capsys):
+    notice = tmp_path / "notice.json"
+    assert main(["generate", str(pool_file), "--dry-run", "--notify", str(notice)]) == 2
+    assert capsys.readouterr().err == "romanasn: error: --notify needs a run that writes its associations\n"
+    assert main(["explain", str(pool_file), "x_uncal.asdf", "--notify", str(notice)]) == 2  # generate's alone
+    assert "unknown option --notify" in capsys.readouterr().err and not notice.exists()
+
+
+def test_the_report_pack_not_loaded_its_command_and_option_name_it(fake_ok, pool_file, tmp_path, capsys):
+    """Without romanasn-report (here not loaded; the same when not installed) the kernel runs as
+    ever, and ``report`` and ``generate --report`` say which pack to install."""
+    out = tmp_path / "out"
+    assert main(["generate", str(pool_file), "-o", str(out), "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [*(f"r0000101001001001001_{e:04d}_wfi{d:02d}_f158_asn.json"
+                                                       for e in (1, 2) for d in (1, 2)), "romanasn-run.json"]
+    hint = ("it comes with the pack romanasn-report, which is not loaded (pip install romanasn-report;"
+            " in a clone of romanasn, pip install plugins/romanasn-report)")
+    assert main(["report", str(out)]) == 2
+    assert f"unknown command 'report': {hint}" in capsys.readouterr().err
+    assert main(["generate", str(pool_file), "-o", str(tmp_path / "other"), "--report"]) == 2
+    assert f"unknown option --report: {hint}" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists() and not (out / "report.html").exists()

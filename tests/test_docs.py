@@ -67,6 +67,7 @@ def test_every_hook_is_documented_on_the_hooks_page(html):
     page = html["hooks"]
     missing = [name for name in hooks() if f'id="romanasn.plugins.hookspec.{name}"' not in page]
     assert not missing, f"hooks missing from the hooks page: {missing}"
+    assert 'id="romanasn_report.hookspec.romanasn_report_sky"' in page  # a hook a pack adds
 
 
 @pytest.mark.slow
@@ -87,14 +88,13 @@ def _docs_packs():
     return romanasn_packs
 
 
-#: Shipped distributions that add commands and no rules: they have no pack page, their commands are on the CLI page.
-COMMANDS_ONLY = {"romanasn-watch", "romanasn-newpack"}
-
-
 @pytest.mark.slow
 def test_every_command_is_on_the_cli_page(html):
+    """The kernel's commands and options, and those of every shipped pack (the report's among them)."""
     from romanasn.cli import build_parser
 
+    shipped = [pack.dist for pack in _docs_packs().importable_packs()]
+    assert {"romanasn-report", "romanasn-watch", "romanasn-newpack"} <= set(shipped)
     parser = build_parser(_docs_packs().manager())  # the kernel's commands and the shipped packs'
     (subparsers,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
     page = html["cli"]
@@ -102,7 +102,8 @@ def test_every_command_is_on_the_cli_page(html):
     assert not missing, f"commands missing from the CLI page: {missing}"
     options = {option for sub in subparsers.choices.values() for action in sub._actions
                for option in action.option_strings if option not in ("-h", "--help")}
-    assert {"--update", "--prune", "--engine", "--scheduler", "--orphans", "--skip-bad", "--settle"} <= options
+    assert {"--update", "--prune", "--engine", "--scheduler", "--orphans", "--skip-bad", "--settle", "--report",
+            "--against", "--skymap"} <= options
     missing = sorted(option for option in options if f'<span class="pre">{option}</span>' not in page)
     assert not missing, f"options missing from the CLI page: {missing}"
 
@@ -130,13 +131,11 @@ def test_each_shipped_pack_page_lists_its_rules_and_example_products(html):
 @pytest.mark.slow
 def test_every_rule_of_every_shipped_pack_is_on_its_page(html):
     romanasn_packs = _docs_packs()
-    shipped = {pack.dist: pack for pack in romanasn_packs.importable_packs()}
+    shipped = {pack.dist: pack for pack in romanasn_packs.importable_packs()
+               if hasattr(pack.module, "romanasn_rules")}  # the rule packs (not the report, watch or new-pack)
     assert {"romanasn-wfi-imaging", "romanasn-wfi-spectral", "romanasn-wfi-calibration",
             "romanasn-skycell"} <= set(shipped)
     for dist, pack in shipped.items():
-        if dist in COMMANDS_ONLY:
-            assert not romanasn_packs.manager([pack]).rules(), dist
-            continue
         page = html[f"packs/{dist.removeprefix('romanasn-')}"]
         rules = [entry.name for entry in romanasn_packs.manager([pack]).rules()]
         assert rules, dist

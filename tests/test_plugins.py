@@ -224,3 +224,62 @@ def test_a_scoped_finalize_returning_another_rules_association_is_named():
     with pytest.raises(PluginError, match=r"^plugin scoping 2.0: romanasn_finalize must return Associations, of the "
                                           r"rules whose associations it was given \(wfi_image_visit\)"):
         pm.finalize(made, RunConfig(), ["wfi_image_visit", "wfi_image_full"])
+
+
+# -- hooks a pack adds (romanasn_addhooks) ---------------------------------------------------------------------
+
+
+def _hooks_module():
+    """A module of one hook specification, ``romanasn_fake_outlines`` (as a pack adds its own hooks)."""
+    import pluggy
+
+    module = types.ModuleType("fake_hookspec")
+
+    @pluggy.HookspecMarker("romanasn")
+    def romanasn_fake_outlines(size):
+        """Outlines of ``size``."""
+
+    module.romanasn_fake_outlines = romanasn_fake_outlines
+    return module
+
+
+def _adding(specs):
+    adder = _plugin(romanasn_addhooks=lambda pluginmanager: pluginmanager.add_hookspecs(specs))
+    adder.__version__ = "1.1"
+    return adder
+
+
+def _drawing(optional=True, name="romanasn_fake_outlines"):
+    drawer = types.ModuleType("drawer")
+    setattr(drawer, name, hookimpl(optionalhook=optional)(lambda size: [f"square {size}"]))
+    drawer.__version__ = "0.5"
+    return drawer
+
+
+@pytest.mark.parametrize("order", ["adder first", "drawer first"])
+def test_a_pack_adds_hooks_that_others_implement(order):
+    pair = [(_adding(_hooks_module()), "adder"), (_drawing(), "drawer")]
+    pm = get_plugin_manager(autoload=False, plugins=pair if order == "adder first" else pair[::-1])
+    pm.check()
+    assert [(f.item, f.plugin.label) for f in pm.records("romanasn_fake_outlines", str, size=3)] == [
+        ("square 3", "drawer 0.5")]
+    with pytest.raises(PluginError, match="drawer 0.5: romanasn_fake_outlines returned str, expected int"):
+        pm.records("romanasn_fake_outlines", int, size=3)
+
+
+def test_an_optional_hook_loads_without_the_pack_that_adds_it_but_a_misspelled_one_fails():
+    get_plugin_manager(autoload=False, plugins=[(_drawing(), "drawer")]).check()
+    for plugins in ([(_drawing(optional=False), "drawer")],
+                    [(_adding(_hooks_module()), "adder"), (_drawing(optional=False, name="romanasn_fake_outlinez"),
+                                                           "drawer")]):
+        with pytest.raises(PluginError, match=r"plugin drawer 0\.5: unknown hook 'romanasn_fake_outline[sz]'"):
+            get_plugin_manager(autoload=False, plugins=plugins).check()
+
+
+def test_a_pack_whose_addhooks_fails_is_marked_failed():
+    pm = get_plugin_manager(autoload=False, plugins=[(_adding(None), "adder")])
+    info = _infos(pm)["adder"]
+    assert info.status == "failed" and info.error.startswith("romanasn_addhooks failed: ")
+    assert pm.get_plugin("adder") is None
+    with pytest.raises(PluginError, match=r"plugin adder 1\.1 failed to load: romanasn_addhooks failed"):
+        pm.check()

@@ -27,7 +27,7 @@ _LAZY = {
     "NAME": "romanasn.plugins", "hookimpl": "romanasn.plugins",
     "get_plugin_manager": "romanasn.plugins.manager",
     **dict.fromkeys(["Command", "Companion", "Constraint", "Group", "MemberSpec", "Option", "PoolColumn", "Rule",
-                     "RunConfig", "SkyOutline", "isin"], "romanasn.plugins.types"),
+                     "RunConfig", "isin"], "romanasn.plugins.types"),
     "degraded_reasons": "romanasn.products",
     "read_pool": "romanasn.pool", "read_pools": "romanasn.pool", "write_pool": "romanasn.pool",
     **dict.fromkeys(["Association", "Member", "Product", "Provenance"], "romanasn.records"),
@@ -85,7 +85,6 @@ if TYPE_CHECKING:
         PoolColumn,
         Rule,
         RunConfig,
-        SkyOutline,
         isin,
     )
     from romanasn.products import degraded_reasons

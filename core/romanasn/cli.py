@@ -17,8 +17,7 @@ from typing import Any, Sequence
 
 from attrs import frozen
 
-from romanasn import (asnfile, columns, diff, engine, explain, fromlist, interrupt, makepool, output, pool,
-                      report, validate)
+from romanasn import asnfile, columns, diff, engine, explain, fromlist, interrupt, makepool, output, pool, validate
 from romanasn._version import __version__
 from romanasn.errors import RomanasnError, UsageError
 from romanasn.plugins.manager import PluginManager, failure, get_plugin_manager
@@ -68,13 +67,19 @@ the id of every association the folder's romanasn-run.json already lists.""",
     "explain": "examples:\n  romanasn explain pool.ecsv r0000101001001001001_0001_wfi01_f158_cal.asdf\n"
                "  romanasn explain pool.ecsv FILE --rule wfi_image_visit --json",
     "diff": "examples:\n  romanasn diff old/ new/\n  romanasn diff old/ new/ --json --ignore target",
-    "report": "examples:\n  romanasn report out/\n"
-              "  romanasn report out/ --pool pool.ecsv --skymap skymap.asdf --against yesterday/ -o out.html",
 }
 
 
-#: Commands that plugin distributions add: asked for while not installed, they name the one to install.
-PLUGIN_COMMANDS = {"watch": "romanasn-watch", "new-pack": "romanasn-newpack"}
+#: Commands and options of the packs shipped beside the kernel, named when one is not loaded.
+PACKED = {"report": "romanasn-report", "--report": "romanasn-report", "watch": "romanasn-watch",
+          "new-pack": "romanasn-newpack"}
+
+
+def _packed(word: str) -> str:
+    """Where ``word``, an unknown command or option, comes from, when it is a shipped pack's."""
+    pack = PACKED.get(word)
+    return pack and (f": it comes with the pack {pack}, which is not loaded (pip install {pack};"
+                     f" in a clone of romanasn, pip install plugins/{pack})")
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -118,7 +123,8 @@ class _Parser(argparse.ArgumentParser):
             options = [o for a in parser._actions for o in a.option_strings]
             word = extras[0]
             if word.startswith("-"):
-                parser.error(f"unknown option {word}{did_you_mean(word.split('=')[0], options)}")
+                option = word.split("=")[0]
+                parser.error(f"unknown option {word}{_packed(option) or did_you_mean(option, options)}")
             parser.error(f"unexpected argument{'s' if len(extras) > 1 else ''}: {' '.join(extras)}")
         return namespace
 
@@ -130,14 +136,10 @@ class _Parser(argparse.ArgumentParser):
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         if action.choices is not None and value not in action.choices:
-            if isinstance(action, argparse._SubParsersAction) and value in PLUGIN_COMMANDS:
-                dist = PLUGIN_COMMANDS[value]
-                raise argparse.ArgumentError(None, f"command {value!r} comes with the {dist} plugin, which is not"
-                                                   f" loaded (pip install {dist})")
             choices = [str(c) for c in action.choices]
             what = "command" if isinstance(action, argparse._SubParsersAction) else "value"
             where = "/".join(action.option_strings)
-            hint = did_you_mean(str(value), choices) or f" (choose from {', '.join(choices)})"
+            hint = _packed(str(value)) or did_you_mean(str(value), choices) or f" (choose from {', '.join(choices)})"
             raise argparse.ArgumentError(None, f"{where + ': ' if where else ''}unknown {what} {value!r}{hint}")
 
 
@@ -249,7 +251,7 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
         cmd = sub.add_parser(command.name, help=command.help, description=command.help)
         _common(cmd)
         command.configure(cmd)
-        cmd.set_defaults(run=lambda args, pm, _c=command: _c.run(args, pm) if _c.plugin_manager else _c.run(args))
+        cmd.set_defaults(run=lambda args, pm, _c=command: _c.run(args))
     for name, command_parser in sub.choices.items():
         if command_parser.epilog is None:
             command_parser.epilog = EXAMPLES.get(name)
@@ -309,9 +311,6 @@ def _add_generate(sub: Any, pm: PluginManager) -> None:
                    help="local (default), or dask: plan and encode on a Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --engine dask, a running dask.distributed scheduler (default: a local cluster)")
-    p.add_argument("--report", action="store_true",
-                   help="also write DIR/report.html, the run's web page (as romanasn report DIR --pool POOL, "
-                        "without explain's verdicts)")
     explain.add_pack_options(p, pm, "options added by plugins", sources=True)
     p.set_defaults(run=_generate)
 
@@ -328,8 +327,6 @@ def _names(values: list[str] | None, option: str) -> list[str] | None:
 def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     if not args.dry_run and not args.output_dir:
         raise UsageError("generate needs -o DIR (or --dry-run)")
-    if args.report and args.dry_run:
-        raise UsageError("--report needs a run that writes its associations (not --dry-run)")
     pm.check()
     if args.orphans:
         explain.check_orphans_path(args.orphans, None if args.dry_run else args.output_dir, args.pools)
@@ -343,18 +340,19 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
     selected = engine.select_rules(pm.rules(), rules, skip_rules)  # before the pools are read
     engine.check_runnable(selected, config, named=[n for n in rules or () if not engine.is_pattern(n)])
     extra = [f.item for f in pm.pool_columns()]
-    outcome = _incremental(args, pm, config, rules, skip_rules, extra)
+    folder = None if args.dry_run else Path(args.output_dir)
+    followers = pm.run_files(folder, config, args.format, args.engine)
+    outcome = None if followers else _incremental(args, pm, config, rules, skip_rules, extra)
     if outcome is not None:  # only the groups the changed rows fall in, re-planned
         if not args.quiet:
             say(output.update_summary(outcome))
         _print_summary(outcome.result, args, outcome.written)
+        pm.run_written(folder, outcome, None, config, args.pools, followers)
         return 0
     table = _read_for_run(args, extra)
     if args.program:
         table = _only_programs(table, args.program)
-    written, made, collected = [], [], None
-    if args.report and args.format == "json" and args.engine == "local":  # the page's data gathered as files are written
-        collected = report.Collector(args.output_dir)
+    written = []
     if args.dry_run:
         result = engine.generate(table, config=config, rules=rules, skip_rules=skip_rules, plugin_manager=pm,
                                  keep_going=args.keep_going)
@@ -367,28 +365,32 @@ def _generate(args: argparse.Namespace, pm: PluginManager) -> int:
                                          inputs=args.pools, engine=args.engine, scheduler=args.scheduler,
                                          keep_going=args.keep_going, progress=False if args.quiet else None,
                                          strict=args.strict, programs=table.meta.get("romanasn", {}).get("programs"),
-                                         on_file=collected)
+                                         on_file=_on_file(followers))
         except BaseException:
-            if collected is not None:
-                collected.discard()  # the run left the folder as it was: so does its report
+            for follower in followers.values():
+                if hasattr(follower, "discard"):
+                    follower.discard()  # the run left the folder as it was: so do they
             raise
-        result, written, made = outcome.result, outcome.written, outcome.files
+        result, written = outcome.result, outcome.written
         if args.update and not args.quiet:
             say(output.update_summary(outcome))
     if args.orphans:
         explain.write_orphans(result.orphans, args.orphans)
     _print_summary(result, args, written)
-    if args.report:
-        collected = report.complete(collected, made)  # then the run's report is this run's alone, too
-        page = report.write_report(args.output_dir, plugin_manager=pm, pool=table, options=config.options,
-                                   collected=collected, explain=False,
-                                   run_report=output.run_report(result, pm, config, args.pools) if collected else None)
-        if not args.quiet:
-            print(f"wrote {page}")
+    if folder is not None:
+        pm.run_written(folder, outcome, table, config, args.pools, followers)
     for failed in result.failed:
         print(f"romanasn: error: rule {failed.rule!r} of plugin {failed.plugin} {failed.version} left out "
               f"(the other rules finished): {failed.error}", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def _on_file(followers: dict[str, Any]) -> Any:
+    """The one callable a run hands its files to: the plugins' that follow them (None when none does)."""
+    calls = list(followers.values())
+    if len(calls) < 2:
+        return calls[0] if calls else None
+    return lambda name, data: [call(name, data) for call in calls]
 
 
 def _incremental(args: argparse.Namespace, pm: Any, config: RunConfig, rules: Any, skip_rules: Any,
@@ -396,7 +398,7 @@ def _incremental(args: argparse.Namespace, pm: Any, config: RunConfig, rules: An
     """An ``--update`` from one database pool, when nothing asks for the whole pool
     (:mod:`romanasn.incremental`); None otherwise."""
     if not (args.update and args.output_dir and len(args.pools) == 1) or args.dry_run or args.program \
-            or args.engine != "local" or args.keep_going or args.member_dir or args.report or args.orphans:
+            or args.engine != "local" or args.keep_going or args.member_dir or args.orphans:
         return None
     from romanasn import incremental
     from romanasn.pooldb import is_database
@@ -608,12 +610,6 @@ _MODULE_COMMANDS = (
         "diff", diff, "compare two folders of association files by content",
         "Compare two sets of association files by product name: associations added and removed,"
         " members gained and lost. Exit status 0 when equal, 3 when they differ."),
-    _ModuleCommand(
-        "report", report, "write a web page of a run: summary, associations, sky, changes",
-        "Write a static web page of a folder of associations, opened from disk with no server: the"
-        " run's summary, a table of the associations to filter and open, with --pool their footprints"
-        " on the sky and explain's verdicts, with --against what changed since an older run.",
-        with_pm=True),
 )
 
 

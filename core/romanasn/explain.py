@@ -401,9 +401,10 @@ def configure(parser: argparse.ArgumentParser, pm: PluginManager) -> None:
 
 def add_pack_options(parser: argparse.ArgumentParser, pm: PluginManager, title: str, sources: bool = False) -> None:
     """Add the ``generate`` options packs add to ``parser``, in a group called ``title``; with
-    ``sources`` each option's help also names its environment variables and its pack."""
+    ``sources`` (for generate) each option's help also names its environment variables and its
+    pack, and without, options of generate alone (``generate_only``) are left out."""
     group = parser.add_argument_group(title)
-    found = pm.generate_options()
+    found = [f for f in pm.generate_options() if sources or not f.item.generate_only]
     for each in found:
         option, help = each.item, each.item.help
         if sources:

@@ -323,7 +323,7 @@ API_GROUPS: list[tuple[str, str, list[str]]] = [
      ["Association", "Product", "Member", "Provenance", "load_asn", "write_asn"]),
     ("Writing rules", "What a pack's hooks return (:doc:`authoring`, :doc:`hooks`).",
      ["hookimpl", "NAME", "Rule", "Group", "MemberSpec", "Companion", "Constraint", "isin",
-      "PoolColumn", "Option", "Command", "SkyOutline", "degraded_reasons"]),
+      "PoolColumn", "Option", "Command", "degraded_reasons"]),
     ("Names", "Pieces of Roman file and product names, for rules' ``product_name`` functions.",
      ["level3_name", "grouping_code", "visit_code", "pass_code", "daily_code", "program_id",
       "name_token", "member_filename", "strip_level", "focal_plane_name"]),
@@ -535,8 +535,9 @@ class PackDirective(Generated):
                   f"``{pack.dist} = \"{pack.entry_point}\"`` in the group ``romanasn``. Install it with", ""]
         lines += literal_block(f"pip install -e plugins/{pack.folder.name}", "shell")
         hooks = pm.hooks_of(pack.dist)
+        specs = packs.manager().hook  # every shipped pack's: with the hooks packs add (romanasn_addhooks)
         lines += ["Hooks it implements: " + ", ".join(
-            f":py:func:`~romanasn.plugins.hookspec.{h}`" for h in hooks) + ".", ""]
+            f":py:func:`~{getattr(specs, h).spec.namespace.__name__}.{h}`" for h in hooks) + ".", ""]
         lines += [".. rubric:: Rules", ""]
         for entry in pm.rules():
             rule = entry.rule

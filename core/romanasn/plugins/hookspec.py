@@ -20,7 +20,7 @@ a pack answers only for what it owns (say, the rules it contributed).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from romanasn.plugins import _hookspec
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
         PoolColumn,
         Rule,
         RunConfig,
-        SkyOutline,
     )
     from romanasn.records import Association
 
@@ -207,21 +206,86 @@ def romanasn_pool_columns() -> Sequence[PoolColumn]:
     """
 
 
-# -- the report -------------------------------------------------------------
+# -- a run's folder ------------------------------------------------------------
 
 
 @_hookspec
-def romanasn_report_sky(footprints: Sequence[Sequence[tuple[float, float]]], config: RunConfig) -> Sequence[SkyOutline] | None:
-    """Outlines to draw beside the footprints on the sky view of ``romanasn report``.
+def romanasn_run_files(folder: Path | None, config: RunConfig, format: str,
+                       engine: str) -> Callable[[str, bytes], None] | None:
+    """Follow the association files of a ``generate`` run as it writes them.
 
-    :param footprints: the footprint of each pool row that is a member of a
-        Level 3 association, as (RA, Dec) vertices in degrees.
-    :param config: the options of the run being reported (``romanasn report``
-        takes the options packs add to ``generate``, such as ``--skymap``).
-    :return: :class:`~romanasn.plugins.types.SkyOutline` records (say, the
-        skycells the footprints touch), or None.
+    :param folder: the output folder (it may not exist yet), or None for a
+        dry run, which writes nothing.
+    :param config: the run's configuration (``config.options`` holds the
+        options packs add to ``generate``).
+    :param format: ``json``, ``yaml`` or ``asdf``.
+    :param engine: ``local`` or ``dask``.
+    :return: a callable, called with the name and the bytes of each
+        association file as the run hands it to the folder (or finds it
+        unchanged), or None. A run some plugin follows is a whole run
+        (``--update`` from a database pool then re-plans every program, not
+        only those that changed). When the run fails (the folder is then as
+        it was), the callable's ``discard()`` is called, if it has one. It
+        receives a million files in a large run: keep it cheap (hand the
+        bytes to a thread of one's own).
 
-    .. versionadded:: 0.1
+    Called once per ``generate``, before any file is written, for every
+    plugin; not firstresult. Raise :class:`~romanasn.UsageError` to refuse
+    the run (exit 2, the message as given), say for an option that needs
+    files written.
+
+    .. versionadded:: 0.2
+    """
+
+
+@_hookspec
+def romanasn_run_written(folder: Path, outcome: Any, pool: Any, config: RunConfig, inputs: Sequence[str],
+                         follower: Any, pluginmanager: Any) -> None:
+    """Act on a run that has written its folder: notify a scheduler, index the files, write a web page of the run.
+
+    :param folder: the output folder, committed (its ``romanasn-run.json`` written).
+    :param outcome: what the run did (:class:`romanasn.output.Outcome`): its
+        ``result`` (counts, vetoes, orphans, failed rules), the ``files`` it
+        made, and with ``--update`` those ``added``, ``changed`` and ``removed``.
+    :param pool: the pool table the run read, or None when it read only the
+        rows changed since the folder's last run (an ``--update`` from a
+        database pool).
+    :param config: the run's configuration.
+    :param inputs: the pools given, as named on the command line.
+    :param follower: what this plugin's :func:`romanasn_run_files` returned
+        for the run (None when nothing).
+    :param pluginmanager: the plugin manager, to call hooks.
+    :return: nothing; any result is ignored.
+
+    Called for every plugin after the run's summary is printed; not called on
+    a dry run or a failed run.
+
+    .. versionadded:: 0.2
+    """
+
+
+# -- plugins adding hooks -------------------------------------------------------
+
+
+@_hookspec(historic=True)
+def romanasn_addhooks(pluginmanager: Any) -> None:
+    """Add hook specifications of one's own: extension points for other packs.
+
+    :param pluginmanager: the plugin manager
+        (:class:`~romanasn.plugins.manager.PluginManager`); call
+        ``pluginmanager.add_hookspecs(module)`` with the module holding the
+        specifications (functions named ``romanasn_*`` marked with
+        ``pluggy.HookspecMarker("romanasn")``), and call them with
+        ``pluginmanager.records(name, kind, ...)``.
+    :return: nothing; any result is ignored.
+
+    Called for each plugin as it is registered (historic: those registered
+    later too). A pack implementing a hook that another pack specifies marks
+    it ``@hookimpl(optionalhook=True)``, so that it loads without that pack;
+    any other hook that no specification names is an error of its pack
+    (:meth:`~romanasn.plugins.manager.PluginManager.check`).
+
+    .. versionadded:: 0.2
     """
 
 
@@ -242,9 +306,11 @@ def romanasn_generate_options() -> Sequence[Option]:
 
 
 @_hookspec
-def romanasn_commands() -> Sequence[Command]:
+def romanasn_commands(pluginmanager: Any) -> Sequence[Command]:
     """Add subcommands to ``romanasn``.
 
+    :param pluginmanager: the plugin manager, for a command that calls hooks
+        or takes the options packs add to ``generate``.
     :return: :class:`~romanasn.plugins.types.Command` records. A name already
         taken by the kernel or another pack is an error naming both.
 

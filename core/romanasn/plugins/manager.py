@@ -26,7 +26,7 @@ from romanasn._version import __version__
 from romanasn.errors import PluginError, RuleError, UsageError
 from romanasn.naming import unsafe_reason
 from romanasn.plugins import NAME, hookspec
-from romanasn.plugins.types import Command, Constraint, Option, PoolColumn, Rule, SkyOutline
+from romanasn.plugins.types import Command, Constraint, Option, PoolColumn, Rule
 from romanasn.records import Association
 from romanasn.words import did_you_mean
 
@@ -92,15 +92,20 @@ class PluginManager(pluggy.PluginManager):
         self._infos: dict[str, PluginInfo] = {}
         self._rules: tuple[RuleEntry, ...] | None = None
         self._scopes: dict[str, frozenset[str] | None] | None = None
+        self.hook.romanasn_addhooks.call_historic(kwargs={"pluginmanager": self})
 
     # -- the plugin table ---------------------------------------------------
 
     def add_plugin(self, plugin: object, info: PluginInfo) -> None:
-        """Register ``plugin`` under ``info.name``; a bad hook marks it failed."""
+        """Register ``plugin`` under ``info.name``, with the hooks it adds (``romanasn_addhooks``);
+        a bad hook marks it failed."""
         try:
             self.register(plugin, name=info.name)
         except pluggy.PluginValidationError as exc:
             info = attrs.evolve(info, status="failed", error=f"invalid hook implementation: {exc}")
+        except Exception as exc:  # its romanasn_addhooks failed
+            self.unregister(name=info.name)
+            info = attrs.evolve(info, status="failed", error=f"romanasn_addhooks failed: {describe(exc)}")
         self._infos[info.name] = info
         self._rules = self._scopes = None
 
@@ -215,6 +220,11 @@ class PluginManager(pluggy.PluginManager):
                     )
                 found.append(Contributed(item, info))
         return found
+
+    def records(self, hook_name: str, kind: type, **kwargs: Any) -> list[Contributed]:
+        """Call a hook that returns records (one a plugin adds, :func:`~romanasn.plugins.hookspec.romanasn_addhooks`)
+        in every plugin: the records of type ``kind``, each with its plugin (an error names it)."""
+        return self._records(hook_name, kind, **kwargs)
 
     # -- typed hooks ----------------------------------------------------------
 
@@ -339,9 +349,23 @@ class PluginManager(pluggy.PluginManager):
         """Pool columns the plugins declare."""
         return self._records("romanasn_pool_columns", PoolColumn)
 
-    def report_sky(self, footprints: Sequence[Any], config: Any) -> list[Contributed]:
-        """Outlines the plugins draw on the report's sky view beside ``footprints``."""
-        return self._records("romanasn_report_sky", SkyOutline, footprints=footprints, config=config)
+    def run_files(self, folder: Path | None, config: Any, format: str, engine: str) -> dict[str, Callable]:
+        """What follows the files of a run (``romanasn_run_files``), by plugin name; a
+        :class:`UsageError` a plugin raises refuses the run as it is."""
+        try:
+            return {info.name: found for found, info in self._each(
+                "romanasn_run_files", folder=folder, config=config, format=format, engine=engine)}
+        except PluginError as exc:
+            if isinstance(exc.__cause__, UsageError):
+                raise exc.__cause__ from None
+            raise
+
+    def run_written(self, folder: Path, outcome: Any, pool: Any, config: Any, inputs: Sequence[str],
+                    followers: dict[str, Callable]) -> None:
+        """Tell every plugin that the run has written ``folder``, each with what followed its files for it."""
+        for impl in self._implementations("romanasn_run_written"):
+            self._call(impl, "romanasn_run_written", folder=folder, outcome=outcome, pool=pool, config=config,
+                       inputs=inputs, follower=followers.get(impl.plugin_name), pluginmanager=self)
 
     def generate_options(self) -> list[Contributed]:
         """Options plugins add to ``generate``; a name taken twice is an error."""
@@ -349,7 +373,7 @@ class PluginManager(pluggy.PluginManager):
 
     def commands(self) -> list[Contributed]:
         """Subcommands plugins add; a name taken twice is an error."""
-        return _unique(self._records("romanasn_commands", Command), lambda c: c.name, "command")
+        return _unique(self._records("romanasn_commands", Command, pluginmanager=self), lambda c: c.name, "command")
 
 
 def _sequence(result: Any, hook_name: str, info: PluginInfo) -> Sequence[Any]:

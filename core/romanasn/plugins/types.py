@@ -240,6 +240,8 @@ class Option:
 
     ``flag`` makes it a switch (True when given); ``env`` names environment
     variables consulted, in order, when the option is not given.
+    ``generate_only`` marks an option about what becomes of a run (``--report``),
+    not one the rules read: ``explain`` and ``report`` do not take it.
     """
 
     name: str = field(validator=validators.matches_re(r"^--[a-z][a-z0-9-]*$"))
@@ -248,6 +250,7 @@ class Option:
     default: Any = None
     flag: bool = False
     env: tuple[str, ...] = field(converter=_tuple, default=())
+    generate_only: bool = False
 
     @property
     def dest(self) -> str:
@@ -268,25 +271,4 @@ class Command:
     name: str = field(validator=validators.matches_re(r"^[a-z][a-z0-9-]*$"))
     help: str
     configure: Callable[[Any], None]
-    run: Callable[..., int]
-    plugin_manager: bool = False
-
-
-def _vertices(value: Iterable) -> tuple[tuple[float, float], ...]:
-    vertices = tuple((float(ra), float(dec)) for ra, dec in value)
-    if len(vertices) < 3:
-        raise ValueError(f"an outline needs at least 3 vertices, got {len(vertices)}")
-    return vertices
-
-
-@frozen
-class SkyOutline:
-    """A named outline a pack draws on the sky view of ``romanasn report`` (a skycell, a field).
-
-    ``vertices`` are (RA, Dec) pairs in degrees, joined in order by great
-    circles, the last to the first; ``kind`` says what it is (``skycell``).
-    """
-
-    name: str
-    vertices: tuple[tuple[float, float], ...] = field(converter=_vertices)
-    kind: str = ""
+    run: Callable[[Any], int]

@@ -165,7 +165,7 @@ def skycell_outlines(footprints: Any, skymap: str | None) -> list[Any]:
 
     Empty when no sky map is given (``--skymap``, ``ROMANASN_SKYMAP`` or ``SKYMAP_PATH``).
     """
-    from romanasn import SkyOutline
+    from romanasn_report import SkyOutline  # installed: romanasn-report is what asks
 
     from romanasn_skycell.skymap import SkyMapError, open_skymap, skymap_path
 

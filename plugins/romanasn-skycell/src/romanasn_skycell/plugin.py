@@ -48,7 +48,7 @@ def romanasn_build_associations(rule, groups, names, config):
     return build_multiband(rule, groups, names, config)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # the hook of romanasn-report: this pack loads without it
 def romanasn_report_sky(footprints, config):
     """The skycells the footprints touch, on the sky map of the run (``--skymap``), for ``romanasn report``."""
     from romanasn_skycell.plot import skycell_outlines

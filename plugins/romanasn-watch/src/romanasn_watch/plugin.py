@@ -75,7 +75,7 @@ def run(args: Any, pm: Any) -> int:
 
 
 @hookimpl
-def romanasn_commands():
-    """``romanasn watch``."""
-    return [Command("watch", "keep associations up to date as exposure files land", configure, run,
-                    plugin_manager=True)]
+def romanasn_commands(pluginmanager):
+    """``romanasn watch``, run with the plugin manager of the command line (the packs loaded, ``-p no:NAME`` applied)."""
+    return [Command("watch", "keep associations up to date as exposure files land", configure,
+                    lambda args: run(args, pluginmanager))]

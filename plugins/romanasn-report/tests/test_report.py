@@ -7,13 +7,15 @@ from pathlib import Path
 import pytest
 
 from romanasn import read_pool
-from romanasn import report as report_module
 from romanasn.cli import main
 from romanasn.diff import diff_dirs, load_set
 from romanasn.explain import explain
 from romanasn.plugins.manager import get_plugin_manager
 
-ROOT = Path(__file__).resolve().parents[1]
+from romanasn_report import report as report_module
+from romanasn_report import sky
+
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_POOL = ROOT / "examples" / "pool.ecsv"
 EXAMPLE_SKYMAP = ROOT / "examples" / "skymap.asdf"
 
@@ -146,7 +148,7 @@ def test_every_row_of_a_large_pool_is_explained(tmp_path, monkeypatch):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import mission_pool
 
-    monkeypatch.setenv("ROMANASN_PLUGINS", "romanasn-wfi-imaging,romanasn-wfi-calibration")
+    monkeypatch.setenv("ROMANASN_PLUGINS", "romanasn-wfi-imaging,romanasn-wfi-calibration,romanasn-report")
     monkeypatch.setattr(report_module, "NAMES_CHUNK", 700)
     pool, out, page = tmp_path / "pool.ecsv", tmp_path / "asn", tmp_path / "page.html"
     mission_pool.write(2_600, pool)
@@ -277,10 +279,10 @@ def test_command_errors(example_run, tmp_path, capsys):
 def test_projection_and_hull():
     import numpy as np
 
-    project = report_module.Projection(report_module._unit(np.array([0.0, 90.0])))
+    project = sky.Projection(sky._unit(np.array([0.0, 90.0])))
     east, north = project(np.array([[0.0, 89.0], [90.0, 89.0], [180.0, 89.0]])).T
     assert np.allclose(np.hypot(east, north), 1.0)  # true distances from the pole
-    [hull] = report_module.hulls(np.array([[0, 0], [2, 0], [1, 1], [2, 2], [0, 2], [1, 0.5]], dtype=float),
+    [hull] = sky.hulls(np.array([[0, 0], [2, 0], [1, 1], [2, 2], [0, 2], [1, 0.5]], dtype=float),
                                  np.array([0, 6]))
     assert hull.tolist() == [[0, 0], [2, 0], [2, 2], [0, 2]]  # counter-clockwise from the lowest leftmost
     assert report_module._script("rows", 3, b"[2]", {"a": "</script>"}) == (
@@ -293,7 +295,7 @@ def test_s_regions_are_parsed_as_one_at_a_time():
     regions = ["POLYGON ICRS 1 2 3 4 5 6", "  polygon 1 2 3 4 5 6 7 8 ", "POLYGON 1 2 3 4 5", "POLYGON 1 2 3 4 5 91",
                "POLYGON ICRS 1 2 3 nan 5 6", "POLYGON ICRS 1 2 3 x 5 6", "CIRCLE ICRS 1 2 3 4 5", None, "",
                "POLYGON ICRS 1e1 -2.5 3. .4 +5 6E-1"]
-    vertices, counts = report_module.parse_s_regions(pa.array(regions, pa.string()))
+    vertices, counts = sky.parse_s_regions(pa.array(regions, pa.string()))
     assert counts.tolist() == [3, 4, 0, 0, 0, 0, 0, 0, 0, 3]
     assert vertices[-3:].tolist() == [[10, -2.5], [3, 0.4], [5, 0.6]]
     assert vertices[3:7].tolist() == [[1, 2], [3, 4], [5, 6], [7, 8]]
@@ -306,9 +308,9 @@ def test_member_names_find_pool_rows_as_strip_level_does():
 
     names = ["r1_0001_wfi01_f158_cal.asdf", "r1_0001_wfi01_f158_uncal.asdf", "x.y_z_rate.fits", "_cal.asdf",
              "plain", "a.b.c", "a__cal.asdf", "r2_0001_wfi02_f158.asdf"]
-    assert report_module._stems(pa.array(names, pa.large_string())).to_pylist() == [strip_level(n) for n in names]
+    assert sky._stems(pa.array(names, pa.large_string())).to_pylist() == [strip_level(n) for n in names]
     pool = pa.array(["r1_0001_wfi01_f158_uncal.asdf", "r2_0001_wfi02_f158_uncal.asdf", "r1_0001_wfi01_f158_x.asdf"])
-    rows = report_module._pool_rows(pa.array(["r1_0001_wfi01_f158_cal.asdf", "r3_cal.asdf",
+    rows = sky._pool_rows(pa.array(["r1_0001_wfi01_f158_cal.asdf", "r3_cal.asdf",
                                               "r2_0001_wfi02_f158_rate.asdf"]), pool)
     assert rows.tolist() == [2, -1, 1]  # the last pool row of an exposure, none for an unknown one
 
@@ -322,9 +324,9 @@ def test_hulls_of_many_footprints_are_the_monotone_chains():
     angles = rng.uniform(0, 2 * np.pi, 3000)
     groups.append(np.stack((np.cos(angles), np.sin(angles)), axis=1) * 40)  # every point a corner
     starts = np.cumsum([0] + [len(g) for g in groups])
-    found = report_module.hulls(np.concatenate(groups), starts)
+    found = sky.hulls(np.concatenate(groups), starts)
     for group, hull in zip(groups, found):
-        assert np.array_equal(hull, report_module._chain(np.round(group, 7)))
+        assert np.array_equal(hull, sky._chain(np.round(group, 7)))
     assert found[-2].tolist() == [[0, 0], [3, 3]]
 
 

@@ -1,6 +1,6 @@
 """How long ``romanasn report`` takes on large runs, and how fast its page opens and filters.
 
-Usage: python benchmarks/bench_report.py [ROWS ...] [--dir DIR] [--with-pool] [--json FILE]
+Usage: python plugins/romanasn-report/benchmarks/bench_report.py [ROWS ...] [--dir DIR] [--with-pool] [--json FILE]
 
 For each size (100,000 rows by default; the target is 1,000,000 rows), a pool
 made by ``mission_pool.py`` (kept in DIR and reused) is run through
@@ -40,9 +40,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[2] / "benchmarks"))  # the repository's: mission_pool
 
-PACKS = "romanasn-wfi-imaging,romanasn-wfi-spectral,romanasn-wfi-calibration"
+PACKS = "romanasn-wfi-imaging,romanasn-wfi-spectral,romanasn-wfi-calibration,romanasn-report"
 ENV = dict(os.environ, ROMANASN_PLUGINS=PACKS)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -53,7 +53,8 @@ DONE = r"/^[\d,]+ of [\d,]+ associations/.test(document.getElementById('status')
 #: ``romanasn generate ... --report`` timing the report's part (printed as JSON on the last line).
 _GENERATE = r"""
 import json, sys, time
-from romanasn import cli, report
+from romanasn import cli
+from romanasn_report import report
 spent = {"gather": 0.0, "finish": 0.0, "thread_cpu": 0.0}
 gather, finish, part = report.Collector.__call__, report.write_report, report._write_part
 def timed_part(*args):

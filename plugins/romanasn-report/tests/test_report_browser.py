@@ -16,7 +16,7 @@ import pytest
 from romanasn.cli import main
 from romanasn.diff import diff_dirs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 MEMBER = "r0000101001001001001_0001_wfi01_f158_cal.asdf"
 
 pytestmark = pytest.mark.slow
@@ -192,8 +192,9 @@ def test_keyboard_and_a_narrow_window(chromium, report_page, shots):
 @pytest.fixture(scope="module")
 def chunked_page(example_run, tmp_path_factory):
     """The example run's report cut in small data files, as a large run's is."""
-    from romanasn import report
     from romanasn.plugins.manager import get_plugin_manager
+
+    from romanasn_report import report
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(report, "ROWS_CHUNK", 400)
