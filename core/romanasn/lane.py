@@ -14,6 +14,7 @@ of an Arrow buffer) are handed to the writer.
 from __future__ import annotations
 
 import os
+import re
 from json.encoder import encode_basestring_ascii as _json_text
 from collections.abc import Sequence
 from typing import Any, Callable, Iterator
@@ -59,7 +60,7 @@ def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if _mostly_distinct_texts(values):  # sorting beats hashing when the hash table outgrows the caches
-        return _ranked(values, pc.rank(values, tiebreaker="dense").to_numpy().astype(np.int64) - 1)
+        return _ranked(values, _dense(values) - 1)
     try:
         encoded = pc.dictionary_encode(values, null_encoding="encode")
     except pa.ArrowNotImplementedError:
@@ -231,9 +232,11 @@ class Template:
 def _converted(values: pa.Array | list, spec: str | None) -> pa.Array:
     """Key values converted as a template says, each distinct value once (file names to their
     stems as a column)."""
-    if spec == "stem" and isinstance(values, pa.Array) and pa.types.is_string(values.type) \
-            and _every(_suffixed(values)):
-        return pc.replace_substring_regex(values, _LEVEL, "")
+    if spec == "stem" and isinstance(values, pa.Array) and values.type == pa.string():
+        if (ending := _ending(values)) is not None:
+            return _stems(values, ending)
+        if _every(_suffixed(values)):
+            return pc.replace_substring_regex(values, _LEVEL, "")
     codes, distinct = factorize(values if isinstance(values, pa.Array) else pa.array(values))
     convert = conversion(spec)
     texts = pa.array([convert(value) for value in as_list(distinct)], pa.string())
@@ -242,6 +245,24 @@ def _converted(values: pa.Array | list, spec: str | None) -> pa.Array:
 
 _SUFFIXED = r"^.+_[A-Za-z0-9]+\.[A-Za-z0-9]+$"  # naming._SUFFIXED: a stem, "_<level>" and ".<ext>"
 _LEVEL = r"_[A-Za-z0-9]+(\.[A-Za-z0-9]+)$"  # in such a name, "_<level>.<ext>" (the last "_" on)
+_ENDING = re.compile(r"_[A-Za-z0-9]+\.[A-Za-z0-9]+\Z")  # what _LEVEL matches, in Python
+
+
+def _ending(filenames: pa.Array) -> str | None:
+    """The ``_<level>.<ext>`` every file name ends with after some text without a line break, when
+    they share one (a mission pool's do: ``x_uncal.asdf``), else None: then each name's stem is
+    a slice (:func:`_stems`), found without matching every name against :data:`_LEVEL`."""
+    match = _ENDING.search(filenames[0].as_py()) if len(filenames) and not filenames.null_count else None
+    if match is None or not _every(pc.ends_with(filenames, ending := match.group())):
+        return None
+    if pc.min(pc.binary_length(filenames)).as_py() > len(ending) and not (_data(filenames) == ord("\n")).any():
+        return ending
+    return None
+
+
+def _stems(filenames: pa.Array, ending: str) -> pa.Array:
+    """File names (Arrow strings) that all end with ``ending``, without it."""
+    return pc.binary_slice(filenames.view(pa.binary()), 0, -len(ending)).view(pa.string())
 
 
 def _suffixed(filenames: pa.Array) -> pa.Array:
@@ -312,13 +333,18 @@ def json_texts(values: pa.Array) -> pa.Array:
     return pc.if_else(plain, quoted, escaped)
 
 
-def _plain(values: pa.Array) -> bool:
-    """Whether every text is printable ASCII without ``"`` and ``\\`` (JSON holds it as it is)."""
+def _data(values: pa.Array) -> np.ndarray:
+    """The bytes of a column of texts, one after the other (a view of its buffer)."""
     if not len(values):
-        return True
+        return np.zeros(0, dtype=np.uint8)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32 if values.type == pa.string() else np.int64)
     offsets = offsets[values.offset:values.offset + len(values) + 1]
-    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+
+
+def _plain(values: pa.Array) -> bool:
+    """Whether every text is printable ASCII without ``"`` and ``\\`` (JSON holds it as it is)."""
+    data = _data(values)
     return not len(data) or bool(data.min() >= 0x20 and data.max() < 0x7F and not (data == ord('"')).any()
                                  and not (data == ord("\\")).any())
 
@@ -335,6 +361,8 @@ def member_names(view: PoolView, suffix: str | None) -> pa.Array:
         return filenames
 
     def make(table: Any) -> pa.Array:
+        if (ending := view.derived("romanasn.lane:ending", lambda table: _ending(filenames))) is not None:
+            return pc.binary_join_element_wise(_stems(filenames, ending), f"_{suffix}{ending[ending.index('.'):]}", "")
         suffixed = view.derived("romanasn.lane:suffixed", lambda table: _suffixed(filenames))
         names = pc.replace_substring_regex(filenames, _LEVEL, "_" + suffix.replace("\\", "\\\\") + r"\1")
         if _every(suffixed):
@@ -373,20 +401,21 @@ def _tail(exptype: str, reason: str | None, candidate: Any) -> str:
     return text + _MEMBER_CLOSE
 
 
-def name_ranks(view: PoolView, suffixes: tuple[str | None, ...]) -> list[np.ndarray]:
-    """For each suffix, each pool row's member name's dense rank among the member names of every
-    suffix (equal names, equal ranks; in name order), made once per run."""
+def name_ranks(view: PoolView, suffix: str | None) -> np.ndarray:
+    """Each pool row's member name's dense rank among the member names at the level ``suffix``
+    names (equal names, equal ranks; in name order), made once per run."""
 
-    def make(table: Any) -> list[np.ndarray]:
-        if len(set(suffixes)) == 1 and (dense := _dense_ranks(member_names(view, suffixes[0]),
-                                                              filename_order(view))) is not None:
-            return [dense] * len(suffixes)
-        names = pa.chunked_array([member_names(view, suffix) for suffix in dict.fromkeys(suffixes)]).combine_chunks()
-        dense = pc.rank(names, tiebreaker="dense").to_numpy().astype(np.int64)
-        by_suffix = dict(zip(dict.fromkeys(suffixes), np.split(dense, len(dict.fromkeys(suffixes)))))
-        return [by_suffix[suffix] for suffix in suffixes]
+    def make(table: Any) -> np.ndarray:
+        names = member_names(view, suffix)
+        dense = _dense_ranks(names, filename_order(view))
+        return dense if dense is not None else _dense(names)
 
-    return view.derived(("romanasn.lane:name-ranks", suffixes), make)
+    return view.derived(("romanasn.lane:name-ranks", suffix), make)
+
+
+def _dense(values: pa.Array) -> np.ndarray:
+    """Each value's dense rank (equal values, equal ranks; in order)."""
+    return pc.rank(values, tiebreaker="dense").to_numpy().astype(np.int64)
 
 
 def _dense_ranks(values: pa.Array, order: np.ndarray) -> np.ndarray | None:
@@ -428,11 +457,10 @@ class Files:
         owner, rows, spec = (np.concatenate(parts) for parts in zip(*entries))
         # Sorted by group, member name, spec, then file name (the rule's rows) or row (companions);
         # of equal names in one group the members of the first spec stay, the last of them.
-        names = name_ranks(view, tuple(member.suffix for member in self.specs))
-        named = np.empty(len(rows), dtype=np.int64)
-        for k, ranks in enumerate(names):
-            mine = spec == k
-            named[mine] = ranks[rows[mine]]
+        if len({member.suffix for member in self.specs}) == 1:
+            named = name_ranks(view, rule.member.suffix)[rows]
+        else:  # the entries' names ranked among themselves, not every pool row's at each level
+            named = _dense(self._expnames(rows, spec, None))
         rank = np.where(spec == 0, filename_rank(view)[rows], rows)
         order = np.lexsort((rank, spec, named, owner))
         owner, spec, rows, named = owner[order], spec[order], rows[order], named[order]
