@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.table import Table
+from attrs import evolve
 
 from romanasn import RuleError, RunConfig, engine, get_plugin_manager, hookimpl, products, read_pool
 from romanasn.diff import diff_dirs
@@ -239,4 +240,16 @@ def test_an_object_lane_file_name_taken_in_the_columnar_lane_is_refused():
     pm = get_plugin_manager(allow=PACKS, plugins=[(pack, "clash")])
     with pytest.raises(RuleError, match="^two associations would be written to 'r00001_p_full_f062_asn': rule "
                                         "'wfi_image_full' of plugin romanasn-wfi-imaging .* and rule 'wfi_image_visit'"):
+        engine.plan(mission_pool(500), plugin_manager=pm)
+
+
+def test_a_product_name_two_columnar_rules_make_is_refused():
+    from romanasn_wfi_imaging.rules import RULES
+
+    full = next(rule for rule in RULES if rule.name == "wfi_image_full")
+    pack = types.ModuleType("twin")
+    pack.romanasn_rules = hookimpl(lambda: [evolve(full, name="wfi_image_twin")])
+    pm = get_plugin_manager(allow=PACKS, plugins=[(pack, "twin")])
+    with pytest.raises(RuleError, match="^two associations would be written to 'r00001_p_full_f062_asn': rule "
+                                        "'wfi_image_full' of plugin romanasn-wfi-imaging .* and rule 'wfi_image_twin'"):
         engine.plan(mission_pool(500), plugin_manager=pm)

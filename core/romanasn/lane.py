@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from romanasn import asnfile
 from romanasn.encoder import encode_json
-from romanasn.naming import member_filename, name_token, parse_template, template_conversion as conversion, unsafe_reason
+from romanasn.naming import NAME_BYTES, member_filename, name_token, parse_template, template_conversion as conversion, unsafe_reason
 from romanasn.plugins.types import PoolView
 from romanasn.records import NO_DEGRADED, SOME_DEGRADED
 
@@ -255,7 +255,7 @@ def _ending(filenames: pa.Array) -> str | None:
     match = _ENDING.search(filenames[0].as_py()) if len(filenames) and not filenames.null_count else None
     if match is None or not _every(pc.ends_with(filenames, ending := match.group())):
         return None
-    if pc.min(pc.binary_length(filenames)).as_py() > len(ending) and not (_data(filenames) == ord("\n")).any():
+    if pc.min(pc.binary_length(filenames)).as_py() > len(ending) and not (_bytes(filenames)[1] == ord("\n")).any():
         return ending
     return None
 
@@ -279,8 +279,18 @@ def _every(mask: pa.Array) -> bool:
 _SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 
 
+_NAME_BYTES = np.isin(np.arange(256), list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.+-"))
+_FIRST_BYTES = _NAME_BYTES & ~np.isin(np.arange(256), list(b"_.+-"))
+
+
 def unsafe_names(names: pa.Array) -> list[int]:
     """The positions of the names :func:`romanasn.naming.unsafe_reason` refuses."""
+    offsets, data = _bytes(names)
+    lengths = np.diff(offsets)
+    if not names.null_count and lengths.min(initial=1) > 0 and lengths.max(initial=0) <= NAME_BYTES \
+            and _NAME_BYTES[data].all() and _FIRST_BYTES[data[offsets[:-1]]].all() \
+            and not ((data[1:] == ord(".")) & (data[:-1] == ord("."))).any():  # each byte safe: none refused
+        return []
     bad = pc.invert(pc.and_(pc.match_substring_regex(names, _SAFE_NAME),
                             pc.invert(pc.match_substring(names, ".."))))
     bad = pc.or_(bad, pc.greater(pc.utf8_length(names), 200))
@@ -333,18 +343,19 @@ def json_texts(values: pa.Array) -> pa.Array:
     return pc.if_else(plain, quoted, escaped)
 
 
-def _data(values: pa.Array) -> np.ndarray:
-    """The bytes of a column of texts, one after the other (a view of its buffer)."""
+def _bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes of a column of texts, one after the other (a view of its buffer), and where each
+    text starts in them (and the last ends)."""
     if not len(values):
-        return np.zeros(0, dtype=np.uint8)
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32 if values.type == pa.string() else np.int64)
     offsets = offsets[values.offset:values.offset + len(values) + 1]
-    return np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return offsets - offsets[0], np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
 
 
 def _plain(values: pa.Array) -> bool:
     """Whether every text is printable ASCII without ``"`` and ``\\`` (JSON holds it as it is)."""
-    data = _data(values)
+    data = _bytes(values)[1]
     return not len(data) or bool(data.min() >= 0x20 and data.max() < 0x7F and not (data == ord('"')).any()
                                  and not (data == ord("\\")).any())
 
@@ -521,27 +532,31 @@ class Files:
         """The file texts of groups ``start`` to ``stop`` (``ids``: every group's id number)."""
         low, high = int(self.offsets[start]), int(self.offsets[stop])
         tails = self.tails.take(pa.array(self.tail_of[low:high]))
-        quote = _MEMBER_START + '"'
         if self.plain:
-            texts = pc.binary_join_element_wise(quote, self.expnames[low:high], tails, "")
+            members = [_MEMBER_START + '"', self.expnames[low:high], tails]
             names = pc.binary_join_element_wise('"', self.names[start:stop], '"', "")
         else:
-            texts = pc.binary_join_element_wise(_MEMBER_START, json_texts(self.expnames[low:high]),
-                                                pc.utf8_slice_codeunits(tails, 1), "")
+            members = [_MEMBER_START, json_texts(self.expnames[low:high]), pc.utf8_slice_codeunits(tails, 1)]
             names = json_texts(self.names[start:stop])
-        members = pa.ListArray.from_arrays(pa.array(self.offsets[start:stop + 1] - low, pa.int32()), texts)
+        bounds = self.offsets[start:stop + 1] - low
+        if (np.diff(bounds) != 1).any():  # else each file's one member goes in as it is
+            texts = pa.ListArray.from_arrays(pa.array(bounds, pa.int32()), pc.binary_join_element_wise(*members, ""))
+            members = [pc.binary_join(texts, ",")]
         groups = np.arange(start, stop)
         degraded = self.degraded[start:stop]
         combos = groups if self.per_group else self.programs[start:stop] * 2 + degraded
         _, firsts, inverse = np.unique(combos, return_index=True, return_inverse=True)
         heads = [self._head(g, combo) for g, combo in zip(groups[firsts].tolist(), combos[firsts].tolist())]
-        which = pa.array(inverse.ravel())
-        before = pa.array(["{" + head[0] + '\n    "asn_id": "a' for head in heads], pa.string()).take(which)
-        after = pa.array(['",' + head[1] + '\n    "products": [\n        {\n            "name": ' for head in heads],
-                         pa.string()).take(which)
+        before = ["{" + head[0] + '\n    "asn_id": "a' for head in heads]
+        after = ['",' + head[1] + '\n    "products": [\n        {\n            "name": ' for head in heads]
+        if len(heads) > 1:  # else one head for every file of the block, not copied for each first
+            which = pa.array(inverse.ravel())
+            before, after = (pa.array(texts, pa.string()).take(which) for texts in (before, after))
+        else:
+            before, after = before[0], after[0]
         return pc.binary_join_element_wise(
             before, pa.array(ids[start:stop]).cast(pa.string()), after, names, ',\n            "members": [',
-            pc.binary_join(members, ","), "\n            ]\n        }\n    ]\n}\n", "")
+            *members, "\n            ]\n        }\n    ]\n}\n", "")
 
 
 def _column(text: str, count: int) -> pa.Array:
