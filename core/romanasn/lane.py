@@ -170,7 +170,7 @@ def group_rows(rows: np.ndarray, codes: np.ndarray, keys: dict[str, list], rank:
     group's rows sorted by ``rank`` (file-name order)."""
     if not len(rows):
         return Groups(rows, np.zeros(1, dtype=np.int64), {name: [] for name in keys})
-    order = np.lexsort((rank[rows], codes))
+    order = np.argsort(codes * len(rank) + rank[rows])  # by code, then file name (no two rows of one rank)
     rows, codes = rows[order], codes[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     offsets = np.append(starts, len(rows)).astype(np.int64)
