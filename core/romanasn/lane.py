@@ -120,16 +120,17 @@ def written(view: PoolView) -> None:
 def key_codes(view: PoolView, names: Sequence[str], rows: np.ndarray) -> tuple[np.ndarray, list]:
     """A code per row of ``rows`` (equal codes, equal values in every column of ``names``), and
     for each column its value per code."""
-    codes = np.zeros(len(rows), dtype=np.int64)
-    per_column = []
-    for name in names:
+    codes, width, per_column = np.zeros(len(rows), dtype=np.int64), 1, []
+    for name in names:  # the columns' codes as the digits of one number, factorised at the end
         pool_codes, values = column_codes(view, name)
         more = pool_codes[rows]
         per_column.append((more, values))
-        if per_column[1:]:
-            codes = factorize(pa.array(codes * max(len(values), 1) + more))[0]
-        else:
-            codes = more
+        if width > (1 << 62) // max(len(values), 1):  # too many digits: counted anew from 0
+            codes, distinct = factorize(pa.array(codes))
+            width = len(distinct)
+        codes, width = codes * max(len(values), 1) + more, width * max(len(values), 1)
+    if len(names) > 1:
+        codes = factorize(pa.array(codes))[0]
     first = np.zeros(0, dtype=np.int64)
     if len(rows):
         first = np.full(codes.max() + 1, -1, dtype=np.int64)
@@ -547,16 +548,22 @@ class Files:
         combos = groups if self.per_group else self.programs[start:stop] * 2 + degraded
         _, firsts, inverse = np.unique(combos, return_index=True, return_inverse=True)
         heads = [self._head(g, combo) for g, combo in zip(groups[firsts].tolist(), combos[firsts].tolist())]
-        before = ["{" + head[0] + '\n    "asn_id": "a' for head in heads]
-        after = ['",' + head[1] + '\n    "products": [\n        {\n            "name": ' for head in heads]
-        if len(heads) > 1:  # else one head for every file of the block, not copied for each first
-            which = pa.array(inverse.ravel())
-            before, after = (pa.array(texts, pa.string()).take(which) for texts in (before, after))
-        else:
-            before, after = before[0], after[0]
+        which = pa.array(inverse.ravel())
+        before = _chosen(["{" + head[0] + '\n    "asn_id": "a' for head in heads], which)
+        after = _chosen(['",' + head[1] + '\n    "products": [\n        {\n            "name": ' for head in heads], which)
         return pc.binary_join_element_wise(
-            before, pa.array(ids[start:stop]).cast(pa.string()), after, names, ',\n            "members": [',
+            *before, pa.array(ids[start:stop]).cast(pa.string()), *after, names, ',\n            "members": [',
             *members, "\n            ]\n        }\n    ]\n}\n", "")
+
+
+def _chosen(texts: list[str], which: pa.Array) -> list[str | pa.Array]:
+    """The texts ``texts[which[i]]``, as pieces to join: what they all start and end with, once,
+    and between them what differs, per text (a head's degraded status, not the whole head)."""
+    if len(texts) == 1:
+        return texts
+    start = os.path.commonprefix(texts)
+    end = os.path.commonprefix([text[len(start):][::-1] for text in texts])[::-1]
+    return [start, pa.array([text[len(start):len(text) - len(end)] for text in texts], pa.string()).take(which), end]
 
 
 def _column(text: str, count: int) -> pa.Array:
