@@ -280,8 +280,8 @@ def _every(mask: pa.Array) -> bool:
 _SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 
 
-_NAME_BYTES = np.isin(np.arange(256), list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.+-"))
-_FIRST_BYTES = _NAME_BYTES & ~np.isin(np.arange(256), list(b"_.+-"))
+_NAME_BYTES = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.+-"  # the first 62 may start one
+_FIRST_BYTES = np.isin(np.arange(256), list(_NAME_BYTES[:62]))
 
 
 def unsafe_names(names: pa.Array) -> list[int]:
@@ -289,7 +289,7 @@ def unsafe_names(names: pa.Array) -> list[int]:
     offsets, data = _bytes(names)
     lengths = np.diff(offsets)
     if not names.null_count and lengths.min(initial=1) > 0 and lengths.max(initial=0) <= NAME_BYTES \
-            and _NAME_BYTES[data].all() and _FIRST_BYTES[data[offsets[:-1]]].all() \
+            and not data.tobytes().translate(None, _NAME_BYTES) and _FIRST_BYTES[data[offsets[:-1]]].all() \
             and not ((data[1:] == ord(".")) & (data[:-1] == ord("."))).any():  # each byte safe: none refused
         return []
     bad = pc.invert(pc.and_(pc.match_substring_regex(names, _SAFE_NAME),
