@@ -654,7 +654,7 @@ class Plan:
 
 def _programs(view: PoolView, groups: lane.Groups) -> tuple[np.ndarray, list[str]]:
     """The program id of each group's association (a code per group, and each code's id): the
-    key's program, else its rows' program when they share one, else ``noprogram``."""
+    key's program, else its rows' (who share one: :func:`_check_one_program`)."""
     if "program" in groups.keys:
         keys = groups.keys["program"]
         codes, values = lane.factorize(keys if isinstance(keys, pa.Array) else pa.array(keys))
@@ -664,10 +664,7 @@ def _programs(view: PoolView, groups: lane.Groups) -> tuple[np.ndarray, list[str
     if "program" not in view.table.colnames:
         raise KeyError("program")
     codes, values = lane.column_codes(view, "program")
-    codes, starts = codes[groups.rows], groups.offsets[:-1]
-    low, high = np.minimum.reduceat(codes, starts), np.maximum.reduceat(codes, starts)
-    ids = [program_id(v) for v in lane.as_list(values)] + ["noprogram"]
-    return np.where(low == high, low, len(values)), ids
+    return codes[groups.rows[groups.offsets[:-1]]], [program_id(v) for v in lane.as_list(values)]
 
 
 def _rows_used(rule_plan: RulePlan) -> np.ndarray:
