@@ -277,9 +277,6 @@ def _every(mask: pa.Array) -> bool:
     return pc.all(mask, skip_nulls=False).as_py() is True
 
 
-_SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
-
-
 _NAME_BYTES = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.+-"  # the first 62 may start one
 _FIRST_BYTES = np.isin(np.arange(256), list(_NAME_BYTES[:62]))
 
@@ -292,11 +289,7 @@ def unsafe_names(names: pa.Array) -> list[int]:
             and not data.tobytes().translate(None, _NAME_BYTES) and _FIRST_BYTES[data[offsets[:-1]]].all() \
             and not ((data[1:] == ord(".")) & (data[:-1] == ord("."))).any():  # each byte safe: none refused
         return []
-    bad = pc.invert(pc.and_(pc.match_substring_regex(names, _SAFE_NAME),
-                            pc.invert(pc.match_substring(names, ".."))))
-    bad = pc.or_(bad, pc.greater(pc.utf8_length(names), 200))
-    suspects = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
-    return [i for i in suspects.tolist() if unsafe_reason(names[i].as_py())]
+    return [i for i, name in enumerate(names.to_pylist()) if unsafe_reason(name)]
 
 
 # -- members and files -----------------------------------------------------------------------------
