@@ -466,8 +466,8 @@ class Files:
             named = name_ranks(view, rule.member.suffix)[rows]
         else:  # the entries' names ranked among themselves, not every pool row's at each level
             named = _dense(self._expnames(rows, spec, None))
-        rank = np.where(spec == 0, filename_rank(view)[rows], rows)
-        order = np.lexsort((rank, spec, named, owner))
+        rank = np.where(spec == 0, filename_rank(view)[rows], rows) + spec * len(view)  # spec, then name or row
+        order = np.lexsort((rank, owner * (int(named.max(initial=0)) + 1) + named))
         owner, spec, rows, named = owner[order], spec[order], rows[order], named[order]
         same_name = np.zeros(len(order), dtype=bool)
         same_name[1:] = (owner[1:] == owner[:-1]) & (named[1:] == named[:-1])
