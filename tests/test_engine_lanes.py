@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.table import Table
+from attrs import evolve
 
 from romanasn import RuleError, RunConfig, engine, get_plugin_manager, hookimpl, products, read_pool
 from romanasn.diff import diff_dirs
@@ -240,3 +241,41 @@ def test_an_object_lane_file_name_taken_in_the_columnar_lane_is_refused():
     with pytest.raises(RuleError, match="^two associations would be written to 'r00001_p_full_f062_asn': rule "
                                         "'wfi_image_full' of plugin romanasn-wfi-imaging .* and rule 'wfi_image_visit'"):
         engine.plan(mission_pool(500), plugin_manager=pm)
+
+
+def test_a_product_name_two_columnar_rules_make_is_refused():
+    from romanasn_wfi_imaging.rules import RULES
+
+    full = next(rule for rule in RULES if rule.name == "wfi_image_full")
+    pack = types.ModuleType("twin")
+    pack.romanasn_rules = hookimpl(lambda: [evolve(full, name="wfi_image_twin")])
+    pm = get_plugin_manager(allow=PACKS, plugins=[(pack, "twin")])
+    with pytest.raises(RuleError, match="^two associations would be written to 'r00001_p_full_f062_asn': rule "
+                                        "'wfi_image_full' of plugin romanasn-wfi-imaging .* and rule 'wfi_image_twin'"):
+        engine.plan(mission_pool(500), plugin_manager=pm)
+
+
+def test_the_lanes_agree_when_every_file_name_shares_its_level_ending(monkeypatch):
+    """Member names and ``{filename:stem}`` sliced off the ending every name shares, stems with
+    dots and underscores of their own, members at two levels (a rule and its companion)."""
+    from romanasn.testing import exposure_rows, manager_with, pool_table
+    from romanasn_wfi_spectral.rules import RULES
+
+    rows = exposure_rows("0000101001001001001", 1, detectors=[1, 2])
+    rows += exposure_rows("0000101001001001001", 2, "WFI_SPECTRAL", "GRISM", detectors=[1, 2])
+    rows[0]["filename"] = "r0000101001001001001_0001_wfi01_f1.5_x_cal.asdf_uncal.asdf"
+    rows[2]["filename"] = "r0000101001001001001_0002_wfi01_grism_v.2_uncal.asdf"
+    pack = types.ModuleType("spec")
+    pack.romanasn_rules = hookimpl(lambda: [rule for rule in RULES if rule.name == "wfi_spec_exposure"])
+    pm = manager_with((pack, "spec"))
+    pool = pool_table(rows)
+    columns = _encoded(engine.plan(pool, plugin_manager=pm).encoded())
+    monkeypatch.setenv(engine.LANE_ENV, "object")
+    run = engine.plan(pool, plugin_manager=pm)
+    assert sorted(columns) == sorted(run.file_stems()) == ["r0000101001001001001_0002_wfi01_grism_v.2_asn",
+                                                           "r0000101001001001001_0002_wfi02_grism_asn"]
+    for _, association, stem in run.stream():
+        assert columns[stem] == Encoder().encode(association, stem)
+    first = columns["r0000101001001001001_0002_wfi01_grism_v.2_asn"]
+    assert b'"r0000101001001001001_0001_wfi01_f1.5_x_cal.asdf_cal.asdf"' in first
+    assert b'"r0000101001001001001_0002_wfi01_grism_v.2_uncal.asdf"' in first

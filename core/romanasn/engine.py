@@ -441,10 +441,15 @@ class Plan:
             rule_plan.ids[self.order[mine, 1]] = self.id_numbers[mine]
             if rule_plan.built is not None:
                 rule_plan.number(self.pm, self.config)
-        self._check_stems()
+        self._check_stems(names.take(pa.array(ordered)))
 
-    def _check_stems(self) -> None:
-        """No two associations may be written to the same file (named, when they are, in id order)."""
+    def _check_stems(self, names: pa.Array) -> None:
+        """No two associations may be written to the same file (named, when they are, in id order;
+        ``names``: the product names in id order, each file's stem when no rule took the object
+        lane: then names in increasing order are surely distinct)."""
+        increasing = len(names) < 2 or pc.all(pc.less(names[:-1], names[1:]), skip_nulls=False).as_py() is True
+        if increasing and all(p.built is None for p in self.plans):
+            return
         stems = self._stem_column()
         if len(pc.unique(stems)) == len(stems):
             return
@@ -649,7 +654,7 @@ class Plan:
 
 def _programs(view: PoolView, groups: lane.Groups) -> tuple[np.ndarray, list[str]]:
     """The program id of each group's association (a code per group, and each code's id): the
-    key's program, else its rows' program when they share one, else ``noprogram``."""
+    key's program, else its rows' (who share one: :func:`_check_one_program`)."""
     if "program" in groups.keys:
         keys = groups.keys["program"]
         codes, values = lane.factorize(keys if isinstance(keys, pa.Array) else pa.array(keys))
@@ -658,11 +663,8 @@ def _programs(view: PoolView, groups: lane.Groups) -> tuple[np.ndarray, list[str
         return np.zeros(0, dtype=np.int64), []
     if "program" not in view.table.colnames:
         raise KeyError("program")
-    codes, values = lane.factorize(lane.arrow_column(view, "program").take(pa.array(groups.rows)))
-    starts = groups.offsets[:-1]
-    low, high = np.minimum.reduceat(codes, starts), np.maximum.reduceat(codes, starts)
-    ids = [program_id(v) for v in lane.as_list(values)] + ["noprogram"]
-    return np.where(low == high, low, len(values)), ids
+    codes, values = lane.column_codes(view, "program")
+    return codes[groups.rows[groups.offsets[:-1]]], [program_id(v) for v in lane.as_list(values)]
 
 
 def _rows_used(rule_plan: RulePlan) -> np.ndarray:
@@ -797,21 +799,20 @@ def _check_one_program(entry: RuleEntry, view: PoolView, groups: lane.Groups) ->
     one program), so that a program's associations can be made from its rows alone."""
     if "program" not in view.table.colnames or not len(groups):
         return
-    owners = [groups.group_of_rows()] + [np.repeat(np.arange(len(groups)), np.diff(o)) for _, o in groups.companions]
-    owner = np.concatenate(owners)
-    rows = np.concatenate([groups.rows] + [r for r, _ in groups.companions])
-    codes, values = lane.factorize(lane.arrow_column(view, "program").take(pa.array(rows)))
+    program, values = lane.column_codes(view, "program")
     if len(values) < 2:
         return
-    low = np.full(len(groups), len(values), dtype=np.int64)
-    high = np.full(len(groups), -1, dtype=np.int64)
-    np.minimum.at(low, owner, codes)
-    np.maximum.at(high, owner, codes)
-    mixed = np.flatnonzero(low != high)
-    if len(mixed):
-        g = int(mixed[0])
+    parts = [(groups.rows, groups.offsets), *groups.companions]
+    codes, starts = program[groups.rows], groups.offsets[:-1]
+    mixed = np.minimum.reduceat(codes, starts) != np.maximum.reduceat(codes, starts)
+    for rows, offsets in parts[1:]:  # a companion of another program than its group's rows
+        owner = np.repeat(np.arange(len(groups)), np.diff(offsets))
+        mixed[owner[program[rows] != codes[starts][owner]]] = True
+    if mixed.any():
+        g = int(np.flatnonzero(mixed)[0])
+        rows = np.concatenate([rows[offsets[g]:offsets[g + 1]] for rows, offsets in parts])
         values = lane.as_list(values)
-        found = sorted({values[c] for c in codes[owner == g].tolist()})
+        found = sorted({values[c] for c in program[rows].tolist()})
         key = {name: lane.as_list(column)[g] for name, column in groups.keys.items()}
         raise RuleError(f"rule {entry.name!r} of plugin {entry.plugin.label} makes an association across programs"
                         f" {', '.join(map(str, found))} (key {key}): associations never cross a program")

@@ -14,6 +14,7 @@ of an Arrow buffer) are handed to the writer.
 from __future__ import annotations
 
 import os
+import re
 from json.encoder import encode_basestring_ascii as _json_text
 from collections.abc import Sequence
 from typing import Any, Callable, Iterator
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 
 from romanasn import asnfile
 from romanasn.encoder import encode_json
-from romanasn.naming import member_filename, name_token, parse_template, template_conversion as conversion, unsafe_reason
+from romanasn.naming import NAME_BYTES, member_filename, name_token, parse_template, template_conversion as conversion, unsafe_reason
 from romanasn.plugins.types import PoolView
 from romanasn.records import NO_DEGRADED, SOME_DEGRADED
 
@@ -59,7 +60,7 @@ def factorize(values: pa.Array) -> tuple[np.ndarray, pa.Array | list]:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if _mostly_distinct_texts(values):  # sorting beats hashing when the hash table outgrows the caches
-        return _ranked(values, pc.rank(values, tiebreaker="dense").to_numpy().astype(np.int64) - 1)
+        return _ranked(values, _dense(values) - 1)
     try:
         encoded = pc.dictionary_encode(values, null_encoding="encode")
     except pa.ArrowNotImplementedError:
@@ -119,16 +120,17 @@ def written(view: PoolView) -> None:
 def key_codes(view: PoolView, names: Sequence[str], rows: np.ndarray) -> tuple[np.ndarray, list]:
     """A code per row of ``rows`` (equal codes, equal values in every column of ``names``), and
     for each column its value per code."""
-    codes = np.zeros(len(rows), dtype=np.int64)
-    per_column = []
-    for name in names:
+    codes, width, per_column = np.zeros(len(rows), dtype=np.int64), 1, []
+    for name in names:  # the columns' codes as the digits of one number, factorised at the end
         pool_codes, values = column_codes(view, name)
         more = pool_codes[rows]
         per_column.append((more, values))
-        if per_column[1:]:
-            codes = factorize(pa.array(codes * max(len(values), 1) + more))[0]
-        else:
-            codes = more
+        if width > (1 << 62) // max(len(values), 1):  # too many digits: counted anew from 0
+            codes, distinct = factorize(pa.array(codes))
+            width = len(distinct)
+        codes, width = codes * max(len(values), 1) + more, width * max(len(values), 1)
+    if len(names) > 1:
+        codes = factorize(pa.array(codes))[0]
     first = np.zeros(0, dtype=np.int64)
     if len(rows):
         first = np.full(codes.max() + 1, -1, dtype=np.int64)
@@ -169,7 +171,7 @@ def group_rows(rows: np.ndarray, codes: np.ndarray, keys: dict[str, list], rank:
     group's rows sorted by ``rank`` (file-name order)."""
     if not len(rows):
         return Groups(rows, np.zeros(1, dtype=np.int64), {name: [] for name in keys})
-    order = np.lexsort((rank[rows], codes))
+    order = np.argsort(codes * len(rank) + rank[rows])  # by code, then file name (no two rows of one rank)
     rows, codes = rows[order], codes[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     offsets = np.append(starts, len(rows)).astype(np.int64)
@@ -231,9 +233,11 @@ class Template:
 def _converted(values: pa.Array | list, spec: str | None) -> pa.Array:
     """Key values converted as a template says, each distinct value once (file names to their
     stems as a column)."""
-    if spec == "stem" and isinstance(values, pa.Array) and pa.types.is_string(values.type) \
-            and _every(_suffixed(values)):
-        return pc.replace_substring_regex(values, _LEVEL, "")
+    if spec == "stem" and isinstance(values, pa.Array) and values.type == pa.string():
+        if (ending := _ending(values)) is not None:
+            return _stems(values, ending)
+        if _every(_suffixed(values)):
+            return pc.replace_substring_regex(values, _LEVEL, "")
     codes, distinct = factorize(values if isinstance(values, pa.Array) else pa.array(values))
     convert = conversion(spec)
     texts = pa.array([convert(value) for value in as_list(distinct)], pa.string())
@@ -242,6 +246,24 @@ def _converted(values: pa.Array | list, spec: str | None) -> pa.Array:
 
 _SUFFIXED = r"^.+_[A-Za-z0-9]+\.[A-Za-z0-9]+$"  # naming._SUFFIXED: a stem, "_<level>" and ".<ext>"
 _LEVEL = r"_[A-Za-z0-9]+(\.[A-Za-z0-9]+)$"  # in such a name, "_<level>.<ext>" (the last "_" on)
+_ENDING = re.compile(r"_[A-Za-z0-9]+\.[A-Za-z0-9]+\Z")  # what _LEVEL matches, in Python
+
+
+def _ending(filenames: pa.Array) -> str | None:
+    """The ``_<level>.<ext>`` every file name ends with after some text without a line break, when
+    they share one (a mission pool's do: ``x_uncal.asdf``), else None: then each name's stem is
+    a slice (:func:`_stems`), found without matching every name against :data:`_LEVEL`."""
+    match = _ENDING.search(filenames[0].as_py()) if len(filenames) and not filenames.null_count else None
+    if match is None or not _every(pc.ends_with(filenames, ending := match.group())):
+        return None
+    if pc.min(pc.binary_length(filenames)).as_py() > len(ending) and not (_bytes(filenames)[1] == ord("\n")).any():
+        return ending
+    return None
+
+
+def _stems(filenames: pa.Array, ending: str) -> pa.Array:
+    """File names (Arrow strings) that all end with ``ending``, without it."""
+    return pc.binary_slice(filenames.view(pa.binary()), 0, -len(ending)).view(pa.string())
 
 
 def _suffixed(filenames: pa.Array) -> pa.Array:
@@ -255,16 +277,19 @@ def _every(mask: pa.Array) -> bool:
     return pc.all(mask, skip_nulls=False).as_py() is True
 
 
-_SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+_NAME_BYTES = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.+-"  # the first 62 may start one
+_FIRST_BYTES = np.isin(np.arange(256), list(_NAME_BYTES[:62]))
 
 
 def unsafe_names(names: pa.Array) -> list[int]:
     """The positions of the names :func:`romanasn.naming.unsafe_reason` refuses."""
-    bad = pc.invert(pc.and_(pc.match_substring_regex(names, _SAFE_NAME),
-                            pc.invert(pc.match_substring(names, ".."))))
-    bad = pc.or_(bad, pc.greater(pc.utf8_length(names), 200))
-    suspects = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
-    return [i for i in suspects.tolist() if unsafe_reason(names[i].as_py())]
+    offsets, data = _bytes(names)
+    lengths = np.diff(offsets)
+    if not names.null_count and lengths.min(initial=1) > 0 and lengths.max(initial=0) <= NAME_BYTES \
+            and not data.tobytes().translate(None, _NAME_BYTES) and _FIRST_BYTES[data[offsets[:-1]]].all() \
+            and not ((data[1:] == ord(".")) & (data[:-1] == ord("."))).any():  # each byte safe: none refused
+        return []
+    return [i for i, name in enumerate(names.to_pylist()) if unsafe_reason(name)]
 
 
 # -- members and files -----------------------------------------------------------------------------
@@ -312,13 +337,19 @@ def json_texts(values: pa.Array) -> pa.Array:
     return pc.if_else(plain, quoted, escaped)
 
 
-def _plain(values: pa.Array) -> bool:
-    """Whether every text is printable ASCII without ``"`` and ``\\`` (JSON holds it as it is)."""
+def _bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes of a column of texts, one after the other (a view of its buffer), and where each
+    text starts in them (and the last ends)."""
     if not len(values):
-        return True
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32 if values.type == pa.string() else np.int64)
     offsets = offsets[values.offset:values.offset + len(values) + 1]
-    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return offsets - offsets[0], np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+
+
+def _plain(values: pa.Array) -> bool:
+    """Whether every text is printable ASCII without ``"`` and ``\\`` (JSON holds it as it is)."""
+    data = _bytes(values)[1]
     return not len(data) or bool(data.min() >= 0x20 and data.max() < 0x7F and not (data == ord('"')).any()
                                  and not (data == ord("\\")).any())
 
@@ -335,6 +366,8 @@ def member_names(view: PoolView, suffix: str | None) -> pa.Array:
         return filenames
 
     def make(table: Any) -> pa.Array:
+        if (ending := view.derived("romanasn.lane:ending", lambda table: _ending(filenames))) is not None:
+            return pc.binary_join_element_wise(_stems(filenames, ending), f"_{suffix}{ending[ending.index('.'):]}", "")
         suffixed = view.derived("romanasn.lane:suffixed", lambda table: _suffixed(filenames))
         names = pc.replace_substring_regex(filenames, _LEVEL, "_" + suffix.replace("\\", "\\\\") + r"\1")
         if _every(suffixed):
@@ -373,20 +406,21 @@ def _tail(exptype: str, reason: str | None, candidate: Any) -> str:
     return text + _MEMBER_CLOSE
 
 
-def name_ranks(view: PoolView, suffixes: tuple[str | None, ...]) -> list[np.ndarray]:
-    """For each suffix, each pool row's member name's dense rank among the member names of every
-    suffix (equal names, equal ranks; in name order), made once per run."""
+def name_ranks(view: PoolView, suffix: str | None) -> np.ndarray:
+    """Each pool row's member name's dense rank among the member names at the level ``suffix``
+    names (equal names, equal ranks; in name order), made once per run."""
 
-    def make(table: Any) -> list[np.ndarray]:
-        if len(set(suffixes)) == 1 and (dense := _dense_ranks(member_names(view, suffixes[0]),
-                                                              filename_order(view))) is not None:
-            return [dense] * len(suffixes)
-        names = pa.chunked_array([member_names(view, suffix) for suffix in dict.fromkeys(suffixes)]).combine_chunks()
-        dense = pc.rank(names, tiebreaker="dense").to_numpy().astype(np.int64)
-        by_suffix = dict(zip(dict.fromkeys(suffixes), np.split(dense, len(dict.fromkeys(suffixes)))))
-        return [by_suffix[suffix] for suffix in suffixes]
+    def make(table: Any) -> np.ndarray:
+        names = member_names(view, suffix)
+        dense = _dense_ranks(names, filename_order(view))
+        return dense if dense is not None else _dense(names)
 
-    return view.derived(("romanasn.lane:name-ranks", suffixes), make)
+    return view.derived(("romanasn.lane:name-ranks", suffix), make)
+
+
+def _dense(values: pa.Array) -> np.ndarray:
+    """Each value's dense rank (equal values, equal ranks; in order)."""
+    return pc.rank(values, tiebreaker="dense").to_numpy().astype(np.int64)
 
 
 def _dense_ranks(values: pa.Array, order: np.ndarray) -> np.ndarray | None:
@@ -428,13 +462,12 @@ class Files:
         owner, rows, spec = (np.concatenate(parts) for parts in zip(*entries))
         # Sorted by group, member name, spec, then file name (the rule's rows) or row (companions);
         # of equal names in one group the members of the first spec stay, the last of them.
-        names = name_ranks(view, tuple(member.suffix for member in self.specs))
-        named = np.empty(len(rows), dtype=np.int64)
-        for k, ranks in enumerate(names):
-            mine = spec == k
-            named[mine] = ranks[rows[mine]]
-        rank = np.where(spec == 0, filename_rank(view)[rows], rows)
-        order = np.lexsort((rank, spec, named, owner))
+        if len({member.suffix for member in self.specs}) == 1:
+            named = name_ranks(view, rule.member.suffix)[rows]
+        else:  # the entries' names ranked among themselves, not every pool row's at each level
+            named = _dense(self._expnames(rows, spec, None))
+        rank = np.where(spec == 0, filename_rank(view)[rows], rows) + spec * len(view)  # spec, then name or row
+        order = np.lexsort((rank, owner * (int(named.max(initial=0)) + 1) + named))
         owner, spec, rows, named = owner[order], spec[order], rows[order], named[order]
         same_name = np.zeros(len(order), dtype=bool)
         same_name[1:] = (owner[1:] == owner[:-1]) & (named[1:] == named[:-1])
@@ -493,27 +526,37 @@ class Files:
         """The file texts of groups ``start`` to ``stop`` (``ids``: every group's id number)."""
         low, high = int(self.offsets[start]), int(self.offsets[stop])
         tails = self.tails.take(pa.array(self.tail_of[low:high]))
-        quote = _MEMBER_START + '"'
         if self.plain:
-            texts = pc.binary_join_element_wise(quote, self.expnames[low:high], tails, "")
+            members = [_MEMBER_START + '"', self.expnames[low:high], tails]
             names = pc.binary_join_element_wise('"', self.names[start:stop], '"', "")
         else:
-            texts = pc.binary_join_element_wise(_MEMBER_START, json_texts(self.expnames[low:high]),
-                                                pc.utf8_slice_codeunits(tails, 1), "")
+            members = [_MEMBER_START, json_texts(self.expnames[low:high]), pc.utf8_slice_codeunits(tails, 1)]
             names = json_texts(self.names[start:stop])
-        members = pa.ListArray.from_arrays(pa.array(self.offsets[start:stop + 1] - low, pa.int32()), texts)
+        bounds = self.offsets[start:stop + 1] - low
+        if (np.diff(bounds) != 1).any():  # else each file's one member goes in as it is
+            texts = pa.ListArray.from_arrays(pa.array(bounds, pa.int32()), pc.binary_join_element_wise(*members, ""))
+            members = [pc.binary_join(texts, ",")]
         groups = np.arange(start, stop)
         degraded = self.degraded[start:stop]
         combos = groups if self.per_group else self.programs[start:stop] * 2 + degraded
         _, firsts, inverse = np.unique(combos, return_index=True, return_inverse=True)
         heads = [self._head(g, combo) for g, combo in zip(groups[firsts].tolist(), combos[firsts].tolist())]
         which = pa.array(inverse.ravel())
-        before = pa.array(["{" + head[0] + '\n    "asn_id": "a' for head in heads], pa.string()).take(which)
-        after = pa.array(['",' + head[1] + '\n    "products": [\n        {\n            "name": ' for head in heads],
-                         pa.string()).take(which)
+        before = _chosen(["{" + head[0] + '\n    "asn_id": "a' for head in heads], which)
+        after = _chosen(['",' + head[1] + '\n    "products": [\n        {\n            "name": ' for head in heads], which)
         return pc.binary_join_element_wise(
-            before, pa.array(ids[start:stop]).cast(pa.string()), after, names, ',\n            "members": [',
-            pc.binary_join(members, ","), "\n            ]\n        }\n    ]\n}\n", "")
+            *before, pa.array(ids[start:stop]).cast(pa.string()), *after, names, ',\n            "members": [',
+            *members, "\n            ]\n        }\n    ]\n}\n", "")
+
+
+def _chosen(texts: list[str], which: pa.Array) -> list[str | pa.Array]:
+    """The texts ``texts[which[i]]``, as pieces to join: what they all start and end with, once,
+    and between them what differs, per text (a head's degraded status, not the whole head)."""
+    if len(texts) == 1:
+        return texts
+    start = os.path.commonprefix(texts)
+    end = os.path.commonprefix([text[len(start):][::-1] for text in texts])[::-1]
+    return [start, pa.array([text[len(start):len(text) - len(end)] for text in texts], pa.string()).take(which), end]
 
 
 def _column(text: str, count: int) -> pa.Array:
