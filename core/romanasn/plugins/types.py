@@ -263,9 +263,9 @@ class Command:
     """A subcommand a pack adds to ``romanasn``.
 
     ``configure(parser)`` adds its arguments to an ``argparse`` parser;
-    ``run(args)`` does the work and returns the exit status. With
-    ``plugin_manager``, ``run(args, pm)`` also gets the run's plugin manager
-    (the packs loaded, ``-p no:NAME`` applied), to run rules as ``generate`` does.
+    ``run(args)`` does the work and returns the exit status. A command that
+    runs rules as ``generate`` does takes the plugin manager given to
+    ``romanasn_commands`` (the packs loaded, ``-p no:NAME`` applied).
     """
 
     name: str = field(validator=validators.matches_re(r"^[a-z][a-z0-9-]*$"))
