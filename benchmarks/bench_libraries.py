@@ -9,7 +9,7 @@
   ``METADATA`` of the ``romanasn-*.dist-info`` folder directly, in a process
   that has ``importlib.metadata`` imported (every command has: the plugin
   manager finds the packs through its entry points).
-- **new-pack's placeholders**: ``romanasn.newpack.render`` (a regular
+- **new-pack's placeholders**: ``romanasn_newpack.render`` (a regular
   expression fills ``{{name}}``, an unknown one is an error) against Jinja2
   with ``StrictUndefined`` on the same templates: importing it beside
   ``romanasn``, and rendering a pack's files.
@@ -174,7 +174,7 @@ def version(count: int) -> list[str]:
 def templating(count: int) -> list[str]:
     import jinja2
 
-    from romanasn.newpack import _walk, pack_names, render, templates
+    from romanasn_newpack.skeleton import _walk, pack_names, render, templates
 
     names = pack_names("my-survey")
     values = {"short": names.short, "dist": names.dist, "package": names.package, "prefix": names.prefix,
@@ -183,17 +183,17 @@ def templating(count: int) -> list[str]:
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     if sorted(environment.from_string(t).render(values) for t in texts) != sorted(render("my-survey").values()):
         raise SystemExit("Jinja2 renders the pack's templates otherwise")
-    imports = rounds({"jinja2": lambda: subprocess.run([sys.executable, "-c", "import romanasn.newpack, jinja2"],
+    imports = rounds({"jinja2": lambda: subprocess.run([sys.executable, "-c", "import romanasn_newpack, jinja2"],
                                                        check=True),
-                      "(romanasn.newpack)": lambda: subprocess.run([sys.executable, "-c", "import romanasn.newpack"],
+                      "(romanasn_newpack)": lambda: subprocess.run([sys.executable, "-c", "import romanasn_newpack"],
                                                                    check=True)}, count + 2)
     best = rounds({"newpack.render": lambda: render("my-survey"),
                    "jinja2": lambda: [environment.from_string(t).render(values) for t in texts]}, count)
-    imported = imports["jinja2"] - imports["(romanasn.newpack)"]
+    imported = imports["jinja2"] - imports["(romanasn_newpack)"]
     return [f"new-pack's {len(texts)} templates, rendered once (as a new-pack does); best of {count}",
             f"  newpack.render   {best['newpack.render'] * 1e3:7.2f} ms",
             f"  jinja2           {best['jinja2'] * 1e3:7.2f} ms, and {imported * 1e3:.0f} ms to import"
-            " beside romanasn.newpack"]
+            " beside romanasn_newpack"]
 
 
 class _Terminal(io.StringIO):
