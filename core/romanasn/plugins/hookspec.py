@@ -234,7 +234,7 @@ def romanasn_run_files(folder: Path | None, config: RunConfig, format: str,
     the run (exit 2, the message as given), say for an option that needs
     files written.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
 
@@ -260,7 +260,7 @@ def romanasn_run_written(folder: Path, outcome: Any, pool: Any, config: RunConfi
     Called for every plugin after the run's summary is printed; not called on
     a dry run or a failed run.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
 
@@ -285,7 +285,7 @@ def romanasn_addhooks(pluginmanager: Any) -> None:
     any other hook that no specification names is an error of its pack
     (:meth:`~romanasn.plugins.manager.PluginManager.check`).
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
 
