@@ -447,8 +447,8 @@ class Plan:
         """No two associations may be written to the same file (named, when they are, in id order;
         ``names``: the product names in id order, each file's stem when no rule took the object
         lane: then names in increasing order are surely distinct)."""
-        increasing = len(names) < 2 or pc.all(pc.less(names[:-1], names[1:]), skip_nulls=False).as_py() is True
-        if increasing and all(p.built is None for p in self.plans):
+        if all(p.built is None for p in self.plans) and (
+                len(names) < 2 or pc.all(pc.less(names[:-1], names[1:]), skip_nulls=False).as_py() is True):
             return
         stems = self._stem_column()
         if len(pc.unique(stems)) == len(stems):

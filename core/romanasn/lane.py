@@ -277,8 +277,8 @@ def _every(mask: pa.Array) -> bool:
     return pc.all(mask, skip_nulls=False).as_py() is True
 
 
-_NAME_BYTES = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.+-"  # the first 62 may start one
-_FIRST_BYTES = np.isin(np.arange(256), list(_NAME_BYTES[:62]))
+_SAFE_BYTES = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.+-"  # the first 62 may start one
+_FIRST_BYTES = np.isin(np.arange(256), list(_SAFE_BYTES[:62]))
 
 
 def unsafe_names(names: pa.Array) -> list[int]:
@@ -286,7 +286,7 @@ def unsafe_names(names: pa.Array) -> list[int]:
     offsets, data = _bytes(names)
     lengths = np.diff(offsets)
     if not names.null_count and lengths.min(initial=1) > 0 and lengths.max(initial=0) <= NAME_BYTES \
-            and not data.tobytes().translate(None, _NAME_BYTES) and _FIRST_BYTES[data[offsets[:-1]]].all() \
+            and not data.tobytes().translate(None, _SAFE_BYTES) and _FIRST_BYTES[data[offsets[:-1]]].all() \
             and not ((data[1:] == ord(".")) & (data[:-1] == ord("."))).any():  # each byte safe: none refused
         return []
     return [i for i, name in enumerate(names.to_pylist()) if unsafe_reason(name)]

@@ -93,6 +93,18 @@ class Watcher:
         self.process.send_signal(sig)
         return self.process.wait(30)
 
+    def finish(self, files) -> int:
+        """Wait until every one of ``files`` has its Level 2 association added, a second more (nothing
+        else comes), then stop; the exit status (the watch is killed if the wait failed)."""
+        try:
+            self.wait(lambda e: {Path(x["file"]).name for x in e if x["event"] == "added"}
+                      >= {p.name.replace("_cal.asdf", "_asn.json") for p in files})
+            time.sleep(1)
+            return self.stop()
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
 
 def added(files) -> int:
     """The events the first landing of ``files`` (all of one program) makes: L2s, fovs, visit, pass, full."""
@@ -150,13 +162,10 @@ def test_a_restart_mid_burst_and_a_kill_lose_and_repeat_nothing(made, tmp_path):
         assert watcher.stop(signal.SIGKILL) == -signal.SIGKILL
         land(made[10:], watcher.landing)
         watcher.start()
-        watcher.wait(lambda e: {Path(x["file"]).name for x in e if x["event"] == "added"}
-                     >= {p.name.replace("_cal.asdf", "_asn.json") for p in made})
-        time.sleep(1)  # nothing more comes
-        assert watcher.stop() == 0
-    finally:
-        if watcher.process.poll() is None:
-            watcher.process.kill()
+    except BaseException:
+        watcher.process.kill()
+        raise
+    assert watcher.finish(made) == 0
     check_final(tmp_path, watcher, made)
 
 
@@ -199,14 +208,7 @@ def test_kills_at_any_moment_of_a_burst_lose_and_repeat_nothing(made, tmp_path, 
         time.sleep(pause)
         watcher.stop(signal.SIGKILL)
     watcher.start()
-    try:
-        watcher.wait(lambda e: {Path(x["file"]).name for x in e if x["event"] == "added"}
-                     >= {p.name.replace("_cal.asdf", "_asn.json") for p in made})
-        time.sleep(1)
-        assert watcher.stop() == 0
-    finally:
-        if watcher.process.poll() is None:
-            watcher.process.kill()
+    assert watcher.finish(made) == 0
     check_final(tmp_path, watcher, made)
 
 
