@@ -31,7 +31,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 
 import numpy as np
 from attrs import define, field, frozen
@@ -47,7 +47,7 @@ from romanasn.words import count
 
 log = logging.getLogger("romanasn.makepool")
 
-__all__ = ["FORMATS", "LEVELS", "MakePoolResult", "Skipped", "find_files", "make_pool", "read_row"]
+__all__ = ["FORMATS", "LEVELS", "MakePoolResult", "Readers", "Skipped", "find_files", "make_pool", "read_row"]
 
 FORMATS = ("ecsv", "legacy")
 ENGINES = ("local", "dask")
@@ -336,13 +336,52 @@ def _read_all(paths: list[Path], fields: tuple[_Field, ...], jobs: int) -> Itera
             row, reason = _read_one(path, fields)
             yield path, row, reason
         return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    chunk = max(1, min(256, len(paths) // (jobs * 8)))
-    names = tuple(f.name for f in fields)
-    with context.Pool(jobs, initializer=_init_worker, initargs=(fields,)) as pool:
-        for path, (values, reason) in zip(paths, pool.imap(_read_values, map(str, paths), chunksize=chunk)):
-            yield path, None if values is None else dict(zip(names, values)), reason
+    with Readers(fields, jobs) as readers:
+        yield from readers.start(paths)()
+
+
+class Readers:
+    """Processes reading headers, kept from one read to the next (a watch reads its files as they
+    come); with one job, headers are read here, at once.
+
+    ``start(paths)`` begins reading and returns a function yielding ``(path, row, reason)``
+    for each path, in order, as they are read (:func:`read_settled`'s ``source``)."""
+
+    def __init__(self, fields: tuple[_Field, ...], jobs: int) -> None:
+        self.fields, self.jobs = fields, jobs
+        self.names = tuple(f.name for f in fields)
+        self.pool = None
+        if jobs > 1:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            self.pool = context.Pool(jobs, initializer=_init_worker, initargs=(fields,))
+
+    @classmethod
+    def of(cls, columns: Sequence[PoolColumn], jobs: int) -> "Readers":
+        """Readers of the ``columns`` (the kernel's columns and the packs' added to them)."""
+        return cls(_fields(merge_columns(columns)), jobs)
+
+    def start(self, paths: list[Path]) -> Callable[[], Iterator[tuple[Path, dict[str, Any] | None, str | None]]]:
+        if self.pool is None:
+            done = [(path, *_read_one(path, self.fields)) for path in paths]
+            return lambda: iter(done)
+        chunk = max(1, min(256, len(paths) // (self.jobs * 8)))
+        pending = self.pool.imap(_read_values, map(str, paths), chunksize=chunk)  # sent to the workers now
+        names = self.names
+        return lambda: ((path, None if values is None else dict(zip(names, values)), reason)
+                        for path, (values, reason) in zip(paths, pending))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+    def __enter__(self) -> "Readers":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 def _read_values(path: str) -> tuple[tuple | None, str | None]:
@@ -477,16 +516,17 @@ def _make_pool(inputs, output, known, extra, format, skip_bad, update, jobs, eng
 
 def read_settled(paths: list[Path], known: tuple[PoolColumn, ...], result: MakePoolResult, skip_bad: bool,
                  jobs: int, engine: str, scheduler: str | None, progress: bool | None,
-                 stream: TextIO | None) -> list[tuple[Path, dict[str, Any]]]:
+                 stream: TextIO | None, source: Iterable | None = None) -> list[tuple[Path, dict[str, Any]]]:
     """The rows of ``paths``, one per file name and per exposure and detector; bad files stop
-    the run unless ``skip_bad`` (then they are listed in ``result.bad``)."""
+    the run unless ``skip_bad`` (then they are listed in ``result.bad``). ``source``: the
+    ``(path, row, reason)`` of each path, read already (by :class:`Readers`)."""
     bar = Progress(len(paths), stream, enabled=progress)
     rows: list[tuple[Path, dict[str, Any]]] = []
-    if engine == "dask" and paths:
+    if source is None and engine == "dask" and paths:
         from romanasn import cluster
 
         source = cluster.read_rows(paths, known, _read_block, scheduler=scheduler)
-    else:
+    elif source is None:
         source = _read_all(paths, _fields(known), jobs)
     try:
         for path, row, reason in source:

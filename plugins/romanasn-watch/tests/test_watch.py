@@ -238,3 +238,37 @@ def test_a_file_removed_from_the_landing_folder_takes_its_row_and_associations_w
     assert main(["diff", str(watcher.out), str(tmp_path / "full"), "-q"]) == 0
     events = watcher.lines()
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_headers_read_as_files_come_are_read_again_when_the_file_changed_since(made, tmp_path, jobs):
+    """With one job the early read is done at once, so that a file changed behind the watch's
+    back (same size and time) shows that an unchanged file is not read again."""
+    import io
+
+    from romanasn import RunConfig
+    from romanasn.plugins.manager import get_plugin_manager
+    from romanasn_watch.watch import Watch
+
+    pm = get_plugin_manager()
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    watch = Watch(landing, tmp_path / "pool.sqlite", tmp_path / "asn", plugin_manager=pm,
+                  config=RunConfig(pool_name="pool"), events=io.StringIO(), jobs=jobs,
+                  columns=[found.item for found in pm.pool_columns()])
+    growing, landed = landing / made[0].name, landing / made[1].name
+    growing.write_bytes(made[0].read_bytes()[:2000])  # still being copied when first read
+    landed.write_bytes(made[1].read_bytes())
+    watch.start()
+    try:
+        watch.read_early([str(growing), str(landed)])
+        growing.write_bytes(made[0].read_bytes())  # whole now: read again
+        if jobs == 1:
+            kept = landed.stat()
+            landed.write_bytes(b"\0" * kept.st_size)  # unreadable, but of the same size and time
+            os.utime(landed, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+        watch.ingest([str(growing), str(landed)])
+    finally:
+        watch.readers.close()
+        watch.db.close()
+    assert sorted(read_pool(str(tmp_path / "pool.sqlite"))["filename"]) == sorted(p.name for p in made[:2])

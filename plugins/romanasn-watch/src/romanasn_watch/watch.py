@@ -10,8 +10,10 @@ and prints one JSON line per association file added, changed or removed.
 
 Files arriving close together are taken as one batch: a batch starts once
 no file has come for ``settle`` seconds, or ``longest`` seconds after the
-first one. A file that cannot be read yet (still being copied, or bad) is
-left for its next change.
+first one. Their headers are read as they come, while the batch gathers (in
+``jobs`` processes kept for the watch's life); a file changed since its
+header was read is read again with the batch. A file that cannot be read
+yet (still being copied, or bad) is left for its next change.
 
 Restarts: on start the output folder's interrupted run is finished or
 undone, the events of its last run that were not printed are printed, files
@@ -27,6 +29,8 @@ way is done.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import os
@@ -34,7 +38,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, Callable, Iterable, TextIO
 
 import sqlalchemy as sa
 
@@ -68,6 +72,7 @@ EVENTS = sa.Table(
     sqlite_autoincrement=True,
 )
 _LAST_LINES = 1 << 20  # bytes at the end of an events file holding its last line (and the one cut short)
+_EARLY = 0.05  # seconds between handing the files come so far to the readers, while a batch gathers
 
 
 class _Inbox:
@@ -75,17 +80,21 @@ class _Inbox:
 
     def __init__(self) -> None:
         self.condition = threading.Condition()
-        self.paths: set[str] = set()
+        self.paths: dict[str, None] = {}  # in the order they came
         self.last = 0.0
 
     def put(self, path: str) -> None:
         with self.condition:
-            self.paths.add(path)
+            self.paths[path] = None
             self.last = time.monotonic()
             self.condition.notify()
 
-    def take(self, stop: threading.Event, settle: float, longest: float) -> set[str]:
-        """The next batch: once quiet for ``settle`` seconds or ``longest`` after its first path."""
+    def take(self, stop: threading.Event, settle: float, longest: float,
+             early: Callable[[list[str]], None] | None = None) -> set[str]:
+        """The next batch: once quiet for ``settle`` seconds or ``longest`` after its first path.
+        While the batch gathers, ``early`` is given the paths come since it was last called,
+        every ``_EARLY`` seconds at most."""
+        handed, given = 0, 0.0
         with self.condition:
             while not self.paths and not stop.is_set():
                 self.condition.wait(0.2)
@@ -95,9 +104,27 @@ class _Inbox:
                 wait = min(settle - (now - self.last), longest - (now - first))
                 if wait <= 0:
                     break
-                self.condition.wait(wait)
-            taken, self.paths = self.paths, set()
+                if early is not None and handed < len(self.paths) and now - given >= _EARLY:
+                    new = list(itertools.islice(self.paths, handed, None))
+                    handed, given = len(self.paths), now
+                    self.condition.release()  # the observer goes on putting paths meanwhile
+                    try:
+                        early(new)
+                    finally:
+                        self.condition.acquire()
+                    continue
+                self.condition.wait(min(wait, _EARLY))
+            taken, self.paths = set(self.paths), {}
             return taken
+
+
+def _event_types() -> list[type]:
+    """The events a watch asks for: not a file opened or closed unwritten (the watch's own reading
+    of each header would wake it twice per file)."""
+    from watchdog import events
+
+    return [events.FileCreatedEvent, events.FileModifiedEvent, events.FileMovedEvent, events.FileDeletedEvent,
+            events.FileClosedEvent, events.DirCreatedEvent, events.DirMovedEvent]
 
 
 class _Handler:
@@ -107,7 +134,7 @@ class _Handler:
         self.inbox = inbox
 
     def dispatch(self, event: Any) -> None:
-        if event.event_type in ("opened", "closed_no_write") or (event.is_directory and event.event_type == "deleted"):
+        if event.is_directory and event.event_type not in ("created", "moved"):
             return
         for path in (event.src_path, getattr(event, "dest_path", "")):
             path = os.fsdecode(path)
@@ -136,6 +163,8 @@ class Watch:
         self.events = events
         self.settle, self.longest = settle, longest
         self.inbox = _Inbox()
+        self.readers: makepool.Readers | None = None
+        self.early: list[tuple[dict[str, tuple[int, int]], Callable]] = []  # files read as they came, and their size and time
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -143,31 +172,39 @@ class Watch:
         """Catch up, then take batches until ``stop`` is set (``poll``: poll every so many seconds
         instead of inotify)."""
         self.start()
+        self._readers()  # its processes forked before the observer's threads start
         observer = self._observer(poll)
         try:
             self.batch(self.scan() | self.gone())
             log.info("caught up with %s", self.landing)
             while not stop.is_set():
-                paths = self.inbox.take(stop, self.settle, self.longest)
+                paths = self.inbox.take(stop, self.settle, self.longest, early=self.read_early)
                 if paths and not stop.is_set():
                     self.batch(paths)
         finally:
             observer.stop()
             observer.join()
+            if self.readers is not None:
+                self.readers.close()
             self.db.close()
+
+    def _readers(self) -> makepool.Readers:
+        if self.readers is None:
+            self.readers = makepool.Readers.of(self.columns, self.jobs)
+        return self.readers
 
     def _observer(self, poll: float | None) -> Any:
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
 
         observer = PollingObserver(timeout=poll) if poll else Observer()
-        observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True)
+        observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True, event_filter=_event_types())
         try:
             observer.start()
         except OSError as exc:  # no inotify (or no watches left): poll instead
             log.warning("%s: cannot watch with inotify (%s): polling every second instead", self.landing, exc)
             observer = PollingObserver(timeout=1.0)
-            observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True)
+            observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True, event_filter=_event_types())
             observer.start()
         return observer
 
@@ -210,8 +247,9 @@ class Watch:
         if not fresh and not gone:
             return
         result = makepool.MakePoolResult(output=Path(self.db.label), format="database")
-        rows = makepool.read_settled([Path(path) for path, _, _ in fresh.values()], merge_columns(self.columns),
-                                     result, True, self.jobs, "local", None, False, None)
+        paths = [Path(path) for path, _, _ in fresh.values()]
+        rows = makepool.read_settled(paths, merge_columns(self.columns), result, True, self.jobs, "local", None,
+                                     False, None, source=self._read(fresh.values()))
         for skipped in result.bad:
             log.warning("not read yet: %s: %s", skipped.path, skipped.reason)
         bad = {skipped.path for skipped in result.bad}
@@ -225,6 +263,30 @@ class Watch:
             _upsert(writer, LANDED, read, "path")
         log.info("%d files read: %d rows new, %d updated; %d files gone: %d rows removed", len(read),
                  result.new_rows, result.updated_rows, len(gone), removed)
+
+    def read_early(self, paths: list[str]) -> None:
+        """Start reading the headers of ``paths``, come while a batch gathers (a file changed
+        since is read again with the batch)."""
+        started = {}
+        for path in paths:
+            with contextlib.suppress(OSError):
+                info = os.stat(path)
+                started[path] = (info.st_size, info.st_mtime_ns)
+        if started:
+            self.early.append((started, self._readers().start([Path(path) for path in started])))
+
+    def _read(self, fresh: Iterable[tuple[str, int, int]]) -> list[tuple[Path, dict | None, str | None]]:
+        """``(path, row, reason)`` of each file ``(path, size, time)``: as read early when it has
+        not changed since, read now otherwise."""
+        early, self.early = self.early, []
+        read = {}  # path: (its size and time when read early, row, reason)
+        for started, reading in early:
+            read.update((path, (stat, row, reason)) for (path, stat), (_, row, reason) in zip(started.items(), reading()))
+        fresh = list(fresh)
+        unread = [path for path, size, mtime in fresh if read.get(path, (None,))[0] != (size, mtime)]
+        read.update((path, (None, row, reason)) for path, (_, row, reason)
+                    in zip(unread, self._readers().start([Path(path) for path in unread])()))
+        return [(Path(path), *read[path][1:]) for path, _, _ in fresh]
 
     def gone(self) -> set[str]:
         """The files read earlier that are no longer in the landing folder."""
