@@ -43,7 +43,7 @@ from romanasn.columns import merge_columns
 from romanasn.errors import PoolError, UsageError
 from romanasn.plugins.types import PoolColumn
 
-__all__ = ["PoolDB", "Writer", "database_url", "group_columns", "hidden", "is_database", "table_rows", "SCHEMES"]
+__all__ = ["PoolDB", "Writer", "copy", "database_url", "group_columns", "hidden", "is_database", "table_rows", "SCHEMES"]
 
 #: The URL schemes of the databases a pool may live in.
 SCHEMES = ("sqlite", "postgresql")
@@ -397,7 +397,7 @@ class Writer:
         incoming = sa.Table("pool_incoming", sa.MetaData(), *(sa.Column(c.name, c.type) for c in self.table.c),
                             prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
         incoming.create(self.conn, checkfirst=True)
-        _copy(self.conn, incoming.name, self.columns, rows)
+        copy(self.conn, incoming.name, self.columns, rows)
         return incoming
 
     def delete(self, filenames: Iterable[str]) -> int:
@@ -427,7 +427,7 @@ class Writer:
             if self.db.sqlite or len(rows) < _COPY_ROWS:
                 self.conn.execute(sa.insert(self.db.history_table), rows)
             else:
-                _copy(self.conn, HISTORY_TABLE, ["seq", "filename", "old"], rows)
+                copy(self.conn, HISTORY_TABLE, ["seq", "filename", "old"], rows)
             if len(rows) >= _ANALYZE_ROWS:
                 _analyze(self.conn)
             self.history = {}
@@ -450,13 +450,13 @@ def _analyze(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"ANALYZE {POOL_TABLE}")
 
 
-def _copy(conn: sa.Connection, table: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
+def copy(conn: sa.Connection, table: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
     """``rows`` into the PostgreSQL ``table`` by ``COPY ... FROM STDIN`` (psycopg 3)."""
     names = ", ".join(f'"{name}"' for name in columns)
     with conn.connection.dbapi_connection.cursor() as cursor:
-        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as stream:
             for row in rows:
-                copy.write_row([row[name] for name in columns])
+                stream.write_row([row[name] for name in columns])
 
 
 def _null(column: sa.Column) -> Any:

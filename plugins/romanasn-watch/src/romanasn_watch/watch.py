@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
+import orjson
 import sqlalchemy as sa
 
 from romanasn import incremental, makepool, output
@@ -47,7 +48,7 @@ from romanasn.columns import merge_columns
 from romanasn.errors import UsageError
 from romanasn.folder import recover
 from romanasn.pool import read_pool
-from romanasn.pooldb import PoolDB, group_columns
+from romanasn.pooldb import PoolDB, copy, group_columns
 from romanasn.plugins.types import PoolColumn, RunConfig
 
 log = logging.getLogger("romanasn.watch")
@@ -233,8 +234,9 @@ class Watch:
         """Commit the rows of the files not read yet, or changed since, and take out the rows of
         the files read that are gone, in one transaction."""
         stats, missing = {}, set()
+        inside = f"{self.landing}{os.sep}"
         for path in sorted(set(paths)):
-            key = os.path.relpath(path, self.landing)
+            key = path[len(inside):] if path.startswith(inside) else os.path.relpath(path, self.landing)
             try:
                 info = os.stat(path)
             except OSError:
@@ -247,9 +249,9 @@ class Watch:
         if not fresh and not gone:
             return
         result = makepool.MakePoolResult(output=Path(self.db.label), format="database")
-        paths = [Path(path) for path, _, _ in fresh.values()]
-        rows = makepool.read_settled(paths, merge_columns(self.columns), result, True, self.jobs, "local", None,
-                                     False, None, source=self._read(fresh.values()))
+        source = self._read(fresh.values())
+        rows = makepool.read_settled([path for path, _, _ in source], merge_columns(self.columns), result, True,
+                                     self.jobs, "local", None, False, None, source=source)
         for skipped in result.bad:
             log.warning("not read yet: %s: %s", skipped.path, skipped.reason)
         bad = {skipped.path for skipped in result.bad}
@@ -343,11 +345,11 @@ class Watch:
             if not todo:
                 return
             first = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(EVENTS.c.seq), 0))).scalar()) + 1
-            lines = [json.dumps({"seq": first + k, **event, "run": run_id}, separators=(",", ":"))
+            lines = [orjson.dumps({"seq": first + k, **event, "run": run_id}).decode()
                      for k, (_, event) in enumerate(todo)]
             self._print(lines[_already_written(self.events, first, run_id):])
-            conn.execute(sa.insert(EVENTS), [{"seq": first + k, "folder": folder, "run": run_id, "item": item,
-                                              "line": line} for k, ((item, _), line) in enumerate(zip(todo, lines))])
+            _insert(writer, EVENTS, [(first + k, folder, run_id, item, line)
+                                     for k, ((item, _), line) in enumerate(zip(todo, lines))])
 
     def _print(self, lines: list[str]) -> None:
         if not lines:
@@ -356,6 +358,17 @@ class Watch:
         self.events.flush()
         if _regular_file(self.events) is not None:
             os.fsync(self.events.fileno())
+
+
+def _insert(writer: Any, table: sa.Table, rows: list[tuple]) -> None:
+    """``rows`` (tuples of the values of ``table``'s columns, in order) into ``table``, straight
+    through the driver (SQLite) or by COPY (PostgreSQL): no per-row work in SQLAlchemy."""
+    names = table.c.keys()
+    if writer.db.sqlite:
+        marks = ", ".join("?" * len(names))
+        writer.conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows)
+    else:
+        copy(writer.conn, table.name, names, [dict(zip(names, row)) for row in rows])
 
 
 def _upsert(writer: Any, table: sa.Table, rows: list[dict], key: str) -> None:
