@@ -119,13 +119,20 @@ class _Inbox:
             return taken
 
 
-def _event_types() -> list[type]:
-    """The events a watch asks for: not a file opened or closed unwritten (the watch's own reading
-    of each header would wake it twice per file)."""
+def _event_types(observer: Any) -> list[type]:
+    """The events a watch asks ``observer`` for: a file made, moved in, removed, or written (closed
+    after writing where the observer tells, as inotify does; modified otherwise). Not a file
+    opened or closed unwritten, nor each write to it: the watch's own reading of each header
+    would wake it twice per file, a copy once per write, a hard link twice."""
     from watchdog import events
 
-    return [events.FileCreatedEvent, events.FileModifiedEvent, events.FileMovedEvent, events.FileDeletedEvent,
-            events.FileClosedEvent, events.DirCreatedEvent, events.DirMovedEvent]
+    try:
+        from watchdog.observers.inotify import InotifyObserver
+    except ImportError:  # not Linux
+        InotifyObserver = ()  # noqa: N806
+    written = events.FileClosedEvent if isinstance(observer, InotifyObserver) else events.FileModifiedEvent
+    return [events.FileCreatedEvent, events.FileMovedEvent, events.FileDeletedEvent, written,
+            events.DirCreatedEvent, events.DirMovedEvent]
 
 
 class _Handler:
@@ -199,13 +206,15 @@ class Watch:
         from watchdog.observers.polling import PollingObserver
 
         observer = PollingObserver(timeout=poll) if poll else Observer()
-        observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True, event_filter=_event_types())
+        observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True,
+                          event_filter=_event_types(observer))
         try:
             observer.start()
         except OSError as exc:  # no inotify (or no watches left): poll instead
             log.warning("%s: cannot watch with inotify (%s): polling every second instead", self.landing, exc)
             observer = PollingObserver(timeout=1.0)
-            observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True, event_filter=_event_types())
+            observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True,
+                          event_filter=_event_types(observer))
             observer.start()
         return observer
 
