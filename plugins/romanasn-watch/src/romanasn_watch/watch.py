@@ -73,6 +73,7 @@ EVENTS = sa.Table(
     sqlite_autoincrement=True,
 )
 _LAST_LINES = 1 << 20  # bytes at the end of an events file holding its last line (and the one cut short)
+_KEYS = 5000  # paths in one IN (...) list
 _EARLY = 0.05  # seconds between handing the files come so far to the readers, while a batch gathers
 
 
@@ -264,14 +265,13 @@ class Watch:
         for skipped in result.bad:
             log.warning("not read yet: %s: %s", skipped.path, skipped.reason)
         bad = {skipped.path for skipped in result.bad}
-        read = [{"path": key, "size": size, "mtime_ns": mtime} for key, (path, size, mtime) in fresh.items()
-                if path not in bad]
+        read = [(key, size, mtime) for key, (path, size, mtime) in fresh.items() if path not in bad]
         with self.db.writing() as writer:
             removed = writer.delete(os.path.basename(key) for key in gone)
-            for start in range(0, len(gone), 500):
-                writer.conn.execute(sa.delete(LANDED).where(LANDED.c.path.in_(gone[start:start + 500])))
+            for start in range(0, len(gone), _KEYS):
+                writer.conn.execute(sa.delete(LANDED).where(LANDED.c.path.in_(gone[start:start + _KEYS])))
             makepool.put_settled(writer, rows, result)
-            _upsert(writer, LANDED, read, "path")
+            _insert(writer, LANDED, read, key="path")
         log.info("%d files read: %d rows new, %d updated; %d files gone: %d rows removed", len(read),
                  result.new_rows, result.updated_rows, len(gone), removed)
 
@@ -309,8 +309,8 @@ class Watch:
         found = {}
         keys = sorted(keys)
         with self.db.reading() as conn:
-            for start in range(0, len(keys), 500):
-                query = sa.select(LANDED).where(LANDED.c.path.in_(keys[start:start + 500]))
+            for start in range(0, len(keys), _KEYS):
+                query = sa.select(LANDED).where(LANDED.c.path.in_(keys[start:start + _KEYS]))
                 found.update((row.path, (row.size, row.mtime_ns)) for row in conn.execute(query))
         return found
 
@@ -369,26 +369,26 @@ class Watch:
             os.fsync(self.events.fileno())
 
 
-def _insert(writer: Any, table: sa.Table, rows: list[tuple]) -> None:
-    """``rows`` (tuples of the values of ``table``'s columns, in order) into ``table``, straight
-    through the driver (SQLite) or by COPY (PostgreSQL): no per-row work in SQLAlchemy."""
-    names = table.c.keys()
-    if writer.db.sqlite:
-        marks = ", ".join("?" * len(names))
-        writer.conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows)
-    else:
-        copy(writer.conn, table.name, names, [dict(zip(names, row)) for row in rows])
-
-
-def _upsert(writer: Any, table: sa.Table, rows: list[dict], key: str) -> None:
-    """Insert ``rows`` into ``table``, or update those with the same ``key``."""
+def _insert(writer: Any, table: sa.Table, rows: list[tuple], key: str | None = None) -> None:
+    """``rows`` (tuples of the values of ``table``'s columns, in order) into ``table`` (those of a
+    ``key`` there already updated), straight through the driver (SQLite) or by COPY (PostgreSQL,
+    into a temporary table first when there is a ``key``): no per-row work in SQLAlchemy."""
     if not rows:
         return
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    insert = (sqlite.insert if writer.db.sqlite else postgresql.insert)(table)
-    update = {name: insert.excluded[name] for name in table.c.keys() if name != key}
-    writer.conn.execute(insert.on_conflict_do_update(index_elements=[key], set_=update), rows)
+    names = table.c.keys()
+    columns = ", ".join(names)
+    conflict = "" if key is None else f" ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(
+        f"{name} = excluded.{name}" for name in names if name != key)
+    if writer.db.sqlite:
+        marks = ", ".join("?" * len(names))
+        writer.conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({marks}){conflict}", rows)
+    elif key is None:
+        copy(writer.conn, table.name, names, [dict(zip(names, row)) for row in rows])
+    else:
+        incoming = f"{table.name}_incoming"
+        writer.conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {incoming} (LIKE {table.name}) ON COMMIT DROP")
+        copy(writer.conn, incoming, names, [dict(zip(names, row)) for row in rows])
+        writer.conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {incoming}{conflict}")
 
 
 def _regular_file(stream: TextIO) -> str | None:
