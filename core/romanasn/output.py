@@ -656,12 +656,12 @@ def _write_shards(folder: Folder, files: Mapping[str, Entry], format: str, scope
 
 def _events(outcome: Outcome, files: Mapping[str, Entry], known: Mapping[str, Entry], out: Path) -> list[dict]:
     """One record per association file the run added, changed or removed, in that order."""
-    made = []
+    made, inside = [], str(out / "_")[:-1]  # the folder as a name's prefix (names are bare: joined as text)
     for kind, names, entries in (("added", outcome.added, files), ("changed", outcome.changed, files),
                                  ("removed", outcome.removed, known)):
         for name in sorted(names):
             entry = entries[name]
-            made.append({"event": kind, "file": str(out / name), "asn_id": entry.asn_id, "rule": entry.rule,
+            made.append({"event": kind, "file": inside + name, "asn_id": entry.asn_id, "rule": entry.rule,
                          "product": entry.product, "program": entry.program})
     return made
 
