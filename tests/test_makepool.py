@@ -165,6 +165,27 @@ def test_jobs_give_the_same_pool(exposures, tmp_path):
     assert one.read_bytes() == two.read_bytes()
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_readers_kept_for_several_reads_give_each_file_its_row_or_reason(exposures, jobs):
+    """What a watch does: one set of readers, one read started before the next is looked at."""
+    from romanasn.columns import merge_columns
+    from romanasn.plugins.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    columns = [found.item for found in pm.pool_columns()]
+    good = sorted(exposures["one_l1"] + exposures["two_l2"] + exposures["dark_l1"])
+    bad = [exposures["truncated"], exposures["enum"]]
+    with makepool.Readers.of(columns, jobs) as readers:
+        first, second = readers.start(good), readers.start(bad + good[:1])
+        again = list(second())
+        read = list(first())
+    assert [path for path, _, _ in read] == good
+    assert [row for _, row, _ in read] == [makepool.read_row(path, merge_columns(columns)) for path in good]
+    assert [path for path, _, _ in again] == bad + good[:1]
+    assert [row is None for _, row, _ in again] == [True, True, False]
+    assert "truncated" in again[0][2] and "F999" in again[1][2]
+
+
 # -- bad files -----------------------------------------------------------------------------------
 
 

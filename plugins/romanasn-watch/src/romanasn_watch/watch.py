@@ -215,7 +215,7 @@ class Watch:
             log.warning("%s: cannot watch with inotify (%s): polling every second instead", self.landing, exc)
             observer = PollingObserver(timeout=1.0)
             observer.schedule(_Handler(self.inbox), str(self.landing), recursive=True,
-                          event_filter=_event_types(observer))
+                              event_filter=_event_types(observer))
             observer.start()
         return observer
 
@@ -243,6 +243,7 @@ class Watch:
     def ingest(self, paths: Iterable[str]) -> None:
         """Commit the rows of the files not read yet, or changed since, and take out the rows of
         the files read that are gone, in one transaction."""
+        early, self.early = self.early, []
         stats, missing = {}, set()
         inside = f"{self.landing}{os.sep}"
         for path in sorted(set(paths)):
@@ -259,7 +260,7 @@ class Watch:
         if not fresh and not gone:
             return
         result = makepool.MakePoolResult(output=Path(self.db.label), format="database")
-        source = self._read(fresh.values())
+        source = self._read(fresh.values(), early)
         rows = makepool.read_settled([path for path, _, _ in source], merge_columns(self.columns), result, True,
                                      self.jobs, "local", None, False, None, source=source)
         for skipped in result.bad:
@@ -286,10 +287,9 @@ class Watch:
         if started:
             self.early.append((started, self._readers().start([Path(path) for path in started])))
 
-    def _read(self, fresh: Iterable[tuple[str, int, int]]) -> list[tuple[Path, dict | None, str | None]]:
-        """``(path, row, reason)`` of each file ``(path, size, time)``: as read early when it has
-        not changed since, read now otherwise."""
-        early, self.early = self.early, []
+    def _read(self, fresh: Iterable[tuple[str, int, int]], early: list) -> list[tuple[Path, dict | None, str | None]]:
+        """``(path, row, reason)`` of each file ``(path, size, time)``: as read ``early`` (by
+        :meth:`read_early`) when it has not changed since, read now otherwise."""
         read = {}  # path: (its size and time when read early, row, reason)
         for started, reading in early:
             read.update((path, (stat, row, reason)) for (path, stat), (_, row, reason) in zip(started.items(), reading()))
