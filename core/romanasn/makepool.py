@@ -342,10 +342,8 @@ def _read_all(paths: list[Path], fields: tuple[_Field, ...], jobs: int) -> Itera
 
 class Readers:
     """Processes reading headers, kept from one read to the next (a watch reads its files as they
-    come); with one job, headers are read here, at once.
-
-    ``start(paths)`` begins reading and returns a function yielding ``(path, row, reason)``
-    for each path, in order, as they are read (:func:`read_settled`'s ``source``)."""
+    come); with one job, headers are read here, at once. What :meth:`start` gives is
+    :func:`read_settled`'s ``source``."""
 
     def __init__(self, fields: tuple[_Field, ...], jobs: int) -> None:
         self.fields, self.jobs = fields, jobs
@@ -362,6 +360,8 @@ class Readers:
         return cls(_fields(merge_columns(columns)), jobs)
 
     def start(self, paths: list[Path]) -> Callable[[], Iterator[tuple[Path, dict[str, Any] | None, str | None]]]:
+        """Begin reading ``paths``; a function yielding ``(path, row, reason)`` for each, in order
+        (waiting for each as it is read)."""
         if self.pool is None:
             done = [(path, *_read_one(path, self.fields)) for path in paths]
             return lambda: iter(done)
@@ -372,6 +372,7 @@ class Readers:
                         for path, (values, reason) in zip(paths, pending))
 
     def close(self) -> None:
+        """End the processes (reads started and not looked at are dropped)."""
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
