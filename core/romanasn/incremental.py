@@ -45,6 +45,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import orjson
+from astropy.table import vstack
 from attrs import evolve
 
 from romanasn import output
@@ -171,7 +172,8 @@ def _read(target: str, columns: list, since: int, entries: list, out: Path, stal
                 if db.seq(conn) != seq:
                     continue
             wanted = set().union(*(scope.now for scope in scopes))
-            full_now = now if wanted == set(touched) else _table(target, columns, wanted, seq)
+            full_now = now if wanted == set(touched) else _joined(now, wanted, _table(
+                target, columns, wanted - set(touched), seq))  # the rows changed are read already
             full_then = None if added else _table(target, columns, set().union(*(scope.then for scope in scopes)),
                                                   seq, since)
             if full_now is not None and (added or full_then is not None):
@@ -185,6 +187,17 @@ def _table(target: str, columns: list, filenames: Iterable[str], seq: int, as_of
     """The typed rows of ``filenames`` (as they were at ``as_of``), None when the pool has moved past ``seq``."""
     table = read_pool(target, columns=columns, filenames=filenames, as_of=as_of)
     return table if table.meta["romanasn"]["seq"] == seq else None
+
+
+def _joined(now: Any, wanted: set[str], more: Any) -> Any:
+    """The rows of ``now`` in ``wanted`` and the rows ``more``, in file-name order as
+    :func:`~romanasn.pool.read_pool` gives them (None when ``more`` is: the pool moved on)."""
+    if more is None:
+        return None
+    table = vstack([_sub(now, wanted), more], join_type="exact", metadata_conflicts="silent")
+    table.meta = now.meta
+    table.sort("filename")
+    return table
 
 
 def _rule_sets(entries: list, names: set[str]) -> dict[tuple, list]:
