@@ -349,13 +349,15 @@ def bench_burst(work: Path, files: int, db: str | None, into_made: bool = False)
     from bench_make_pool import ensure_files, warm
 
     source = ensure_files(work / f"files_{files}", files, 2)
-    warm(source)
-    floor_db, target = fresh_database(work, db, "burst_floor"), fresh_database(work, db, "burst")
-    floor = romanasn("make-pool", str(work / f"files_{files}"), "--pool-db", floor_db, "-j", "2")
     landing, out = work / "burst_landing", work / "burst_asn"
     for path in (landing, out):
         set_aside(path)
-    after_deletions(work)
+    after_deletions(work)  # before the files are warmed and the floor is measured: both sides alike
+    warm(source)
+    floor_db, target = fresh_database(work, db, "burst_floor"), fresh_database(work, db, "burst")
+    romanasn("make-pool", str(work / f"files_{files}"), "--pool-db", floor_db, "-j", "2")  # warms what a wait let go cold
+    floor_db = fresh_database(work, db, "burst_floor")
+    floor = romanasn("make-pool", str(work / f"files_{files}"), "--pool-db", floor_db, "-j", "2")
     landing.mkdir()
     watching = Watching(landing, target, out, work / "burst.events", "-j", "2")
     try:
