@@ -237,10 +237,10 @@ def test_a_rule_another_packs_hooks_serve_is_not_patched():
     unscoped.romanasn_file_stem = hookimpl(lambda association: None)
     packs = ["romanasn-wfi-imaging", "romanasn-wfi-spectral", "romanasn-wfi-calibration"]
     pm = get_plugin_manager(allow=packs + ["scoped"], plugins=[(scoped, "scoped")])
-    assert incremental._hooked(pm, "wfi_image_visit") and not incremental._hooked(pm, "wfi_image_full")
+    assert pm.serving("wfi_image_visit") and not pm.serving("wfi_image_full")
     pm = get_plugin_manager(allow=packs + ["unscoped"], plugins=[(unscoped, "unscoped")])
-    assert incremental._hooked(pm, "wfi_image_full")
-    assert not incremental._hooked(get_plugin_manager(allow=packs), "wfi_image_visit")
+    assert pm.serving("wfi_image_full")
+    assert not get_plugin_manager(allow=packs).serving("wfi_image_visit")
 
 
 def test_members_are_spliced_into_a_groups_file_in_name_order(tmp_path):

@@ -248,7 +248,7 @@ def _patchable(rules: list, now: Any, out: Path, stale: set[str], pm: Any, confi
     pack's per-association hooks serve them), and each association's
     file is there (its group had rows), holds member names without a folder and is not stale
     (in a program with none); None otherwise."""
-    if any(entry.rule.companions or entry.rule.extras or entry.rule.keys or _hooked(pm, entry.name)
+    if any(entry.rule.companions or entry.rule.extras or entry.rule.keys or pm.serving(entry.name)
            for entry in rules):
         return None
     result = plan(now, config=config, rules=[entry.name for entry in rules], plugin_manager=pm).result()
@@ -259,11 +259,6 @@ def _patchable(rules: list, now: Any, out: Path, stale: set[str], pm: Any, confi
         return None
     log.debug("%s: members added to %d files", ", ".join(entry.name for entry in rules), len(result.file_stems))
     return result
-
-
-def _hooked(pm: Any, rule: str) -> bool:
-    """Whether a pack's per-association hooks (build, file stem, finalize) serve ``rule``."""
-    return bool(pm.serving(rule))
 
 
 def _plain_members(path: Path) -> bool:

@@ -118,7 +118,9 @@ class PoolDB:
         self.known = merge_columns(columns)
         self.index = _widest([("program",), ("observation_id", "detector"), *map(tuple, index)])
         key = self.url.render_as_string(hide_password=False)
-        self.engine = _ENGINES.get(key) or _ENGINES.setdefault(key, self._engine())
+        if key not in _ENGINES:
+            _ENGINES[key] = self._engine()
+        self.engine = _ENGINES[key]
         self.metadata = sa.MetaData()
         self._read_table: sa.Table | None = None  # the pool table as read (_reflect)
         self.changes_table = sa.Table(

@@ -173,7 +173,7 @@ class Watch:
         self.settle, self.longest = settle, longest
         self.inbox = _Inbox()
         self.readers: makepool.Readers | None = None
-        self.early: list[tuple[dict[str, tuple[int, int]], Callable]] = []  # files read as they came, and their size and time
+        self.early: list[tuple[dict[str, tuple[int, int]], Callable]] = []  # reads begun, each file's size and time
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -292,7 +292,8 @@ class Watch:
         :meth:`read_early`) when it has not changed since, read now otherwise."""
         read = {}  # path: (its size and time when read early, row, reason)
         for started, reading in early:
-            read.update((path, (stat, row, reason)) for (path, stat), (_, row, reason) in zip(started.items(), reading()))
+            read.update((path, (stat, row, reason))
+                        for (path, stat), (_, row, reason) in zip(started.items(), reading()))
         fresh = list(fresh)
         unread = [path for path, size, mtime in fresh if read.get(path, (None,))[0] != (size, mtime)]
         read.update((path, (None, row, reason)) for path, (_, row, reason)
