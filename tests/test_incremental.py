@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from romanasn import generate, incremental
+from romanasn.engine import LANE_ENV
 from romanasn.cli import main
 from romanasn.errors import AsnError, RuleError
 from romanasn.output import SHARD_PREFIX, Manifest
-from romanasn.plugins.types import MemberSpec, Rule
+from romanasn.plugins.manager import get_plugin_manager
+from romanasn.plugins.types import MemberSpec, Rule, RunConfig
 from romanasn.plugins import hookimpl
 from romanasn.pooldb import PoolDB
 from romanasn.testing import exposure_rows, manager_with, pool_table
@@ -77,6 +79,33 @@ def test_an_update_replans_only_changed_programs_keeps_ids_and_rewrites_only_cha
     assert main(["diff", str(out), str(tmp_path / "full"), "-q"]) == 0
     assert main(["generate", db, "-o", str(out), "--update", "-q"]) == 0
     assert stamps(out) == after and manifest(out)["update"]["programs"] == []
+
+
+def test_an_updates_written_observer_sees_each_file_it_wrote_with_its_association(tmp_path):
+    """A pack observing written files is told of each file an update added or changed, with the
+    association it holds (built when asked for), and of no other."""
+    import types
+
+    db, out = str(tmp_path / "pool.sqlite"), tmp_path / "asn"
+    put(db, rows(1, [1, 2]) + rows(2, [1]))
+    assert main(["generate", db, "-o", str(out), "-q"]) == 0
+    put(db, rows(2, [2]))
+    seen = []
+    watcher = types.ModuleType("watcher")
+    watcher.romanasn_association_written = hookimpl(
+        lambda association, path: seen.append((path, association.asn_id, association.product_name)))
+    pm, config = get_plugin_manager(plugins=[(watcher, "watcher")]), RunConfig(pool_name="pool")
+    outcome = incremental.update(db, out, plugin_manager=pm, config=config)
+    assert outcome.added and outcome.changed
+    assert sorted(path.name for path, _, _ in seen) == sorted(outcome.added + outcome.changed)
+    for path, asn_id, product in seen:
+        held = json.loads(path.read_bytes())
+        assert (held["asn_id"], held["products"][0]["name"]) == (asn_id, product)
+    assert len(outcome.result.associations) == len(outcome.files)
+    seen.clear()
+    put(db, [dict(row, nresultants=7) for row in rows(2, [2])])  # a column no association holds
+    outcome = incremental.update(db, out, plugin_manager=pm, config=config)
+    assert outcome.unchanged and not outcome.added + outcome.changed and seen == []
 
 
 def test_an_update_reads_of_a_full_runs_report_only_its_end(tmp_path, monkeypatch):
@@ -171,16 +200,17 @@ def _exposures(rng, program: int, count: int) -> list[list[dict]]:
     return made
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_updates_of_random_changes_write_what_a_full_run_writes(seed, tmp_path, monkeypatch):
+@pytest.mark.parametrize("seed, lane", [(1, "columns"), (2, "columns"), (3, "object")])
+def test_updates_of_random_changes_write_what_a_full_run_writes(seed, lane, tmp_path, monkeypatch):
     """Additions alone (some degraded: the groups' files are patched), then additions, rows
     moved between groups and removals, in random batches: after each ``--update --prune`` the
     folder holds what a full run from the pool writes, file for file, and every association
-    keeps its asn_id."""
+    keeps its asn_id; the same when every rule takes the object lane (``ROMANASN_LANE``)."""
     import random
 
     from romanasn import incremental
 
+    monkeypatch.setenv(LANE_ENV, lane)
     spliced, splice = [], incremental._spliced
     monkeypatch.setattr(incremental, "_spliced", lambda *args: spliced.append(args[2]) or splice(*args))
     rng = random.Random(seed)

@@ -583,6 +583,12 @@ class Plan:
         return [evolve(_stamp(a, rule_plan.provenance, entry.plugin.label), asn_id=_asn_id(int(rule_plan.ids[g])))
                 for g, a in zip(indices, built)]
 
+    def programs(self) -> set[str]:
+        """The program ids of the plan's associations."""
+        return {program for p in self.plans for program in (
+            [association.program for association in p.built] if p.built is not None
+            else [p.program_ids[code] for code in np.unique(p.programs).tolist()])}
+
     def file_stems(self) -> Sequence[str]:
         """Every file stem, in id order (an Arrow column, :class:`lane.Texts`)."""
         return lane.Texts(self._stem_column())

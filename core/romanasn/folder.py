@@ -419,12 +419,12 @@ class _Present:
     """The names in a folder, each looked up when first asked about."""
 
     def __init__(self, out: Path) -> None:
-        self.out = out
+        self.inside = os.path.join(out, "")  # names joined as text: no Path made for each
         self.known: dict[str, bool] = {}
 
     def __contains__(self, name: str) -> bool:
         if name not in self.known:
-            self.known[name] = os.path.lexists(self.out / name)
+            self.known[name] = os.path.lexists(self.inside + name)
         return self.known[name]
 
 

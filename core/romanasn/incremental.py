@@ -41,17 +41,17 @@ import os
 from collections import Counter, defaultdict
 from json.encoder import encode_basestring_ascii as _string
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import orjson
 from astropy.table import vstack
-from attrs import evolve
+from attrs import evolve, frozen
 
 from romanasn import output
-from romanasn.encoder import Encoder, encode_json, extension
-from romanasn.engine import FIRST_ASN_ID, Result, paused_gc, plan, select_rules
-from romanasn.errors import AsnError, PoolError
+from romanasn.encoder import Encoder, check_file, extension
+from romanasn.engine import FIRST_ASN_ID, Plan, Result, paused_gc, plan, select_rules
+from romanasn.errors import AsnError, PoolError, RuleError
 from romanasn.folder import Folder
 from romanasn.pool import read_pool
 from romanasn.pooldb import PoolDB
@@ -139,7 +139,7 @@ class _Scope:
     they were (``then``); ``patches``: their plan of the added rows alone, when each
     association it makes is its group's file with these members added (:func:`_patchable`)."""
 
-    def __init__(self, rules: list, now: set[str], then: set[str], patches: Result | None = None) -> None:
+    def __init__(self, rules: list, now: set[str], then: set[str], patches: Plan | None = None) -> None:
         self.rules, self.now, self.then, self.patches = rules, now, then, patches
 
 
@@ -222,26 +222,28 @@ def _rows(db: PoolDB, conn: Any, rules: list, key: tuple[str, ...], ons: tuple, 
             for companion in entry.rule.companions:
                 joined = _passing(companion.select, table)
                 wanted[companion.on] |= _values(table, companion.on, joined) | _values(table, companion.on, chosen)
-    found: dict[str, dict] = {}
+    found: set[str] = set()
     asked: dict[tuple[str, ...], set[tuple]] = defaultdict(set)
-    fields = sorted({"filename", *key, *(name for on in ons for name in on)})
+    fields = ["filename", *sorted({*key, *(name for on in ons for name in on)} - {"filename"})] if ons \
+        else ["filename"]
+    at = {name: place for place, name in enumerate(fields)}
     while any(wanted[names] - asked[names] for names in wanted):
         query = {names: values - asked[names] for names, values in wanted.items() if values - asked[names]}
         for names, values in query.items():
             asked[names] |= values
         rows = db.matching(conn, query, fields)
-        found.update((row["filename"], row) for row in rows)
+        found.update(row[0] for row in rows)
         if ons:  # the groups of the rows joined in, and what joins them, until nothing new comes
             for row in rows:
-                wanted[key].add(tuple(row[name] for name in key))
+                wanted[key].add(tuple(row[at[name]] for name in key))
                 for on in ons:
-                    wanted[on].add(tuple(row[name] for name in on))
-    current = set(found)
+                    wanted[on].add(tuple(row[at[name]] for name in on))
+    current = found
     previous = (current - set(touched)) | {name for name, old in touched.items() if old is not None}
     return current, previous
 
 
-def _patchable(rules: list, now: Any, out: Path, stale: set[str], pm: Any, config: RunConfig) -> Result | None:
+def _patchable(rules: list, now: Any, out: Path, stale: set[str], pm: Any, config: RunConfig) -> Plan | None:
     """The plan of the added rows ``now`` alone by ``rules``, when each association it makes is
     its group's file with these members added: the rules make associations of members and
     nothing else drawn from the group's rows (no companions, extras or key functions, and no
@@ -251,14 +253,15 @@ def _patchable(rules: list, now: Any, out: Path, stale: set[str], pm: Any, confi
     if any(entry.rule.companions or entry.rule.extras or entry.rule.keys or pm.serving(entry.name)
            for entry in rules):
         return None
-    result = plan(now, config=config, rules=[entry.name for entry in rules], plugin_manager=pm).result()
-    if any((association.program or "noprogram") in stale for association in result.associations):
+    run = plan(now, config=config, rules=[entry.name for entry in rules], plugin_manager=pm)
+    if run.programs() & stale:
         return None
     ext = extension("json")
-    if not all(_plain_members(out / (stem + ext)) for stem in result.file_stems):
+    stems = run.file_stems()
+    if not all(_plain_members(out / (stem + ext)) for stem in stems):
         return None
-    log.debug("%s: members added to %d files", ", ".join(entry.name for entry in rules), len(result.file_stems))
-    return result
+    log.debug("%s: members added to %d files", ", ".join(entry.name for entry in rules), len(stems))
+    return run
 
 
 def _plain_members(path: Path) -> bool:
@@ -285,7 +288,7 @@ def _values(table: Any, names: tuple[str, ...], mask: np.ndarray) -> set[tuple]:
     if not mask.any():
         return set()
     columns = [table[name][mask].tolist() for name in names]
-    return {tuple(_plain(value) for value in values) for values in zip(*columns)}
+    return {tuple(_plain(value) for value in values) for values in set(zip(*columns))}
 
 
 def _plain(value: Any) -> Any:
@@ -304,35 +307,34 @@ def _sub(table: Any, filenames: set[str]) -> Any:
 def _write(out: Path, report: dict, read: _Read, pm: Any, config: RunConfig, entries: list, prune: bool,
            member_dir: Any, inputs: Iterable[str], events: bool) -> output.Outcome:
     ext = extension("json")
-    made, patched, replaced, vetoes, skipped = {}, set(), set(), [], ()
+    plans, replaced, vetoes, skipped = [], set(), [], ()
     touched_now = set(read.touched) & set(np.asarray(read.now["filename"]).tolist() if read.now is not None else ())
     orphans = set(touched_now)
     for scope in read.scopes:
         names = [entry.name for entry in scope.rules]
-        result = scope.patches if scope.patches is not None else plan(
-            _sub(read.now, scope.now), config=config, rules=names, plugin_manager=pm).result()
-        skipped = result.skipped or skipped
-        for association, stem in zip(result.associations, result.file_stems):
-            made[stem + ext] = association
-            if scope.patches is not None:
-                patched.add(stem + ext)
+        planned = scope.patches if scope.patches is not None else plan(
+            _sub(read.now, scope.now), config=config, rules=names, plugin_manager=pm)
+        plans.append((planned, scope.patches is not None))
+        skipped = tuple(planned.skipped) or skipped
         if read.then is not None:
             replaced.update(stem + ext for stem in plan(_sub(read.then, scope.then), config=config, rules=names,
                                                           plugin_manager=pm).file_stems())
-        vetoes += [veto for veto in result.vetoes if veto.filename in read.touched]
-        orphans -= (touched_now & scope.now) - set(result.orphans)
+        vetoes += [veto for *_, veto in planned.veto_list() if veto.filename in read.touched]
+        orphans -= (touched_now & scope.now) - set(planned.orphans())
+    made = _made(plans, ext)
     folder = Folder(out, listing=False)
     output._guard(folder.open)
     try:
-        outcome, ids, changes, gone, manifest = _put(folder, out, report, made, patched, replaced - set(made),
-                                                     prune, member_dir)
-        ordered = sorted(made.items(), key=lambda item: int(ids[item[0]][1:]))
-        result = Result(associations=[evolve(a, asn_id=ids[name]) for name, a in ordered],
-                        file_stems=[name[:-len(ext)] for name, _ in ordered], rules=tuple(entries),
+        outcome, ids, changes, gone, manifest = _put(folder, out, report, made, replaced - set(made), prune,
+                                                     member_dir)
+        ordered = sorted(made, key=lambda name: int(ids[name][1:]))
+        result = Result(associations=_Planned([made[name].plan for name in ordered]),
+                        file_stems=[name[:-len(ext)] for name in ordered], rules=tuple(entries),
                         skipped=tuple(skipped), vetoes=tuple(vetoes), orphans=tuple(sorted(orphans)),
-                        counts=dict(Counter(association.asn_rule for association in made.values())), pool_rows=len(read.now) if read.now is not None else 0)
+                        counts=dict(Counter(made[name].rule for name in ordered)),
+                        pool_rows=len(read.now) if read.now is not None else 0)
         outcome.result = result
-        outcome.files = [name for name, _ in ordered]
+        outcome.files = ordered
         run = output.run_report(result, pm, config, inputs)
         run.update(format="json", files=outcome.files, pool_seq=read.seq, manifest=manifest)
         if events:
@@ -347,16 +349,97 @@ def _write(out: Path, report: dict, read: _Read, pm: Any, config: RunConfig, ent
             written = [(a, out / name) for a, name in zip(result.associations, outcome.files)
                        if name not in set(outcome.unchanged)]
             observe = lambda: [pm.association_written(a, path, config) for a, path in written]  # noqa: E731
-        folder.commit(output.RUN_REPORT, [encode_json(run, 2).encode("utf-8")], then=observe)
+        folder.commit(output.RUN_REPORT, [orjson.dumps(run, option=orjson.OPT_INDENT_2) + b"\n"], then=observe)
     except BaseException as exc:
         folder.abort()
         output._reraise(exc, out)
     return outcome
 
 
-def _put(folder: Folder, out: Path, report: dict, made: dict, patched: set[str], replaced: set[str], prune: bool,
+@frozen
+class _Made:
+    """An association an update makes: the plan making it and its place among the plan's
+    :meth:`~romanasn.engine.Plan.keys`, its rule and product name, and whether its file is the
+    group's file with its members added (``patch``)."""
+
+    plan: Plan
+    place: int
+    rule: str
+    product: str
+    patch: bool
+
+
+def _made(plans: list[tuple[Plan, bool]], ext: str) -> dict[str, _Made]:
+    """The associations of ``plans`` (each with whether it patches files) by file name."""
+    made: dict[str, _Made] = {}
+    for run, patch in plans:
+        for place, ((product, rule, _, _), stem) in enumerate(zip(run.keys(), run.key_stems())):
+            name = stem + ext
+            if name in made:
+                raise RuleError(f"two associations would be written to {stem!r}: rules {made[name].rule!r}"
+                                f" and {rule!r}")
+            made[name] = _Made(run, place, rule, product, patch)
+    return made
+
+
+class _Planned(output.LazyAssociations):
+    """The associations of an update, built when asked for: given the plan of each, in id order."""
+
+    def __init__(self, plans: list[Plan]) -> None:
+        counts: Counter = Counter()
+        self.places = []  # each plan's associations come in its own id order
+        for run in plans:
+            self.places.append((run, counts[id(run)]))
+            counts[id(run)] += 1
+
+    def __len__(self) -> int:
+        return len(self.places)
+
+    def at(self, index: int) -> Any:
+        run, position = self.places[index]
+        return run.association(position)
+
+
+def _number(made: dict[str, _Made], ids: Mapping[str, str]) -> None:
+    """Give each plan's associations their ids (``ids``, by file name)."""
+    by_plan: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    plans = {}
+    for name, association in made.items():
+        by_plan[id(association.plan)].append((int(ids[name][1:]), association.place))
+        plans[id(association.plan)] = association.plan
+    for key, numbered in by_plan.items():
+        numbered.sort()
+        plans[key].number(ordered=[place for _, place in numbered], numbers=[number for number, _ in numbered])
+
+
+def _files(made: Mapping[str, _Made], prefix: str | None, ext: str) -> Iterator[tuple[str, bytes, str]]:
+    """``(file name, bytes, program)`` of each association of ``made``'s plans, validated: the
+    columnar lane's a block at a time, the object lane's encoded from their records."""
+    encoder = Encoder("json", prefix)
+    for run in {id(association.plan): association.plan for association in made.values()}.values():
+        for block in run.encoded(prefix):
+            for stem, data, program in zip(block.stems.to_pylist(), block.data(), block.programs.to_pylist()):
+                with _naming(run, block.rule):
+                    check_file(data, stem + ext)
+                yield stem + ext, bytes(data), program
+        for _, association, stem in run.stream(columnar=False):
+            with _naming(run, association.asn_rule):
+                data = encoder.encode(association, stem + ext)
+            yield stem + ext, data, association.program
+
+
+@contextlib.contextmanager
+def _naming(run: Plan, rule: str) -> Iterator[None]:
+    """An invalid association file's error, naming the rule that made it and its plugin."""
+    try:
+        yield
+    except AsnError as exc:
+        raise type(exc)(f"rule {rule!r} of plugin {run.plugin_of(rule).label}: {exc}") from exc
+
+
+def _put(folder: Folder, out: Path, report: dict, made: dict[str, _Made], replaced: set[str], prune: bool,
          member_dir: Any) -> tuple[output.Outcome, dict, dict, dict, dict]:
-    """Hand the files whose bytes changed to the folder (those ``patched``: the members of the
+    """Hand the files whose bytes changed to the folder (those patching: the members of the
     file they replace added), remove (or mark stale) those no longer made, and write the
     manifest's changes; the outcome, the ids given, the manifest entries made and removed, and
     the run report's new manifest."""
@@ -364,21 +447,20 @@ def _put(folder: Folder, out: Path, report: dict, made: dict, patched: set[str],
     highest = manifest.get("highest")
     following = max(FIRST_ASN_ID - 1, int(highest[2][1:]) if highest else 0) + 1
     outcome = output.Outcome(result=None, files=[], written=[])  # type: ignore[arg-type]
-    encoder = Encoder("json", output.member_prefix(out, member_dir))
     ids, entries, gone, before = {}, {}, {}, {}
     for name in sorted(made):
         before[name] = _old(folder, out, name)
         if before[name] is not None:
             ids[name] = _asn_id(before[name])
-    for name in sorted((name for name in made if name not in ids), key=lambda n: (made[n].product_name,
-                                                                                   made[n].asn_rule)):
+    for name in sorted((name for name in made if name not in ids), key=lambda n: (made[n].product, made[n].rule)):
         ids[name], following = f"a{following}", following + 1
-    for name, association in made.items():
-        data = encoder.encode(evolve(association, asn_id=ids[name]), name)
-        if name in patched:
+    _number(made, ids)
+    for name, data, program in _files(made, output.member_prefix(out, member_dir), extension("json")):
+        association = made[name]
+        if association.patch:
             data = _spliced(before[name], data, out / name)
-        entries[name] = output.Entry(ids[name], association.asn_rule, association.product_name, len(data),
-                                     output.digest(data), program=association.program)
+        entries[name] = output.Entry(ids[name], association.rule, association.product, len(data),
+                                     output.digest(data), program=program)
         if before[name] == data:
             outcome.unchanged.append(name)
             continue
@@ -417,7 +499,10 @@ def _put(folder: Folder, out: Path, report: dict, made: dict, patched: set[str],
 
 def _old(folder: Folder, out: Path, name: str) -> bytes | None:
     """The bytes of the association file ``name`` the folder holds, None when it has none."""
-    return (out / name).read_bytes() if name in folder.existing else None
+    if name not in folder.existing:
+        return None
+    with open(os.path.join(out, name), "rb") as stream:
+        return stream.read()
 
 
 def _asn_id(data: bytes) -> str:

@@ -49,6 +49,7 @@ from romanasn.naming import program_id
 from romanasn.plugins.manager import PluginManager
 from romanasn.plugins.types import RunConfig
 from romanasn.progress import Progress
+from romanasn.records import Association
 
 log = logging.getLogger("romanasn.output")
 
@@ -268,6 +269,10 @@ class LazyAssociations(Sequence):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
+        return self.at(index)
+
+    def at(self, index: int) -> Association:
+        """The association with the ``index``-th id (not negative, in range)."""
         return self.plan.association(index)
 
 

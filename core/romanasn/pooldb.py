@@ -257,7 +257,7 @@ class PoolDB:
                 rows = conn.execute(query).fetchall()
             else:
                 rows = [row for chunk in _chunks(sorted(set(filenames)))
-                        for row in conn.execute(query.where(table.c.filename.in_(chunk)))]
+                        for row in conn.execute(query.where(table.c.filename.in_(chunk))).all()]
             if as_of is not None:
                 rows = self._as_of(conn, table, rows, as_of, filenames)
             seq = self.seq(conn)
@@ -290,15 +290,16 @@ class PoolDB:
         history = self.history_table
         query = sa.select(history.c.filename, history.c.old).where(history.c.seq > since).order_by(history.c.seq)
         found: dict[str, dict | None] = {}
-        for filename, old in conn.execute(query):
+        for filename, old in conn.execute(query).all():
             if filename not in found:
                 found[filename] = None if old is None else json.loads(old)
         return found
 
     def matching(self, conn: sa.Connection, keys: Mapping[tuple[str, ...], set[tuple]],
-                 columns: Sequence[str]) -> list[dict[str, Any]]:
-        """The rows (``columns`` of them) whose values in some key's columns are one of its value
-        tuples (``keys``: columns -> value tuples), through the indexes on those columns."""
+                 columns: Sequence[str]) -> list[Sequence[Any]]:
+        """The rows (their values in ``columns``, in that order; ``filename`` among them) whose values
+        in some key's columns are one of its value tuples (``keys``: columns -> value tuples),
+        through the indexes on those columns."""
         table = self._reflect(conn)
         select = sa.select(*(table.c[name] for name in columns))
         found: dict[str, Any] = {}
@@ -312,7 +313,7 @@ class PoolDB:
                 clauses = [sa.or_(*terms[start:start + _TERMS]) for start in range(0, len(terms), _TERMS)]
             for clause in clauses:
                 found.update((row[at], row) for row in conn.execute(select.where(clause)).all())
-        return [dict(zip(columns, row)) for row in found.values()]
+        return list(found.values())
 
     def names(self, filenames: Iterable[str] | None = None) -> set[str]:
         """The file names in the pool (of those in ``filenames``, when given)."""
