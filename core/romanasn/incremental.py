@@ -165,6 +165,9 @@ def _read(target: str, columns: list, since: int, entries: list, out: Path, stal
             scopes = []
             with db.reading() as conn:
                 for (key, ons), rules in _rule_sets(entries, names).items():
+                    if added and "filename" in key and not ons:  # each group a new row alone: none to read
+                        scopes.append(_Scope(rules, set(touched), set()))
+                        continue
                     patches = _patchable(rules, now, out, stale, pm, config) if added and "filename" not in key \
                         else None  # a group of a file name is a new row's alone: no file to patch
                     scopes.append(_Scope(rules, set(touched), set(), patches) if patches is not None
@@ -418,10 +421,12 @@ def _files(made: Mapping[str, _Made], prefix: str | None, ext: str) -> Iterator[
     encoder = Encoder("json", prefix)
     for run in {id(association.plan): association.plan for association in made.values()}.values():
         for block in run.encoded(prefix):
-            for stem, data, program in zip(block.stems.to_pylist(), block.data(), block.programs.to_pylist()):
-                with _naming(run, block.rule):
-                    check_file(data, stem + ext)
-                yield stem + ext, bytes(data), program
+            names = [stem + ext for stem in block.stems.to_pylist()]
+            files = block.data()
+            with _naming(run, block.rule):
+                for name, data in zip(names, files):
+                    check_file(data, name)
+            yield from zip(names, map(bytes, files), block.programs.to_pylist())
         for _, association, stem in run.stream(columnar=False):
             with _naming(run, association.asn_rule):
                 data = encoder.encode(association, stem + ext)
@@ -466,7 +471,7 @@ def _put(folder: Folder, out: Path, report: dict, made: dict[str, _Made], replac
             continue
         folder.add(name, data)
         (outcome.changed if before[name] is not None else outcome.added).append(name)
-    outcome.written = [out / name for name in outcome.added + outcome.changed]
+    outcome.written = output._Paths(out, outcome.added + outcome.changed, set())
     for name in sorted(replaced):
         data = _old(folder, out, name)
         if data is None:

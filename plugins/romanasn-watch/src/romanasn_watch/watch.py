@@ -355,7 +355,8 @@ class Watch:
             if not todo:
                 return
             first = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(EVENTS.c.seq), 0))).scalar()) + 1
-            lines = [orjson.dumps({"seq": first + k, **event, "run": run_id}).decode()
+            run = orjson.dumps(run_id).decode()  # each line: {"seq": ..., the event's fields, "run": ...}
+            lines = [f'{{"seq":{first + k},{orjson.dumps(event).decode()[1:-1]},"run":{run}}}'
                      for k, (_, event) in enumerate(todo)]
             self._print(lines[_already_written(self.events, first, run_id):])
             _insert(writer, EVENTS, [(first + k, folder, run_id, item, line)
