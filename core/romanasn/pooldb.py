@@ -257,7 +257,7 @@ class PoolDB:
                 rows = conn.execute(query).fetchall()
             else:
                 rows = [row for chunk in _chunks(sorted(set(filenames)))
-                        for row in conn.execute(query.where(table.c.filename.in_(chunk))).all()]
+                        for row in conn.execute(query.where(among(conn, table.c.filename, chunk))).all()]
             if as_of is not None:
                 rows = self._as_of(conn, table, rows, as_of, filenames)
             seq = self.seq(conn)
@@ -306,7 +306,8 @@ class PoolDB:
         at = list(columns).index("filename")
         for names, values in keys.items():
             if len(names) == 1 and None not in values:
-                clauses = [table.c[names[0]].in_([v[0] for v in chunk]) for chunk in _chunks(sorted(values, key=str))]
+                clauses = [among(conn, table.c[names[0]], [v[0] for v in chunk])
+                           for chunk in _chunks(sorted(values, key=str))]
             else:  # an OR of ANDs: each term searched through the index on the key's columns
                 terms = [sa.and_(*(_null(table.c[n]) if x is None else table.c[n] == x for n, x in zip(names, v)))
                          for v in sorted(values, key=str)]
@@ -324,7 +325,7 @@ class PoolDB:
             if filenames is None:
                 return set(conn.execute(sa.select(table.c.filename)).scalars())
             return {name for chunk in _chunks(sorted(set(filenames)))
-                    for name in conn.execute(sa.select(table.c.filename).where(table.c.filename.in_(chunk))).scalars()}
+                    for name in conn.execute(sa.select(table.c.filename).where(among(conn, table.c.filename, chunk))).scalars()}
 
     def changes(self, since: int) -> tuple[set[int | None], int]:
         """The programs whose rows changed after change number ``since``, and the last change number."""
@@ -357,7 +358,7 @@ class Writer:
         """The rows whose ``column`` is one of ``values``, as dicts."""
         select = sa.select(self.table)
         return [dict(row._mapping) for chunk in _chunks(sorted(set(values)))
-                for row in self.conn.execute(select.where(self.table.c[column].in_(chunk)))]
+                for row in self.conn.execute(select.where(among(self.conn, self.table.c[column], chunk)))]
 
     def put(self, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
         """Insert ``rows``, or update the rows of the same file name that differ; return (inserted, updated).
@@ -385,7 +386,7 @@ class Writer:
         if bulk:
             same = sorted(row["filename"] for row in full if old.get(row["filename"]) == row)
             for chunk in _chunks(same):
-                self.conn.execute(sa.delete(incoming).where(incoming.c.filename.in_(chunk)))
+                self.conn.execute(sa.delete(incoming).where(among(self.conn, incoming.c.filename, chunk)))
             insert = insert.from_select(self.columns, sa.select(*(incoming.c[name] for name in self.columns)))
         update = {name: insert.excluded[name] for name in self.columns if name != "filename"}
         upsert = insert.on_conflict_do_update(index_elements=["filename"], set_=update)
@@ -410,7 +411,7 @@ class Writer:
         for row in gone:
             self.history.setdefault(row["filename"], row)
         for chunk in _chunks([row["filename"] for row in gone]):
-            self.conn.execute(sa.delete(self.table).where(self.table.c.filename.in_(chunk)))
+            self.conn.execute(sa.delete(self.table).where(among(self.conn, self.table.c.filename, chunk)))
         return len(gone)
 
     def count(self) -> int:
@@ -443,6 +444,15 @@ def group_columns(pm: Any) -> list[tuple[str, ...]]:
     keys = {tuple(name for name in entry.rule.group_by if name in names) for entry in pm.rules()}
     keys |= {companion.on for entry in pm.rules() for companion in entry.rule.companions}  # joins
     return sorted(key for key in keys if key and key != ("filename",))
+
+
+def among(conn: sa.Connection, column: sa.ColumnElement, values: Sequence[Any]) -> sa.ColumnElement:
+    """The condition that ``column`` is one of ``values``: ``IN (...)``, or on PostgreSQL
+    ``= ANY(array)``, one parameter (an IN list of thousands of values is compiled, and parsed by
+    the driver, as thousands of parameters)."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def _analyze(conn: sa.Connection) -> None:

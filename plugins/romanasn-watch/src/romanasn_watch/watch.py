@@ -48,7 +48,7 @@ from romanasn.columns import merge_columns
 from romanasn.errors import UsageError
 from romanasn.folder import recover
 from romanasn.pool import read_pool
-from romanasn.pooldb import PoolDB, copy, group_columns
+from romanasn.pooldb import PoolDB, among, copy, group_columns
 from romanasn.plugins.types import PoolColumn, RunConfig
 
 log = logging.getLogger("romanasn.watch")
@@ -270,7 +270,8 @@ class Watch:
         with self.db.writing() as writer:
             removed = writer.delete(os.path.basename(key) for key in gone)
             for start in range(0, len(gone), _KEYS):
-                writer.conn.execute(sa.delete(LANDED).where(LANDED.c.path.in_(gone[start:start + _KEYS])))
+                leaving = among(writer.conn, LANDED.c.path, gone[start:start + _KEYS])
+                writer.conn.execute(sa.delete(LANDED).where(leaving))
             makepool.put_settled(writer, rows, result)
             _insert(writer, LANDED, read, key="path")
         log.info("%d files read: %d rows new, %d updated; %d files gone: %d rows removed", len(read),
@@ -311,7 +312,7 @@ class Watch:
         keys = sorted(keys)
         with self.db.reading() as conn:
             for start in range(0, len(keys), _KEYS):
-                query = sa.select(LANDED).where(LANDED.c.path.in_(keys[start:start + _KEYS]))
+                query = sa.select(LANDED).where(among(conn, LANDED.c.path, keys[start:start + _KEYS]))
                 found.update((row.path, (row.size, row.mtime_ns)) for row in conn.execute(query))
         return found
 
