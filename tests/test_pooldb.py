@@ -196,6 +196,30 @@ def test_many_rows_go_in_by_copy_and_update_only_what_differs(pool_db, tmp_path)
     assert read_pool(pool_db, as_of=first, filenames=touched)["optical_element"].tolist() == ["F158"] * 3
 
 
+def test_rows_are_found_read_and_removed_by_thousands_of_file_names(pool_db, monkeypatch):
+    """Lists of file names longer than one statement takes (IN lists on SQLite, one array on
+    PostgreSQL, in chunks) find, read and remove exactly the rows named, and no other."""
+    import romanasn.pooldb as pooldb
+
+    monkeypatch.setattr(pooldb, "_CHUNK", 700)  # several chunks of each list
+    many = [row for exposure in range(1, 1001) for row in rows(VISIT, exposure)]
+    db = PoolDB(pool_db)
+    with db.writing() as writer:
+        writer.put(many)
+        writer.log_changes()
+    wanted = {row["filename"] for row in many[::3]} | {"r9999_not_in_the_pool_cal.asdf"}
+    assert db.names(wanted) == wanted - {"r9999_not_in_the_pool_cal.asdf"}
+    assert set(read_pool(pool_db, filenames=wanted)["filename"]) == wanted - {"r9999_not_in_the_pool_cal.asdf"}
+    with db.reading() as conn:
+        found = db.matching(conn, {("filename",): {(name,) for name in wanted}}, ["filename"])
+    assert {row[0] for row in found} == wanted - {"r9999_not_in_the_pool_cal.asdf"}
+    with db.writing() as writer:
+        writer.delete(sorted(wanted))
+        writer.log_changes()
+    db.close()
+    assert set(read_pool(pool_db)["filename"]) == {row["filename"] for row in many} - wanted
+
+
 def test_a_failing_first_batch_leaves_no_tables_behind(pool_db):
     db = PoolDB(pool_db)
     with pytest.raises(RuntimeError), db.writing() as writer:
