@@ -38,6 +38,7 @@ from attrs import define, field, frozen
 
 from romanasn import asdfheader, folder, interrupt
 from romanasn.columns import merge_columns
+from romanasn.engine import paused_gc
 from romanasn.errors import PoolError, RomanasnError, UsageError
 from romanasn.inputs import replacing
 from romanasn.plugins.types import PoolColumn
@@ -406,6 +407,7 @@ def _read_block(paths: Sequence[str], columns: Sequence[PoolColumn]) -> list[tup
 # -- progress ----------------------------------------------------------------------------------
 
 
+@paused_gc()  # the rows live until they are written: no cycles to look for meanwhile
 def make_pool(
     inputs: Sequence[str | os.PathLike],
     output: str | os.PathLike | None,

@@ -45,6 +45,7 @@ import sqlalchemy as sa
 
 from romanasn import incremental, makepool, output
 from romanasn.columns import merge_columns
+from romanasn.engine import paused_gc
 from romanasn.errors import UsageError
 from romanasn.folder import recover
 from romanasn.pool import read_pool
@@ -234,8 +235,9 @@ class Watch:
     def batch(self, paths: Iterable[str]) -> None:
         """Read the files new or changed among ``paths``, commit their rows, update the associations."""
         try:
-            self.ingest(paths)
-            self.update()
+            with paused_gc():  # a batch's records live until it ends; collected once it is done
+                self.ingest(paths)
+                self.update()
         except KeyboardInterrupt:  # Ctrl-C while the output folder was committing: its events are in its report
             self.emit_report()
             raise
