@@ -171,7 +171,7 @@ def _read(target: str, columns: list, since: int, entries: list, out: Path, stal
                     patches = _patchable(rules, now, out, stale, pm, config) if added and "filename" not in key \
                         else None  # a group of a file name is a new row's alone: no file to patch
                     scopes.append(_Scope(rules, set(touched), set(), patches) if patches is not None
-                                  else _Scope(rules, *_rows(db, conn, rules, key, ons, now, then, touched)))
+                                  else _Scope(rules, *_rows(db, conn, rules, key, ons, now, then, touched, since)))
                 if db.seq(conn) != seq:
                     continue
             wanted = set().union(*(scope.now for scope in scopes))
@@ -214,9 +214,14 @@ def _rule_sets(entries: list, names: set[str]) -> dict[tuple, list]:
 
 
 def _rows(db: PoolDB, conn: Any, rules: list, key: tuple[str, ...], ons: tuple, now: Any, then: Any,
-          touched: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+          touched: Mapping[str, Any], since: int) -> tuple[set[str], set[str]]:
     """The file names of the rows of every group of ``rules`` a changed row falls in (or its
-    companions join), as they are and as they were."""
+    companions join), as they are and as they were.
+
+    When rows were only added and no companion joins, the groups' other rows are those not
+    changed since ``since``: only those are asked for, and every row added is planned with them
+    (a rule leaves out the rows it does not select)."""
+    alone = not ons and all(old is None for old in touched.values())
     wanted: dict[tuple[str, ...], set[tuple]] = defaultdict(set)
     for table in (now, then):
         for entry in rules:
@@ -234,14 +239,14 @@ def _rows(db: PoolDB, conn: Any, rules: list, key: tuple[str, ...], ons: tuple, 
         query = {names: values - asked[names] for names, values in wanted.items() if values - asked[names]}
         for names, values in query.items():
             asked[names] |= values
-        rows = db.matching(conn, query, fields)
+        rows = db.matching(conn, query, fields, unchanged_since=since if alone else None)
         found.update(row[0] for row in rows)
         if ons:  # the groups of the rows joined in, and what joins them, until nothing new comes
             for row in rows:
                 wanted[key].add(tuple(row[at[name]] for name in key))
                 for on in ons:
                     wanted[on].add(tuple(row[at[name]] for name in on))
-    current = found
+    current = found | set(touched) if alone else found
     previous = (current - set(touched)) | {name for name, old in touched.items() if old is not None}
     return current, previous
 

@@ -296,12 +296,17 @@ class PoolDB:
         return found
 
     def matching(self, conn: sa.Connection, keys: Mapping[tuple[str, ...], set[tuple]],
-                 columns: Sequence[str]) -> list[Sequence[Any]]:
+                 columns: Sequence[str], unchanged_since: int | None = None) -> list[Sequence[Any]]:
         """The rows (their values in ``columns``, in that order; ``filename`` among them) whose values
         in some key's columns are one of its value tuples (``keys``: columns -> value tuples),
-        through the indexes on those columns."""
+        through the indexes on those columns; with ``unchanged_since``, only those not changed
+        after that change number."""
         table = self._reflect(conn)
         select = sa.select(*(table.c[name] for name in columns))
+        if unchanged_since is not None:
+            history = self.history_table
+            changed = sa.select(history.c.filename).where(history.c.seq > unchanged_since)
+            select = select.where(table.c.filename.not_in(changed))
         found: dict[str, Any] = {}
         at = list(columns).index("filename")
         for names, values in keys.items():
