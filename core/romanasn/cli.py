@@ -204,8 +204,8 @@ def _run(args: argparse.Namespace, pm: PluginManager) -> int:
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
-    """romanasn's loggers (``romanasn.*``, the packs' too) at the level asked; other libraries' at WARNING
-    (INFO with ``-v``), so that a library's chatter (matplotlib building its font cache) is not a run's output."""
+    """romanasn's loggers (``romanasn.*``, the packs' too) at the level ``-q``/``-v`` choose; other libraries' from
+    WARNING (INFO with ``-v``), so that their chatter (matplotlib building its font cache) is not a run's output."""
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     summary_log.handlers = [logging.NullHandler()]
@@ -213,9 +213,10 @@ def _configure_logging(args: argparse.Namespace) -> None:
         handlers.append(logging.FileHandler(args.log))
         summary_log.handlers = [handlers[-1]]
     summary_log.setLevel(logging.INFO)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s: %(message)s", handlers=handlers, force=True)
-    log.setLevel(level)
+    other = logging.INFO if args.verbose else logging.WARNING
+    for handler in handlers:
+        handler.addFilter(lambda record: record.name.partition(".")[0] == "romanasn" or record.levelno >= other)
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", handlers=handlers, force=True)
 
 
 def say(text: str) -> None:
