@@ -304,3 +304,37 @@ def test_members_are_spliced_into_a_groups_file_in_name_order(tmp_path):
     assert incremental._spliced(degraded, file([dict(members[4], exptype="science")]), path) == degraded
     with pytest.raises(AsnError, match="not an association of one product"):
         incremental._spliced(old.replace(b'"expname"', b'"name"'), file(added), path)
+
+
+def test_an_image_added_alone_reaches_the_whole_group_its_joined_spectrum_is_in(tmp_path):
+    """A rule grouping spectra by visit, with the visit's images of each detector as companions:
+    one image added (nothing else changed) joins an old spectrum, and through it the visit's group
+    of every detector's spectra and images, old rows all; the update rewrites that group's file as
+    a full run writes it."""
+    import types
+
+    from romanasn import Companion, isin, read_pool
+    from romanasn.output import generate_to
+
+    spectra = Rule(name="spectra_by_visit", asn_type="spec3", level=3, group_by=("visit_id",),
+                   select=[isin("exposure_type", "WFI_SPECTRAL")], member=MemberSpec("science", "cal"),
+                   companions=[Companion(select=[isin("exposure_type", "WFI_IMAGE")], on=("visit_id", "detector"),
+                                         member=MemberSpec("direct_image", "cal"))],
+                   product_name="r{visit_id}_spectra")
+    pack = types.ModuleType("visit_spectra")
+    pack.romanasn_rules = hookimpl(lambda: [spectra])
+    pm = manager_with((pack, "visit-spectra"))
+    db, out, full = str(tmp_path / "pool.sqlite"), tmp_path / "asn", tmp_path / "full"
+    spectrum = lambda exposure, detector: exposure_rows(VISITS[1], exposure, "WFI_SPECTRAL", "GRISM",  # noqa: E731
+                                                         detectors=[detector], **EXTRA)
+    image = lambda exposure, detector: exposure_rows(VISITS[1], exposure, detectors=[detector], **EXTRA)  # noqa: E731
+    put(db, [*spectrum(1, 1), *spectrum(2, 2), *image(3, 1)])
+    generate_to(read_pool(db), out, plugin_manager=pm, config=RunConfig())
+    put(db, image(4, 2))
+    outcome = incremental.update(db, out, plugin_manager=pm, config=RunConfig())
+    assert outcome.changed == ["r0000101001001001001_spectra_asn.json"] and not outcome.added
+    generate_to(read_pool(db), full, plugin_manager=pm, config=RunConfig())
+    written = json.loads((out / outcome.changed[0]).read_bytes())
+    assert written == json.loads((full / outcome.changed[0]).read_bytes())
+    assert sorted((m["exptype"], m["expname"][21:25]) for m in written["products"][0]["members"]) == [
+        ("direct_image", "0003"), ("direct_image", "0004"), ("science", "0001"), ("science", "0002")]

@@ -218,10 +218,10 @@ def _rows(db: PoolDB, conn: Any, rules: list, key: tuple[str, ...], ons: tuple, 
     """The file names of the rows of every group of ``rules`` a changed row falls in (or its
     companions join), as they are and as they were.
 
-    When rows were only added and no companion joins, the groups' other rows are those not
+    When rows were only added, the groups' other rows (and the rows joining them) are those not
     changed since ``since``: only those are asked for, and every row added is planned with them
-    (a rule leaves out the rows it does not select)."""
-    alone = not ons and all(old is None for old in touched.values())
+    (a rule leaves out the rows it does not select or join)."""
+    alone = all(old is None for old in touched.values())
     wanted: dict[tuple[str, ...], set[tuple]] = defaultdict(set)
     for table in (now, then):
         for entry in rules:
