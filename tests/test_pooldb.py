@@ -252,3 +252,23 @@ def test_a_write_asks_the_database_few_questions(pool_db):
         sa.event.remove(db.engine, "before_cursor_execute", note)
     assert len(statements) <= 13, statements  # 24 to 27 when each reflected the table whole
     db.close()
+
+
+def test_a_value_another_tool_wrote_into_a_sqlite_column_of_numbers_is_a_rows_error(tmp_path):
+    """SQLite keeps text put into an integer column (by its own shell, say): the pool's reading
+    names the row and column, and a good column of the same kind still reads."""
+    import sqlite3
+
+    target = str(tmp_path / "pool.sqlite")
+    good = rows(VISIT, 1, detectors=(1, 2, 3))
+    db = PoolDB(target)
+    with db.writing() as writer:
+        writer.put(good)
+    db.close()
+    assert list(read_pool(target)["exposure"]) == [1, 1, 1]
+    with sqlite3.connect(target) as conn:
+        conn.execute("UPDATE pool SET exposure = 'one' WHERE filename = ?", (good[1]["filename"],))
+    with pytest.raises(PoolError) as failed:
+        read_pool(target)
+    assert str(failed.value).startswith(f"{target}: row 2, column 'exposure':")
+    assert "'one'" in str(failed.value)

@@ -197,8 +197,8 @@ def write_pool(table: Table, path: str | os.PathLike) -> None:
 
 @dataclass
 class _Text:
-    """A pool's cells as text, an Arrow text column (or, from a legacy pool or a database, a numpy
-    str array) per column, and their data row numbers."""
+    """A pool's cells as text, an Arrow text column (or, from a legacy pool, a numpy str array)
+    per column, and their data row numbers."""
 
     path: Path
     names: list[str]

@@ -36,6 +36,7 @@ import os
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -242,7 +243,7 @@ class PoolDB:
         ``since``, or of ``filenames``, when given) as text cells, in file-name order; with
         ``as_of``, the rows as they were at that change number (from ``pool_history``).
 
-        Returns a str array per column (empty text for NULL), the dtype of
+        Returns an Arrow text column per column (empty text for NULL), the dtype of
         each column (``int``, ``float``, ``bool`` or ``str``), the change
         sequence number the rows reflect, and the programs read (None: all).
         """
@@ -499,21 +500,33 @@ def _kind(kind: Any) -> str:
     return next((name for base, name in _KINDS if isinstance(kind, base)), "str")
 
 
-def _text(values: Sequence[Any], kind: str) -> np.ndarray:
-    """A column's values as the text a pool file would hold (NULL as empty text)."""
+def _text(values: Sequence[Any], kind: str) -> pa.ChunkedArray:
+    """A column's values as the text a pool file would hold (NULL as empty text), an Arrow text
+    column: text and integers converted by Arrow, numbers with a fraction and flags by numpy, and
+    a column holding a value of another type (SQLite keeps what it is given) value by value, for
+    the pool's checks to name."""
+    try:
+        if kind == "str":
+            text = pa.array(values, pa.large_string())
+        elif kind == "int":
+            text = pa.array(values, pa.int64()).cast(pa.large_string())
+        else:
+            text = pa.array(_numpy_text(values, kind).astype(object), pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError):
+        text = pa.array([None if v is None else str(v) for v in values], pa.large_string())
+    return pa.chunked_array([text.fill_null("") if text.null_count else text])
+
+
+def _numpy_text(values: Sequence[Any], kind: str) -> np.ndarray:
+    """The text of a column of numbers with a fraction (``float``) or of flags (``bool``)."""
     if not len(values):
         return np.array([], dtype="U1")
-    if kind == "str":
-        if None in values:
-            return np.array(["" if v is None else str(v) for v in values], dtype=str)
-        return np.array(values, dtype=str)
     array = np.array(values, dtype=object)
     null = np.equal(array, None)
     if kind == "bool":
         text = np.where(array.astype(bool), "true", "false")
     else:
-        dtype = np.int64 if kind == "int" else np.float64
-        text = np.where(null, 0, array).astype(dtype).astype(str)
+        text = np.where(null, 0, array).astype(np.float64).astype(str)
     return np.where(null, "", text) if null.any() else text
 
 
