@@ -190,6 +190,25 @@ def test_validate_accepts_romancal_files_and_rejects_broken_ones(fake_ok, tmp_pa
     assert "broken_asn.json" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags, shown", [
+    ([], {"romanasn info", "library warning"}),
+    (["-v"], {"romanasn debug", "romanasn info", "library info", "library warning"}),
+    (["-q"], {"library warning"})])
+def test_romanasns_messages_follow_q_and_v_and_other_libraries_say_only_warnings(fake_ok, capsys, flags, shown):
+    """What a library logs for itself (matplotlib building its font cache on a new machine) is
+    not a run's output: other loggers speak from WARNING up, from INFO up with -v."""
+    import logging
+
+    assert main([*flags, "plugins", "--json"]) == 0
+    capsys.readouterr()
+    ours, theirs = logging.getLogger("romanasn.engine"), logging.getLogger("matplotlib.font_manager")
+    ours.debug("romanasn debug")
+    ours.info("romanasn info")
+    theirs.info("library info")
+    theirs.warning("library warning")
+    assert {line.split(": ", 1)[1] for line in capsys.readouterr().err.splitlines()} == shown
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["--version"])

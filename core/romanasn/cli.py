@@ -266,7 +266,7 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
 def _common(parser: argparse.ArgumentParser) -> None:
     default = argparse.SUPPRESS if parser.prog != "romanasn" else None
     parser.add_argument("-v", "--verbose", action="store_true", default=default or False,
-                        help="say more (debug messages)")
+                        help="say more (romanasn's debug messages, and other libraries' information)")
     parser.add_argument("-q", "--quiet", action="store_true", default=default or False,
                         help="say only warnings and errors")
     parser.add_argument("--log", metavar="FILE", default=default, help="also write messages to FILE")
