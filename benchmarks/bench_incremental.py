@@ -354,10 +354,10 @@ def bench_burst(work: Path, files: int, db: str | None, into_made: bool = False)
         set_aside(path)
     after_deletions(work)  # before the files are warmed and the floor is measured: both sides alike
     warm(source)
-    floor_db, target = fresh_database(work, db, "burst_floor"), fresh_database(work, db, "burst")
-    romanasn("make-pool", str(work / f"files_{files}"), "--pool-db", floor_db, "-j", "2")  # warms what a wait let go cold
-    floor_db = fresh_database(work, db, "burst_floor")
-    floor = romanasn("make-pool", str(work / f"files_{files}"), "--pool-db", floor_db, "-j", "2")
+    make_pool = ["make-pool", str(work / f"files_{files}"), "-j", "2", "--pool-db"]
+    romanasn(*make_pool, fresh_database(work, db, "burst_floor"))  # unmeasured: warms what a wait let go cold
+    floor = romanasn(*make_pool, fresh_database(work, db, "burst_floor"))
+    target = fresh_database(work, db, "burst")
     landing.mkdir()
     watching = Watching(landing, target, out, work / "burst.events", "-j", "2")
     try:

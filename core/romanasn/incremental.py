@@ -171,7 +171,8 @@ def _read(target: str, columns: list, since: int, entries: list, out: Path, stal
                     patches = _patchable(rules, now, out, stale, pm, config) if added and "filename" not in key \
                         else None  # a group of a file name is a new row's alone: no file to patch
                     scopes.append(_Scope(rules, set(touched), set(), patches) if patches is not None
-                                  else _Scope(rules, *_rows(db, conn, rules, key, ons, now, then, touched, since)))
+                                  else _Scope(rules, *_rows(db, conn, rules, key, ons, now, then, touched,
+                                                             since if added else None)))
                 if db.seq(conn) != seq:
                     continue
             wanted = set().union(*(scope.now for scope in scopes))
@@ -214,14 +215,13 @@ def _rule_sets(entries: list, names: set[str]) -> dict[tuple, list]:
 
 
 def _rows(db: PoolDB, conn: Any, rules: list, key: tuple[str, ...], ons: tuple, now: Any, then: Any,
-          touched: Mapping[str, Any], since: int) -> tuple[set[str], set[str]]:
+          touched: Mapping[str, Any], unchanged_since: int | None) -> tuple[set[str], set[str]]:
     """The file names of the rows of every group of ``rules`` a changed row falls in (or its
     companions join), as they are and as they were.
 
-    When rows were only added, the groups' other rows (and the rows joining them) are those not
-    changed since ``since``: only those are asked for, and every row added is planned with them
-    (a rule leaves out the rows it does not select or join)."""
-    alone = all(old is None for old in touched.values())
+    When rows were only added (``unchanged_since``: the change number before them), the groups'
+    other rows (and the rows joining them) are those not changed since: only those are asked for,
+    and every row added is planned with them (a rule leaves out the rows it does not select or join)."""
     wanted: dict[tuple[str, ...], set[tuple]] = defaultdict(set)
     for table in (now, then):
         for entry in rules:
@@ -239,14 +239,14 @@ def _rows(db: PoolDB, conn: Any, rules: list, key: tuple[str, ...], ons: tuple, 
         query = {names: values - asked[names] for names, values in wanted.items() if values - asked[names]}
         for names, values in query.items():
             asked[names] |= values
-        rows = db.matching(conn, query, fields, unchanged_since=since if alone else None)
+        rows = db.matching(conn, query, fields, unchanged_since=unchanged_since)
         found.update(row[0] for row in rows)
         if ons:  # the groups of the rows joined in, and what joins them, until nothing new comes
             for row in rows:
                 wanted[key].add(tuple(row[at[name]] for name in key))
                 for on in ons:
                     wanted[on].add(tuple(row[at[name]] for name in on))
-    current = found | set(touched) if alone else found
+    current = found if unchanged_since is None else found | set(touched)
     previous = (current - set(touched)) | {name for name, old in touched.items() if old is not None}
     return current, previous
 
@@ -262,7 +262,7 @@ def _patchable(rules: list, now: Any, out: Path, stale: set[str], pm: Any, confi
            for entry in rules):
         return None
     run = plan(now, config=config, rules=[entry.name for entry in rules], plugin_manager=pm)
-    if run.programs() & stale:
+    if {program or "noprogram" for program in run.programs()} & stale:
         return None
     ext = extension("json")
     stems = run.file_stems()
