@@ -261,3 +261,19 @@ def test_a_constraint_is_evaluated_once_per_run(pool):
     vetoer.romanasn_match_constraints = hookimpl(lambda rule: [shared])
     _run(pool, _pack(_fov(), _exposure()), vetoer)
     assert len(calls) == 1
+
+
+def test_a_pool_without_rows_makes_nothing_in_any_shipped_rule(tmp_path):
+    """A table without rows (what a database gives of a program whose rows all went) through the
+    rules of every installed pack, to a folder: its text columns stay text for the rules' member
+    lists (Arrow would type an empty column of Python strings as null), and nothing is made."""
+    from pathlib import Path
+
+    from romanasn import read_pool
+    from romanasn.output import generate_to
+
+    table = read_pool(Path(__file__).parent / "data" / "pool_canonical.ecsv")
+    pm, config = get_plugin_manager(), RunConfig()
+    assert generate_to(table, tmp_path / "all", plugin_manager=pm, config=config).files
+    outcome = generate_to(table[:0], tmp_path / "none", plugin_manager=pm, config=config)
+    assert outcome.files == [] and not list((tmp_path / "none").glob("*_asn.json"))

@@ -138,6 +138,31 @@ def test_a_program_whose_rows_went_is_stale_then_pruned(tmp_path):
     assert manifest(out)["manifest"]["shards"] == {"00001": 6} and not (out / (SHARD_PREFIX + "00002")).exists()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_change_of_most_of_its_programs_rows_replans_those_programs_whole(backend, tmp_path, request):
+    """Rows of a new program (a burst into a new program) are all of its rows: :func:`update`
+    leaves them to the whole-program way, which re-plans only that program and keeps every id;
+    two exposures more in a program of twelve rows go the groups' way."""
+    db = str(tmp_path / "pool.sqlite") if backend == "sqlite" else request.getfixturevalue("postgresql_url")
+    out, pm, config = tmp_path / "asn", get_plugin_manager(), RunConfig()
+    put(db, rows(1, range(1, 7)))
+    assert main(["generate", db, "-o", str(out), "-q"]) == 0
+    before, old = stamps(out), entries(out)
+    put(db, rows(2, [1, 2]))
+    assert incremental.update(db, out, plugin_manager=pm, config=config) is None
+    assert main(["generate", db, "-o", str(out), "--update", "-q"]) == 0
+    report, new = manifest(out), entries(out)
+    assert report["update"]["programs"] == ["00002"] and report["pool_rows"] == 4
+    assert {name for name, stamp in stamps(out).items() if before.get(name) != stamp} \
+        == {name for name, entry in new.items() if entry.program == "00002"}
+    assert all(new[name].asn_id == entry.asn_id for name, entry in old.items())
+    assert main(["generate", db, "-o", str(tmp_path / "full"), "-q"]) == 0
+    assert main(["diff", str(out), str(tmp_path / "full"), "-q"]) == 0
+    put(db, rows(1, [7]))
+    outcome = incremental.update(db, out, plugin_manager=pm, config=config)
+    assert outcome is not None and len(outcome.added) == 3  # the exposure's two detectors and its fov
+
+
 def test_an_update_from_a_file_pool_still_replans_everything(tmp_path):
     db, out = str(tmp_path / "pool.sqlite"), tmp_path / "asn"
     put(db, rows(1, [1]))

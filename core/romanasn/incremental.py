@@ -29,8 +29,10 @@ association for association. Nothing reads the whole folder, its manifest,
 or the programs changed: the cost follows the size of the change and of
 the groups it falls in. :func:`update` says None when it does not apply (a
 folder not made from a database pool, a database without history, a format
-other than JSON); :func:`romanasn.output.generate_to` then re-plans the
-changed programs.
+other than JSON), or when the rows changed are most of their programs' rows
+(a burst of new programs' files: re-planning the programs whole reads about
+as many rows and skips the key lookups and patch plans);
+:func:`romanasn.output.generate_to` then re-plans the changed programs.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ log = logging.getLogger("romanasn.incremental")
 __all__ = ["last_report", "update"]
 
 _ATTEMPTS = 5  # reads of the pool that a concurrent writer may cut short
+_WHOLE = 1.5  # programs holding at most this many rows per row changed are re-planned whole
 _COMPACT = 64  # a program's manifest changes kept apart from its shard at most
 # an association file of one product as the encoder writes it: its members, one after the other
 _EXPNAME = b'"expname": '
@@ -83,7 +86,7 @@ def update(target: str, out: str | os.PathLike, *, plugin_manager: Any, config: 
            prune: bool = False, member_dir: str | os.PathLike | None = None, inputs: Iterable[str] = (),
            columns: Iterable[Any] = (), events: bool = False) -> output.Outcome | None:
     """Update the associations in ``out`` to the database pool ``target`` (see the module's
-    docstring); None when this way does not apply."""
+    docstring); None when this way does not apply, or re-planning the changed programs whole costs less."""
     out = Path(out)
     report = last_report(out)
     if report is None or format != "json" or report["manifest"].get("format") != format:
@@ -152,7 +155,7 @@ def _read(target: str, columns: list, since: int, entries: list, out: Path, stal
         for _ in range(_ATTEMPTS):
             with db.reading() as conn:
                 touched = db.touched(conn, since)
-                if touched is None:
+                if touched is None or (touched and _most_of_programs(db, conn, since, len(touched))):
                     return None
                 seq, names = db.seq(conn), set(db.column_names(conn))
             if not touched:
@@ -185,6 +188,14 @@ def _read(target: str, columns: list, since: int, entries: list, out: Path, stal
         raise PoolError(f"{db.label}: the pool changed during each of {_ATTEMPTS} reads; try again")
     finally:
         db.close()
+
+
+def _most_of_programs(db: PoolDB, conn: Any, since: int, changed: int) -> bool:
+    """Whether the ``changed`` rows are most of the rows of the programs they are in (the
+    programs hold at most ``_WHOLE`` rows per row changed, as after a burst into new programs):
+    re-planning those programs whole then reads about as many rows, with no key lookups."""
+    limit = int(changed * _WHOLE) + 1
+    return db.program_rows(conn, since, limit) < limit
 
 
 def _table(target: str, columns: list, filenames: Iterable[str], seq: int, as_of: int | None = None) -> Any:

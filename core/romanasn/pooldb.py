@@ -38,13 +38,14 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from romanasn.columns import merge_columns
 from romanasn.errors import PoolError, UsageError
 from romanasn.plugins.types import PoolColumn
 
-__all__ = ["PoolDB", "Writer", "copy", "database_url", "group_columns", "hidden", "is_database", "table_rows", "SCHEMES"]
+__all__ = ["PoolDB", "Writer", "copy", "database_url", "group_columns", "hidden", "insert", "is_database",
+           "table_rows", "SCHEMES"]
 
 #: The URL schemes of the databases a pool may live in.
 SCHEMES = ("sqlite", "postgresql")
@@ -344,6 +345,19 @@ class PoolDB:
         changes = self.changes_table
         return set(conn.execute(sa.select(changes.c.program).where(changes.c.seq > since).distinct()).scalars())
 
+    def program_rows(self, conn: sa.Connection, since: int, limit: int) -> int:
+        """The rows of the programs changed after change number ``since``, counted up to ``limit``."""
+        programs = self._changed(conn, since)
+        table = self._reflect(conn)
+        known = sorted(program for program in programs if program is not None)
+        where = [among(conn, table.c.program, known)] if known else []
+        if None in programs:
+            where.append(table.c.program.is_(None))
+        if not where:
+            return 0
+        rows = sa.select(sa.literal(1)).select_from(table).where(sa.or_(*where)).limit(limit).subquery()
+        return int(conn.execute(sa.select(sa.func.count()).select_from(rows)).scalar())
+
     def seq(self, conn: sa.Connection) -> int:
         """The last change number."""
         if not sa.inspect(conn).has_table(CHANGES_TABLE):
@@ -369,40 +383,46 @@ class Writer:
     def put(self, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
         """Insert ``rows``, or update the rows of the same file name that differ; return (inserted, updated).
 
-        Many rows go to PostgreSQL by ``COPY`` into a temporary table, then
-        one ``INSERT ... SELECT ... ON CONFLICT``."""
+        Rows go to SQLite straight through the driver; many rows go to
+        PostgreSQL by ``COPY`` into a temporary table, then one
+        ``INSERT ... SELECT ... ON CONFLICT``."""
         if not rows:
             return 0, 0
-        full = [{name: row.get(name) for name in self.columns} for row in rows]
-        bulk = not self.db.sqlite and len(full) >= _COPY_ROWS
+        names, at = self.columns, self.columns.index("filename")
+        values = [tuple(map(row.get, names)) for row in rows]
+        bulk = not self.db.sqlite and len(values) >= _COPY_ROWS
         if bulk:
-            incoming = self._copy_incoming(full)
+            incoming = self._copy_incoming(values)
             query = sa.select(self.table).join(incoming, incoming.c.filename == self.table.c.filename)
             old = {row.filename: dict(row._mapping) for row in self.conn.execute(query)}
         else:
-            old = {row["filename"]: row for row in self.rows("filename", (row["filename"] for row in rows))}
-        changed = [row for row in full if old.get(row["filename"]) != row]
+            old = {row["filename"]: row for row in self.rows("filename", (value[at] for value in values))}
+        changed = [value for value in values if value[at] not in old or old[value[at]] != dict(zip(names, value))]
         if not changed:
             return 0, 0
-        self.programs.update(row["program"] for row in changed)
-        self.programs.update(old[row["filename"]]["program"] for row in changed if row["filename"] in old)
-        for row in changed:
-            self.history.setdefault(row["filename"], old.get(row["filename"]))
-        insert = (sqlite.insert if self.db.sqlite else postgresql.insert)(self.table)
-        if bulk:
-            same = sorted(row["filename"] for row in full if old.get(row["filename"]) == row)
+        program = names.index("program")
+        self.programs.update(value[program] for value in changed)
+        self.programs.update(old[value[at]]["program"] for value in changed if value[at] in old)
+        for value in changed:
+            self.history.setdefault(value[at], old.get(value[at]))
+        if self.db.sqlite:
+            insert(self.conn, self.table, changed, key="filename")
+        elif bulk:
+            same = sorted(value[at] for value in values if value[at] in old and value not in changed)
             for chunk in _chunks(same):
                 self.conn.execute(sa.delete(incoming).where(among(self.conn, incoming.c.filename, chunk)))
-            insert = insert.from_select(self.columns, sa.select(*(incoming.c[name] for name in self.columns)))
-        update = {name: insert.excluded[name] for name in self.columns if name != "filename"}
-        upsert = insert.on_conflict_do_update(index_elements=["filename"], set_=update)
-        self.conn.execute(upsert) if bulk else self.conn.execute(upsert, changed)
-        if bulk:
+            self.conn.exec_driver_sql(_upsert(self.conn, self.table, f"SELECT {_list(self.conn, names)} FROM"
+                                                                     f" {incoming.name}", "filename"))
             self.conn.execute(sa.delete(incoming))
-        updated = sum(row["filename"] in old for row in changed)
+        else:
+            statement = postgresql.insert(self.table)
+            update = {name: statement.excluded[name] for name in names if name != "filename"}
+            self.conn.execute(statement.on_conflict_do_update(index_elements=["filename"], set_=update),
+                              [dict(zip(names, value)) for value in changed])
+        updated = sum(value[at] in old for value in changed)
         return len(changed) - updated, updated
 
-    def _copy_incoming(self, rows: list[dict[str, Any]]) -> sa.Table:
+    def _copy_incoming(self, rows: list[tuple]) -> sa.Table:
         """``rows`` copied into a temporary table like the pool's, dropped at commit (PostgreSQL)."""
         incoming = sa.Table("pool_incoming", sa.MetaData(), *(sa.Column(c.name, c.type) for c in self.table.c),
                             prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
@@ -432,12 +452,8 @@ class Writer:
             self.programs = set()
         seq = self.db.seq(self.conn)
         if self.history:
-            rows = [{"seq": seq, "filename": name, "old": None if old is None else json.dumps(old)}
-                    for name, old in self.history.items()]
-            if self.db.sqlite or len(rows) < _COPY_ROWS:
-                self.conn.execute(sa.insert(self.db.history_table), rows)
-            else:
-                copy(self.conn, HISTORY_TABLE, ["seq", "filename", "old"], rows)
+            rows = [(seq, name, None if old is None else json.dumps(old)) for name, old in self.history.items()]
+            insert(self.conn, self.db.history_table, rows)
             if len(rows) >= _ANALYZE_ROWS:
                 _analyze(self.conn)
             self.history = {}
@@ -469,13 +485,47 @@ def _analyze(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"ANALYZE {POOL_TABLE}")
 
 
-def copy(conn: sa.Connection, table: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
-    """``rows`` into the PostgreSQL ``table`` by ``COPY ... FROM STDIN`` (psycopg 3)."""
-    names = ", ".join(f'"{name}"' for name in columns)
+def insert(conn: sa.Connection, table: sa.Table, rows: Sequence[Sequence[Any]], key: str | None = None) -> None:
+    """``rows`` (each the values of ``table``'s columns, in order) into ``table``, those whose
+    ``key`` is there already updated: straight through the driver (SQLite), or by COPY
+    (PostgreSQL; into a temporary table first when there is a ``key``), with no per-row work in
+    SQLAlchemy."""
+    if not rows:
+        return
+    names = table.c.keys()
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(names))
+        conn.exec_driver_sql(_upsert(conn, table, f"VALUES ({marks})", key), rows)
+    elif key is None:
+        copy(conn, table.name, names, rows)
+    else:
+        incoming = f"{table.name}_incoming"
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {incoming} (LIKE {table.name}) ON COMMIT DROP")
+        copy(conn, incoming, names, rows)
+        conn.exec_driver_sql(_upsert(conn, table, f"SELECT {_list(conn, names)} FROM {incoming}", key))
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, source: str, key: str | None) -> str:
+    """``INSERT INTO table (its columns) source``, updating the rows whose ``key`` is there already."""
+    names = table.c.keys()
+    quote = conn.dialect.identifier_preparer.quote
+    conflict = "" if key is None else f" ON CONFLICT ({quote(key)}) DO UPDATE SET " + ", ".join(
+        f"{quote(name)} = excluded.{quote(name)}" for name in names if name != key)
+    return f"INSERT INTO {quote(table.name)} ({_list(conn, names)}) {source}{conflict}"
+
+
+def _list(conn: sa.Connection, names: Iterable[str]) -> str:
+    quote = conn.dialect.identifier_preparer.quote
+    return ", ".join(quote(name) for name in names)
+
+
+def copy(conn: sa.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """``rows`` (each the values of ``columns``, in order) into the PostgreSQL ``table`` by
+    ``COPY ... FROM STDIN`` (psycopg 3)."""
     with conn.connection.dbapi_connection.cursor() as cursor:
-        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as stream:
+        with cursor.copy(f"COPY {table} ({_list(conn, columns)}) FROM STDIN") as stream:
             for row in rows:
-                stream.write_row([row[name] for name in columns])
+                stream.write_row(row)
 
 
 def _null(column: sa.Column) -> Any:

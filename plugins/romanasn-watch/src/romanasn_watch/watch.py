@@ -49,7 +49,7 @@ from romanasn.engine import paused_gc
 from romanasn.errors import UsageError
 from romanasn.folder import recover
 from romanasn.pool import read_pool
-from romanasn.pooldb import PoolDB, among, copy, group_columns
+from romanasn.pooldb import PoolDB, among, group_columns, insert
 from romanasn.plugins.types import PoolColumn, RunConfig
 
 log = logging.getLogger("romanasn.watch")
@@ -275,7 +275,7 @@ class Watch:
                 leaving = among(writer.conn, LANDED.c.path, gone[start:start + _KEYS])
                 writer.conn.execute(sa.delete(LANDED).where(leaving))
             makepool.put_settled(writer, rows, result)
-            _insert(writer, LANDED, read, key="path")
+            insert(writer.conn, LANDED, read, key="path")
         log.info("%d files read: %d rows new, %d updated; %d files gone: %d rows removed", len(read),
                  result.new_rows, result.updated_rows, len(gone), removed)
 
@@ -362,8 +362,8 @@ class Watch:
             lines = [f'{{"seq":{first + k},{orjson.dumps(event).decode()[1:-1]},"run":{run}}}'
                      for k, (_, event) in enumerate(todo)]
             self._print(lines[_already_written(self.events, first, run_id):])
-            _insert(writer, EVENTS, [(first + k, folder, run_id, item, line)
-                                     for k, ((item, _), line) in enumerate(zip(todo, lines))])
+            insert(writer.conn, EVENTS, [(first + k, folder, run_id, item, line)
+                                 for k, ((item, _), line) in enumerate(zip(todo, lines))])
 
     def _print(self, lines: list[str]) -> None:
         if not lines:
@@ -372,28 +372,6 @@ class Watch:
         self.events.flush()
         if _regular_file(self.events) is not None:
             os.fsync(self.events.fileno())
-
-
-def _insert(writer: Any, table: sa.Table, rows: list[tuple], key: str | None = None) -> None:
-    """``rows`` (tuples of the values of ``table``'s columns, in order) into ``table`` (those of a
-    ``key`` there already updated), straight through the driver (SQLite) or by COPY (PostgreSQL,
-    into a temporary table first when there is a ``key``): no per-row work in SQLAlchemy."""
-    if not rows:
-        return
-    names = table.c.keys()
-    columns = ", ".join(names)
-    conflict = "" if key is None else f" ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(
-        f"{name} = excluded.{name}" for name in names if name != key)
-    if writer.db.sqlite:
-        marks = ", ".join("?" * len(names))
-        writer.conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({marks}){conflict}", rows)
-    elif key is None:
-        copy(writer.conn, table.name, names, [dict(zip(names, row)) for row in rows])
-    else:
-        incoming = f"{table.name}_incoming"
-        writer.conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {incoming} (LIKE {table.name}) ON COMMIT DROP")
-        copy(writer.conn, incoming, names, [dict(zip(names, row)) for row in rows])
-        writer.conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {incoming}{conflict}")
 
 
 def _regular_file(stream: TextIO) -> str | None:
