@@ -617,7 +617,7 @@ def _write(folder: Folder, source, ext: str, overwrite: bool, manifest: Manifest
         report["manifest"] = _write_shards(folder, made.entries() | kept, format, rewritten, manifest)
         outcome.kept = sum(count for program, count in report["manifest"]["shards"].items()
                            if rewritten is not None and program not in rewritten)
-        pieces = [encode_json({**report, "files": list(names)}, 2).encode("utf-8")]
+        pieces = [orjson.dumps({**report, "files": list(names)}, option=orjson.OPT_INDENT_2) + b"\n"]
     folder.commit(RUN_REPORT, pieces, then=observe)
     return outcome
 
