@@ -347,16 +347,12 @@ class PoolDB:
 
     def program_rows(self, conn: sa.Connection, since: int, limit: int) -> int:
         """The rows of the programs changed after change number ``since``, counted up to ``limit``."""
-        programs = self._changed(conn, since)
-        table = self._reflect(conn)
-        known = sorted(program for program in programs if program is not None)
-        where = [among(conn, table.c.program, known)] if known else []
-        if None in programs:
-            where.append(table.c.program.is_(None))
-        if not where:
+        programs = sorted(self._changed(conn, since))  # the pool's program column holds no NULL
+        if not programs:
             return 0
-        rows = sa.select(sa.literal(1)).select_from(table).where(sa.or_(*where)).limit(limit).subquery()
-        return int(conn.execute(sa.select(sa.func.count()).select_from(rows)).scalar())
+        table = self._reflect(conn)
+        rows = sa.select(sa.literal(1)).select_from(table).where(among(conn, table.c.program, programs)).limit(limit)
+        return int(conn.execute(sa.select(sa.func.count()).select_from(rows.subquery())).scalar())
 
     def seq(self, conn: sa.Connection) -> int:
         """The last change number."""
@@ -408,7 +404,8 @@ class Writer:
         if self.db.sqlite:
             insert(self.conn, self.table, changed, key="filename")
         elif bulk:
-            same = sorted(value[at] for value in values if value[at] in old and value not in changed)
+            moved = {value[at] for value in changed}
+            same = sorted(value[at] for value in values if value[at] not in moved)  # there already, as they are
             for chunk in _chunks(same):
                 self.conn.execute(sa.delete(incoming).where(among(self.conn, incoming.c.filename, chunk)))
             self.conn.exec_driver_sql(_upsert(self.conn, self.table, f"SELECT {_list(self.conn, names)} FROM"

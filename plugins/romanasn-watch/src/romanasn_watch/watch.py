@@ -363,7 +363,7 @@ class Watch:
                      for k, (_, event) in enumerate(todo)]
             self._print(lines[_already_written(self.events, first, run_id):])
             insert(writer.conn, EVENTS, [(first + k, folder, run_id, item, line)
-                                 for k, ((item, _), line) in enumerate(zip(todo, lines))])
+                                         for k, ((item, _), line) in enumerate(zip(todo, lines))])
 
     def _print(self, lines: list[str]) -> None:
         if not lines:
