@@ -142,9 +142,10 @@ def test_a_program_whose_rows_went_is_stale_then_pruned(tmp_path):
 def test_a_change_of_most_of_its_programs_rows_replans_those_programs_whole(backend, tmp_path, request):
     """Rows of a new program (a burst into a new program) are all of its rows: :func:`update`
     leaves them to the whole-program way, which re-plans only that program and keeps every id;
-    two exposures more in a program of twelve rows go the groups' way."""
+    one exposure more in a program of twelve rows goes the groups' way, and so does a new
+    program's one exposure when the folder (which the whole-program way lists) is large beside it."""
     db = str(tmp_path / "pool.sqlite") if backend == "sqlite" else request.getfixturevalue("postgresql_url")
-    out, pm, config = tmp_path / "asn", get_plugin_manager(), RunConfig()
+    out, pm, config = tmp_path / "asn", get_plugin_manager(), RunConfig(pool_name=Path(db).stem)  # as generate does
     put(db, rows(1, range(1, 7)))
     assert main(["generate", db, "-o", str(out), "-q"]) == 0
     before, old = stamps(out), entries(out)
@@ -161,6 +162,12 @@ def test_a_change_of_most_of_its_programs_rows_replans_those_programs_whole(back
     put(db, rows(1, [7]))
     outcome = incremental.update(db, out, plugin_manager=pm, config=config)
     assert outcome is not None and len(outcome.added) == 3  # the exposure's two detectors and its fov
+    assert len(entries(out)) > 2 * incremental._LISTED
+    put(db, rows(3, [1]))  # two rows, all of program 3's
+    outcome = incremental.update(db, out, plugin_manager=pm, config=config)
+    assert outcome is not None and {entries(out)[name].program for name in outcome.added} == {"00003"}
+    assert main(["generate", db, "-o", str(tmp_path / "full3"), "-q"]) == 0
+    assert main(["diff", str(out), str(tmp_path / "full3"), "-q"]) == 0
 
 
 def test_an_update_from_a_file_pool_still_replans_everything(tmp_path):

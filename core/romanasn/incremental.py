@@ -30,8 +30,9 @@ or the programs changed: the cost follows the size of the change and of
 the groups it falls in. :func:`update` says None when it does not apply (a
 folder not made from a database pool, a database without history, a format
 other than JSON), or when the rows changed are most of their programs' rows
-(a burst of new programs' files: re-planning the programs whole reads about
-as many rows and skips the key lookups and patch plans);
+and the folder is small beside them (a burst of new programs' files into a
+young folder: re-planning the programs whole reads about as many rows and
+skips the key lookups and patch plans, and lists a small folder);
 :func:`romanasn.output.generate_to` then re-plans the changed programs.
 """
 
@@ -65,7 +66,8 @@ log = logging.getLogger("romanasn.incremental")
 __all__ = ["last_report", "update"]
 
 _ATTEMPTS = 5  # reads of the pool that a concurrent writer may cut short
-_WHOLE = 1.5  # programs holding at most this many rows per row changed are re-planned whole
+_WHOLE = 1.5  # programs holding at most this many rows per row changed are re-planned whole ...
+_LISTED = 10  # ... when the folder (which that way lists) holds at most this many files per row changed
 _COMPACT = 64  # a program's manifest changes kept apart from its shard at most
 # an association file of one product as the encoder writes it: its members, one after the other
 _EXPNAME = b'"expname": '
@@ -92,10 +94,11 @@ def update(target: str, out: str | os.PathLike, *, plugin_manager: Any, config: 
     if report is None or format != "json" or report["manifest"].get("format") != format:
         return None
     since, columns = report["pool_seq"], list(columns)
+    held = sum(report["manifest"]["shards"].values())  # the folder's associations
     entries = [entry for entry in select_rules(plugin_manager.rules(), rules, skip_rules)
                if all(config.options.get(name) not in (None, "") for name in entry.rule.needs)]
     with paused_gc():
-        read = _read(target, columns, since, entries, out, set(report["manifest"].get("stale", [])),
+        read = _read(target, columns, since, held, entries, out, set(report["manifest"].get("stale", [])),
                      plugin_manager, config)
         if read is None:
             return None
@@ -146,16 +149,17 @@ class _Scope:
         self.rules, self.now, self.then, self.patches = rules, now, then, patches
 
 
-def _read(target: str, columns: list, since: int, entries: list, out: Path, stale: set[str], pm: Any,
+def _read(target: str, columns: list, since: int, held: int, entries: list, out: Path, stale: set[str], pm: Any,
           config: RunConfig) -> _Read | None:
     """The rows of the groups changed since ``since``, read at one change number (again when a
-    writer commits in between)."""
+    writer commits in between); None when re-planning the changed programs whole costs less
+    (the folder holding ``held`` associations)."""
     db = PoolDB(target, columns)
     try:
         for _ in range(_ATTEMPTS):
             with db.reading() as conn:
                 touched = db.touched(conn, since)
-                if touched is None or (touched and _most_of_programs(db, conn, since, len(touched))):
+                if touched is None or (touched and _whole_programs_cheaper(db, conn, since, len(touched), held)):
                     return None
                 seq, names = db.seq(conn), set(db.column_names(conn))
             if not touched:
@@ -190,10 +194,14 @@ def _read(target: str, columns: list, since: int, entries: list, out: Path, stal
         db.close()
 
 
-def _most_of_programs(db: PoolDB, conn: Any, since: int, changed: int) -> bool:
-    """Whether the ``changed`` rows are most of the rows of the programs they are in (the
-    programs hold at most ``_WHOLE`` rows per row changed, as after a burst into new programs):
-    re-planning those programs whole then reads about as many rows, with no key lookups."""
+def _whole_programs_cheaper(db: PoolDB, conn: Any, since: int, changed: int, held: int) -> bool:
+    """Whether re-planning the changed programs whole costs less than going group by group: the
+    ``changed`` rows are most of their programs' rows (the programs hold at most ``_WHOLE`` rows
+    per row changed, as after a burst of new programs' files), so that way reads about as many
+    rows with no key lookups, and the folder it lists holds at most ``_LISTED`` associations
+    per row changed (``held``)."""
+    if held > changed * _LISTED:
+        return False
     limit = int(changed * _WHOLE) + 1
     return db.program_rows(conn, since, limit) < limit
 
