@@ -141,13 +141,24 @@ def test_a_program_whose_rows_went_is_stale_then_pruned(tmp_path):
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_change_of_most_of_its_programs_rows_replans_those_programs_whole(backend, tmp_path, request):
     """Rows of a new program (a burst into a new program) are all of its rows: :func:`update`
-    leaves them to the whole-program way, which re-plans only that program and keeps every id;
-    one exposure more in a program of twelve rows goes the groups' way, and so does a new
-    program's one exposure when the folder (which the whole-program way lists) is large beside it."""
+    leaves them to the whole-program way, which re-plans only that program and keeps every id.
+    Two exposures more in a program of twelve rows go the groups' way (the folder is small beside
+    them, the program is not), and so does a new program's one exposure when the folder (which the
+    whole-program way lists) is large beside it. After each, the folder is what a full run writes."""
     db = str(tmp_path / "pool.sqlite") if backend == "sqlite" else request.getfixturevalue("postgresql_url")
     out, pm, config = tmp_path / "asn", get_plugin_manager(), RunConfig(pool_name=Path(db).stem)  # as generate does
+
+    def as_a_full_run_writes(step: str) -> None:
+        assert main(["generate", db, "-o", str(tmp_path / step), "-q"]) == 0
+        assert main(["diff", str(out), str(tmp_path / step), "-q"]) == 0
+
     put(db, rows(1, range(1, 7)))
     assert main(["generate", db, "-o", str(out), "-q"]) == 0
+    assert len(entries(out)) <= 4 * incremental._LISTED
+    put(db, rows(1, [7, 8]))  # four rows: the folder holds at most ten associations per row
+    outcome = incremental.update(db, out, plugin_manager=pm, config=config)
+    assert outcome is not None and len(outcome.added) == 6  # the exposures' two detectors and their fovs
+    as_a_full_run_writes("full1")
     before, old = stamps(out), entries(out)
     put(db, rows(2, [1, 2]))
     assert incremental.update(db, out, plugin_manager=pm, config=config) is None
@@ -157,17 +168,12 @@ def test_a_change_of_most_of_its_programs_rows_replans_those_programs_whole(back
     assert {name for name, stamp in stamps(out).items() if before.get(name) != stamp} \
         == {name for name, entry in new.items() if entry.program == "00002"}
     assert all(new[name].asn_id == entry.asn_id for name, entry in old.items())
-    assert main(["generate", db, "-o", str(tmp_path / "full"), "-q"]) == 0
-    assert main(["diff", str(out), str(tmp_path / "full"), "-q"]) == 0
-    put(db, rows(1, [7]))
-    outcome = incremental.update(db, out, plugin_manager=pm, config=config)
-    assert outcome is not None and len(outcome.added) == 3  # the exposure's two detectors and its fov
+    as_a_full_run_writes("full2")
     assert len(entries(out)) > 2 * incremental._LISTED
     put(db, rows(3, [1]))  # two rows, all of program 3's
     outcome = incremental.update(db, out, plugin_manager=pm, config=config)
     assert outcome is not None and {entries(out)[name].program for name in outcome.added} == {"00003"}
-    assert main(["generate", db, "-o", str(tmp_path / "full3"), "-q"]) == 0
-    assert main(["diff", str(out), str(tmp_path / "full3"), "-q"]) == 0
+    as_a_full_run_writes("full3")
 
 
 def test_an_update_from_a_file_pool_still_replans_everything(tmp_path):
