@@ -49,7 +49,7 @@ def arrow_column(view: PoolView, name: str) -> pa.Array:
             made = pa.array(data, mask=mask if mask.any() else None)
         except (pa.ArrowException, TypeError, ValueError):  # mixed Python objects: one cell at a time
             made = pa.array(view.column(name))
-        if pa.types.is_null(made.type) and data.dtype.kind in "OU":  # a text column without rows
+        if pa.types.is_null(made.type) and data.dtype == object:  # a text column without rows
             made = made.cast(pa.string())
         return made.combine_chunks() if isinstance(made, pa.ChunkedArray) else made
 

@@ -377,22 +377,13 @@ class Writer:
                 for row in self.conn.execute(select.where(among(self.conn, self.table.c[column], chunk)))]
 
     def put(self, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
-        """Insert ``rows``, or update the rows of the same file name that differ; return (inserted, updated).
-
-        Rows go to SQLite straight through the driver; many rows go to
-        PostgreSQL by ``COPY`` into a temporary table, then one
-        ``INSERT ... SELECT ... ON CONFLICT``."""
+        """Insert ``rows``, or update the rows of the same file name that differ; return (inserted,
+        updated). The rows go in by :func:`insert`."""
         if not rows:
             return 0, 0
         names, at = self.columns, self.columns.index("filename")
         values = [tuple(map(row.get, names)) for row in rows]
-        bulk = not self.db.sqlite and len(values) >= _COPY_ROWS
-        if bulk:
-            incoming = self._copy_incoming(values)
-            query = sa.select(self.table).join(incoming, incoming.c.filename == self.table.c.filename)
-            old = {row.filename: dict(row._mapping) for row in self.conn.execute(query)}
-        else:
-            old = {row["filename"]: row for row in self.rows("filename", (value[at] for value in values))}
+        old = {row["filename"]: row for row in self.rows("filename", (value[at] for value in values))}
         changed = [value for value in values if value[at] not in old or old[value[at]] != dict(zip(names, value))]
         if not changed:
             return 0, 0
@@ -401,31 +392,9 @@ class Writer:
         self.programs.update(old[value[at]]["program"] for value in changed if value[at] in old)
         for value in changed:
             self.history.setdefault(value[at], old.get(value[at]))
-        if self.db.sqlite:
-            insert(self.conn, self.table, changed, key="filename")
-        elif bulk:
-            moved = {value[at] for value in changed}
-            same = sorted(value[at] for value in values if value[at] not in moved)  # there already, as they are
-            for chunk in _chunks(same):
-                self.conn.execute(sa.delete(incoming).where(among(self.conn, incoming.c.filename, chunk)))
-            self.conn.exec_driver_sql(_upsert(self.conn, self.table, f"SELECT {_list(self.conn, names)} FROM"
-                                                                     f" {incoming.name}", "filename"))
-            self.conn.execute(sa.delete(incoming))
-        else:
-            statement = postgresql.insert(self.table)
-            update = {name: statement.excluded[name] for name in names if name != "filename"}
-            self.conn.execute(statement.on_conflict_do_update(index_elements=["filename"], set_=update),
-                              [dict(zip(names, value)) for value in changed])
+        insert(self.conn, self.table, changed, key="filename")
         updated = sum(value[at] in old for value in changed)
         return len(changed) - updated, updated
-
-    def _copy_incoming(self, rows: list[tuple]) -> sa.Table:
-        """``rows`` copied into a temporary table like the pool's, dropped at commit (PostgreSQL)."""
-        incoming = sa.Table("pool_incoming", sa.MetaData(), *(sa.Column(c.name, c.type) for c in self.table.c),
-                            prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
-        incoming.create(self.conn, checkfirst=True)
-        copy(self.conn, incoming.name, self.columns, rows)
-        return incoming
 
     def delete(self, filenames: Iterable[str]) -> int:
         """Remove the rows of ``filenames``; return how many there were."""
@@ -484,22 +453,23 @@ def _analyze(conn: sa.Connection) -> None:
 
 def insert(conn: sa.Connection, table: sa.Table, rows: Sequence[Sequence[Any]], key: str | None = None) -> None:
     """``rows`` (each the values of ``table``'s columns, in order) into ``table``, those whose
-    ``key`` is there already updated: straight through the driver (SQLite), or by COPY
-    (PostgreSQL; into a temporary table first when there is a ``key``), with no per-row work in
-    SQLAlchemy."""
+    ``key`` is there already updated, with no per-row work in SQLAlchemy: straight through the
+    driver, or, for many rows on PostgreSQL, by COPY (into a temporary table first when there
+    is a ``key``)."""
     if not rows:
         return
     names = table.c.keys()
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(names))
+    if conn.dialect.name == "sqlite" or len(rows) < _COPY_ROWS:
+        marks = ", ".join(["?" if conn.dialect.name == "sqlite" else "%s"] * len(names))
         conn.exec_driver_sql(_upsert(conn, table, f"VALUES ({marks})", key), rows)
     elif key is None:
         copy(conn, table.name, names, rows)
-    else:
+    else:  # the temporary table emptied after use: another insert in the transaction takes it again
         incoming = f"{table.name}_incoming"
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {incoming} (LIKE {table.name}) ON COMMIT DROP")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {incoming} (LIKE {table.name}) ON COMMIT DROP")
         copy(conn, incoming, names, rows)
         conn.exec_driver_sql(_upsert(conn, table, f"SELECT {_list(conn, names)} FROM {incoming}", key))
+        conn.exec_driver_sql(f"TRUNCATE {incoming}")
 
 
 def _upsert(conn: sa.Connection, table: sa.Table, source: str, key: str | None) -> str:
